@@ -1,0 +1,99 @@
+// Options of one freshfs-mount volume: what the user asked for on the command
+// line and in the YAML file given with --config (flags override the file).
+//
+// Plain data; built once at start-up by ParseCommandLine() and read-only after.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace freshfs::config {
+
+enum class LogFormat { kText, kJson };
+
+struct Options {
+  // Positional arguments.
+  std::string source;      // as given: "/path" or "file:///path"
+  std::string mountpoint;  // as given
+
+  std::optional<std::string> config_file;  // --config
+
+  bool foreground = false;   // -f/--foreground
+  bool read_only = false;    // --read-only
+  bool allow_other = false;  // --allow-other
+  bool debug = false;        // --debug: FUSE request log + debug-level logs
+  LogFormat log_format = LogFormat::kText;  // --log-format text|json
+  std::optional<std::string> log_file;  // --log-file; background mode default: syslog-less /dev/null
+
+  // Ownership and permission bits reported for every entry; unset = as in the source.
+  std::optional<uid_t> uid;          // --uid
+  std::optional<gid_t> gid;          // --gid
+  std::optional<mode_t> file_mode;   // --file-mode (octal, permission bits only)
+  std::optional<mode_t> dir_mode;    // --dir-mode  (octal, permission bits only)
+
+  // Kernel caching. Defaults are safe without a watcher: short timeouts and
+  // page cache dropped on open (close-to-open).
+  std::chrono::milliseconds entry_timeout{1000};     // --entry-timeout
+  std::chrono::milliseconds attr_timeout{1000};      // --attr-timeout
+  std::chrono::milliseconds negative_timeout{0};     // --negative-timeout
+  bool kernel_cache = false;  // --kernel-cache: keep_cache on open + cached readdir
+
+  // Kernel-side I/O.
+  unsigned max_threads = 16;  // --max-threads: FUSE worker threads
+};
+
+// Options settable by name: as a long flag ("--entry-timeout 5s"), as a mount
+// option ("-o entry_timeout=5s") and as a YAML key ("entry-timeout: 5s").
+// One table so the three spellings cannot drift apart.
+enum class ValueKind {
+  kBool,       // true/false, yes/no, on/off, 1/0
+  kString,     // non-empty text
+  kId,         // uid/gid: decimal 0..4294967294
+  kMode,       // octal permission bits, <= 07777
+  kTimeout,    // duration 0..24h, see util/duration.h
+  kThreads,    // 1..1024
+  kLogFormat,  // text|json
+};
+
+struct Setting {
+  std::string_view name;        // long flag without dashes, also the YAML key
+  ValueKind kind;
+  std::string_view short_flag;  // e.g. "f" for -f, or empty
+  bool yaml_only = false;       // "source": positional on the command line
+};
+
+// Every settable option, in --help order.
+std::span<const Setting> Settings();
+
+// The setting called `name` (dashes, as in Setting::name), or nullptr.
+const Setting* FindSetting(std::string_view name);
+
+// Sets the option `name` from its text form. Returns nullopt on success, else
+// a short reason without the option name, e.g. `not a number` or
+// `unknown unit "x" (use ms, s, m or h)`.
+std::optional<std::string> SetOption(Options& options, std::string_view name,
+                                     std::string_view value);
+
+// The known name closest to `name` by edit distance when it is close enough
+// to be a plausible typo, else empty.
+std::string ClosestName(std::string_view name, std::span<const std::string_view> candidates);
+
+// `value` in double quotes for an error message, control characters escaped
+// (\n, \t, \xNN) so that the message stays on one line.
+std::string Quoted(std::string_view value);
+
+// Checks the source syntax: "/path", "relative/path" or "file:///path".
+// Returns nullopt when usable, else a reason, e.g. "S3 sources are not
+// supported yet". Does not touch the filesystem.
+std::optional<std::string> CheckSource(const std::string& source);
+
+// The source resolved to an absolute directory path ("file://" stripped).
+// Returns an empty string when `source` is not a directory source syntax.
+std::string DirSourcePath(const std::string& source);
+
+}  // namespace freshfs::config

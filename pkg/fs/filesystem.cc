@@ -1,0 +1,327 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+
+#include <cerrno>
+
+namespace freshfs::fs {
+namespace {
+
+// Names the kernel sends are single components; anything else is refused.
+bool ValidName(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string_view::npos;
+}
+
+bool Writes(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+}  // namespace
+
+FileSystem::FileSystem(std::unique_ptr<store::Store> store, FsSettings settings)
+    : store_(std::move(store)), settings_(std::move(settings)) {}
+
+FileSystem::~FileSystem() = default;
+
+void FileSystem::Report(struct stat* st) const {
+  if (settings_.uid) st->st_uid = *settings_.uid;
+  if (settings_.gid) st->st_gid = *settings_.gid;
+  const auto& mode = S_ISDIR(st->st_mode) ? settings_.dir_mode : settings_.file_mode;
+  if (mode && !S_ISLNK(st->st_mode)) st->st_mode = (st->st_mode & S_IFMT) | (*mode & 07777);
+}
+
+Result<std::string> FileSystem::PathOf(fuse_ino_t ino) const {
+  auto path = inodes_.PathOf(ino);
+  if (!path) return Errno{ENOENT};
+  return std::move(*path);
+}
+
+Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view name) const {
+  if (!ValidName(name)) return Errno{name.size() > NAME_MAX ? ENAMETOOLONG : EINVAL};
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path) return Errno{ENOENT};
+  return std::move(*path);
+}
+
+Result<Entry> FileSystem::EnterNew(fuse_ino_t parent, std::string_view name,
+                                   const std::string& path) {
+  auto st = store_->Stat(path);
+  if (!st) return Errno{st.error()};
+  Entry entry;
+  entry.attr = *st;
+  Report(&entry.attr);
+  // Lookup count +1: the caller replies with this entry.
+  entry.ino = inodes_.Lookup(parent, name, st->st_mode);
+  if (entry.ino == 0) return Errno{ENOENT};
+  return entry;
+}
+
+Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
+  if (name.size() > NAME_MAX) return Errno{ENAMETOOLONG};
+  if (!ValidName(name)) return Errno{ENOENT};
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Errno{path.error()};
+  return EnterNew(parent, name, *path);
+}
+
+void FileSystem::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+
+store::FileHandle* FileSystem::AnyOpenHandle(fuse_ino_t ino) {
+  std::lock_guard lock(open_mu_);
+  auto it = open_.find(ino);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+void FileSystem::Track(fuse_ino_t ino, store::FileHandle* handle) {
+  std::lock_guard lock(open_mu_);
+  open_.emplace(ino, handle);
+}
+
+Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
+  Result<struct stat> st = Errno{ENOENT};
+  if (fh) {
+    st = fh->Stat();
+  } else if (auto path = inodes_.PathOf(ino)) {
+    st = store_->Stat(*path);
+  } else if (store::FileHandle* open = AnyOpenHandle(ino)) {
+    st = open->Stat();  // unlinked but still open
+  }
+  if (st) Report(&*st);
+  return st;
+}
+
+Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange& change,
+                                        store::FileHandle* fh) {
+  if (settings_.read_only) return Errno{EROFS};
+  if (!fh) {
+    if (auto path = inodes_.PathOf(ino)) {
+      Status s = store_->SetAttr(*path, change);
+      if (!s.ok()) return Errno{s.error};
+      return GetAttr(ino, nullptr);
+    }
+    fh = AnyOpenHandle(ino);
+    if (!fh) return Errno{ENOENT};
+  }
+  Status s = fh->SetAttr(change);
+  if (!s.ok()) return Errno{s.error};
+  return GetAttr(ino, fh);
+}
+
+Result<std::string> FileSystem::ReadLink(fuse_ino_t ino) {
+  auto path = PathOf(ino);
+  if (!path) return Errno{path.error()};
+  return store_->ReadLink(*path);
+}
+
+Result<Entry> FileSystem::MakeNode(fuse_ino_t parent, std::string_view name, mode_t mode,
+                                   dev_t rdev, const store::Caller& caller) {
+  if (settings_.read_only) return Errno{EROFS};
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Errno{path.error()};
+  Status s = store_->MakeNode(*path, mode, rdev, caller);
+  if (!s.ok()) return Errno{s.error};
+  return EnterNew(parent, name, *path);
+}
+
+Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode_t mode,
+                                  const store::Caller& caller) {
+  if (settings_.read_only) return Errno{EROFS};
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Errno{path.error()};
+  Status s = store_->MakeDir(*path, mode, caller);
+  if (!s.ok()) return Errno{s.error};
+  return EnterNew(parent, name, *path);
+}
+
+Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent,
+                                  std::string_view name, const store::Caller& caller) {
+  if (settings_.read_only) return Errno{EROFS};
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Errno{path.error()};
+  Status s = store_->Symlink(target, *path, caller);
+  if (!s.ok()) return Errno{s.error};
+  return EnterNew(parent, name, *path);
+}
+
+Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent,
+                               std::string_view new_name) {
+  if (settings_.read_only) return Errno{EROFS};
+  auto existing = PathOf(ino);
+  if (!existing) return Errno{existing.error()};
+  auto path = ChildPathOf(new_parent, new_name);
+  if (!path) return Errno{path.error()};
+  Status s = store_->Link(*existing, *path);
+  if (!s.ok()) return Errno{s.error};
+  return EnterNew(new_parent, new_name, *path);
+}
+
+Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
+  if (settings_.read_only) return Status::FromErrno(EROFS);
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Status::FromErrno(path.error());
+  Status s = store_->Unlink(*path);
+  if (s.ok()) inodes_.Detach(parent, name);
+  return s;
+}
+
+Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
+  if (settings_.read_only) return Status::FromErrno(EROFS);
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Status::FromErrno(path.error());
+  Status s = store_->RemoveDir(*path);
+  if (s.ok()) inodes_.Detach(parent, name);
+  return s;
+}
+
+Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
+                          std::string_view new_name, unsigned flags) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Status::FromErrno(EINVAL);
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return Status::FromErrno(EINVAL);
+  if (settings_.read_only) return Status::FromErrno(EROFS);
+  auto from = ChildPathOf(parent, name);
+  if (!from) return Status::FromErrno(from.error());
+  auto to = ChildPathOf(new_parent, new_name);
+  if (!to) return Status::FromErrno(to.error());
+  Status s = store_->Rename(*from, *to, flags);
+  if (s.ok()) inodes_.Rename(parent, name, new_parent, new_name, flags & RENAME_EXCHANGE);
+  return s;
+}
+
+Result<store::FileHandle*> FileSystem::Open(fuse_ino_t ino, int flags) {
+  if (settings_.read_only && Writes(flags)) return Errno{EROFS};
+  auto path = PathOf(ino);
+  if (!path) return Errno{path.error()};
+  auto handle = store_->Open(*path, flags);
+  if (!handle) return Errno{handle.error()};
+  store::FileHandle* raw = handle->release();
+  Track(ino, raw);
+  return raw;
+}
+
+Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_view name,
+                                               mode_t mode, int flags,
+                                               const store::Caller& caller) {
+  if (settings_.read_only) return Errno{EROFS};
+  auto path = ChildPathOf(parent, name);
+  if (!path) return Errno{path.error()};
+  auto handle = store_->Create(*path, flags, mode, caller);
+  if (!handle) return Errno{handle.error()};
+  auto st = (*handle)->Stat();
+  if (!st) return Errno{st.error()};
+  Created created;
+  created.entry.attr = *st;
+  Report(&created.entry.attr);
+  created.entry.ino = inodes_.Lookup(parent, name, st->st_mode);  // count +1
+  if (created.entry.ino == 0) return Errno{ENOENT};
+  created.handle = handle->release();
+  Track(created.entry.ino, created.handle);
+  return created;
+}
+
+void FileSystem::Release(fuse_ino_t ino, store::FileHandle* handle) {
+  {
+    std::lock_guard lock(open_mu_);
+    auto [begin, end] = open_.equal_range(ino);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second == handle) {
+        open_.erase(it);
+        break;
+      }
+    }
+  }
+  delete handle;
+}
+
+Status FileSystem::LoadDir(DirHandle* dir) {
+  auto path = PathOf(dir->ino);
+  if (!path) return Status::FromErrno(path.error());
+  auto listing = store_->List(*path);
+  if (!listing) return Status::FromErrno(listing.error());
+  dir->entries.clear();
+  dir->entries.reserve(listing->size() + 2);
+  dir->entries.push_back(store::DirEntry{".", S_IFDIR, 0});
+  dir->entries.push_back(store::DirEntry{"..", S_IFDIR, 0});
+  for (auto& e : *listing) dir->entries.push_back(std::move(e));
+  dir->loaded = true;
+  return Status::Ok();
+}
+
+Result<DirHandle*> FileSystem::OpenDir(fuse_ino_t ino) {
+  auto dir = std::make_unique<DirHandle>();
+  dir->ino = ino;
+  Status s = LoadDir(dir.get());
+  if (!s.ok()) return Errno{s.error};
+  return dir.release();
+}
+
+Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
+                           const std::function<bool(const DirItem&)>& emit) {
+  std::lock_guard lock(dir->mu);
+  if (offset == 0 && dir->loaded && dir->entries.size() > 2) {
+    // rewinddir(): a fresh snapshot, as a local filesystem would show.
+    Status s = LoadDir(dir);
+    if (!s.ok()) return s;
+  }
+  std::optional<std::string> dir_path;
+  if (plus) {
+    dir_path = inodes_.PathOf(dir->ino);
+    if (!dir_path) return Status::FromErrno(ENOENT);
+  }
+  for (size_t i = size_t(std::max<off_t>(offset, 0)); i < dir->entries.size(); ++i) {
+    const store::DirEntry& e = dir->entries[i];
+    DirItem item;
+    item.name = e.name;
+    item.next_offset = off_t(i + 1);
+    item.entry.attr.st_ino = e.ino;
+    item.entry.attr.st_mode = e.type;
+    bool dot = i < 2;
+    if (plus && !dot) {
+      auto st = store_->Stat(store::JoinPath(*dir_path, e.name));
+      if (!st) continue;  // vanished since the listing: skip it
+      item.entry.attr = *st;
+      Report(&item.entry.attr);
+      item.entry.ino = inodes_.Lookup(dir->ino, e.name, st->st_mode);  // count +1
+    }
+    if (!emit(item)) {
+      // Did not fit into the reply: the kernel never sees it, so undo the +1.
+      if (item.entry.ino != 0) inodes_.Forget(item.entry.ino, 1);
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+void FileSystem::ReleaseDir(DirHandle* dir) { delete dir; }
+
+Result<struct statvfs> FileSystem::StatFs() { return store_->StatFs(); }
+
+Result<std::string> FileSystem::GetXattr(fuse_ino_t ino, const std::string& name) {
+  auto path = PathOf(ino);
+  if (!path) return Errno{path.error()};
+  return store_->GetXattr(*path, name);
+}
+
+Result<std::string> FileSystem::ListXattr(fuse_ino_t ino) {
+  auto path = PathOf(ino);
+  if (!path) return Errno{path.error()};
+  return store_->ListXattr(*path);
+}
+
+Status FileSystem::SetXattr(fuse_ino_t ino, const std::string& name, std::string_view value,
+                            int flags) {
+  if (settings_.read_only) return Status::FromErrno(EROFS);
+  auto path = PathOf(ino);
+  if (!path) return Status::FromErrno(path.error());
+  return store_->SetXattr(*path, name, value, flags);
+}
+
+Status FileSystem::RemoveXattr(fuse_ino_t ino, const std::string& name) {
+  if (settings_.read_only) return Status::FromErrno(EROFS);
+  auto path = PathOf(ino);
+  if (!path) return Status::FromErrno(path.error());
+  return store_->RemoveXattr(*path, name);
+}
+
+}  // namespace freshfs::fs

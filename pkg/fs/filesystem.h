@@ -1,0 +1,137 @@
+// FileSystem: the logic behind every FUSE operation, in terms of inode
+// numbers, names and Results, kept apart from the kernel protocol
+// (fuse_ops.cc) so it can be tested without a mount.
+//
+// Owns the Store, the InodeTable and the open handles. Called concurrently
+// from the FUSE worker threads; never holds the table lock across a Store
+// call. Methods block on the Store.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fs/inode_table.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace freshfs::fs {
+
+// What the mount reports and allows, independent of how the kernel caches.
+struct FsSettings {
+  bool read_only = false;
+  std::optional<uid_t> uid;        // reported owner of every entry
+  std::optional<gid_t> gid;        // reported group of every entry
+  std::optional<mode_t> file_mode; // permission bits reported for non-directories
+  std::optional<mode_t> dir_mode;  // permission bits reported for directories
+};
+
+// An entry handed to the kernel: its inode number (lookup count already
+// raised) and attributes as reported.
+struct Entry {
+  fuse_ino_t ino = 0;
+  struct stat attr {};
+};
+
+// One open directory: a snapshot of its names taken at opendir (and again
+// on a rewind to offset 0), so offsets stay stable across readdir calls.
+struct DirHandle {
+  fuse_ino_t ino = 0;
+  std::mutex mu;
+  bool loaded = false;
+  std::vector<store::DirEntry> entries;  // [0] ".", [1] "..", then the children
+};
+
+// One item of a readdir reply. `entry.ino` is 0 for "." and ".." and for
+// plain readdir; `next_offset` is what the kernel passes back to continue.
+struct DirItem {
+  std::string_view name;
+  Entry entry;
+  off_t next_offset = 0;
+};
+
+class FileSystem {
+ public:
+  FileSystem(std::unique_ptr<store::Store> store, FsSettings settings);
+  ~FileSystem();
+
+  const FsSettings& settings() const { return settings_; }
+  InodeTable& inodes() { return inodes_; }
+  store::Store& store() { return *store_; }
+
+  Result<Entry> Lookup(fuse_ino_t parent, std::string_view name);
+  void Forget(fuse_ino_t ino, uint64_t nlookup);
+
+  Result<struct stat> GetAttr(fuse_ino_t ino, store::FileHandle* fh);
+  Result<struct stat> SetAttr(fuse_ino_t ino, const store::AttrChange& change,
+                              store::FileHandle* fh);
+  Result<std::string> ReadLink(fuse_ino_t ino);
+
+  Result<Entry> MakeNode(fuse_ino_t parent, std::string_view name, mode_t mode, dev_t rdev,
+                         const store::Caller& caller);
+  Result<Entry> MakeDir(fuse_ino_t parent, std::string_view name, mode_t mode,
+                        const store::Caller& caller);
+  Result<Entry> Symlink(std::string_view target, fuse_ino_t parent, std::string_view name,
+                        const store::Caller& caller);
+  Result<Entry> Link(fuse_ino_t ino, fuse_ino_t new_parent, std::string_view new_name);
+  Status Unlink(fuse_ino_t parent, std::string_view name);
+  Status RemoveDir(fuse_ino_t parent, std::string_view name);
+  Status Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
+                std::string_view new_name, unsigned flags);
+
+  // Open/Create return a handle owned by the caller until Release().
+  Result<store::FileHandle*> Open(fuse_ino_t ino, int flags);
+  struct Created {
+    Entry entry;
+    store::FileHandle* handle = nullptr;
+  };
+  Result<Created> Create(fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
+                         const store::Caller& caller);
+  void Release(fuse_ino_t ino, store::FileHandle* handle);
+
+  Result<DirHandle*> OpenDir(fuse_ino_t ino);
+  // Calls `emit` for each item from `offset` on until it returns false (the
+  // reply buffer is full). With `plus`, each emitted child is looked up
+  // (count +1); an item `emit` refuses is rolled back (count -1).
+  Status ReadDir(DirHandle* dir, off_t offset, bool plus,
+                 const std::function<bool(const DirItem&)>& emit);
+  void ReleaseDir(DirHandle* dir);
+
+  Result<struct statvfs> StatFs();
+
+  Result<std::string> GetXattr(fuse_ino_t ino, const std::string& name);
+  Result<std::string> ListXattr(fuse_ino_t ino);
+  Status SetXattr(fuse_ino_t ino, const std::string& name, std::string_view value, int flags);
+  Status RemoveXattr(fuse_ino_t ino, const std::string& name);
+
+  // Applies --uid/--gid/--file-mode/--dir-mode to attributes from the store.
+  void Report(struct stat* st) const;
+
+ private:
+  Result<std::string> PathOf(fuse_ino_t ino) const;
+  Result<std::string> ChildPathOf(fuse_ino_t parent, std::string_view name) const;
+  // Stats the new (parent, name) and hands it to the kernel (count +1).
+  Result<Entry> EnterNew(fuse_ino_t parent, std::string_view name, const std::string& path);
+  store::FileHandle* AnyOpenHandle(fuse_ino_t ino);
+  void Track(fuse_ino_t ino, store::FileHandle* handle);
+  Status LoadDir(DirHandle* dir);
+
+  std::unique_ptr<store::Store> store_;
+  const FsSettings settings_;
+  InodeTable inodes_;
+
+  // Open files per inode, so an unlinked-but-open file can still be stat'ed
+  // and truncated by inode (the kernel may send getattr without a handle).
+  std::mutex open_mu_;
+  std::unordered_multimap<fuse_ino_t, store::FileHandle*> open_;
+};
+
+}  // namespace freshfs::fs

@@ -1,0 +1,348 @@
+#include "fs/fuse_ops.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace freshfs::fs {
+namespace {
+
+FuseContext& Ctx(fuse_req_t req) { return *static_cast<FuseContext*>(fuse_req_userdata(req)); }
+FileSystem& Fs(fuse_req_t req) { return *Ctx(req).fs; }
+
+store::FileHandle* HandleOf(const fuse_file_info* fi) {
+  return fi ? reinterpret_cast<store::FileHandle*>(fi->fh) : nullptr;
+}
+DirHandle* DirOf(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
+
+store::Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* c = fuse_req_ctx(req);
+  return store::Caller{c->uid, c->gid};
+}
+
+fuse_entry_param EntryParam(fuse_req_t req, const Entry& entry) {
+  const KernelCacheSettings& cache = Ctx(req).cache;
+  fuse_entry_param e{};
+  e.ino = entry.ino;
+  e.generation = 0;  // inode numbers are never reused within a mount
+  e.attr = entry.attr;
+  e.attr_timeout = cache.attr_timeout;
+  e.entry_timeout = cache.entry_timeout;
+  return e;
+}
+
+void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.error); }
+
+void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_entry_param e = EntryParam(req, *r);
+  if (fuse_reply_entry(req, &e) != 0) Fs(req).Forget(r->ino, 1);  // request was interrupted
+}
+
+void ReplyAttr(fuse_req_t req, const Result<struct stat>& r) {
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_attr(req, &*r, Ctx(req).cache.attr_timeout);
+}
+
+void ReplyXattr(fuse_req_t req, const Result<std::string>& r, size_t size) {
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (size == 0) return (void)fuse_reply_xattr(req, r->size());
+  if (r->size() > size) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, r->data(), r->size());
+}
+
+// ---- ops ----
+
+void OpInit(void* userdata, fuse_conn_info* conn) {
+  auto* ctx = static_cast<FuseContext*>(userdata);
+  if (ctx->on_init) ctx->on_init(conn);
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto r = Fs(req).Lookup(parent, name);
+  const KernelCacheSettings& cache = Ctx(req).cache;
+  if (!r && r.error() == ENOENT && cache.negative_timeout > 0) {
+    // A negative entry: the kernel remembers "no such name" for a while.
+    fuse_entry_param e{};
+    e.entry_timeout = cache.negative_timeout;
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  ReplyEntry(req, r);
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Fs(req).Forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) Fs(req).Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  ReplyAttr(req, Fs(req).GetAttr(ino, HandleOf(fi)));
+}
+
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+               fuse_file_info* fi) {
+  store::AttrChange change;
+  if (to_set & FUSE_SET_ATTR_MODE) change.mode = attr->st_mode;
+  if (to_set & FUSE_SET_ATTR_UID) change.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) change.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) change.size = attr->st_size;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) change.atime = timespec{0, UTIME_NOW};
+  else if (to_set & FUSE_SET_ATTR_ATIME) change.atime = attr->st_atim;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime = timespec{0, UTIME_NOW};
+  else if (to_set & FUSE_SET_ATTR_MTIME) change.mtime = attr->st_mtim;
+  ReplyAttr(req, Fs(req).SetAttr(ino, change, HandleOf(fi)));
+}
+
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  auto r = Fs(req).ReadLink(ino);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_readlink(req, r->c_str());
+}
+
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  ReplyEntry(req, Fs(req).MakeNode(parent, name, mode, rdev, CallerOf(req)));
+}
+
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  ReplyEntry(req, Fs(req).MakeDir(parent, name, mode, CallerOf(req)));
+}
+
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, Fs(req).Symlink(target, parent, name, CallerOf(req)));
+}
+
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  ReplyEntry(req, Fs(req).Link(ino, new_parent, new_name));
+}
+
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyStatus(req, Fs(req).Unlink(parent, name));
+}
+
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyStatus(req, Fs(req).RemoveDir(parent, name));
+}
+
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name, unsigned int flags) {
+  ReplyStatus(req, Fs(req).Rename(parent, name, new_parent, new_name, flags));
+}
+
+void SetOpenFlags(fuse_req_t req, fuse_file_info* fi) {
+  fi->keep_cache = Ctx(req).cache.keep_cache;
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto r = Fs(req).Open(ino, fi->flags);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fi->fh = reinterpret_cast<uint64_t>(*r);
+  SetOpenFlags(req, fi);
+  if (fuse_reply_open(req, fi) != 0) Fs(req).Release(ino, *r);
+}
+
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  auto r = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fi->fh = reinterpret_cast<uint64_t>(r->handle);
+  SetOpenFlags(req, fi);
+  fuse_entry_param e = EntryParam(req, r->entry);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    Fs(req).Release(r->entry.ino, r->handle);
+    Fs(req).Forget(r->entry.ino, 1);
+  }
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  store::FileHandle* fh = HandleOf(fi);
+  if (int fd = fh->NativeFd(); fd >= 0) {
+    // Let libfuse splice straight from the source file when it can.
+    fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    buf.buf[0].fd = fd;
+    buf.buf[0].pos = off;
+    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+    return;
+  }
+  std::vector<char> data(size);
+  auto r = fh->Read(data.data(), size, off);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_buf(req, data.data(), *r);
+}
+
+void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  store::FileHandle* fh = HandleOf(fi);
+  size_t size = fuse_buf_size(in);
+  if (int fd = fh->NativeFd(); fd >= 0) {
+    fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+    out.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    out.buf[0].fd = fd;
+    out.buf[0].pos = off;
+    ssize_t n = fuse_buf_copy(&out, in, fuse_buf_copy_flags(0));
+    if (n < 0) return (void)fuse_reply_err(req, int(-n));
+    fuse_reply_write(req, size_t(n));
+    return;
+  }
+  std::vector<char> data(size);
+  fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
+  flat.buf[0].mem = data.data();
+  ssize_t copied = fuse_buf_copy(&flat, in, fuse_buf_copy_flags(0));
+  if (copied < 0) return (void)fuse_reply_err(req, int(-copied));
+  auto r = fh->Write(data.data(), size_t(copied), off);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_write(req, *r);
+}
+
+void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  ReplyStatus(req, HandleOf(fi)->Flush());
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req).Release(ino, HandleOf(fi));
+  fuse_reply_err(req, 0);
+}
+
+void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  ReplyStatus(req, HandleOf(fi)->Fsync(datasync != 0));
+}
+
+void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi) {
+  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  ReplyStatus(req, HandleOf(fi)->Allocate(mode, offset, length));
+}
+
+void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+  auto r = HandleOf(fi)->Seek(off, whence);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_lseek(req, *r);
+}
+
+void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto r = Fs(req).OpenDir(ino);
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fi->fh = reinterpret_cast<uint64_t>(*r);
+  fi->cache_readdir = Ctx(req).cache.cache_readdir;
+  fi->keep_cache = Ctx(req).cache.cache_readdir;
+  if (fuse_reply_open(req, fi) != 0) Fs(req).ReleaseDir(*r);
+}
+
+void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  std::vector<char> buf(size);
+  size_t used = 0;
+  auto emit = [&](const DirItem& item) {
+    std::string name(item.name);
+    size_t left = size - used;
+    size_t need;
+    if (plus) {
+      fuse_entry_param e = EntryParam(req, item.entry);
+      need = fuse_add_direntry_plus(req, buf.data() + used, left, name.c_str(), &e,
+                                    item.next_offset);
+    } else {
+      need = fuse_add_direntry(req, buf.data() + used, left, name.c_str(), &item.entry.attr,
+                               item.next_offset);
+    }
+    if (need > left) return false;
+    used += need;
+    return true;
+  };
+  Status s = Fs(req).ReadDir(DirOf(fi), off, plus, emit);
+  if (!s.ok() && used == 0) return (void)fuse_reply_err(req, s.error);
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, size, off, fi, false);
+}
+
+void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, size, off, fi, true);
+}
+
+void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Fs(req).ReleaseDir(DirOf(fi));
+  fuse_reply_err(req, 0);
+}
+
+void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void OpStatfs(fuse_req_t req, fuse_ino_t) {
+  auto r = Fs(req).StatFs();
+  if (!r) return (void)fuse_reply_err(req, r.error());
+  fuse_reply_statfs(req, &*r);
+}
+
+void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                size_t size, int flags) {
+  ReplyStatus(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags));
+}
+
+void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  ReplyXattr(req, Fs(req).GetXattr(ino, name), size);
+}
+
+void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  ReplyXattr(req, Fs(req).ListXattr(ino), size);
+}
+
+void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  ReplyStatus(req, Fs(req).RemoveXattr(ino, name));
+}
+
+fuse_lowlevel_ops MakeOperations() {
+  fuse_lowlevel_ops ops{};
+  ops.init = OpInit;
+  ops.lookup = OpLookup;
+  ops.forget = OpForget;
+  ops.forget_multi = OpForgetMulti;
+  ops.getattr = OpGetattr;
+  ops.setattr = OpSetattr;
+  ops.readlink = OpReadlink;
+  ops.mknod = OpMknod;
+  ops.mkdir = OpMkdir;
+  ops.symlink = OpSymlink;
+  ops.link = OpLink;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpRmdir;
+  ops.rename = OpRename;
+  ops.open = OpOpen;
+  ops.create = OpCreate;
+  ops.read = OpRead;
+  ops.write_buf = OpWriteBuf;
+  ops.flush = OpFlush;
+  ops.release = OpRelease;
+  ops.fsync = OpFsync;
+  ops.fallocate = OpFallocate;
+  ops.lseek = OpLseek;
+  ops.opendir = OpOpendir;
+  ops.readdir = OpReaddir;
+  ops.readdirplus = OpReaddirplus;
+  ops.releasedir = OpReleasedir;
+  ops.fsyncdir = OpFsyncdir;
+  ops.statfs = OpStatfs;
+  ops.setxattr = OpSetxattr;
+  ops.getxattr = OpGetxattr;
+  ops.listxattr = OpListxattr;
+  ops.removexattr = OpRemovexattr;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& FuseOperations() {
+  static const fuse_lowlevel_ops ops = MakeOperations();
+  return ops;
+}
+
+}  // namespace freshfs::fs

@@ -1,0 +1,158 @@
+#include "fs/inode_table.h"
+
+#include <sys/stat.h>
+
+#include <functional>
+#include <vector>
+
+namespace freshfs::fs {
+
+size_t InodeTable::ChildKeyHash::operator()(const ChildKey& k) const noexcept {
+  return std::hash<std::string_view>{}(k.name) ^ (std::hash<fuse_ino_t>{}(k.parent) * 0x9e3779b97f4a7c15ULL);
+}
+
+InodeTable::InodeTable() {
+  auto root = std::make_unique<Node>();
+  root->ino = kRoot;
+  root->type = S_IFDIR;
+  root->nlookup = 1;
+  nodes_.emplace(kRoot, std::move(root));
+}
+
+InodeTable::Node* InodeTable::FindLocked(fuse_ino_t ino) const {
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second.get();
+}
+
+void InodeTable::DetachLocked(Node* node) {
+  if (node->parent == 0) return;
+  children_.erase(ChildKey{node->parent, node->name});
+  node->parent = 0;
+}
+
+void InodeTable::AttachLocked(Node* node, fuse_ino_t parent, std::string_view name) {
+  node->parent = parent;
+  node->name.assign(name);
+  children_[ChildKey{parent, node->name}] = node;
+}
+
+fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type) {
+  std::lock_guard lock(mu_);
+  if (!FindLocked(parent)) return 0;
+  type &= S_IFMT;
+  auto it = children_.find(ChildKey{parent, name});
+  if (it != children_.end()) {
+    Node* node = it->second;
+    if (node->type == type) {
+      ++node->nlookup;
+      return node->ino;
+    }
+    DetachLocked(node);  // same name, different object: the kernel must see a new inode
+  }
+  auto node = std::make_unique<Node>();
+  node->ino = next_ino_++;
+  node->type = type;
+  node->nlookup = 1;
+  Node* raw = node.get();
+  nodes_.emplace(raw->ino, std::move(node));
+  AttachLocked(raw, parent, name);
+  return raw->ino;
+}
+
+void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
+  std::lock_guard lock(mu_);
+  Node* node = FindLocked(ino);
+  if (!node || ino == kRoot) return;
+  node->nlookup = n >= node->nlookup ? 0 : node->nlookup - n;
+  if (node->nlookup > 0) return;
+  DetachLocked(node);
+  // Children keep their own counts (the kernel forgets children before their
+  // parent); any still attached here become unreachable by path.
+  nodes_.erase(ino);
+}
+
+bool InodeTable::PathOfLocked(const Node* node, std::string* out) const {
+  std::vector<const Node*> chain;
+  while (node->ino != kRoot) {
+    if (node->parent == 0) return false;  // detached somewhere on the way up
+    chain.push_back(node);
+    node = FindLocked(node->parent);
+    if (!node) return false;
+  }
+  out->clear();
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!out->empty()) out->push_back('/');
+    out->append((*it)->name);
+  }
+  return true;
+}
+
+std::optional<std::string> InodeTable::PathOf(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(ino);
+  std::string path;
+  if (!node || !PathOfLocked(node, &path)) return std::nullopt;
+  return path;
+}
+
+std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent,
+                                                 std::string_view name) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(parent);
+  std::string path;
+  if (!node || !PathOfLocked(node, &path)) return std::nullopt;
+  if (!path.empty()) path.push_back('/');
+  path.append(name);
+  return path;
+}
+
+fuse_ino_t InodeTable::Find(fuse_ino_t parent, std::string_view name) const {
+  std::lock_guard lock(mu_);
+  auto it = children_.find(ChildKey{parent, name});
+  return it == children_.end() ? 0 : it->second->ino;
+}
+
+void InodeTable::Detach(fuse_ino_t parent, std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = children_.find(ChildKey{parent, name});
+  if (it != children_.end()) DetachLocked(it->second);
+}
+
+void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
+                        fuse_ino_t to_parent, std::string_view to_name, bool exchange) {
+  std::lock_guard lock(mu_);
+  auto from_it = children_.find(ChildKey{from_parent, from_name});
+  auto to_it = children_.find(ChildKey{to_parent, to_name});
+  Node* from = from_it == children_.end() ? nullptr : from_it->second;
+  Node* to = to_it == children_.end() ? nullptr : to_it->second;
+  // Copy the names first: they may point into the nodes we are about to move.
+  std::string from_copy(from_name), to_copy(to_name);
+  if (from) DetachLocked(from);
+  if (to) DetachLocked(to);
+  if (from) AttachLocked(from, to_parent, to_copy);
+  if (exchange && to) AttachLocked(to, from_parent, from_copy);
+}
+
+mode_t InodeTable::TypeOf(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(ino);
+  return node ? node->type : 0;
+}
+
+bool InodeTable::Known(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  return FindLocked(ino) != nullptr;
+}
+
+uint64_t InodeTable::LookupCount(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(ino);
+  return node ? node->nlookup : 0;
+}
+
+size_t InodeTable::Size() const {
+  std::lock_guard lock(mu_);
+  return nodes_.size();
+}
+
+}  // namespace freshfs::fs

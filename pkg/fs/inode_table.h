@@ -1,0 +1,96 @@
+// InodeTable: the inodes the kernel currently knows, their names in the tree
+// and their lookup counts.
+//
+// Lookup counting is exact: every reply that hands the kernel an entry
+// (lookup, create, mknod, mkdir, symlink, link, and each readdirplus entry
+// other than "." and "..") calls Lookup(), which adds one; forget and
+// forget_multi subtract what the kernel says. A node whose count reaches zero
+// is dropped; its number is never reused (numbers are a 64-bit counter, so an
+// (ino, generation=0) pair is unique for the life of the mount).
+//
+// Names: a node has at most one (parent, name) link. Hard links to one source
+// file are separate nodes that report the same st_ino (the source's), which is
+// what tools like tar and du look at. A node whose name was removed (unlink,
+// rmdir, rename over it, or replaced at the source by another type) is
+// "detached": it stays until forgotten, but has no path.
+//
+// Thread-safe: one mutex; no method blocks on I/O or calls out.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace freshfs::fs {
+
+class InodeTable {
+ public:
+  static constexpr fuse_ino_t kRoot = FUSE_ROOT_ID;
+
+  InodeTable();
+
+  // Records that the kernel was handed (parent, name), an entry of type
+  // `type` (S_IFMT bits); returns its inode number with the count raised by
+  // one. A node already at that name with another type is detached and a new
+  // one made (the name now means a different object).
+  // Returns 0 if `parent` is unknown (a caller bug or a forgotten parent).
+  fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type);
+
+  // Lowers the count by `n`; drops the node at zero. The root is never dropped.
+  void Forget(fuse_ino_t ino, uint64_t n);
+
+  // The path of `ino` relative to the source root ("" for the root), or
+  // nullopt if the node is unknown or detached (or under a detached directory).
+  std::optional<std::string> PathOf(fuse_ino_t ino) const;
+  // The path that (parent, name) has, or nullopt if parent has no path.
+  std::optional<std::string> ChildPath(fuse_ino_t parent, std::string_view name) const;
+
+  // The node at (parent, name), or 0.
+  fuse_ino_t Find(fuse_ino_t parent, std::string_view name) const;
+  // The name is gone (unlink/rmdir at the source or through the mount).
+  void Detach(fuse_ino_t parent, std::string_view name);
+  // Mirrors rename(2): the node at `to` (if any) is detached, the one at
+  // `from` (if any) takes its place. With `exchange`, the two swap.
+  void Rename(fuse_ino_t from_parent, std::string_view from_name, fuse_ino_t to_parent,
+              std::string_view to_name, bool exchange);
+
+  mode_t TypeOf(fuse_ino_t ino) const;  // 0 if unknown
+  bool Known(fuse_ino_t ino) const;
+  uint64_t LookupCount(fuse_ino_t ino) const;  // 0 if unknown
+  size_t Size() const;
+
+ private:
+  struct Node {
+    fuse_ino_t ino = 0;
+    fuse_ino_t parent = 0;  // 0 when detached (and for the root)
+    std::string name;
+    mode_t type = 0;
+    uint64_t nlookup = 0;
+  };
+  struct ChildKey {
+    fuse_ino_t parent;
+    std::string_view name;  // points into Node::name
+    bool operator==(const ChildKey&) const = default;
+  };
+  struct ChildKeyHash {
+    size_t operator()(const ChildKey& k) const noexcept;
+  };
+
+  Node* FindLocked(fuse_ino_t ino) const;
+  void DetachLocked(Node* node);
+  void AttachLocked(Node* node, fuse_ino_t parent, std::string_view name);
+  bool PathOfLocked(const Node* node, std::string* out) const;
+
+  mutable std::mutex mu_;
+  fuse_ino_t next_ino_ = kRoot + 1;
+  std::unordered_map<fuse_ino_t, std::unique_ptr<Node>> nodes_;
+  std::unordered_map<ChildKey, Node*, ChildKeyHash> children_;
+};
+
+}  // namespace freshfs::fs

@@ -1,0 +1,106 @@
+#include "fs/session.h"
+
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <vector>
+
+namespace freshfs::fs {
+namespace {
+
+// libfuse reports mount errors through its log function; keep the last
+// error line so Mount() can give the user one clear sentence, and send the
+// rest to our log.
+std::mutex g_log_mu;
+std::string g_last_fuse_error;
+
+void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char line[1024];
+  std::vsnprintf(line, sizeof line, fmt, ap);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (level <= FUSE_LOG_ERR) {
+    std::lock_guard lock(g_log_mu);
+    g_last_fuse_error = text;
+  }
+  if (level <= FUSE_LOG_ERR) spdlog::debug("libfuse: {}", text);
+  else if (level <= FUSE_LOG_NOTICE) spdlog::info("libfuse: {}", text);
+  else spdlog::debug("libfuse: {}", text);
+}
+
+std::string EscapeOption(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx,
+                                                const SessionSettings& settings,
+                                                std::string* error) {
+  fuse_set_log_func(FuseLog);
+  // The kernel checks permissions against the attributes we report (the
+  // daemon itself usually runs as root and would otherwise allow anything).
+  std::string opts = "fsname=" + EscapeOption(settings.fsname) +
+                     ",subtype=freshfs,default_permissions";
+  if (settings.allow_other) opts += ",allow_other";
+  if (settings.read_only) opts += ",ro";
+  std::vector<std::string> argv_storage = {"freshfs-mount", "-o", opts};
+  if (settings.debug) argv_storage.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(int(argv.size()), argv.data());
+
+  const fuse_lowlevel_ops& ops = FuseOperations();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, ctx);
+  fuse_opt_free_args(&args);
+  if (!se) {
+    *error = "cannot create the FUSE session: " + g_last_fuse_error;
+    return nullptr;
+  }
+  {
+    std::lock_guard lock(g_log_mu);
+    g_last_fuse_error.clear();
+  }
+  if (fuse_session_mount(se, settings.mountpoint.c_str()) != 0) {
+    std::lock_guard lock(g_log_mu);
+    *error = "cannot mount on " + settings.mountpoint +
+             (g_last_fuse_error.empty() ? "" : ": " + g_last_fuse_error);
+    fuse_session_destroy(se);
+    return nullptr;
+  }
+  if (fuse_set_signal_handlers(se) != 0) {
+    *error = "cannot install signal handlers";
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return nullptr;
+  }
+  return std::unique_ptr<FuseSession>(new FuseSession(se, settings));
+}
+
+int FuseSession::Run() {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(config, 1);
+  fuse_loop_cfg_set_max_threads(config, settings_.max_threads);
+  fuse_loop_cfg_set_idle_threads(config, std::min(settings_.max_threads, 4u));
+  int rc = fuse_session_loop_mt(se_, config);
+  fuse_loop_cfg_destroy(config);
+  return rc;
+}
+
+void FuseSession::Exit() { fuse_session_exit(se_); }
+
+FuseSession::~FuseSession() {
+  fuse_remove_signal_handlers(se_);
+  if (mounted_) fuse_session_unmount(se_);
+  fuse_session_destroy(se_);
+}
+
+}  // namespace freshfs::fs

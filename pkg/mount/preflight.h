@@ -1,0 +1,27 @@
+// Checks made before mounting, each giving one line a user can act on.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace freshfs::mount {
+
+// Absolute, symlink-free path of the source directory, or an error message.
+struct Checked {
+  std::string path;
+  std::string error;  // empty when fine
+};
+
+Checked CheckSourceDir(const std::string& path);
+Checked CheckMountpoint(const std::string& path);
+
+// Whether `path` (absolute, canonical) is a mount point per /proc/self/mountinfo.
+bool IsMountPoint(const std::string& path);
+
+// Decodes the octal escapes (\040 etc.) /proc/self/mountinfo uses in paths.
+std::string UnescapeMountPath(std::string_view field);
+
+// Whether `inner` is strictly below `outer` (both canonical).
+bool IsStrictlyInside(const std::string& inner, const std::string& outer);
+
+}  // namespace freshfs::mount

@@ -1,0 +1,237 @@
+#include "mount/run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "fs/filesystem.h"
+#include "fs/fuse_ops.h"
+#include "fs/session.h"
+#include "mount/preflight.h"
+#include "store/dir_store.h"
+#include "util/log.h"
+#include "util/unique_fd.h"
+
+namespace freshfs::mount {
+namespace {
+
+constexpr char kReady = 'R';
+constexpr char kError = 'E';
+
+void PrintError(const std::string& message) {
+  std::cerr << "freshfs-mount: " << message << std::endl;
+}
+
+// Reports start-up success or failure to the process the user started: in
+// background mode through a pipe to the waiting parent, else on stderr.
+class StartupReporter {
+ public:
+  explicit StartupReporter(UniqueFd pipe) : pipe_(std::move(pipe)) {}
+
+  void Ready() {
+    if (!pipe_.valid()) return;
+    WriteAll(std::string(1, kReady));
+    pipe_.reset();
+  }
+  void Error(const std::string& message) {
+    if (!pipe_.valid()) return PrintError(message);
+    WriteAll(kError + message);
+    pipe_.reset();
+  }
+
+ private:
+  void WriteAll(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(pipe_.get(), data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      done += size_t(n);
+    }
+  }
+  UniqueFd pipe_;
+};
+
+// Parent side of the background start: waits for the daemon's word.
+int WaitForDaemon(pid_t child, UniqueFd pipe) {
+  std::string message;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(pipe.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    message.append(buf, size_t(n));
+    if (message[0] == kReady) return 0;
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!message.empty() && message[0] == kError) {
+    PrintError(message.substr(1));
+  } else if (WIFSIGNALED(status)) {
+    PrintError(std::string("the daemon was killed by signal ") + strsignal(WTERMSIG(status)) +
+               " before the mount was ready");
+  } else {
+    PrintError("the daemon exited before the mount was ready");
+  }
+  return 1;
+}
+
+void RedirectStdio(const std::string& log_file) {
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;
+  ::dup2(null, STDIN_FILENO);
+  ::dup2(null, STDOUT_FILENO);
+  int err = null;
+  if (!log_file.empty()) {
+    int fd = ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd >= 0) err = fd;
+  }
+  ::dup2(err, STDERR_FILENO);
+  if (err != null) ::close(err);
+  ::close(null);
+}
+
+// Open files through the mount each hold a descriptor here.
+void RaiseFileLimit() {
+  rlimit lim;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+double Seconds(std::chrono::milliseconds d) { return double(d.count()) / 1000.0; }
+
+int Serve(const config::Options& options, const std::string& source,
+          const std::string& mountpoint, StartupReporter& reporter, std::string_view version) {
+  LogSettings log;
+  log.json = options.log_format == config::LogFormat::kJson;
+  log.debug = options.debug;
+  if (options.log_file) {
+    log.sink = LogSink::kFile;
+    log.file = *options.log_file;
+  } else {
+    log.sink = options.foreground ? LogSink::kStderr : LogSink::kSyslog;
+  }
+  if (std::string err = InitLogging(log); !err.empty()) {
+    reporter.Error(err);
+    return 1;
+  }
+
+  auto store = store::DirStore::Open(source);
+  if (!store) {
+    reporter.Error("source \"" + source + "\": " + std::strerror(store.error()));
+    return 1;
+  }
+  std::string description = (*store)->Describe();
+
+  fs::FsSettings fs_settings;
+  fs_settings.read_only = options.read_only;
+  fs_settings.uid = options.uid;
+  fs_settings.gid = options.gid;
+  fs_settings.file_mode = options.file_mode;
+  fs_settings.dir_mode = options.dir_mode;
+  fs::FileSystem filesystem(std::move(*store), fs_settings);
+
+  fs::FuseContext ctx;
+  ctx.fs = &filesystem;
+  ctx.cache.entry_timeout = Seconds(options.entry_timeout);
+  ctx.cache.attr_timeout = Seconds(options.attr_timeout);
+  ctx.cache.negative_timeout = Seconds(options.negative_timeout);
+  ctx.cache.keep_cache = options.kernel_cache;
+  ctx.cache.cache_readdir = options.kernel_cache;
+  bool background = !options.foreground;
+  std::string log_file = options.log_file.value_or("");
+  ctx.on_init = [&](fuse_conn_info* conn) {
+    conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
+    if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
+    if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
+    if (conn->max_write < (1u << 20)) conn->max_write = 1u << 20;
+    spdlog::info("mounted {} at {} (pid {}, entry-timeout {}s, attr-timeout {}s, kernel-cache {})",
+                 description, mountpoint, ::getpid(), ctx.cache.entry_timeout,
+                 ctx.cache.attr_timeout, ctx.cache.keep_cache ? "on" : "off");
+    reporter.Ready();
+    if (background) RedirectStdio(log_file);
+  };
+
+  fs::SessionSettings session_settings;
+  session_settings.mountpoint = mountpoint;
+  session_settings.fsname = source;
+  session_settings.allow_other = options.allow_other;
+  session_settings.read_only = options.read_only;
+  session_settings.debug = options.debug;
+  session_settings.max_threads = options.max_threads;
+  std::string error;
+  auto session = fs::FuseSession::Mount(&ctx, session_settings, &error);
+  if (!session) {
+    reporter.Error(error);
+    return 1;
+  }
+  spdlog::debug("freshfs-mount {} serving", version);
+  int rc = session->Run();
+  session.reset();  // unmounts
+  spdlog::info("unmounted {}", mountpoint);
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int Run(const config::Options& options, std::string_view version) {
+  std::string source_arg = config::DirSourcePath(options.source);
+  Checked source = CheckSourceDir(source_arg);
+  if (!source.error.empty()) {
+    PrintError(source.error);
+    return 1;
+  }
+  Checked mountpoint = CheckMountpoint(options.mountpoint);
+  if (!mountpoint.error.empty()) {
+    PrintError(mountpoint.error);
+    return 1;
+  }
+  if (IsStrictlyInside(mountpoint.path, source.path)) {
+    PrintError("mountpoint \"" + options.mountpoint + "\" is inside the source \"" +
+               source.path + "\"; the mount would contain itself");
+    return 1;
+  }
+  RaiseFileLimit();
+
+  if (options.foreground) {
+    StartupReporter reporter{UniqueFd()};
+    return Serve(options, source.path, mountpoint.path, reporter, version);
+  }
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    PrintError(std::string("pipe: ") + std::strerror(errno));
+    return 1;
+  }
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  pid_t child = ::fork();
+  if (child < 0) {
+    PrintError(std::string("fork: ") + std::strerror(errno));
+    return 1;
+  }
+  if (child > 0) {
+    write_end.reset();
+    return WaitForDaemon(child, std::move(read_end));
+  }
+  read_end.reset();
+  ::setsid();
+  if (::chdir("/") != 0) {
+    // Paths are absolute by now; the working directory only matters for
+    // not pinning a filesystem.
+  }
+  StartupReporter reporter(std::move(write_end));
+  return Serve(options, source.path, mountpoint.path, reporter, version);
+}
+
+}  // namespace freshfs::mount

@@ -1,0 +1,304 @@
+#include "store/dir_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "store/dir_file.h"
+
+namespace freshfs::store {
+namespace {
+
+int OpenAt2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
+  struct open_how how = {};
+  how.flags = flags;
+  how.resolve = resolve;
+  return int(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+Status StatusOf(int rc) { return rc == 0 ? Status::Ok() : Status::FromErrno(errno); }
+
+}  // namespace
+
+std::string ProcFdPath(int fd, std::string_view leaf) {
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  if (!leaf.empty()) {
+    path += '/';
+    path += leaf;
+  }
+  return path;
+}
+
+Status ApplyAttrChange(int fd, const AttrChange& change) {
+  if (change.mode && ::fchmod(fd, *change.mode & 07777) != 0) return Status::FromErrno(errno);
+  if (change.uid || change.gid) {
+    if (::fchown(fd, change.uid.value_or(uid_t(-1)), change.gid.value_or(gid_t(-1))) != 0)
+      return Status::FromErrno(errno);
+  }
+  if (change.size && ::ftruncate(fd, *change.size) != 0) return Status::FromErrno(errno);
+  if (change.atime || change.mtime) {
+    timespec times[2] = {change.atime.value_or(timespec{0, UTIME_OMIT}),
+                         change.mtime.value_or(timespec{0, UTIME_OMIT})};
+    if (::futimens(fd, times) != 0) return Status::FromErrno(errno);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& root) {
+  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  return std::unique_ptr<DirStore>(new DirStore(UniqueFd(fd), root));
+}
+
+Result<DirStore::Parent> DirStore::OpenParent(std::string_view path) const {
+  Parent parent;
+  if (path.empty()) {
+    parent.fd = root_.get();
+    parent.leaf = ".";
+    return parent;
+  }
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) {
+    parent.fd = root_.get();
+    parent.leaf = std::string(path);
+    return parent;
+  }
+  std::string dir(path.substr(0, slash));
+  int fd = OpenAt2(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0) {
+    // A parent that became a symlink or escapes the root is, for us, gone.
+    int err = (errno == ELOOP || errno == EXDEV) ? ENOENT : errno;
+    return Errno{err};
+  }
+  parent.owned.reset(fd);
+  parent.fd = fd;
+  parent.leaf = std::string(path.substr(slash + 1));
+  return parent;
+}
+
+void DirStore::ChownToCaller(const Parent& parent, const Caller& caller) const {
+  if (caller.uid == 0 && caller.gid == 0) return;
+  if (::geteuid() != 0) return;  // an unprivileged daemon owns what it creates
+  // Like a local filesystem: the creator owns the entry; its group is the
+  // creator's unless the directory is set-group-ID.
+  struct stat dir;
+  gid_t gid = caller.gid;
+  if (::fstat(parent.fd, &dir) == 0 && (dir.st_mode & S_ISGID)) gid = gid_t(-1);
+  (void)::fchownat(parent.fd, parent.leaf.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+Result<struct stat> DirStore::Stat(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  struct stat st;
+  if (::fstatat(parent->fd, parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Errno{errno};
+  return st;
+}
+
+Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  int fd = ::openat(parent->fd, parent->leaf.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    int err = errno;
+    ::close(fd);
+    return Errno{err};
+  }
+  std::vector<DirEntry> entries;
+  errno = 0;
+  while (struct dirent* d = ::readdir(dir)) {
+    std::string_view name(d->d_name);
+    if (name == "." || name == "..") continue;
+    entries.push_back(DirEntry{std::string(name),
+                               d->d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d->d_type)),
+                               d->d_ino});
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) return Errno{err};
+  return entries;
+}
+
+Result<std::string> DirStore::ReadLink(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  std::string target(PATH_MAX, '\0');
+  ssize_t n = ::readlinkat(parent->fd, parent->leaf.c_str(), target.data(), target.size());
+  if (n < 0) return Errno{errno};
+  target.resize(size_t(n));
+  return target;
+}
+
+Result<struct statvfs> DirStore::StatFs() {
+  struct statvfs st;
+  if (::fstatvfs(root_.get(), &st) != 0) return Errno{errno};
+  return st;
+}
+
+Result<std::unique_ptr<FileHandle>> DirStore::Open(std::string_view path, int flags) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+  int fd = ::openat(parent->fd, parent->leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
+}
+
+Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int flags,
+                                                     mode_t mode, const Caller& caller) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  int fd = ::openat(parent->fd, parent->leaf.c_str(),
+                    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return Errno{errno};
+  ChownToCaller(*parent, caller);
+  return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
+}
+
+Status DirStore::MakeDir(std::string_view path, mode_t mode, const Caller& caller) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  if (::mkdirat(parent->fd, parent->leaf.c_str(), mode) != 0) return Status::FromErrno(errno);
+  ChownToCaller(*parent, caller);
+  return Status::Ok();
+}
+
+Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev,
+                          const Caller& caller) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  if (::mknodat(parent->fd, parent->leaf.c_str(), mode, rdev) != 0)
+    return Status::FromErrno(errno);
+  ChownToCaller(*parent, caller);
+  return Status::Ok();
+}
+
+Status DirStore::Symlink(std::string_view target, std::string_view path,
+                         const Caller& caller) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  if (::symlinkat(std::string(target).c_str(), parent->fd, parent->leaf.c_str()) != 0)
+    return Status::FromErrno(errno);
+  ChownToCaller(*parent, caller);
+  return Status::Ok();
+}
+
+Status DirStore::Link(std::string_view existing, std::string_view path) {
+  auto from = OpenParent(existing);
+  if (!from) return Status::FromErrno(from.error());
+  auto to = OpenParent(path);
+  if (!to) return Status::FromErrno(to.error());
+  return StatusOf(::linkat(from->fd, from->leaf.c_str(), to->fd, to->leaf.c_str(), 0));
+}
+
+Status DirStore::Unlink(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), 0));
+}
+
+Status DirStore::RemoveDir(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR));
+}
+
+Status DirStore::Rename(std::string_view from, std::string_view to, unsigned flags) {
+  auto src = OpenParent(from);
+  if (!src) return Status::FromErrno(src.error());
+  auto dst = OpenParent(to);
+  if (!dst) return Status::FromErrno(dst.error());
+  return StatusOf(
+      ::renameat2(src->fd, src->leaf.c_str(), dst->fd, dst->leaf.c_str(), flags));
+}
+
+Status DirStore::SetAttr(std::string_view path, const AttrChange& change) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  const char* leaf = parent->leaf.c_str();
+  if (change.mode || change.size) {
+    // chmod and truncate have no "don't follow" form: pin the entry with an
+    // O_PATH descriptor and act on exactly that inode through /proc.
+    UniqueFd pinned(::openat(parent->fd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!pinned.valid()) return Status::FromErrno(errno);
+    std::string proc = ProcFdPath(pinned.get());
+    if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0)
+      return Status::FromErrno(errno);
+    if (change.size && ::truncate(proc.c_str(), *change.size) != 0)
+      return Status::FromErrno(errno);
+  }
+  if (change.uid || change.gid) {
+    if (::fchownat(parent->fd, leaf, change.uid.value_or(uid_t(-1)),
+                   change.gid.value_or(gid_t(-1)), AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno);
+  }
+  if (change.atime || change.mtime) {
+    timespec times[2] = {change.atime.value_or(timespec{0, UTIME_OMIT}),
+                         change.mtime.value_or(timespec{0, UTIME_OMIT})};
+    if (::utimensat(parent->fd, leaf, times, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> DirStore::GetXattr(std::string_view path, const std::string& name) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  std::string proc = ProcFdPath(parent->fd, parent->leaf);
+  for (;;) {
+    ssize_t size = ::lgetxattr(proc.c_str(), name.c_str(), nullptr, 0);
+    if (size < 0) return Errno{errno};
+    std::string value(size_t(size), '\0');
+    ssize_t n = ::lgetxattr(proc.c_str(), name.c_str(), value.data(), value.size());
+    if (n < 0 && errno == ERANGE) continue;  // grew in between
+    if (n < 0) return Errno{errno};
+    value.resize(size_t(n));
+    return value;
+  }
+}
+
+Result<std::string> DirStore::ListXattr(std::string_view path) {
+  auto parent = OpenParent(path);
+  if (!parent) return Errno{parent.error()};
+  std::string proc = ProcFdPath(parent->fd, parent->leaf);
+  for (;;) {
+    ssize_t size = ::llistxattr(proc.c_str(), nullptr, 0);
+    if (size < 0) return Errno{errno};
+    std::string names(size_t(size), '\0');
+    ssize_t n = ::llistxattr(proc.c_str(), names.data(), names.size());
+    if (n < 0 && errno == ERANGE) continue;
+    if (n < 0) return Errno{errno};
+    names.resize(size_t(n));
+    return names;
+  }
+}
+
+Status DirStore::SetXattr(std::string_view path, const std::string& name,
+                          std::string_view value, int flags) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  std::string proc = ProcFdPath(parent->fd, parent->leaf);
+  return StatusOf(::lsetxattr(proc.c_str(), name.c_str(), value.data(), value.size(), flags));
+}
+
+Status DirStore::RemoveXattr(std::string_view path, const std::string& name) {
+  auto parent = OpenParent(path);
+  if (!parent) return Status::FromErrno(parent.error());
+  std::string proc = ProcFdPath(parent->fd, parent->leaf);
+  return StatusOf(::lremovexattr(proc.c_str(), name.c_str()));
+}
+
+}  // namespace freshfs::store

@@ -1,0 +1,79 @@
+// DirStore: a Store backed by a local directory (which may itself be an NFS,
+// SMB or CephFS mount other machines write to).
+//
+// Every path is resolved relative to a descriptor of the root opened at
+// start-up, with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) for the parent
+// directories, so neither a symlink planted by another writer nor a ".."
+// can make an operation leave the source tree. The final component is never
+// followed (O_NOFOLLOW / AT_SYMLINK_NOFOLLOW): symlinks are served as symlinks.
+//
+// Thread-safe: holds no mutable state besides the root descriptor.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+#include "util/unique_fd.h"
+
+namespace freshfs::store {
+
+class DirStore final : public Store {
+ public:
+  // Opens `root` (an absolute directory path). Errors: errno of open(2).
+  static Result<std::unique_ptr<DirStore>> Open(const std::string& root);
+
+  std::string Describe() const override { return "dir:" + root_path_; }
+
+  Result<struct stat> Stat(std::string_view path) override;
+  Result<std::vector<DirEntry>> List(std::string_view dir) override;
+  Result<std::string> ReadLink(std::string_view path) override;
+  Result<struct statvfs> StatFs() override;
+
+  Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) override;
+  Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags, mode_t mode,
+                                             const Caller& caller) override;
+  Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) override;
+  Status MakeNode(std::string_view path, mode_t mode, dev_t rdev,
+                  const Caller& caller) override;
+  Status Symlink(std::string_view target, std::string_view path,
+                 const Caller& caller) override;
+  Status Link(std::string_view existing, std::string_view path) override;
+  Status Unlink(std::string_view path) override;
+  Status RemoveDir(std::string_view path) override;
+  Status Rename(std::string_view from, std::string_view to, unsigned flags) override;
+  Status SetAttr(std::string_view path, const AttrChange& change) override;
+
+  Result<std::string> GetXattr(std::string_view path, const std::string& name) override;
+  Result<std::string> ListXattr(std::string_view path) override;
+  Status SetXattr(std::string_view path, const std::string& name, std::string_view value,
+                  int flags) override;
+  Status RemoveXattr(std::string_view path, const std::string& name) override;
+
+ private:
+  DirStore(UniqueFd root, std::string root_path)
+      : root_(std::move(root)), root_path_(std::move(root_path)) {}
+
+  // The directory holding `path`'s last component, and that component.
+  // For the root itself, `leaf` is "." and the descriptor is the root's.
+  struct Parent {
+    UniqueFd owned;  // empty when the parent is the root
+    int fd = -1;
+    std::string leaf;
+  };
+  Result<Parent> OpenParent(std::string_view path) const;
+  // Gives a new entry the caller's ownership (a root daemon creates as root).
+  void ChownToCaller(const Parent& parent, const Caller& caller) const;
+
+  UniqueFd root_;
+  std::string root_path_;
+};
+
+// "/proc/self/fd/N[/leaf]": names what `fd` refers to without re-resolving
+// the path it was opened by.
+std::string ProcFdPath(int fd, std::string_view leaf = {});
+
+// Applies `change` to the file open as `fd` (a regular descriptor).
+Status ApplyAttrChange(int fd, const AttrChange& change);
+
+}  // namespace freshfs::store

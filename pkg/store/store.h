@@ -1,0 +1,104 @@
+// Store: the remote a volume mirrors (a directory today, S3 later), addressed
+// by relative paths ("" is the root, "a/b" a child; never a leading '/', never
+// "." or ".." components). The FUSE layer above keeps inode numbers and lookup
+// counts; a Store knows nothing about the kernel.
+//
+// Thread safety: every Store and FileHandle method may be called concurrently
+// from any FUSE worker thread; implementations are thread-safe. Calls block on
+// the remote (disk or network) and must not be made while holding a lock a
+// FUSE request handler needs.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace freshfs::store {
+
+// Who asked, so a store running as root can create entries owned by the
+// calling user (as a local filesystem would).
+struct Caller {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct DirEntry {
+  std::string name;
+  mode_t type = 0;  // S_IFMT bits, 0 when unknown
+  ino_t ino = 0;    // the store's inode number when it has one, else 0
+};
+
+// Which fields of SetAttr() to apply.
+struct AttrChange {
+  std::optional<mode_t> mode;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<off_t> size;
+  std::optional<timespec> atime;  // tv_nsec may be UTIME_NOW
+  std::optional<timespec> mtime;  // tv_nsec may be UTIME_NOW
+};
+
+// An open file. Owned by the FUSE layer's handle table from open/create to
+// release. Methods are thread-safe (the kernel may issue parallel reads).
+class FileHandle {
+ public:
+  virtual ~FileHandle() = default;
+  virtual Result<size_t> Read(char* buf, size_t size, off_t offset) = 0;
+  virtual Result<size_t> Write(const char* buf, size_t size, off_t offset) = 0;
+  virtual Result<struct stat> Stat() = 0;
+  virtual Status SetAttr(const AttrChange& change) = 0;
+  virtual Status Flush() = 0;  // on every close(2) of a descriptor
+  virtual Status Fsync(bool datasync) = 0;
+  virtual Status Allocate(int mode, off_t offset, off_t length) = 0;
+  virtual Result<off_t> Seek(off_t offset, int whence) = 0;  // SEEK_DATA/SEEK_HOLE
+  // A descriptor the FUSE layer may splice from/into directly, or -1.
+  virtual int NativeFd() const { return -1; }
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Human-readable description for logs, e.g. "dir:/srv/data".
+  virtual std::string Describe() const = 0;
+
+  virtual Result<struct stat> Stat(std::string_view path) = 0;  // lstat semantics
+  virtual Result<std::vector<DirEntry>> List(std::string_view dir) = 0;  // no "." / ".."
+  virtual Result<std::string> ReadLink(std::string_view path) = 0;
+  virtual Result<struct statvfs> StatFs() = 0;
+
+  virtual Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) = 0;
+  virtual Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags,
+                                                     mode_t mode, const Caller& caller) = 0;
+  virtual Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) = 0;
+  virtual Status MakeNode(std::string_view path, mode_t mode, dev_t rdev,
+                          const Caller& caller) = 0;
+  virtual Status Symlink(std::string_view target, std::string_view path,
+                         const Caller& caller) = 0;
+  virtual Status Link(std::string_view existing, std::string_view path) = 0;
+  virtual Status Unlink(std::string_view path) = 0;
+  virtual Status RemoveDir(std::string_view path) = 0;
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (linux/fs.h semantics).
+  virtual Status Rename(std::string_view from, std::string_view to, unsigned flags) = 0;
+  virtual Status SetAttr(std::string_view path, const AttrChange& change) = 0;
+
+  // Extended attributes; ENOTSUP when the store has none.
+  virtual Result<std::string> GetXattr(std::string_view path, const std::string& name) = 0;
+  virtual Result<std::string> ListXattr(std::string_view path) = 0;  // NUL-separated
+  virtual Status SetXattr(std::string_view path, const std::string& name,
+                          std::string_view value, int flags) = 0;
+  virtual Status RemoveXattr(std::string_view path, const std::string& name) = 0;
+};
+
+// Joins a directory path and a child name ("" + "a" -> "a", "a" + "b" -> "a/b").
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+}  // namespace freshfs::store
