@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds freshfs-mount and shows it serving a built-in local directory
+# source: no server, no configuration. Usage: scripts/demo.sh [--keep]
+# With --keep the mount stays up afterwards (unmount: fusermount3 -u PATH).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=0
+[ "${1:-}" = "--keep" ] && keep=1
+
+scripts/deps.sh
+cmake -S . -B build -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DFRESHFS_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j "$(nproc)" --target freshfs-mount
+bin=$PWD/build/cmd/freshfs-mount/freshfs-mount
+
+demo=$PWD/build/demo
+src=$demo/source
+mnt=$demo/mnt
+if grep -q " $mnt " /proc/mounts; then fusermount3 -u "$mnt"; fi
+rm -rf "$demo"
+mkdir -p "$src/docs" "$mnt"
+echo "Hello from freshfs." >"$src/hello.txt"
+printf 'line %s\n' $(seq 1 5) >"$src/docs/lines.txt"
+ln -s hello.txt "$src/link-to-hello"
+
+cleanup() { [ $keep -eq 1 ] || fusermount3 -u "$mnt" 2>/dev/null || true; }
+trap cleanup EXIT
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$@"; }
+echo "freshfs demo: source $src  ->  mount $mnt"
+step "'$bin' --version"
+step "'$bin' '$src' '$mnt'"
+step "grep ' $mnt ' /proc/mounts"
+step "ls -la '$mnt'"
+step "cat '$mnt/hello.txt'"
+step "echo 'written through the mount' > '$mnt/docs/new.txt'"
+step "cat '$src/docs/new.txt'"
+step "mv '$mnt/docs/new.txt' '$mnt/renamed.txt' && ls '$src'"
+step "echo 'changed at the source' > '$src/hello.txt'"
+step "sleep 1.2; cat '$mnt/hello.txt'"
+step "df -h '$mnt'"
+if [ $keep -eq 1 ]; then
+  echo; echo "Mounted at $mnt. Unmount with: fusermount3 -u $mnt"
+else
+  step "fusermount3 -u '$mnt'"
+  trap - EXIT
+  echo; echo "Demo done. Run 'scripts/demo.sh --keep' to keep the mount up and explore it."
+fi

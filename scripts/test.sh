@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, builds with
+# AddressSanitizer + UndefinedBehaviorSanitizer, runs unit and integration
+# tests (real FUSE mounts; needs root or a user allowed to use /dev/fuse).
+# Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -R Readdir
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+build=${FRESHFS_TEST_BUILD_DIR:-build-test}
+cmake -S . -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DFRESHFS_SANITIZE=ON >/dev/null
+cmake --build "$build" -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
+
+# A test run must leave no mount behind, whatever happened.
+if grep -q 'freshfs' /proc/mounts; then
+  echo "FAIL: freshfs mounts left behind:" >&2
+  grep 'freshfs' /proc/mounts >&2
+  status=1
+fi
+exit $status

@@ -1,0 +1,170 @@
+// FakeStore: an in-memory Store for unit tests of the filesystem logic.
+// A flat map from path to entry; directories are entries of type S_IFDIR.
+// Thread-safe (one mutex) like every Store.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace freshfs::testing {
+
+class FakeStore : public store::Store {
+ public:
+  struct Node {
+    mode_t mode = S_IFREG | 0644;
+    std::string data;
+    ino_t ino = 0;
+  };
+
+  FakeStore() { entries_[""] = Node{S_IFDIR | 0755, "", NextIno()}; }
+
+  // Test set-up: add or replace an entry directly (as "another writer").
+  void Put(const std::string& path, mode_t mode, std::string data = "") {
+    std::lock_guard lock(mu_);
+    entries_[path] = Node{mode, std::move(data), NextIno()};
+  }
+  void Erase(const std::string& path) {
+    std::lock_guard lock(mu_);
+    entries_.erase(path);
+  }
+  bool Has(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return entries_.count(path) > 0;
+  }
+  int stat_calls() {
+    std::lock_guard lock(mu_);
+    return stat_calls_;
+  }
+
+  std::string Describe() const override { return "fake"; }
+
+  Result<struct stat> Stat(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    ++stat_calls_;
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Errno{ENOENT};
+    struct stat st {};
+    st.st_mode = it->second.mode;
+    st.st_ino = it->second.ino;
+    st.st_size = off_t(it->second.data.size());
+    st.st_nlink = 1;
+    return st;
+  }
+
+  Result<std::vector<store::DirEntry>> List(std::string_view dir) override {
+    std::lock_guard lock(mu_);
+    std::string d(dir);
+    auto it = entries_.find(d);
+    if (it == entries_.end()) return Errno{ENOENT};
+    if (!S_ISDIR(it->second.mode)) return Errno{ENOTDIR};
+    std::vector<store::DirEntry> out;
+    std::string prefix = d.empty() ? "" : d + "/";
+    for (auto& [path, node] : entries_) {
+      if (path.empty() || path.compare(0, prefix.size(), prefix) != 0) continue;
+      std::string rest = path.substr(prefix.size());
+      if (rest.empty() || rest.find('/') != std::string::npos) continue;
+      out.push_back(store::DirEntry{rest, mode_t(node.mode & S_IFMT), node.ino});
+    }
+    return out;
+  }
+
+  Result<std::string> ReadLink(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Errno{ENOENT};
+    if (!S_ISLNK(it->second.mode)) return Errno{EINVAL};
+    return it->second.data;
+  }
+
+  Result<struct statvfs> StatFs() override { return (struct statvfs){}; }
+
+  Result<std::unique_ptr<store::FileHandle>> Open(std::string_view, int) override {
+    return Errno{ENOSYS};
+  }
+  Result<std::unique_ptr<store::FileHandle>> Create(std::string_view, int, mode_t,
+                                                    const store::Caller&) override {
+    return Errno{ENOSYS};
+  }
+  Status MakeDir(std::string_view path, mode_t mode, const store::Caller&) override {
+    return Add(path, S_IFDIR | (mode & 07777), "");
+  }
+  Status MakeNode(std::string_view path, mode_t mode, dev_t, const store::Caller&) override {
+    return Add(path, mode, "");
+  }
+  Status Symlink(std::string_view target, std::string_view path,
+                 const store::Caller&) override {
+    return Add(path, S_IFLNK | 0777, std::string(target));
+  }
+  Status Link(std::string_view, std::string_view) override { return Status::FromErrno(EPERM); }
+  Status Unlink(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    if (S_ISDIR(it->second.mode)) return Status::FromErrno(EISDIR);
+    entries_.erase(it);
+    return Status::Ok();
+  }
+  Status RemoveDir(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    entries_.erase(it);
+    return Status::Ok();
+  }
+  Status Rename(std::string_view from, std::string_view to, unsigned flags) override {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(from));
+    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    auto target = entries_.find(std::string(to));
+    if (flags != 0 && target != entries_.end() && flags == 1 /*NOREPLACE*/)
+      return Status::FromErrno(EEXIST);
+    if (flags == 2 /*EXCHANGE*/) {
+      if (target == entries_.end()) return Status::FromErrno(ENOENT);
+      std::swap(it->second, target->second);
+      return Status::Ok();
+    }
+    Node moved = it->second;
+    entries_.erase(it);
+    entries_[std::string(to)] = moved;
+    return Status::Ok();
+  }
+  Status SetAttr(std::string_view path, const store::AttrChange& change) override {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    if (change.mode) it->second.mode = (it->second.mode & S_IFMT) | (*change.mode & 07777);
+    if (change.size) it->second.data.resize(size_t(*change.size));
+    return Status::Ok();
+  }
+  Result<std::string> GetXattr(std::string_view, const std::string&) override {
+    return Errno{ENOTSUP};
+  }
+  Result<std::string> ListXattr(std::string_view) override { return Errno{ENOTSUP}; }
+  Status SetXattr(std::string_view, const std::string&, std::string_view, int) override {
+    return Status::FromErrno(ENOTSUP);
+  }
+  Status RemoveXattr(std::string_view, const std::string&) override {
+    return Status::FromErrno(ENOTSUP);
+  }
+
+ private:
+  Status Add(std::string_view path, mode_t mode, std::string data) {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = entries_.try_emplace(std::string(path), Node{mode, data, NextIno()});
+    return inserted ? Status::Ok() : Status::FromErrno(EEXIST);
+  }
+  ino_t NextIno() { return next_ino_++; }
+
+  std::mutex mu_;
+  std::map<std::string, Node> entries_;
+  ino_t next_ino_ = 100;
+  int stat_calls_ = 0;
+};
+
+}  // namespace freshfs::testing

@@ -1,0 +1,197 @@
+#include "fs/filesystem.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+
+#include <set>
+
+#include "fakes/fake_store.h"
+
+namespace freshfs::fs {
+namespace {
+
+using freshfs::testing::FakeStore;
+constexpr fuse_ino_t kRoot = InodeTable::kRoot;
+
+class FileSystemTest : public ::testing::Test {
+ protected:
+  void Make(FsSettings settings = {}) {
+    auto store = std::make_unique<FakeStore>();
+    store_ = store.get();
+    fs_ = std::make_unique<FileSystem>(std::move(store), settings);
+  }
+  void SetUp() override { Make(); }
+
+  // Collects a readdir; `room` items fit before the buffer is "full".
+  std::vector<DirItem> ReadAll(DirHandle* dir, off_t offset, bool plus, size_t room,
+                               std::vector<std::string>* names) {
+    std::vector<DirItem> items;
+    Status s = fs_->ReadDir(dir, offset, plus, [&](const DirItem& item) {
+      if (items.size() >= room) return false;
+      items.push_back(item);
+      names->push_back(std::string(item.name));
+      return true;
+    });
+    EXPECT_TRUE(s.ok());
+    return items;
+  }
+
+  FakeStore* store_ = nullptr;
+  std::unique_ptr<FileSystem> fs_;
+};
+
+TEST_F(FileSystemTest, LookupCountsAndForgetReleases) {
+  store_->Put("f", S_IFREG | 0644, "data");
+  auto e = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->attr.st_size, 4);
+  EXPECT_EQ(fs_->inodes().LookupCount(e->ino), 1u);
+  auto again = fs_->Lookup(kRoot, "f");
+  EXPECT_EQ(again->ino, e->ino);
+  EXPECT_EQ(fs_->inodes().LookupCount(e->ino), 2u);
+  fs_->Forget(e->ino, 2);
+  EXPECT_FALSE(fs_->inodes().Known(e->ino));
+}
+
+TEST_F(FileSystemTest, LookupOfMissingNameIsEnoentAndCountsNothing) {
+  auto e = fs_->Lookup(kRoot, "missing");
+  EXPECT_EQ(e.error(), ENOENT);
+  EXPECT_EQ(fs_->inodes().Size(), 1u);
+}
+
+TEST_F(FileSystemTest, LookupRejectsDotNamesAndSlashes) {
+  EXPECT_EQ(fs_->Lookup(kRoot, "..").error(), ENOENT);
+  EXPECT_EQ(fs_->Lookup(kRoot, "a/b").error(), ENOENT);
+  EXPECT_EQ(fs_->Lookup(kRoot, std::string(300, 'x')).error(), ENAMETOOLONG);
+}
+
+TEST_F(FileSystemTest, MkdirAndSymlinkCountOneLookupEach) {
+  auto d = fs_->MakeDir(kRoot, "d", 0755, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(S_ISDIR(d->attr.st_mode));
+  EXPECT_EQ(fs_->inodes().LookupCount(d->ino), 1u);
+  auto l = fs_->Symlink("target", d->ino, "l", {});
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(fs_->inodes().LookupCount(l->ino), 1u);
+  EXPECT_EQ(*fs_->ReadLink(l->ino), "target");
+  EXPECT_TRUE(store_->Has("d/l"));
+}
+
+TEST_F(FileSystemTest, ReaddirIncludesDotsAndAllChildrenWithStableOffsets) {
+  for (int i = 0; i < 10; ++i) store_->Put("f" + std::to_string(i), S_IFREG | 0644);
+  auto dir = fs_->OpenDir(kRoot);
+  ASSERT_TRUE(dir.ok());
+  std::vector<std::string> names;
+  auto first = ReadAll(*dir, 0, false, 5, &names);
+  ASSERT_EQ(first.size(), 5u);
+  auto rest = ReadAll(*dir, first.back().next_offset, false, 100, &names);
+  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(names[0], ".");
+  EXPECT_EQ(names[1], "..");
+  std::set<std::string> unique(names.begin(), names.end());
+  EXPECT_EQ(unique.size(), 12u);
+  fs_->ReleaseDir(*dir);
+}
+
+TEST_F(FileSystemTest, ReaddirplusCountsEmittedEntriesAndRollsBackTheOneThatDidNotFit) {
+  for (int i = 0; i < 6; ++i) store_->Put("f" + std::to_string(i), S_IFREG | 0644);
+  auto dir = fs_->OpenDir(kRoot);
+  ASSERT_TRUE(dir.ok());
+  std::vector<std::string> names;
+  // ".", ".." and two files fit; the third file is looked up, refused, rolled back.
+  auto items = ReadAll(*dir, 0, true, 4, &names);
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].entry.ino, 0u);  // "." carries no lookup
+  EXPECT_EQ(items[1].entry.ino, 0u);
+  EXPECT_EQ(fs_->inodes().LookupCount(items[2].entry.ino), 1u);
+  EXPECT_EQ(fs_->inodes().LookupCount(items[3].entry.ino), 1u);
+  EXPECT_EQ(fs_->inodes().Size(), 3u);  // root + two emitted; the refused one is gone
+  auto more = ReadAll(*dir, items.back().next_offset, true, 100, &names);
+  EXPECT_EQ(more.size(), 4u);
+  EXPECT_EQ(fs_->inodes().Size(), 7u);
+  fs_->ReleaseDir(*dir);
+}
+
+TEST_F(FileSystemTest, ReaddirplusSkipsEntriesThatVanishedSinceOpendir) {
+  store_->Put("a", S_IFREG | 0644);
+  store_->Put("b", S_IFREG | 0644);
+  auto dir = fs_->OpenDir(kRoot);
+  store_->Erase("a");
+  std::vector<std::string> names;
+  ReadAll(*dir, 2, true, 100, &names);
+  EXPECT_EQ(names, std::vector<std::string>{"b"});
+  fs_->ReleaseDir(*dir);
+}
+
+TEST_F(FileSystemTest, UnlinkDetachesTheName) {
+  store_->Put("f", S_IFREG | 0644);
+  auto e = fs_->Lookup(kRoot, "f");
+  EXPECT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_FALSE(store_->Has("f"));
+  EXPECT_EQ(fs_->GetAttr(e->ino, nullptr).error(), ENOENT);
+}
+
+TEST_F(FileSystemTest, RenameKeepsInodeAndMovesPath) {
+  store_->Put("a", S_IFREG | 0644, "x");
+  auto e = fs_->Lookup(kRoot, "a");
+  ASSERT_TRUE(fs_->Rename(kRoot, "a", kRoot, "b", 0).ok());
+  EXPECT_EQ(fs_->inodes().PathOf(e->ino), "b");
+  EXPECT_TRUE(fs_->GetAttr(e->ino, nullptr).ok());
+}
+
+TEST_F(FileSystemTest, RenameRefusesUnknownFlags) {
+  store_->Put("a", S_IFREG | 0644);
+  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_WHITEOUT).error, EINVAL);
+  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_NOREPLACE | RENAME_EXCHANGE).error,
+            EINVAL);
+}
+
+TEST_F(FileSystemTest, ReadOnlyRefusesEveryChange) {
+  FsSettings ro;
+  ro.read_only = true;
+  Make(ro);
+  store_->Put("f", S_IFREG | 0644);
+  auto e = fs_->Lookup(kRoot, "f");
+  EXPECT_EQ(fs_->MakeDir(kRoot, "d", 0755, {}).error(), EROFS);
+  EXPECT_EQ(fs_->Unlink(kRoot, "f").error, EROFS);
+  EXPECT_EQ(fs_->Rename(kRoot, "f", kRoot, "g", 0).error, EROFS);
+  EXPECT_EQ(fs_->Open(e->ino, O_WRONLY).error(), EROFS);
+  EXPECT_EQ(fs_->Open(e->ino, O_RDONLY | O_TRUNC).error(), EROFS);
+  store::AttrChange chmod;
+  chmod.mode = 0600;
+  EXPECT_EQ(fs_->SetAttr(e->ino, chmod, nullptr).error(), EROFS);
+  EXPECT_TRUE(store_->Has("f"));
+}
+
+TEST_F(FileSystemTest, OwnershipAndModeOverridesApplyToReportedAttributes) {
+  FsSettings s;
+  s.uid = 1234;
+  s.gid = 5678;
+  s.file_mode = 0600;
+  s.dir_mode = 0711;
+  Make(s);
+  store_->Put("f", S_IFREG | 0644);
+  store_->Put("d", S_IFDIR | 0755);
+  store_->Put("l", S_IFLNK | 0777, "f");
+  auto f = fs_->Lookup(kRoot, "f");
+  auto d = fs_->Lookup(kRoot, "d");
+  auto l = fs_->Lookup(kRoot, "l");
+  EXPECT_EQ(f->attr.st_uid, 1234u);
+  EXPECT_EQ(f->attr.st_gid, 5678u);
+  EXPECT_EQ(f->attr.st_mode, mode_t(S_IFREG | 0600));
+  EXPECT_EQ(d->attr.st_mode, mode_t(S_IFDIR | 0711));
+  EXPECT_EQ(l->attr.st_mode, mode_t(S_IFLNK | 0777));  // symlink modes are not meaningful
+}
+
+TEST_F(FileSystemTest, ReplacedByAnotherTypeAtTheSourceGetsANewInode) {
+  store_->Put("x", S_IFREG | 0644);
+  auto file = fs_->Lookup(kRoot, "x");
+  store_->Put("x", S_IFDIR | 0755);
+  auto dir = fs_->Lookup(kRoot, "x");
+  EXPECT_NE(file->ino, dir->ino);
+  EXPECT_TRUE(S_ISDIR(dir->attr.st_mode));
+}
+
+}  // namespace
+}  // namespace freshfs::fs

@@ -1,0 +1,149 @@
+#include "fs/inode_table.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <thread>
+#include <vector>
+
+namespace freshfs::fs {
+namespace {
+
+constexpr fuse_ino_t kRoot = InodeTable::kRoot;
+
+TEST(InodeTable, RootIsKnownAndHasEmptyPath) {
+  InodeTable t;
+  EXPECT_TRUE(t.Known(kRoot));
+  EXPECT_EQ(t.PathOf(kRoot), "");
+  EXPECT_EQ(t.TypeOf(kRoot), mode_t(S_IFDIR));
+}
+
+TEST(InodeTable, RepeatedLookupReturnsSameInodeAndCounts) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG | 0644);
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(a, kRoot);
+  EXPECT_EQ(t.Lookup(kRoot, "a", S_IFREG), a);
+  EXPECT_EQ(t.LookupCount(a), 2u);
+  EXPECT_EQ(t.PathOf(a), "a");
+}
+
+TEST(InodeTable, ForgetDropsNodeOnlyAtZero) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  t.Lookup(kRoot, "a", S_IFREG);
+  t.Forget(a, 1);
+  EXPECT_TRUE(t.Known(a));
+  EXPECT_EQ(t.LookupCount(a), 1u);
+  t.Forget(a, 1);
+  EXPECT_FALSE(t.Known(a));
+  EXPECT_EQ(t.Find(kRoot, "a"), 0u);
+}
+
+TEST(InodeTable, NumbersAreNeverReused) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  t.Forget(a, 1);
+  fuse_ino_t again = t.Lookup(kRoot, "a", S_IFREG);
+  EXPECT_NE(again, a);
+}
+
+TEST(InodeTable, ForgetMoreThanCountDropsWithoutUnderflow) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  t.Forget(a, 5);
+  EXPECT_FALSE(t.Known(a));
+}
+
+TEST(InodeTable, RootIsNeverForgotten) {
+  InodeTable t;
+  t.Forget(kRoot, 100);
+  EXPECT_TRUE(t.Known(kRoot));
+}
+
+TEST(InodeTable, NestedPaths) {
+  InodeTable t;
+  fuse_ino_t d = t.Lookup(kRoot, "d", S_IFDIR);
+  fuse_ino_t e = t.Lookup(d, "e", S_IFDIR);
+  fuse_ino_t f = t.Lookup(e, "f", S_IFREG);
+  EXPECT_EQ(t.PathOf(f), "d/e/f");
+  EXPECT_EQ(t.ChildPath(e, "g"), "d/e/g");
+}
+
+TEST(InodeTable, LookupUnderUnknownParentFails) {
+  InodeTable t;
+  EXPECT_EQ(t.Lookup(999, "x", S_IFREG), 0u);
+}
+
+TEST(InodeTable, TypeChangeGivesNewInodeAndDetachesOld) {
+  InodeTable t;
+  fuse_ino_t old = t.Lookup(kRoot, "x", S_IFREG);
+  fuse_ino_t now = t.Lookup(kRoot, "x", S_IFDIR);
+  EXPECT_NE(old, now);
+  EXPECT_TRUE(t.Known(old));  // the kernel still holds it until forget
+  EXPECT_EQ(t.PathOf(old), std::nullopt);
+  EXPECT_EQ(t.PathOf(now), "x");
+}
+
+TEST(InodeTable, DetachKeepsNodeUntilForgotten) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  t.Detach(kRoot, "a");
+  EXPECT_TRUE(t.Known(a));
+  EXPECT_EQ(t.PathOf(a), std::nullopt);
+  EXPECT_EQ(t.Find(kRoot, "a"), 0u);
+  fuse_ino_t b = t.Lookup(kRoot, "a", S_IFREG);
+  EXPECT_NE(b, a);
+  t.Forget(a, 1);
+  EXPECT_EQ(t.PathOf(b), "a");  // forgetting the detached node leaves the new one alone
+}
+
+TEST(InodeTable, RenameMovesSubtree) {
+  InodeTable t;
+  fuse_ino_t d = t.Lookup(kRoot, "d", S_IFDIR);
+  fuse_ino_t f = t.Lookup(d, "f", S_IFREG);
+  fuse_ino_t other = t.Lookup(kRoot, "other", S_IFDIR);
+  t.Rename(kRoot, "d", other, "moved", false);
+  EXPECT_EQ(t.PathOf(d), "other/moved");
+  EXPECT_EQ(t.PathOf(f), "other/moved/f");
+}
+
+TEST(InodeTable, RenameOverExistingDetachesTarget) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  fuse_ino_t b = t.Lookup(kRoot, "b", S_IFREG);
+  t.Rename(kRoot, "a", kRoot, "b", false);
+  EXPECT_EQ(t.PathOf(a), "b");
+  EXPECT_EQ(t.PathOf(b), std::nullopt);
+  EXPECT_EQ(t.Find(kRoot, "a"), 0u);
+}
+
+TEST(InodeTable, RenameExchangeSwaps) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);
+  fuse_ino_t b = t.Lookup(kRoot, "b", S_IFDIR);
+  t.Rename(kRoot, "a", kRoot, "b", true);
+  EXPECT_EQ(t.PathOf(a), "b");
+  EXPECT_EQ(t.PathOf(b), "a");
+}
+
+TEST(InodeTable, ConcurrentLookupAndForgetKeepCountsExact) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);  // keeps the node alive
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 10000; ++j) {
+        fuse_ino_t got = t.Lookup(kRoot, "a", S_IFREG);
+        ASSERT_EQ(got, a);
+        t.Forget(got, 1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(t.LookupCount(a), 1u);
+  EXPECT_EQ(t.Size(), 2u);
+}
+
+}  // namespace
+}  // namespace freshfs::fs

@@ -1,0 +1,117 @@
+#include "store/dir_store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace freshfs::store {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+class DirStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/freshfs-dirstore-XXXXXX";
+    base_ = ::mkdtemp(tmpl);
+    root_ = base_ / "root";
+    stdfs::create_directories(root_ / "sub");
+    std::ofstream(root_ / "sub" / "file") << "hello";
+    std::ofstream(base_ / "outside") << "secret";
+    auto s = DirStore::Open(root_);
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+  }
+  void TearDown() override { stdfs::remove_all(base_); }
+
+  stdfs::path base_, root_;
+  std::unique_ptr<DirStore> store_;
+};
+
+TEST_F(DirStoreTest, StatsRootAndChildren) {
+  EXPECT_TRUE(S_ISDIR(store_->Stat("")->st_mode));
+  auto st = store_->Stat("sub/file");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->st_size, 5);
+  EXPECT_EQ(store_->Stat("nope").error(), ENOENT);
+}
+
+TEST_F(DirStoreTest, ListOmitsDotEntries) {
+  auto list = store_->List("sub");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "file");
+  EXPECT_EQ((*list)[0].type, mode_t(S_IFREG));
+}
+
+TEST_F(DirStoreTest, ParentThatBecameASymlinkCannotLeadOutsideTheRoot) {
+  stdfs::create_directory_symlink(base_, root_ / "escape");
+  EXPECT_EQ(store_->Stat("escape/outside").error(), ENOENT);
+  EXPECT_EQ(store_->Open("escape/outside", O_RDONLY).error(), ENOENT);
+  EXPECT_EQ(store_->Unlink("escape/outside").error, ENOENT);
+  EXPECT_TRUE(stdfs::exists(base_ / "outside"));
+  // The symlink itself is served as a symlink.
+  EXPECT_TRUE(S_ISLNK(store_->Stat("escape")->st_mode));
+}
+
+TEST_F(DirStoreTest, FinalSymlinkIsNotFollowedOnOpen) {
+  stdfs::create_symlink(base_ / "outside", root_ / "link");
+  EXPECT_EQ(store_->Open("link", O_RDONLY).error(), ELOOP);
+}
+
+TEST_F(DirStoreTest, CreateWriteReadBack) {
+  auto f = store_->Create("sub/new", O_RDWR, 0640, {});
+  ASSERT_TRUE(f.ok());
+  const char data[] = "abc";
+  EXPECT_EQ(*(*f)->Write(data, 3, 10), 3u);
+  char buf[16] = {};
+  EXPECT_EQ(*(*f)->Read(buf, sizeof buf, 10), 3u);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  EXPECT_EQ((*f)->Stat()->st_size, 13);
+  EXPECT_EQ(stdfs::file_size(root_ / "sub" / "new"), 13u);
+}
+
+TEST_F(DirStoreTest, RenameNoReplaceAndExchange) {
+  std::ofstream(root_ / "a") << "A";
+  std::ofstream(root_ / "b") << "B";
+  EXPECT_EQ(store_->Rename("a", "b", RENAME_NOREPLACE).error, EEXIST);
+  EXPECT_TRUE(store_->Rename("a", "b", RENAME_EXCHANGE).ok());
+  std::string a;
+  std::ifstream(root_ / "a") >> a;
+  EXPECT_EQ(a, "B");
+}
+
+TEST_F(DirStoreTest, SetAttrTruncatesAndChmods) {
+  AttrChange c;
+  c.size = 2;
+  c.mode = 0600;
+  ASSERT_TRUE(store_->SetAttr("sub/file", c).ok());
+  auto st = store_->Stat("sub/file");
+  EXPECT_EQ(st->st_size, 2);
+  EXPECT_EQ(st->st_mode & 07777, 0600u);
+}
+
+TEST_F(DirStoreTest, ChmodThroughASymlinkDoesNotReachItsTarget) {
+  stdfs::create_symlink(base_ / "outside", root_ / "link");
+  auto before = stdfs::status(base_ / "outside").permissions();
+  AttrChange c;
+  c.mode = 0777;
+  EXPECT_FALSE(store_->SetAttr("link", c).ok());
+  EXPECT_EQ(stdfs::status(base_ / "outside").permissions(), before);
+}
+
+TEST_F(DirStoreTest, SourceRemovedWhileOpenGivesErrorsNotCrashes) {
+  stdfs::remove_all(root_);
+  EXPECT_EQ(store_->Stat("sub/file").error(), ENOENT);
+  EXPECT_FALSE(store_->MakeDir("x", 0755, {}).ok());
+  auto list = store_->List("");
+  EXPECT_TRUE(!list.ok() || list->empty());
+}
+
+}  // namespace
+}  // namespace freshfs::store
