@@ -16,6 +16,13 @@ namespace freshfs::config {
 
 enum class LogFormat { kText, kJson };
 
+// Where the watcher hears about changes besides its periodic sync.
+enum class Events {
+  kAuto,     // inotify when the source filesystem delivers every change (local)
+  kInotify,  // --events inotify
+  kNone,     // --events none
+};
+
 struct Options {
   // Positional arguments.
   std::string source;      // as given: "/path" or "file:///path"
@@ -36,12 +43,22 @@ struct Options {
   std::optional<mode_t> file_mode;   // --file-mode (octal, permission bits only)
   std::optional<mode_t> dir_mode;    // --dir-mode  (octal, permission bits only)
 
-  // Kernel caching. Defaults are safe without a watcher: short timeouts and
-  // page cache dropped on open (close-to-open).
-  std::chrono::milliseconds entry_timeout{1000};     // --entry-timeout
-  std::chrono::milliseconds attr_timeout{1000};      // --attr-timeout
-  std::chrono::milliseconds negative_timeout{0};     // --negative-timeout
-  bool kernel_cache = false;  // --kernel-cache: keep_cache on open + cached readdir
+  // Freshness. With a change source (poll or events) the kernel caches for
+  // long and is told what went stale; without one, caches expire quickly.
+  std::chrono::milliseconds poll_interval{5000};  // --poll-interval; 0 disables
+  Events events = Events::kAuto;                  // --events inotify|none
+  bool revalidate_on_open = false;                // --revalidate-on-open
+
+  // Kernel caching; unset = chosen by whether a change source runs
+  // (1h/1h/1h and on with one, 1s/1s/0 and off without).
+  std::optional<std::chrono::milliseconds> entry_timeout;     // --entry-timeout
+  std::optional<std::chrono::milliseconds> attr_timeout;      // --attr-timeout
+  std::optional<std::chrono::milliseconds> negative_timeout;  // --negative-timeout
+  std::optional<bool> kernel_cache;  // --kernel-cache: keep_cache on open + cached readdir
+
+  // Metrics.
+  std::optional<std::string> metrics_address;  // --metrics-address HOST:PORT
+  std::optional<std::string> volume_name;      // --volume-name (label "volume")
 
   // Kernel-side I/O.
   unsigned max_threads = 16;  // --max-threads: FUSE worker threads
@@ -58,6 +75,10 @@ enum class ValueKind {
   kTimeout,    // duration 0..24h, see util/duration.h
   kThreads,    // 1..1024
   kLogFormat,  // text|json
+  kPoll,       // duration 0..24h, 0 disables
+  kEvents,     // inotify|none
+  kAddress,    // HOST:PORT (port 0: any free port)
+  kName,       // a volume name: letters, digits, . _ - (label value)
 };
 
 struct Setting {

@@ -66,17 +66,20 @@ Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
   return EnterNew(parent, name, *path);
 }
 
-void FileSystem::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+void FileSystem::Forget(fuse_ino_t ino, uint64_t nlookup) {
+  inodes_.Forget(ino, nlookup);
+  if (!inodes_.Known(ino)) DropUnopened(ino);
+}
 
 store::FileHandle* FileSystem::AnyOpenHandle(fuse_ino_t ino) {
   std::lock_guard lock(open_mu_);
   auto it = open_.find(ino);
-  return it == open_.end() ? nullptr : it->second;
+  return it == open_.end() ? nullptr : it->second->handle.get();
 }
 
-void FileSystem::Track(fuse_ino_t ino, store::FileHandle* handle) {
+void FileSystem::Track(OpenFile* file) {
   std::lock_guard lock(open_mu_);
-  open_.emplace(ino, handle);
+  open_.emplace(file->ino, file);
 }
 
 Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
@@ -97,6 +100,7 @@ Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange&
   if (settings_.read_only) return Errno{EROFS};
   if (!fh) {
     if (auto path = inodes_.PathOf(ino)) {
+      OwnChange own(observer_, *path);
       Status s = store_->SetAttr(*path, change);
       if (!s.ok()) return Errno{s.error};
       return GetAttr(ino, nullptr);
@@ -104,6 +108,8 @@ Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange&
     fh = AnyOpenHandle(ino);
     if (!fh) return Errno{ENOENT};
   }
+  std::optional<OwnChange> own;
+  if (auto path = inodes_.PathOf(ino)) own.emplace(observer_, *path);
   Status s = fh->SetAttr(change);
   if (!s.ok()) return Errno{s.error};
   return GetAttr(ino, fh);
@@ -120,6 +126,7 @@ Result<Entry> FileSystem::MakeNode(fuse_ino_t parent, std::string_view name, mod
   if (settings_.read_only) return Errno{EROFS};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
+  OwnChange own(observer_, *path);
   Status s = store_->MakeNode(*path, mode, rdev, caller);
   if (!s.ok()) return Errno{s.error};
   return EnterNew(parent, name, *path);
@@ -130,6 +137,7 @@ Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode
   if (settings_.read_only) return Errno{EROFS};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
+  OwnChange own(observer_, *path);
   Status s = store_->MakeDir(*path, mode, caller);
   if (!s.ok()) return Errno{s.error};
   return EnterNew(parent, name, *path);
@@ -140,6 +148,7 @@ Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent,
   if (settings_.read_only) return Errno{EROFS};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
+  OwnChange own(observer_, *path);
   Status s = store_->Symlink(target, *path, caller);
   if (!s.ok()) return Errno{s.error};
   return EnterNew(parent, name, *path);
@@ -152,6 +161,7 @@ Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent,
   if (!existing) return Errno{existing.error()};
   auto path = ChildPathOf(new_parent, new_name);
   if (!path) return Errno{path.error()};
+  OwnChange own(observer_, *path);
   Status s = store_->Link(*existing, *path);
   if (!s.ok()) return Errno{s.error};
   return EnterNew(new_parent, new_name, *path);
@@ -161,6 +171,7 @@ Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
   if (settings_.read_only) return Status::FromErrno(EROFS);
   auto path = ChildPathOf(parent, name);
   if (!path) return Status::FromErrno(path.error());
+  OwnChange own(observer_, *path);
   Status s = store_->Unlink(*path);
   if (s.ok()) inodes_.Detach(parent, name);
   return s;
@@ -170,6 +181,7 @@ Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
   if (settings_.read_only) return Status::FromErrno(EROFS);
   auto path = ChildPathOf(parent, name);
   if (!path) return Status::FromErrno(path.error());
+  OwnChange own(observer_, *path);
   Status s = store_->RemoveDir(*path);
   if (s.ok()) inodes_.Detach(parent, name);
   return s;
@@ -184,20 +196,33 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
   if (!from) return Status::FromErrno(from.error());
   auto to = ChildPathOf(new_parent, new_name);
   if (!to) return Status::FromErrno(to.error());
+  OwnChange own(observer_, *from, *to);
   Status s = store_->Rename(*from, *to, flags);
   if (s.ok()) inodes_.Rename(parent, name, new_parent, new_name, flags & RENAME_EXCHANGE);
   return s;
 }
 
-Result<store::FileHandle*> FileSystem::Open(fuse_ino_t ino, int flags) {
+Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   if (settings_.read_only && Writes(flags)) return Errno{EROFS};
   auto path = PathOf(ino);
   if (!path) return Errno{path.error()};
+  auto file = std::make_unique<OpenFile>();
+  file->ino = ino;
+  if (settings_.revalidate_on_open && observer_) {
+    file->changed_at_source = observer_->Revalidate(*path);
+  }
+  if (Writes(flags) && observer_) {
+    file->own_change_path = *path;
+    observer_->BeginOwnChange(*path);
+  }
   auto handle = store_->Open(*path, flags);
-  if (!handle) return Errno{handle.error()};
-  store::FileHandle* raw = handle->release();
-  Track(ino, raw);
-  return raw;
+  if (!handle) {
+    if (!file->own_change_path.empty()) observer_->EndOwnChange(file->own_change_path);
+    return Errno{handle.error()};
+  }
+  file->handle = std::move(*handle);
+  Track(file.get());
+  return file.release();
 }
 
 Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_view name,
@@ -206,32 +231,71 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   if (settings_.read_only) return Errno{EROFS};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
+  auto file = std::make_unique<OpenFile>();
+  if (observer_) {
+    file->own_change_path = *path;
+    observer_->BeginOwnChange(*path);
+  }
+  // Until the file is tracked, failure must end the own change here.
+  auto fail = [&](int err) -> Result<Created> {
+    if (observer_) observer_->EndOwnChange(*path);
+    return Errno{err};
+  };
   auto handle = store_->Create(*path, flags, mode, caller);
-  if (!handle) return Errno{handle.error()};
+  if (!handle) return fail(handle.error());
   auto st = (*handle)->Stat();
-  if (!st) return Errno{st.error()};
+  if (!st) return fail(st.error());
   Created created;
   created.entry.attr = *st;
   Report(&created.entry.attr);
   created.entry.ino = inodes_.Lookup(parent, name, st->st_mode);  // count +1
-  if (created.entry.ino == 0) return Errno{ENOENT};
-  created.handle = handle->release();
-  Track(created.entry.ino, created.handle);
+  if (created.entry.ino == 0) return fail(ENOENT);
+  file->ino = created.entry.ino;
+  file->handle = std::move(*handle);
+  Track(file.get());
+  created.file = file.release();
   return created;
 }
 
-void FileSystem::Release(fuse_ino_t ino, store::FileHandle* handle) {
+void FileSystem::Release(OpenFile* file) {
   {
     std::lock_guard lock(open_mu_);
-    auto [begin, end] = open_.equal_range(ino);
+    auto [begin, end] = open_.equal_range(file->ino);
     for (auto it = begin; it != end; ++it) {
-      if (it->second == handle) {
+      if (it->second == file) {
         open_.erase(it);
         break;
       }
     }
   }
-  delete handle;
+  std::string own = std::move(file->own_change_path);
+  delete file;  // closes the descriptor first: its final state is what we record
+  if (!own.empty() && observer_) observer_->EndOwnChange(own);
+}
+
+Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
+                                        off_t offset) {
+  std::shared_ptr<store::FileHandle> handle;
+  {
+    std::lock_guard lock(unopened_mu_);
+    if (auto it = unopened_.find(ino); it != unopened_.end()) handle = it->second;
+  }
+  if (!handle) {
+    auto path = PathOf(ino);
+    if (!path) return Errno{path.error()};
+    auto opened = store_->Open(*path, O_RDONLY);
+    if (!opened) return Errno{opened.error()};
+    handle = std::move(*opened);
+    std::lock_guard lock(unopened_mu_);
+    if (unopened_.size() >= kUnopenedMax) unopened_.erase(unopened_.begin());
+    unopened_[ino] = handle;
+  }
+  return handle->Read(buf, size, offset);
+}
+
+void FileSystem::DropUnopened(fuse_ino_t ino) {
+  std::lock_guard lock(unopened_mu_);
+  unopened_.erase(ino);
 }
 
 Status FileSystem::LoadDir(DirHandle* dir) {
@@ -314,6 +378,7 @@ Status FileSystem::SetXattr(fuse_ino_t ino, const std::string& name, std::string
   if (settings_.read_only) return Status::FromErrno(EROFS);
   auto path = PathOf(ino);
   if (!path) return Status::FromErrno(path.error());
+  OwnChange own(observer_, *path);
   return store_->SetXattr(*path, name, value, flags);
 }
 
@@ -321,6 +386,7 @@ Status FileSystem::RemoveXattr(fuse_ino_t ino, const std::string& name) {
   if (settings_.read_only) return Status::FromErrno(EROFS);
   auto path = PathOf(ino);
   if (!path) return Status::FromErrno(path.error());
+  OwnChange own(observer_, *path);
   return store_->RemoveXattr(*path, name);
 }
 

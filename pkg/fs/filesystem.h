@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fs/change_observer.h"
 #include "fs/inode_table.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -32,6 +33,18 @@ struct FsSettings {
   std::optional<gid_t> gid;        // reported group of every entry
   std::optional<mode_t> file_mode; // permission bits reported for non-directories
   std::optional<mode_t> dir_mode;  // permission bits reported for directories
+  // Check the entry against the source on every open (close-to-open).
+  bool revalidate_on_open = false;
+};
+
+// One open file: fi->fh points at it from open/create to release.
+struct OpenFile {
+  fuse_ino_t ino = 0;
+  std::unique_ptr<store::FileHandle> handle;
+  // Open for writing: the path is an own change until release.
+  std::string own_change_path;
+  // Revalidation found the file changed: the kernel must drop its pages.
+  bool changed_at_source = false;
 };
 
 // An entry handed to the kernel: its inode number (lookup count already
@@ -64,6 +77,8 @@ class FileSystem {
   ~FileSystem();
 
   const FsSettings& settings() const { return settings_; }
+  // Who to tell about the mount's own changes (the watcher); may stay unset.
+  void set_observer(ChangeObserver* observer) { observer_ = observer; }
   InodeTable& inodes() { return inodes_; }
   store::Store& store() { return *store_; }
 
@@ -87,15 +102,21 @@ class FileSystem {
   Status Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
                 std::string_view new_name, unsigned flags);
 
-  // Open/Create return a handle owned by the caller until Release().
-  Result<store::FileHandle*> Open(fuse_ino_t ino, int flags);
+  // Open/Create return a file owned by the caller until Release().
+  Result<OpenFile*> Open(fuse_ino_t ino, int flags);
   struct Created {
     Entry entry;
-    store::FileHandle* handle = nullptr;
+    OpenFile* file = nullptr;
   };
   Result<Created> Create(fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
                          const store::Caller& caller);
-  void Release(fuse_ino_t ino, store::FileHandle* handle);
+  void Release(OpenFile* file);
+
+  // Reads without an open (read-only mounts where the kernel skips open:
+  // FUSE_CAP_NO_OPEN_SUPPORT). Uses a small cache of read-only descriptors.
+  Result<size_t> ReadUnopened(fuse_ino_t ino, char* buf, size_t size, off_t offset);
+  // Drops the cached descriptor of `ino` (its content changed at the source).
+  void DropUnopened(fuse_ino_t ino);
 
   Result<DirHandle*> OpenDir(fuse_ino_t ino);
   // Calls `emit` for each item from `offset` on until it returns false (the
@@ -121,7 +142,7 @@ class FileSystem {
   // Stats the new (parent, name) and hands it to the kernel (count +1).
   Result<Entry> EnterNew(fuse_ino_t parent, std::string_view name, const std::string& path);
   store::FileHandle* AnyOpenHandle(fuse_ino_t ino);
-  void Track(fuse_ino_t ino, store::FileHandle* handle);
+  void Track(OpenFile* file);
   Status LoadDir(DirHandle* dir);
 
   std::unique_ptr<store::Store> store_;
@@ -131,7 +152,14 @@ class FileSystem {
   // Open files per inode, so an unlinked-but-open file can still be stat'ed
   // and truncated by inode (the kernel may send getattr without a handle).
   std::mutex open_mu_;
-  std::unordered_multimap<fuse_ino_t, store::FileHandle*> open_;
+  std::unordered_multimap<fuse_ino_t, OpenFile*> open_;
+
+  ChangeObserver* observer_ = nullptr;
+
+  // Read-only descriptors for ReadUnopened(), at most kUnopenedMax.
+  static constexpr size_t kUnopenedMax = 256;
+  std::mutex unopened_mu_;
+  std::unordered_map<fuse_ino_t, std::shared_ptr<store::FileHandle>> unopened_;
 };
 
 }  // namespace freshfs::fs

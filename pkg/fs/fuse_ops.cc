@@ -14,8 +14,39 @@ namespace {
 FuseContext& Ctx(fuse_req_t req) { return *static_cast<FuseContext*>(fuse_req_userdata(req)); }
 FileSystem& Fs(fuse_req_t req) { return *Ctx(req).fs; }
 
+OpenFile* FileOf(const fuse_file_info* fi) {
+  return fi ? reinterpret_cast<OpenFile*>(fi->fh) : nullptr;
+}
 store::FileHandle* HandleOf(const fuse_file_info* fi) {
-  return fi ? reinterpret_cast<store::FileHandle*>(fi->fh) : nullptr;
+  OpenFile* file = FileOf(fi);
+  return file ? file->handle.get() : nullptr;
+}
+
+// Counts one request and its duration (freshfs_fuse_requests_total and
+// freshfs_fuse_request_duration_seconds).
+class Timed {
+ public:
+  Timed(fuse_req_t req, metrics::FuseOp op)
+      : metrics_(Ctx(req).metrics), op_(op), start_(std::chrono::steady_clock::now()) {}
+  ~Timed() {
+    if (metrics_) metrics_->FuseRequest(op_, std::chrono::steady_clock::now() - start_);
+  }
+
+ private:
+  metrics::Metrics* metrics_;
+  metrics::FuseOp op_;
+  std::chrono::steady_clock::time_point start_;
+};
+using Op = metrics::FuseOp;
+
+bool Degraded(fuse_req_t req) { return Ctx(req).notifications_unsupported.load(); }
+double EntryTimeout(fuse_req_t req) {
+  double t = Ctx(req).cache.entry_timeout;
+  return Degraded(req) ? std::min(t, kFallbackTimeout) : t;
+}
+double AttrTimeout(fuse_req_t req) {
+  double t = Ctx(req).cache.attr_timeout;
+  return Degraded(req) ? std::min(t, kFallbackTimeout) : t;
 }
 DirHandle* DirOf(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
@@ -25,13 +56,12 @@ store::Caller CallerOf(fuse_req_t req) {
 }
 
 fuse_entry_param EntryParam(fuse_req_t req, const Entry& entry) {
-  const KernelCacheSettings& cache = Ctx(req).cache;
   fuse_entry_param e{};
   e.ino = entry.ino;
   e.generation = 0;  // inode numbers are never reused within a mount
   e.attr = entry.attr;
-  e.attr_timeout = cache.attr_timeout;
-  e.entry_timeout = cache.entry_timeout;
+  e.attr_timeout = AttrTimeout(req);
+  e.entry_timeout = EntryTimeout(req);
   return e;
 }
 
@@ -45,7 +75,7 @@ void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
 
 void ReplyAttr(fuse_req_t req, const Result<struct stat>& r) {
   if (!r) return (void)fuse_reply_err(req, r.error());
-  fuse_reply_attr(req, &*r, Ctx(req).cache.attr_timeout);
+  fuse_reply_attr(req, &*r, AttrTimeout(req));
 }
 
 void ReplyXattr(fuse_req_t req, const Result<std::string>& r, size_t size) {
@@ -63,10 +93,12 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Timed timed(req, Op::kLookup);
   auto r = Fs(req).Lookup(parent, name);
   const KernelCacheSettings& cache = Ctx(req).cache;
-  if (!r && r.error() == ENOENT && cache.negative_timeout > 0) {
-    // A negative entry: the kernel remembers "no such name" for a while.
+  if (!r && r.error() == ENOENT && cache.negative_timeout > 0 && !Degraded(req)) {
+    // A negative entry: the kernel remembers "no such name" for a while
+    // (the watcher drops it with inval_entry when the name appears).
     fuse_entry_param e{};
     e.entry_timeout = cache.negative_timeout;
     fuse_reply_entry(req, &e);
@@ -76,21 +108,25 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Timed timed(req, Op::kForget);
   Fs(req).Forget(ino, nlookup);
   fuse_reply_none(req);
 }
 
 void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  Timed timed(req, Op::kForget);
   for (size_t i = 0; i < count; ++i) Fs(req).Forget(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Timed timed(req, Op::kGetattr);
   ReplyAttr(req, Fs(req).GetAttr(ino, HandleOf(fi)));
 }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                fuse_file_info* fi) {
+  Timed timed(req, Op::kSetattr);
   store::AttrChange change;
   if (to_set & FUSE_SET_ATTR_MODE) change.mode = attr->st_mode;
   if (to_set & FUSE_SET_ATTR_UID) change.uid = attr->st_uid;
@@ -104,67 +140,92 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  Timed timed(req, Op::kReadlink);
   auto r = Fs(req).ReadLink(ino);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_readlink(req, r->c_str());
 }
 
 void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Timed timed(req, Op::kMknod);
   ReplyEntry(req, Fs(req).MakeNode(parent, name, mode, rdev, CallerOf(req)));
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Timed timed(req, Op::kMkdir);
   ReplyEntry(req, Fs(req).MakeDir(parent, name, mode, CallerOf(req)));
 }
 
 void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  Timed timed(req, Op::kSymlink);
   ReplyEntry(req, Fs(req).Symlink(target, parent, name, CallerOf(req)));
 }
 
 void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  Timed timed(req, Op::kLink);
   ReplyEntry(req, Fs(req).Link(ino, new_parent, new_name));
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Timed timed(req, Op::kUnlink);
   ReplyStatus(req, Fs(req).Unlink(parent, name));
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Timed timed(req, Op::kRmdir);
   ReplyStatus(req, Fs(req).RemoveDir(parent, name));
 }
 
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned int flags) {
+  Timed timed(req, Op::kRename);
   ReplyStatus(req, Fs(req).Rename(parent, name, new_parent, new_name, flags));
 }
 
-void SetOpenFlags(fuse_req_t req, fuse_file_info* fi) {
-  fi->keep_cache = Ctx(req).cache.keep_cache;
+void SetOpenFlags(fuse_req_t req, fuse_file_info* fi, const OpenFile& file) {
+  // Keep cached pages unless the file was just found changed at the source
+  // (then the kernel drops them as part of this open).
+  fi->keep_cache = Ctx(req).cache.keep_cache && !Degraded(req) && !file.changed_at_source;
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Timed timed(req, Op::kOpen);
+  if (Ctx(req).cache.no_open) {
+    // With FUSE_CAP_NO_OPEN_SUPPORT, ENOSYS tells the kernel to stop sending
+    // open (and release) for this mount: it keeps pages and reads with fh 0.
+    return (void)fuse_reply_err(req, ENOSYS);
+  }
   auto r = Fs(req).Open(ino, fi->flags);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fi->fh = reinterpret_cast<uint64_t>(*r);
-  SetOpenFlags(req, fi);
-  if (fuse_reply_open(req, fi) != 0) Fs(req).Release(ino, *r);
+  SetOpenFlags(req, fi, **r);
+  if (fuse_reply_open(req, fi) != 0) Fs(req).Release(*r);
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  Timed timed(req, Op::kCreate);
   auto r = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
   if (!r) return (void)fuse_reply_err(req, r.error());
-  fi->fh = reinterpret_cast<uint64_t>(r->handle);
-  SetOpenFlags(req, fi);
+  fi->fh = reinterpret_cast<uint64_t>(r->file);
+  SetOpenFlags(req, fi, *r->file);
   fuse_entry_param e = EntryParam(req, r->entry);
   if (fuse_reply_create(req, &e, fi) != 0) {
-    Fs(req).Release(r->entry.ino, r->handle);
+    Fs(req).Release(r->file);
     Fs(req).Forget(r->entry.ino, 1);
   }
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Timed timed(req, Op::kRead);
   store::FileHandle* fh = HandleOf(fi);
+  if (fh == nullptr) {  // no open was sent (FUSE_CAP_NO_OPEN_SUPPORT)
+    std::vector<char> data(size);
+    auto r = Fs(req).ReadUnopened(ino, data.data(), size, off);
+    if (!r) return (void)fuse_reply_err(req, r.error());
+    fuse_reply_buf(req, data.data(), *r);
+    return;
+  }
   if (int fd = fh->NativeFd(); fd >= 0) {
     // Let libfuse splice straight from the source file when it can.
     fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -181,6 +242,7 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  Timed timed(req, Op::kWrite);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   store::FileHandle* fh = HandleOf(fi);
   size_t size = fuse_buf_size(in);
@@ -205,36 +267,51 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  ReplyStatus(req, HandleOf(fi)->Flush());
+  Timed timed(req, Op::kFlush);
+  store::FileHandle* fh = HandleOf(fi);
+  // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
+  // sending flush on every close().
+  if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
+  ReplyStatus(req, fh->Flush());
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Fs(req).Release(ino, HandleOf(fi));
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Timed timed(req, Op::kRelease);
+  if (OpenFile* file = FileOf(fi)) Fs(req).Release(file);
   fuse_reply_err(req, 0);
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  ReplyStatus(req, HandleOf(fi)->Fsync(datasync != 0));
+  Timed timed(req, Op::kFsync);
+  store::FileHandle* fh = HandleOf(fi);
+  if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
+  ReplyStatus(req, fh->Fsync(datasync != 0));
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
+  Timed timed(req, Op::kFallocate);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   ReplyStatus(req, HandleOf(fi)->Allocate(mode, offset, length));
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
-  auto r = HandleOf(fi)->Seek(off, whence);
+  Timed timed(req, Op::kLseek);
+  store::FileHandle* fh = HandleOf(fi);
+  if (fh == nullptr) return (void)fuse_reply_err(req, ENOSYS);  // the kernel's generic lseek
+  auto r = fh->Seek(off, whence);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_lseek(req, *r);
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Timed timed(req, Op::kOpendir);
   auto r = Fs(req).OpenDir(ino);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fi->fh = reinterpret_cast<uint64_t>(*r);
-  fi->cache_readdir = Ctx(req).cache.cache_readdir;
-  fi->keep_cache = Ctx(req).cache.cache_readdir;
+  bool cache = Ctx(req).cache.cache_readdir && !Degraded(req);
+  fi->cache_readdir = cache;
+  fi->keep_cache = cache;
   if (fuse_reply_open(req, fi) != 0) Fs(req).ReleaseDir(*r);
 }
 
@@ -263,14 +340,17 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Timed timed(req, Op::kReaddir);
   ReadDirCommon(req, size, off, fi, false);
 }
 
 void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Timed timed(req, Op::kReaddirplus);
   ReadDirCommon(req, size, off, fi, true);
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Timed timed(req, Op::kReleasedir);
   Fs(req).ReleaseDir(DirOf(fi));
   fuse_reply_err(req, 0);
 }
@@ -278,6 +358,7 @@ void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
+  Timed timed(req, Op::kStatfs);
   auto r = Fs(req).StatFs();
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_statfs(req, &*r);
@@ -285,18 +366,22 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
 
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                 size_t size, int flags) {
+  Timed timed(req, Op::kXattr);
   ReplyStatus(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags));
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Timed timed(req, Op::kXattr);
   ReplyXattr(req, Fs(req).GetXattr(ino, name), size);
 }
 
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Timed timed(req, Op::kXattr);
   ReplyXattr(req, Fs(req).ListXattr(ino), size);
 }
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Timed timed(req, Op::kXattr);
   ReplyStatus(req, Fs(req).RemoveXattr(ino, name));
 }
 

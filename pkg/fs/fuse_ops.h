@@ -4,9 +4,11 @@
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <functional>
 
 #include "fs/filesystem.h"
+#include "metrics/metrics.h"
 
 namespace freshfs::fs {
 
@@ -17,12 +19,26 @@ struct KernelCacheSettings {
   double negative_timeout = 0.0;  // seconds a "no such name" is trusted; 0 = not cached
   bool keep_cache = false;        // keep page cache across open()
   bool cache_readdir = false;     // let the kernel cache directory listings
+  // The kernel is told explicitly when cached data went stale (a watcher
+  // runs), so it need not drop pages itself when mtime changes
+  // (FUSE_CAP_EXPLICIT_INVAL_DATA).
+  bool explicit_inval_data = false;
+  // Read-only mount: let the kernel skip open/flush/release entirely
+  // (FUSE_CAP_NO_OPEN_SUPPORT), so cached open+read+close never reach us.
+  bool no_open = false;
 };
+
+// Timeouts used once the kernel turned out not to support notifications.
+inline constexpr double kFallbackTimeout = 1.0;
 
 // The userdata of the session. Lives as long as the session.
 struct FuseContext {
   FileSystem* fs = nullptr;
   KernelCacheSettings cache;
+  metrics::Metrics* metrics = nullptr;  // optional
+  // Set when the kernel answered a notification with ENOSYS: from then on
+  // replies carry short timeouts and pages are not kept across opens.
+  std::atomic<bool> notifications_unsupported{false};
   // Called once from the init op, when the kernel connection is up.
   std::function<void(fuse_conn_info*)> on_init;
 };

@@ -106,6 +106,23 @@ std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent,
   return path;
 }
 
+InodeTable::Resolved InodeTable::Resolve(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  Resolved r;
+  r.ino = kRoot;
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view name = path.substr(0, slash);
+    r.parent = r.ino;
+    auto it = children_.find(ChildKey{r.parent, name});
+    r.ino = it == children_.end() ? 0 : it->second->ino;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+    if (r.ino == 0) return Resolved{};  // an ancestor is unknown: so is everything below
+  }
+  return r;
+}
+
 fuse_ino_t InodeTable::Find(fuse_ino_t parent, std::string_view name) const {
   std::lock_guard lock(mu_);
   auto it = children_.find(ChildKey{parent, name});

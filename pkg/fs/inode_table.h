@@ -51,6 +51,14 @@ class InodeTable {
   // The path that (parent, name) has, or nullopt if parent has no path.
   std::optional<std::string> ChildPath(fuse_ino_t parent, std::string_view name) const;
 
+  // The nodes the kernel knows for a source path: its parent directory and
+  // the entry itself (0 where unknown). For "" (the root): {0, kRoot}.
+  struct Resolved {
+    fuse_ino_t parent = 0;
+    fuse_ino_t ino = 0;
+  };
+  Resolved Resolve(std::string_view path) const;
+
   // The node at (parent, name), or 0.
   fuse_ino_t Find(fuse_ino_t parent, std::string_view name) const;
   // The name is gone (unlink/rmdir at the source or through the mount).

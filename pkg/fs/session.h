@@ -38,6 +38,9 @@ class FuseSession {
   // Asks Run() to return (any thread, async-signal-safe wrt. libfuse).
   void Exit();
 
+  // The libfuse session, for sending kernel notifications.
+  fuse_session* raw() const { return se_; }
+
  private:
   FuseSession(fuse_session* se, SessionSettings settings)
       : se_(se), settings_(std::move(settings)) {}

@@ -11,11 +11,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "fs/filesystem.h"
-#include "fs/fuse_ops.h"
-#include "fs/session.h"
 #include "mount/preflight.h"
-#include "store/dir_store.h"
+#include "mount/volume.h"
 #include "util/log.h"
 #include "util/unique_fd.h"
 
@@ -108,8 +105,6 @@ void RaiseFileLimit() {
   }
 }
 
-double Seconds(std::chrono::milliseconds d) { return double(d.count()) / 1000.0; }
-
 int Serve(const config::Options& options, const std::string& source,
           const std::string& mountpoint, StartupReporter& reporter, std::string_view version) {
   LogSettings log;
@@ -126,61 +121,21 @@ int Serve(const config::Options& options, const std::string& source,
     return 1;
   }
 
-  auto store = store::DirStore::Open(source);
-  if (!store) {
-    reporter.Error("source \"" + source + "\": " + std::strerror(store.error()));
-    return 1;
-  }
-  std::string description = (*store)->Describe();
-
-  fs::FsSettings fs_settings;
-  fs_settings.read_only = options.read_only;
-  fs_settings.uid = options.uid;
-  fs_settings.gid = options.gid;
-  fs_settings.file_mode = options.file_mode;
-  fs_settings.dir_mode = options.dir_mode;
-  fs::FileSystem filesystem(std::move(*store), fs_settings);
-
-  fs::FuseContext ctx;
-  ctx.fs = &filesystem;
-  ctx.cache.entry_timeout = Seconds(options.entry_timeout);
-  ctx.cache.attr_timeout = Seconds(options.attr_timeout);
-  ctx.cache.negative_timeout = Seconds(options.negative_timeout);
-  ctx.cache.keep_cache = options.kernel_cache;
-  ctx.cache.cache_readdir = options.kernel_cache;
+  Volume volume(options, source, mountpoint, std::string(version));
   bool background = !options.foreground;
   std::string log_file = options.log_file.value_or("");
-  ctx.on_init = [&](fuse_conn_info* conn) {
-    conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
-    if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
-    if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
-    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
-    if (conn->max_write < (1u << 20)) conn->max_write = 1u << 20;
-    spdlog::info("mounted {} at {} (pid {}, entry-timeout {}s, attr-timeout {}s, kernel-cache {})",
-                 description, mountpoint, ::getpid(), ctx.cache.entry_timeout,
-                 ctx.cache.attr_timeout, ctx.cache.keep_cache ? "on" : "off");
-    reporter.Ready();
-    if (background) RedirectStdio(log_file);
-  };
-
-  fs::SessionSettings session_settings;
-  session_settings.mountpoint = mountpoint;
-  session_settings.fsname = source;
-  session_settings.allow_other = options.allow_other;
-  session_settings.read_only = options.read_only;
-  session_settings.debug = options.debug;
-  session_settings.max_threads = options.max_threads;
   std::string error;
-  auto session = fs::FuseSession::Mount(&ctx, session_settings, &error);
-  if (!session) {
+  bool mounted = volume.Mount(
+      [&] {
+        reporter.Ready();
+        if (background) RedirectStdio(log_file);
+      },
+      &error);
+  if (!mounted) {
     reporter.Error(error);
     return 1;
   }
-  spdlog::debug("freshfs-mount {} serving", version);
-  int rc = session->Run();
-  session.reset();  // unmounts
-  spdlog::info("unmounted {}", mountpoint);
-  return rc == 0 ? 0 : 1;
+  return volume.Serve();
 }
 
 }  // namespace

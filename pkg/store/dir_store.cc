@@ -104,31 +104,50 @@ Result<struct stat> DirStore::Stat(std::string_view path) {
   return st;
 }
 
-Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
+template <typename Each>
+Status DirStore::ReadDirectory(std::string_view path, Each each) const {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return Status::FromErrno(parent.error());
   int fd = ::openat(parent->fd, parent->leaf.c_str(),
                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Errno{errno};
+  if (fd < 0) return Status::FromErrno(errno);
   DIR* dir = ::fdopendir(fd);
   if (!dir) {
     int err = errno;
     ::close(fd);
-    return Errno{err};
+    return Status::FromErrno(err);
   }
-  std::vector<DirEntry> entries;
   errno = 0;
   while (struct dirent* d = ::readdir(dir)) {
     std::string_view name(d->d_name);
-    if (name == "." || name == "..") continue;
-    entries.push_back(DirEntry{std::string(name),
-                               d->d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d->d_type)),
-                               d->d_ino});
+    if (name != "." && name != "..") each(::dirfd(dir), *d);
     errno = 0;
   }
   int err = errno;
   ::closedir(dir);
-  if (err != 0) return Errno{err};
+  return Status::FromErrno(err);
+}
+
+Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
+  std::vector<DirEntry> entries;
+  Status s = ReadDirectory(path, [&](int, const struct dirent& d) {
+    entries.push_back(DirEntry{d.d_name,
+                               d.d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d.d_type)),
+                               d.d_ino});
+  });
+  if (!s.ok()) return Errno{s.error};
+  return entries;
+}
+
+Result<std::vector<Store::DetailedEntry>> DirStore::ListDetailed(std::string_view path) {
+  std::vector<DetailedEntry> entries;
+  Status s = ReadDirectory(path, [&](int dirfd, const struct dirent& d) {
+    DetailedEntry e;
+    if (::fstatat(dirfd, d.d_name, &e.attr, AT_SYMLINK_NOFOLLOW) != 0) return;  // vanished
+    e.name = d.d_name;
+    entries.push_back(std::move(e));
+  });
+  if (!s.ok()) return Errno{s.error};
   return entries;
 }
 

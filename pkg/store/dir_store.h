@@ -27,6 +27,7 @@ class DirStore final : public Store {
 
   Result<struct stat> Stat(std::string_view path) override;
   Result<std::vector<DirEntry>> List(std::string_view dir) override;
+  Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir) override;
   Result<std::string> ReadLink(std::string_view path) override;
   Result<struct statvfs> StatFs() override;
 
@@ -62,6 +63,9 @@ class DirStore final : public Store {
     std::string leaf;
   };
   Result<Parent> OpenParent(std::string_view path) const;
+  // Reads the directory at `path` with fdopendir; `each(dirfd, dirent)`.
+  template <typename Each>
+  Status ReadDirectory(std::string_view path, Each each) const;
   // Gives a new entry the caller's ownership (a root daemon creates as root).
   void ChownToCaller(const Parent& parent, const Caller& caller) const;
 

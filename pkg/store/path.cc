@@ -11,4 +11,17 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
   return path;
 }
 
+Result<std::vector<Store::DetailedEntry>> Store::ListDetailed(std::string_view dir) {
+  auto names = List(dir);
+  if (!names) return Errno{names.error()};
+  std::vector<DetailedEntry> out;
+  out.reserve(names->size());
+  for (auto& e : *names) {
+    auto st = Stat(JoinPath(dir, e.name));
+    if (!st) continue;
+    out.push_back(DetailedEntry{std::move(e.name), *st});
+  }
+  return out;
+}
+
 }  // namespace freshfs::store

@@ -72,6 +72,13 @@ class Store {
 
   virtual Result<struct stat> Stat(std::string_view path) = 0;  // lstat semantics
   virtual Result<std::vector<DirEntry>> List(std::string_view dir) = 0;  // no "." / ".."
+  // List() plus each entry's attributes (lstat). Entries that vanish between
+  // the two are left out. The default stats each entry by path.
+  struct DetailedEntry {
+    std::string name;
+    struct stat attr;
+  };
+  virtual Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir);
   virtual Result<std::string> ReadLink(std::string_view path) = 0;
   virtual Result<struct statvfs> StatFs() = 0;
 

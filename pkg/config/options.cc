@@ -1,0 +1,369 @@
+#include "config/options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <limits>
+#include <vector>
+
+#include "util/duration.h"
+
+namespace freshfs::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::chrono::milliseconds kMaxTimeout = 24h;
+constexpr unsigned kMaxThreads = 1024;
+constexpr mode_t kMaxMode = 07777;
+// (uid_t)-1 means "unchanged" to chown(2) and cannot be anyone's id.
+constexpr uint64_t kMaxId = std::numeric_limits<uint32_t>::max() - 1;
+
+constexpr Setting kSettings[] = {
+    {"source", ValueKind::kString, "", /*yaml_only=*/true},
+    {"foreground", ValueKind::kBool, "f"},
+    {"read-only", ValueKind::kBool, ""},
+    {"allow-other", ValueKind::kBool, ""},
+    {"uid", ValueKind::kId, ""},
+    {"gid", ValueKind::kId, ""},
+    {"file-mode", ValueKind::kMode, ""},
+    {"dir-mode", ValueKind::kMode, ""},
+    {"entry-timeout", ValueKind::kTimeout, ""},
+    {"attr-timeout", ValueKind::kTimeout, ""},
+    {"negative-timeout", ValueKind::kTimeout, ""},
+    {"kernel-cache", ValueKind::kBool, ""},
+    {"debug", ValueKind::kBool, "d"},
+    {"log-format", ValueKind::kLogFormat, ""},
+    {"log-file", ValueKind::kString, ""},
+    {"max-threads", ValueKind::kThreads, ""},
+    {"poll-interval", ValueKind::kPoll, ""},
+    {"events", ValueKind::kEvents, ""},
+    {"revalidate-on-open", ValueKind::kBool, ""},
+    {"metrics-address", ValueKind::kAddress, ""},
+    {"volume-name", ValueKind::kName, ""},
+};
+
+// "HOST:PORT" or "[v6]:PORT", port 0..65535.
+std::optional<std::string> CheckAddress(std::string_view v) {
+  size_t colon = v.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return "must be HOST:PORT, e.g. 127.0.0.1:9100";
+  std::string_view port = v.substr(colon + 1);
+  uint64_t n = 0;
+  const char* end = port.data() + port.size();
+  auto [ptr, ec] = std::from_chars(port.data(), end, n);
+  if (port.empty() || ec != std::errc() || ptr != end || n > 65535)
+    return "port must be a number from 0 to 65535";
+  return std::nullopt;
+}
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                             [](char x, char y) { return Lower(x) == Lower(y); });
+}
+
+std::optional<bool> ParseBool(std::string_view v) {
+  for (std::string_view t : {"true", "yes", "on", "1"}) {
+    if (EqualsIgnoreCase(v, t)) return true;
+  }
+  for (std::string_view f : {"false", "no", "off", "0"}) {
+    if (EqualsIgnoreCase(v, f)) return false;
+  }
+  return std::nullopt;
+}
+
+// Decimal digits only: no sign, no spaces, no "0x".
+std::optional<std::string> ParseUnsigned(std::string_view v, uint64_t max, uint64_t* out) {
+  if (v.empty()) return "missing value";
+  if (v.size() > 1 && v[0] == '-' && v[1] >= '0' && v[1] <= '9') return "must not be negative";
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, *out);
+  if (ec == std::errc::invalid_argument || ptr != end) return "not a number";
+  if (ec == std::errc::result_out_of_range || *out > max) {
+    return "must be at most " + std::to_string(max);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ParseMode(std::string_view v, mode_t* out) {
+  if (v.empty()) return "missing value";
+  std::string_view digits = v;
+  if (digits.size() > 2 && digits[0] == '0' && Lower(digits[1]) == 'o') digits.remove_prefix(2);
+  uint64_t mode = 0;
+  const char* end = digits.data() + digits.size();
+  auto [ptr, ec] = std::from_chars(digits.data(), end, mode, 8);
+  if (ec == std::errc::invalid_argument || ptr != end) {
+    return "not an octal mode (e.g. 0644)";
+  }
+  if (ec == std::errc::result_out_of_range || mode > kMaxMode) {
+    return "permission bits only, at most 07777";
+  }
+  *out = static_cast<mode_t>(mode);
+  return std::nullopt;
+}
+
+std::optional<std::string> ParseTimeout(std::string_view v, std::chrono::milliseconds* out) {
+  std::string error;
+  auto d = ParseDuration(v, &error);
+  if (!d) return error;
+  if (*d > kMaxTimeout) return "must be at most " + FormatDuration(kMaxTimeout);
+  *out = *d;
+  return std::nullopt;
+}
+
+// Optimal string alignment distance: insertions, deletions, substitutions
+// and swaps of neighbours all cost 1 ("entry-timout", "etnry-timeout").
+size_t EditDistance(std::string_view a, std::string_view b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
+      const size_t cost = Lower(a[i - 1]) == Lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && Lower(a[i - 1]) == Lower(b[j - 2]) &&
+          Lower(a[i - 2]) == Lower(b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Length of "scheme" in "scheme://...", or 0 when `source` has no scheme.
+size_t SchemeLength(std::string_view source) {
+  const size_t colon = source.find("://");
+  if (colon == std::string_view::npos || colon == 0) return 0;
+  const std::string_view scheme = source.substr(0, colon);
+  const bool valid = std::all_of(scheme.begin(), scheme.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '-' || c == '.';
+  });
+  return valid ? colon : 0;
+}
+
+// The path of a directory source, percent-escapes of a file:// URL decoded;
+// nullopt with `*reason` set when `source` is not a directory source.
+std::optional<std::string> SourcePath(const std::string& source, std::string* reason) {
+  if (source.empty()) {
+    *reason = "must not be empty";
+    return std::nullopt;
+  }
+  const size_t scheme_length = SchemeLength(source);
+  if (scheme_length == 0) return source;
+
+  const std::string_view scheme = std::string_view(source).substr(0, scheme_length);
+  if (EqualsIgnoreCase(scheme, "s3")) {
+    *reason = "S3 sources are not supported yet";
+    return std::nullopt;
+  }
+  if (!EqualsIgnoreCase(scheme, "file")) {
+    *reason = "unsupported scheme " + Quoted(scheme) + " (use /path or file:///path)";
+    return std::nullopt;
+  }
+  std::string_view rest = std::string_view(source).substr(scheme_length + 3);
+  const size_t slash = rest.find('/');
+  const std::string_view host = rest.substr(0, slash);
+  if (slash == std::string_view::npos || (!host.empty() && !EqualsIgnoreCase(host, "localhost"))) {
+    *reason = "file:// URL with host " + Quoted(host) + " (only local paths: file:///path)";
+    return std::nullopt;
+  }
+  rest.remove_prefix(slash);
+  std::string path;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '%' && i + 2 < rest.size() && HexValue(rest[i + 1]) >= 0 &&
+        HexValue(rest[i + 2]) >= 0) {
+      path += static_cast<char>(HexValue(rest[i + 1]) * 16 + HexValue(rest[i + 2]));
+      i += 2;
+    } else {
+      path += rest[i];
+    }
+  }
+  if (path.find('\0') != std::string::npos) {
+    *reason = "file:// URL contains %00";
+    return std::nullopt;
+  }
+  return path;
+}
+
+}  // namespace
+
+std::span<const Setting> Settings() { return kSettings; }
+
+const Setting* FindSetting(std::string_view name) {
+  for (const Setting& s : kSettings) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> SetOption(Options& options, std::string_view name,
+                                     std::string_view value) {
+  const Setting* setting = FindSetting(name);
+  if (setting == nullptr) return "unknown option";
+
+  switch (setting->kind) {
+    case ValueKind::kBool: {
+      const std::optional<bool> b = ParseBool(value);
+      if (!b) return "not a boolean (use true or false)";
+      if (name == "foreground") options.foreground = *b;
+      if (name == "read-only") options.read_only = *b;
+      if (name == "allow-other") options.allow_other = *b;
+      if (name == "kernel-cache") options.kernel_cache = *b;
+      if (name == "debug") options.debug = *b;
+      if (name == "revalidate-on-open") options.revalidate_on_open = *b;
+      return std::nullopt;
+    }
+    case ValueKind::kString: {
+      if (value.empty()) return "must not be empty";
+      if (name == "source") {
+        if (auto reason = CheckSource(std::string(value))) return reason;
+        options.source = value;
+      }
+      if (name == "log-file") options.log_file = value;
+      return std::nullopt;
+    }
+    case ValueKind::kId: {
+      uint64_t id = 0;
+      if (auto reason = ParseUnsigned(value, kMaxId, &id)) return reason;
+      if (name == "uid") options.uid = static_cast<uid_t>(id);
+      if (name == "gid") options.gid = static_cast<gid_t>(id);
+      return std::nullopt;
+    }
+    case ValueKind::kMode: {
+      mode_t mode = 0;
+      if (auto reason = ParseMode(value, &mode)) return reason;
+      if (name == "file-mode") options.file_mode = mode;
+      if (name == "dir-mode") options.dir_mode = mode;
+      return std::nullopt;
+    }
+    case ValueKind::kTimeout: {
+      std::chrono::milliseconds d{};
+      if (auto reason = ParseTimeout(value, &d)) return reason;
+      if (name == "entry-timeout") options.entry_timeout = d;
+      if (name == "attr-timeout") options.attr_timeout = d;
+      if (name == "negative-timeout") options.negative_timeout = d;
+      return std::nullopt;
+    }
+    case ValueKind::kThreads: {
+      uint64_t n = 0;
+      auto reason = ParseUnsigned(value, kMaxThreads, &n);
+      if (reason == "not a number" || reason == "missing value") return reason;
+      if (reason || n == 0) return "must be between 1 and " + std::to_string(kMaxThreads);
+      options.max_threads = static_cast<unsigned>(n);
+      return std::nullopt;
+    }
+    case ValueKind::kPoll: {
+      std::chrono::milliseconds d{};
+      if (auto reason = ParseTimeout(value, &d)) return reason;
+      options.poll_interval = d;
+      return std::nullopt;
+    }
+    case ValueKind::kEvents: {
+      if (value == "inotify") options.events = Events::kInotify;
+      else if (value == "none") options.events = Events::kNone;
+      else if (value == "auto") options.events = Events::kAuto;
+      else return "must be inotify, none or auto";
+      return std::nullopt;
+    }
+    case ValueKind::kAddress: {
+      if (auto reason = CheckAddress(value)) return reason;
+      options.metrics_address = value;
+      return std::nullopt;
+    }
+    case ValueKind::kName: {
+      if (value.empty()) return "must not be empty";
+      for (char c : value) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) return "may only hold letters, digits, '.', '_' and '-'";
+      }
+      options.volume_name = value;
+      return std::nullopt;
+    }
+    case ValueKind::kLogFormat: {
+      if (value == "text") {
+        options.log_format = LogFormat::kText;
+      } else if (value == "json") {
+        options.log_format = LogFormat::kJson;
+      } else {
+        return "must be text or json";
+      }
+      return std::nullopt;
+    }
+  }
+  return "unknown option";
+}
+
+std::string ClosestName(std::string_view name, std::span<const std::string_view> candidates) {
+  // Close enough to be a typo: one edit for short names, two for longer ones,
+  // and never more than half the name.
+  const size_t limit = std::min<size_t>(name.size() >= 5 ? 2 : 1, name.size() / 2);
+  std::string_view best;
+  size_t best_distance = limit + 1;
+  for (std::string_view candidate : candidates) {
+    const size_t distance = EditDistance(name, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return std::string(best);
+}
+
+std::string Quoted(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::optional<std::string> CheckSource(const std::string& source) {
+  std::string reason;
+  if (!SourcePath(source, &reason)) return reason;
+  return std::nullopt;
+}
+
+std::string DirSourcePath(const std::string& source) {
+  std::string reason;
+  const std::optional<std::string> path = SourcePath(source, &reason);
+  if (!path) return "";
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(*path, ec);
+  if (ec) return "";
+  // Drop "." components, empty components and trailing slashes; keep ".."
+  // because folding it away would be wrong when the parent is a symlink.
+  std::string out;
+  for (const auto& part : absolute.relative_path()) {
+    if (part.empty() || part == ".") continue;
+    out += "/" + part.string();
+  }
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace freshfs::config

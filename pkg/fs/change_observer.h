@@ -1,0 +1,49 @@
+// ChangeObserver: how FileSystem tells the freshness engine about the
+// mount's own changes, so they are never mistaken for remote ones (and never
+// invalidate the writer's own cached pages), and how it asks for an on-open
+// revalidation.
+//
+// Called from FUSE worker threads; implementations must not block on the
+// kernel (they may take short internal locks and do store I/O).
+#pragma once
+
+#include <string>
+
+namespace freshfs::fs {
+
+class ChangeObserver {
+ public:
+  virtual ~ChangeObserver() = default;
+  // Brackets a change the mount itself makes at `path` (and, for a
+  // directory, under it). Between the two calls the watcher ignores the
+  // path; End records the result as already seen.
+  virtual void BeginOwnChange(const std::string& path) = 0;
+  virtual void EndOwnChange(const std::string& path) = 0;
+  // Checks `path` against the source now and pushes out anything stale
+  // before returning. True if it had changed.
+  virtual bool Revalidate(const std::string& path) = 0;
+};
+
+// RAII bracket for one or two paths (rename has two).
+class OwnChange {
+ public:
+  OwnChange(ChangeObserver* observer, std::string path, std::string second = {})
+      : observer_(observer), path_(std::move(path)), second_(std::move(second)) {
+    if (!observer_) return;
+    observer_->BeginOwnChange(path_);
+    if (!second_.empty()) observer_->BeginOwnChange(second_);
+  }
+  ~OwnChange() {
+    if (!observer_) return;
+    observer_->EndOwnChange(path_);
+    if (!second_.empty()) observer_->EndOwnChange(second_);
+  }
+  OwnChange(const OwnChange&) = delete;
+  OwnChange& operator=(const OwnChange&) = delete;
+
+ private:
+  ChangeObserver* observer_;
+  std::string path_, second_;
+};
+
+}  // namespace freshfs::fs

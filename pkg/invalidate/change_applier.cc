@@ -1,0 +1,107 @@
+#include "invalidate/change_applier.h"
+
+#include <chrono>
+#include <string_view>
+
+namespace freshfs::invalidate {
+namespace {
+
+std::string_view NameOf(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino,
+                           std::string name, Clock::time_point detected) {
+  Notification n;
+  n.type = type;
+  n.parent = parent;
+  n.ino = ino;
+  n.name = std::move(name);
+  n.detected = detected;
+  invalidator_->Enqueue(std::move(n));
+}
+
+void ChangeApplier::Gone(const std::string& path, bool is_dir, Clock::time_point detected) {
+  fs::InodeTable::Resolved r = inodes_->Resolve(path);
+  if (r.parent == 0) return;  // the kernel has nothing cached under an unknown parent
+  std::string name(NameOf(path));
+  if (r.ino != 0) {
+    if (is_dir) Notify(InvalType::kExpireEntry, r.parent, 0, name, detected);
+    else Notify(InvalType::kDelete, r.parent, r.ino, name, detected);
+    if (on_content_change_) on_content_change_(r.ino);
+    inodes_->Detach(r.parent, name);
+  }
+  Notify(InvalType::kInodeData, 0, r.parent, {}, detected);  // readdir cache, mtime
+}
+
+void ChangeApplier::Appeared(const std::string& path, Clock::time_point detected) {
+  fs::InodeTable::Resolved r = inodes_->Resolve(path);
+  if (r.parent == 0) return;
+  std::string name(NameOf(path));
+  if (r.ino != 0) {
+    // The kernel holds an inode for an older object of this name.
+    if (on_content_change_) on_content_change_(r.ino);
+    inodes_->Detach(r.parent, name);
+  }
+  // Also drops a cached negative entry ("no such file") for the name.
+  Notify(InvalType::kEntry, r.parent, 0, name, detected);
+  Notify(InvalType::kInodeData, 0, r.parent, {}, detected);
+}
+
+void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
+                          Clock::time_point detected) {
+  auto wall_now = std::chrono::system_clock::now().time_since_epoch();
+  double now_s = std::chrono::duration<double>(wall_now).count();
+  std::vector<std::string_view> gone_dirs;  // names under these need nothing more
+  auto under_gone_dir = [&](std::string_view path) {
+    for (std::string_view dir : gone_dirs)
+      if (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+          path[dir.size()] == '/')
+        return true;
+    return false;
+  };
+
+  for (const watch::Change& c : changes) {
+    if (metrics_) {
+      metrics_->RemoteChange(c.kind);
+      if (c.kind != metrics::ChangeKind::kDeleted && c.remote_mtime_ns > 0)
+        metrics_->ChangeDetected(now_s - double(c.remote_mtime_ns) / 1e9);
+    }
+    if (under_gone_dir(c.path)) continue;
+    switch (c.kind) {
+      case metrics::ChangeKind::kCreated:
+        Appeared(c.path, detected);
+        break;
+      case metrics::ChangeKind::kDeleted:
+        Gone(c.path, c.was_dir, detected);
+        if (c.was_dir) gone_dirs.push_back(c.path);
+        break;
+      case metrics::ChangeKind::kTypeChanged:
+        Gone(c.path, c.was_dir, detected);
+        gone_dirs.push_back(c.path);  // its old children went with it
+        Appeared(c.path, detected);
+        break;
+      case metrics::ChangeKind::kRenamed:
+        Gone(c.from, c.was_dir, detected);
+        if (c.was_dir) gone_dirs.push_back(c.from);
+        Appeared(c.path, detected);
+        break;
+      case metrics::ChangeKind::kModified:
+      case metrics::ChangeKind::kAttributes: {
+        fs::InodeTable::Resolved r = inodes_->Resolve(c.path);
+        if (r.ino == 0) break;  // not cached: nothing to tell the kernel
+        bool data = c.kind == metrics::ChangeKind::kModified;
+        if (data && on_content_change_) on_content_change_(r.ino);
+        Notify(data ? InvalType::kInodeData : InvalType::kInodeAttr, 0, r.ino, {}, detected);
+        break;
+      }
+      case metrics::ChangeKind::kCount:
+        break;
+    }
+  }
+}
+
+}  // namespace freshfs::invalidate

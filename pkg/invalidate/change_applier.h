@@ -1,0 +1,56 @@
+// ChangeApplier: turns the watcher's changes into the smallest set of kernel
+// notifications that removes every stale view of them (DESIGN.md, "The
+// freshness contract"), updates the inode table to match, and counts them.
+//
+//   created        inval_entry(parent, name) (drops a cached negative entry)
+//                  + parent's data (readdir cache) and attributes
+//   deleted        notify_delete(parent, child, name) when the kernel knows the
+//                  child, + parent; nothing for names under a deleted directory
+//   modified       inval_inode(ino, 0, 0): attributes and cached pages
+//   attributes     inval_inode(ino, -1, 0)
+//   type changed   deleted + created
+//   renamed        deleted at the old name + created at the new one
+// Directory entries (which may carry a submount) are expired rather than
+// invalidated, so a mount on them is not detached (FUSE_CAP_EXPIRE_ONLY; the
+// Invalidator falls back to inval_entry where the kernel lacks it).
+// Entries the kernel never looked up need nothing.
+//
+// Called on watcher threads and from open (revalidation); only queues.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "fs/inode_table.h"
+#include "invalidate/invalidator.h"
+#include "metrics/metrics.h"
+#include "watch/snapshot.h"
+
+namespace freshfs::invalidate {
+
+class ChangeApplier {
+ public:
+  ChangeApplier(fs::InodeTable* inodes, Invalidator* invalidator, metrics::Metrics* metrics)
+      : inodes_(inodes), invalidator_(invalidator), metrics_(metrics) {}
+
+  // Called with each inode whose content changed at the source (the
+  // filesystem drops descriptors it cached for it).
+  void set_on_content_change(std::function<void(fuse_ino_t)> fn) {
+    on_content_change_ = std::move(fn);
+  }
+
+  void Apply(const std::vector<watch::Change>& changes, Clock::time_point detected);
+
+ private:
+  void Gone(const std::string& path, bool is_dir, Clock::time_point detected);
+  void Appeared(const std::string& path, Clock::time_point detected);
+  void Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
+              Clock::time_point detected);
+
+  fs::InodeTable* inodes_;
+  Invalidator* invalidator_;
+  metrics::Metrics* metrics_;
+  std::function<void(fuse_ino_t)> on_content_change_;
+};
+
+}  // namespace freshfs::invalidate

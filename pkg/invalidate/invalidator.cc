@@ -1,0 +1,141 @@
+#include "invalidate/invalidator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace freshfs::invalidate {
+
+using metrics::InvalResult;
+
+Invalidator::Invalidator(metrics::Metrics* metrics) : metrics_(metrics) {}
+
+Invalidator::~Invalidator() { Stop(); }
+
+void Invalidator::Start(KernelNotifier* notifier) {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  notifier_ = notifier;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Invalidator::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+    pending_keys_.clear();
+  }
+  wake_.notify_all();
+  done_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Invalidator::KeyOf(const Notification& n) {
+  std::string key;
+  key.reserve(n.name.size() + 48);
+  key += char('0' + int(n.type));
+  key += ':';
+  key += std::to_string(n.parent);
+  key += ':';
+  key += std::to_string(n.ino);
+  key += ':';
+  key += n.name;
+  return key;
+}
+
+void Invalidator::Enqueue(Notification n) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    // A pending full invalidation of the inode covers an attributes-only one.
+    if (n.type == InvalType::kInodeAttr) {
+      Notification data = n;
+      data.type = InvalType::kInodeData;
+      if (pending_keys_.count(KeyOf(data))) return;
+    }
+    if (!pending_keys_.insert(KeyOf(n)).second) return;  // already pending
+    queue_.emplace_back(next_seq_++, std::move(n));
+  }
+  wake_.notify_one();
+}
+
+bool Invalidator::Flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  uint64_t target = next_seq_ - 1;
+  return done_.wait_for(lock, timeout,
+                        [&] { return stopping_ || done_seq_.load() >= target; }) &&
+         !stopping_;
+}
+
+size_t Invalidator::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void Invalidator::Loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    auto [seq, n] = std::move(queue_.front());
+    queue_.pop_front();
+    pending_keys_.erase(KeyOf(n));
+    lock.unlock();  // never hold our lock while the kernel may block us
+    Send(n);
+    lock.lock();
+    done_seq_.store(seq);
+    done_.notify_all();
+  }
+}
+
+void Invalidator::Send(const Notification& n) {
+  InvalType type = n.type;
+  int rc = -ENOSYS;
+  switch (type) {
+    case InvalType::kEntry:
+      rc = notifier_->InvalEntry(n.parent, n.name);
+      break;
+    case InvalType::kExpireEntry:
+      rc = notifier_->ExpireEntry(n.parent, n.name);
+      if (rc == -ENOSYS) {  // kernel without FUSE_CAP_EXPIRE_ONLY
+        type = InvalType::kEntry;
+        rc = notifier_->InvalEntry(n.parent, n.name);
+      }
+      break;
+    case InvalType::kDelete:
+      rc = notifier_->Delete(n.parent, n.ino, n.name);
+      break;
+    case InvalType::kInodeData:
+      rc = notifier_->InvalInode(n.ino, 0, 0);
+      break;
+    case InvalType::kInodeAttr:
+      rc = notifier_->InvalInode(n.ino, -1, 0);
+      break;
+    case InvalType::kCount:
+      return;
+  }
+  InvalResult result = InvalResult::kOk;
+  if (rc == -ENOENT) {
+    result = InvalResult::kNotCached;
+  } else if (rc == -ENOSYS) {
+    result = InvalResult::kUnsupported;
+    if (!unsupported_.exchange(true)) {
+      spdlog::warn("the kernel does not support cache notifications; falling back to short "
+                   "cache timeouts");
+      if (on_unsupported_) on_unsupported_();
+    }
+  } else if (rc != 0) {
+    result = InvalResult::kError;
+    spdlog::debug("kernel notification {} for ino {} parent {} name \"{}\" failed: {}",
+                  metrics::InvalTypeName(type), n.ino, n.parent, n.name, std::strerror(-rc));
+  }
+  if (metrics_) {
+    metrics_->Invalidation(type, result);
+    metrics_->Notified(std::chrono::duration<double>(Clock::now() - n.detected).count());
+  }
+}
+
+}  // namespace freshfs::invalidate

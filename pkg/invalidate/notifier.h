@@ -1,0 +1,48 @@
+// KernelNotifier: the four kernel cache notifications freshfs sends, behind
+// an interface so the Invalidator can be tested without a kernel.
+// FuseNotifier sends them on a live session with libfuse.
+//
+// Each call may block until the kernel has taken the locks it needs (an
+// inval_entry waits for the parent directory's inode lock); call only from
+// the Invalidator's thread. Each returns 0 or a negative errno.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <string_view>
+
+namespace freshfs::invalidate {
+
+class KernelNotifier {
+ public:
+  virtual ~KernelNotifier() = default;
+  virtual int InvalEntry(fuse_ino_t parent, std::string_view name) = 0;
+  // Marks the entry expired without detaching mounts on it (FUSE_CAP_EXPIRE_ONLY).
+  virtual int ExpireEntry(fuse_ino_t parent, std::string_view name) = 0;
+  virtual int Delete(fuse_ino_t parent, fuse_ino_t child, std::string_view name) = 0;
+  // off = 0, len = 0: attributes and all cached data; off = -1: attributes only.
+  virtual int InvalInode(fuse_ino_t ino, off_t off, off_t len) = 0;
+};
+
+class FuseNotifier final : public KernelNotifier {
+ public:
+  explicit FuseNotifier(fuse_session* se) : se_(se) {}
+  int InvalEntry(fuse_ino_t parent, std::string_view name) override {
+    return fuse_lowlevel_notify_inval_entry(se_, parent, name.data(), name.size());
+  }
+  int ExpireEntry(fuse_ino_t parent, std::string_view name) override {
+    return fuse_lowlevel_notify_expire_entry(se_, parent, name.data(), name.size(),
+                                             FUSE_LL_EXPIRE_ONLY);
+  }
+  int Delete(fuse_ino_t parent, fuse_ino_t child, std::string_view name) override {
+    return fuse_lowlevel_notify_delete(se_, parent, child, name.data(), name.size());
+  }
+  int InvalInode(fuse_ino_t ino, off_t off, off_t len) override {
+    return fuse_lowlevel_notify_inval_inode(se_, ino, off, len);
+  }
+
+ private:
+  fuse_session* se_;
+};
+
+}  // namespace freshfs::invalidate

@@ -1,0 +1,194 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <mutex>
+
+namespace freshfs::metrics {
+
+const char* FuseOpName(FuseOp op) {
+  static const char* const kNames[] = {
+      "lookup", "forget", "getattr", "setattr", "readlink", "mknod", "mkdir", "symlink",
+      "link", "unlink", "rmdir", "rename", "open", "create", "read", "write", "flush",
+      "release", "fsync", "fallocate", "lseek", "opendir", "readdir", "readdirplus",
+      "releasedir", "statfs", "xattr"};
+  static_assert(std::size(kNames) == size_t(FuseOp::kCount));
+  return kNames[size_t(op)];
+}
+
+const char* ChangeKindName(ChangeKind kind) {
+  static const char* const kNames[] = {"created", "modified", "attributes",
+                                       "deleted", "type_changed", "renamed"};
+  static_assert(std::size(kNames) == size_t(ChangeKind::kCount));
+  return kNames[size_t(kind)];
+}
+
+const char* InvalTypeName(InvalType type) {
+  static const char* const kNames[] = {"entry", "expire_entry", "delete", "inode_data",
+                                       "inode_attr"};
+  static_assert(std::size(kNames) == size_t(InvalType::kCount));
+  return kNames[size_t(type)];
+}
+
+const char* InvalResultName(InvalResult result) {
+  static const char* const kNames[] = {"ok", "not_cached", "unsupported", "error"};
+  static_assert(std::size(kNames) == size_t(InvalResult::kCount));
+  return kNames[size_t(result)];
+}
+
+// Gauges whose value is derived when scraped (staleness grows by itself).
+class LiveCollectable : public prometheus::Collectable {
+ public:
+  explicit LiveCollectable(std::string volume) : volume_(std::move(volume)) {}
+
+  void Set(Metrics::Live live) {
+    std::lock_guard lock(mu_);
+    live_ = std::move(live);
+  }
+  double Staleness() const {
+    std::lock_guard lock(mu_);
+    return live_.staleness_seconds ? live_.staleness_seconds() : 0.0;
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard lock(mu_);
+    std::vector<prometheus::MetricFamily> families;
+    auto add = [&](const char* name, const char* help, const std::function<double()>& fn) {
+      if (!fn) return;
+      prometheus::MetricFamily family;
+      family.name = name;
+      family.help = help;
+      family.type = prometheus::MetricType::Gauge;
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"volume", volume_});
+      metric.gauge.value = fn();
+      family.metric.push_back(std::move(metric));
+      families.push_back(std::move(family));
+    };
+    add("freshfs_staleness_seconds",
+        "Upper bound on the age of the oldest view the mount may still be serving",
+        live_.staleness_seconds);
+    add("freshfs_watched_entries", "Entries of the source the watcher tracks",
+        live_.watched_entries);
+    return families;
+  }
+
+ private:
+  std::string volume_;
+  mutable std::mutex mu_;
+  Metrics::Live live_;
+};
+
+namespace {
+
+// Sub-millisecond FUSE operations up to multi-second store round trips.
+prometheus::Histogram::BucketBoundaries RequestBuckets() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+          0.25,    0.5,    1,       2.5,    5,     10};
+}
+// Change detection and sync: milliseconds (inotify) to minutes (slow polls).
+prometheus::Histogram::BucketBoundaries FreshnessBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+          2.5,   5,      10,    20,   30,    60,   120, 300, 600};
+}
+
+}  // namespace
+
+Metrics::Metrics(const std::string& volume, const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      live_(std::make_shared<LiveCollectable>(volume)) {
+  const prometheus::Labels constant = {{"volume", volume}};
+  prometheus::BuildGauge()
+      .Name("freshfs_build_info")
+      .Help("Build information; always 1")
+      .Register(*registry_)
+      .Add({{"version", version}})
+      .Set(1);
+
+  auto& requests = prometheus::BuildCounter()
+                       .Name("freshfs_fuse_requests_total")
+                       .Help("FUSE requests that reached the daemon, by operation")
+                       .Labels(constant)
+                       .Register(*registry_);
+  auto& durations = prometheus::BuildHistogram()
+                        .Name("freshfs_fuse_request_duration_seconds")
+                        .Help("Time from receiving a FUSE request to replying, by operation")
+                        .Labels(constant)
+                        .Register(*registry_);
+  for (size_t i = 0; i < size_t(FuseOp::kCount); ++i) {
+    const char* op = FuseOpName(FuseOp(i));
+    fuse_requests_[i] = &requests.Add({{"op", op}});
+    fuse_duration_[i] = &durations.Add({{"op", op}}, RequestBuckets());
+  }
+
+  auto& changes = prometheus::BuildCounter()
+                      .Name("freshfs_remote_changes_total")
+                      .Help("Changes made at the source by others, by kind")
+                      .Labels(constant)
+                      .Register(*registry_);
+  for (size_t i = 0; i < size_t(ChangeKind::kCount); ++i)
+    remote_changes_[i] = &changes.Add({{"kind", ChangeKindName(ChangeKind(i))}});
+
+  auto& invals = prometheus::BuildCounter()
+                     .Name("freshfs_invalidations_total")
+                     .Help("Kernel cache notifications sent, by type and result")
+                     .Labels(constant)
+                     .Register(*registry_);
+  for (size_t t = 0; t < size_t(InvalType::kCount); ++t)
+    for (size_t r = 0; r < size_t(InvalResult::kCount); ++r)
+      invalidations_[t][r] = &invals.Add(
+          {{"type", InvalTypeName(InvalType(t))}, {"result", InvalResultName(InvalResult(r))}});
+
+  detection_ = &prometheus::BuildHistogram()
+                    .Name("freshfs_change_detection_seconds")
+                    .Help("From a change's modification time at the source to its detection")
+                    .Labels(constant)
+                    .Register(*registry_)
+                    .Add({}, FreshnessBuckets());
+  invalidation_latency_ = &prometheus::BuildHistogram()
+                               .Name("freshfs_invalidation_latency_seconds")
+                               .Help("From detecting a change to the kernel being notified")
+                               .Labels(constant)
+                               .Register(*registry_)
+                               .Add({}, FreshnessBuckets());
+  sync_duration_ = &prometheus::BuildHistogram()
+                        .Name("freshfs_sync_duration_seconds")
+                        .Help("Duration of full syncs of the source")
+                        .Labels(constant)
+                        .Register(*registry_)
+                        .Add({}, FreshnessBuckets());
+  syncs_ = &prometheus::BuildCounter()
+                .Name("freshfs_syncs_total")
+                .Help("Full syncs of the source attempted")
+                .Labels(constant)
+                .Register(*registry_)
+                .Add({});
+  sync_errors_ = &prometheus::BuildCounter()
+                      .Name("freshfs_sync_errors_total")
+                      .Help("Full syncs of the source that failed")
+                      .Labels(constant)
+                      .Register(*registry_)
+                      .Add({});
+  last_sync_success_ = &prometheus::BuildGauge()
+                            .Name("freshfs_last_sync_success_timestamp_seconds")
+                            .Help("Unix time the last successful full sync started")
+                            .Labels(constant)
+                            .Register(*registry_)
+                            .Add({});
+}
+
+void Metrics::SetLive(Live live) { live_->Set(std::move(live)); }
+
+double Metrics::StalenessSeconds() const { return live_->Staleness(); }
+
+std::shared_ptr<prometheus::Collectable> Metrics::live_collectable() const { return live_; }
+
+void Metrics::SyncDone(double seconds, bool ok, double started_unix) {
+  syncs_->Increment();
+  sync_duration_->Observe(seconds);
+  if (ok) last_sync_success_->Set(started_unix);
+  else sync_errors_->Increment();
+}
+
+}  // namespace freshfs::metrics

@@ -1,0 +1,103 @@
+// Metrics: every freshfs_* series of one volume, in one prometheus-cpp
+// registry with the constant label volume=NAME. The freshness engine and the
+// FUSE layer update them (atomic counters, cheap enough for hot paths); an
+// Exposer (see exposer.h) serves them, and tests read them with Collect().
+//
+// Thread-safe. Owned by the volume's Run(); outlives the session.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace freshfs::metrics {
+
+// FUSE operations we count, one series each.
+enum class FuseOp {
+  kLookup, kForget, kGetattr, kSetattr, kReadlink, kMknod, kMkdir, kSymlink, kLink,
+  kUnlink, kRmdir, kRename, kOpen, kCreate, kRead, kWrite, kFlush, kRelease, kFsync,
+  kFallocate, kLseek, kOpendir, kReaddir, kReaddirplus, kReleasedir, kStatfs, kXattr,
+  kCount
+};
+const char* FuseOpName(FuseOp op);
+
+// What a remote change was (label kind of freshfs_remote_changes_total).
+enum class ChangeKind { kCreated, kModified, kAttributes, kDeleted, kTypeChanged, kRenamed, kCount };
+const char* ChangeKindName(ChangeKind kind);
+
+// Kernel notifications (label type) and their outcome (label result).
+enum class InvalType { kEntry, kExpireEntry, kDelete, kInodeData, kInodeAttr, kCount };
+enum class InvalResult { kOk, kNotCached, kUnsupported, kError, kCount };
+const char* InvalTypeName(InvalType type);
+const char* InvalResultName(InvalResult result);
+
+class Metrics {
+ public:
+  explicit Metrics(const std::string& volume, const std::string& version);
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // The derived gauges; register it with an Exposer next to registry().
+  std::shared_ptr<prometheus::Collectable> live_collectable() const;
+
+  // Functions read at every scrape for the gauges that are derived, not set.
+  struct Live {
+    std::function<double()> staleness_seconds;
+    std::function<double()> watched_entries;
+  };
+  void SetLive(Live live);
+  double StalenessSeconds() const;
+
+  void FuseRequest(FuseOp op, std::chrono::nanoseconds duration) {
+    fuse_requests_[size_t(op)]->Increment();
+    fuse_duration_[size_t(op)]->Observe(std::chrono::duration<double>(duration).count());
+  }
+  uint64_t FuseRequestCount(FuseOp op) const {
+    return uint64_t(fuse_requests_[size_t(op)]->Value());
+  }
+
+  void RemoteChange(ChangeKind kind) { remote_changes_[size_t(kind)]->Increment(); }
+  uint64_t RemoteChangeCount(ChangeKind kind) const {
+    return uint64_t(remote_changes_[size_t(kind)]->Value());
+  }
+  void Invalidation(InvalType type, InvalResult result) {
+    invalidations_[size_t(type)][size_t(result)]->Increment();
+  }
+  uint64_t InvalidationCount(InvalType type, InvalResult result) const {
+    return uint64_t(invalidations_[size_t(type)][size_t(result)]->Value());
+  }
+  void ChangeDetected(double seconds_since_remote_mtime) {
+    detection_->Observe(seconds_since_remote_mtime < 0 ? 0 : seconds_since_remote_mtime);
+  }
+  void Notified(double seconds_since_detection) { invalidation_latency_->Observe(seconds_since_detection); }
+
+  // A full sync that started at `started_unix` took `seconds`.
+  void SyncDone(double seconds, bool ok, double started_unix);
+  uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::array<prometheus::Counter*, size_t(FuseOp::kCount)> fuse_requests_{};
+  std::array<prometheus::Histogram*, size_t(FuseOp::kCount)> fuse_duration_{};
+  std::array<prometheus::Counter*, size_t(ChangeKind::kCount)> remote_changes_{};
+  std::array<std::array<prometheus::Counter*, size_t(InvalResult::kCount)>,
+             size_t(InvalType::kCount)>
+      invalidations_{};
+  prometheus::Histogram* detection_ = nullptr;
+  prometheus::Histogram* invalidation_latency_ = nullptr;
+  prometheus::Histogram* sync_duration_ = nullptr;
+  prometheus::Counter* sync_errors_ = nullptr;
+  prometheus::Counter* syncs_ = nullptr;
+  prometheus::Gauge* last_sync_success_ = nullptr;
+  std::shared_ptr<class LiveCollectable> live_;
+};
+
+}  // namespace freshfs::metrics

@@ -1,0 +1,43 @@
+// Volume: one mounted freshfs volume and everything serving it: the store,
+// the filesystem logic, the freshness engine (watcher, event source,
+// applier, invalidator), metrics and the FUSE session. Knows the order in
+// which these start and stop:
+//   start: store -> initial scan -> metrics endpoint -> mount -> invalidator
+//          -> event source (the kernel caches nothing the snapshot missed);
+//   stop:  event source -> watcher -> invalidator -> unmount.
+//
+// Used from the main thread only; the parts run their own threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/options.h"
+
+namespace freshfs::mount {
+
+class Volume {
+ public:
+  // `source` and `mountpoint` are checked, canonical paths.
+  Volume(const config::Options& options, std::string source, std::string mountpoint,
+         std::string version);
+  ~Volume();
+
+  // Prepares everything up to and including the mount. On failure returns
+  // false with one line in *error; nothing is left mounted.
+  // `on_ready` runs once the kernel connection is up (on a FUSE thread).
+  bool Mount(std::function<void()> on_ready, std::string* error);
+  // Serves until unmounted or signalled, then shuts down. Returns the exit code.
+  int Serve();
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+};
+
+// The volume name used in metrics when --volume-name is not given: the
+// mountpoint's last component, or "root".
+std::string DefaultVolumeName(const std::string& mountpoint);
+
+}  // namespace freshfs::mount

@@ -1,0 +1,62 @@
+// InotifySource: feeds a Watcher from inotify for a local directory source.
+//
+// Watches every directory of the tree (adding watches as directories
+// appear), batches the events it reads, and asks the Watcher to rescan each
+// touched path once per batch; move pairs become one rename. A queue
+// overflow triggers an immediate full sync; running out of watches
+// (fs.inotify.max_user_watches) is logged once and leaves the periodic sync
+// in charge of the staleness bound.
+//
+// One thread of its own; Start()/Stop() from the owner's thread.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "util/unique_fd.h"
+#include "watch/watcher.h"
+
+namespace freshfs::watch {
+
+class InotifySource {
+ public:
+  // `root`: absolute path of the source directory. `trusted`: inotify sees
+  // every change to this filesystem (true for local filesystems, false for
+  // network ones where other machines' writes raise no event).
+  InotifySource(Watcher* watcher, std::string root, bool trusted);
+  ~InotifySource();
+
+  // Adds watches for every directory in `snapshot` and starts the thread.
+  Status Start(const Snapshot& snapshot);
+  void Stop();
+
+  size_t watch_count() const;
+
+ private:
+  void Loop();
+  void HandleBatch(const char* buf, size_t len);
+  // Adds a watch on `rel` (and, if `recursive`, every directory under it).
+  void AddWatches(const std::string& rel, bool recursive);
+  bool AddWatch(const std::string& rel);
+  std::string Join(const std::string& dir, const char* name) const;
+
+  Watcher* watcher_;
+  const std::string root_;
+  const bool trusted_;
+  UniqueFd fd_;
+  UniqueFd stop_;  // eventfd that wakes the thread to stop
+  mutable std::mutex mu_;
+  std::unordered_map<int, std::string> paths_;  // watch descriptor -> relative dir
+  std::atomic<bool> out_of_watches_{false};
+  std::thread thread_;
+};
+
+// Whether inotify on the filesystem holding `path` sees every change made to
+// it (false for NFS, SMB, CephFS, FUSE and other network filesystems).
+bool FilesystemDeliversAllEvents(const std::string& path);
+
+}  // namespace freshfs::watch

@@ -1,0 +1,285 @@
+#include "watch/watcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace freshfs::watch {
+namespace {
+
+int64_t Ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+double SecondsSince(int64_t then_ns) {
+  return double(Ns(Clock::now()) - then_ns) / 1e9;
+}
+
+Snapshot Single(const Snapshot& snapshot, const std::string& path) {
+  Snapshot out;
+  if (auto it = snapshot.find(path); it != snapshot.end()) out.insert(*it);
+  return out;
+}
+
+}  // namespace
+
+Watcher::Watcher(store::Store* store, Settings settings, metrics::Metrics* metrics)
+    : store_(store), settings_(settings), metrics_(metrics) {}
+
+Watcher::~Watcher() { Stop(); }
+
+Status Watcher::Start() {
+  if (!FullSync(/*report=*/false)) return Status::FromErrno(EIO);
+  stopping_ = false;
+  poll_thread_ = std::thread([this] { PollLoop(); });
+  return Status::Ok();
+}
+
+void Watcher::Stop() {
+  {
+    std::lock_guard lock(poll_mu_);
+    stopping_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poll_thread_.joinable()) poll_thread_.join();
+}
+
+void Watcher::RequestSync() {
+  {
+    std::lock_guard lock(poll_mu_);
+    sync_requested_ = true;
+  }
+  poll_cv_.notify_all();
+}
+
+void Watcher::PollLoop() {
+  std::unique_lock lock(poll_mu_);
+  for (;;) {
+    auto wake = [&] { return stopping_ || sync_requested_; };
+    if (settings_.poll_interval.count() > 0) {
+      poll_cv_.wait_for(lock, settings_.poll_interval, wake);
+    } else {
+      poll_cv_.wait(lock, wake);
+    }
+    if (stopping_) return;
+    sync_requested_ = false;
+    lock.unlock();
+    SyncNow();
+    lock.lock();
+  }
+}
+
+bool Watcher::SyncNow() { return FullSync(/*report=*/true); }
+
+bool Watcher::FullSync(bool report) {
+  Clock::time_point start = Clock::now();
+  double start_unix = std::chrono::duration<double>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Snapshot fresh;
+  std::vector<std::string> unreadable;
+  Status s = ScanTree(*store_, "", &fresh, &unreadable);
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+  static std::atomic<bool> failing{false};
+  if (!s.ok()) {
+    if (metrics_) metrics_->SyncDone(took, false, start_unix);
+    if (!failing.exchange(true))
+      spdlog::warn("sync of the source failed: {}; serving what was last seen",
+                   std::strerror(s.error));
+    return false;
+  }
+  if (failing.exchange(false)) spdlog::info("sync of the source works again");
+
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mu_);
+    // What could not be read this time is kept as it was, not reported gone.
+    for (const std::string& dir : unreadable) {
+      Snapshot kept = CopySubtree(snapshot_, dir);
+      kept.erase(dir);
+      fresh.merge(kept);
+    }
+    KeepOwnLocked(snapshot_, &fresh);
+    changes = Diff(snapshot_, fresh);
+    snapshot_.swap(fresh);
+    watched_ = snapshot_.size();
+  }
+  last_sync_start_ns_ = Ns(start);
+  if (metrics_) metrics_->SyncDone(took, true, start_unix);
+  if (report) Deliver(std::move(changes), Clock::now());
+  return true;
+}
+
+bool Watcher::IsOwnLocked(std::string_view path) const {
+  if (own_.empty()) return false;
+  for (;;) {
+    if (own_.count(std::string(path))) return true;
+    if (path.empty()) return false;
+    size_t slash = path.rfind('/');
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  }
+}
+
+void Watcher::KeepOwnLocked(const Snapshot& before, Snapshot* after) const {
+  for (const auto& [path, count] : own_) {
+    ReplaceSubtree(after, path, CopySubtree(before, path));
+  }
+}
+
+std::vector<Change> Watcher::RescanLocked(const std::string& path, bool deep,
+                                          std::unique_lock<std::mutex>& lock) {
+  if (IsOwnLocked(path)) return {};
+  auto it = snapshot_.find(path);
+  bool known = it != snapshot_.end();
+  bool known_dir = known && it->second.is_dir();
+  ino_t known_ino = known ? it->second.ino : 0;
+  lock.unlock();
+
+  auto st = store_->Stat(path);
+  bool now_dir = st && S_ISDIR(st->st_mode);
+  // The subtree is read when a directory appears, disappears, is replaced,
+  // or the caller asks; a directory whose own attributes changed is not.
+  bool subtree = (known_dir && !now_dir) ||
+                 (now_dir && (deep || !known_dir || known_ino != st->st_ino));
+  Snapshot fresh;
+  if (subtree && now_dir) {
+    if (!ScanTree(*store_, path, &fresh, nullptr).ok()) fresh.clear();
+  } else if (st) {
+    fresh[path] = EntryState::From(*st);
+  }
+
+  lock.lock();
+  if (IsOwnLocked(path)) return {};
+  Snapshot before = subtree ? CopySubtree(snapshot_, path) : Single(snapshot_, path);
+  std::vector<Change> changes = Diff(before, fresh);
+  if (subtree) {
+    ReplaceSubtree(&snapshot_, path, std::move(fresh));
+  } else if (st) {
+    snapshot_[path] = EntryState::From(*st);
+  } else {
+    snapshot_.erase(path);
+  }
+  watched_ = snapshot_.size();
+  return changes;
+}
+
+size_t Watcher::Rescan(const std::string& path, bool deep) {
+  std::vector<Change> changes;
+  {
+    std::unique_lock lock(mu_);
+    changes = RescanLocked(path, deep, lock);
+  }
+  size_t n = changes.size();
+  Deliver(std::move(changes), Clock::now());
+  return n;
+}
+
+size_t Watcher::RescanRename(const std::string& from, const std::string& to) {
+  std::vector<Change> gone, came;
+  {
+    std::unique_lock lock(mu_);
+    gone = RescanLocked(from, true, lock);
+    came = RescanLocked(to, true, lock);
+  }
+  auto top = [](const std::vector<Change>& changes, const std::string& path,
+                ChangeKind kind) {
+    return std::find_if(changes.begin(), changes.end(), [&](const Change& c) {
+      return c.path == path && c.kind == kind;
+    });
+  };
+  auto deleted = top(gone, from, ChangeKind::kDeleted);
+  auto created = top(came, to, ChangeKind::kCreated);
+  std::vector<Change> changes;
+  if (deleted != gone.end() && created != came.end()) {
+    // One rename; what moved with a directory is implied by it.
+    Change rename = *created;
+    rename.kind = ChangeKind::kRenamed;
+    rename.from = from;
+    rename.was_dir = deleted->was_dir;
+    changes.push_back(std::move(rename));
+    for (auto& c : gone)
+      if (!IsWithin(c.path, from)) changes.push_back(std::move(c));
+    for (auto& c : came)
+      if (!IsWithin(c.path, to)) changes.push_back(std::move(c));
+  } else {
+    changes = std::move(gone);
+    changes.insert(changes.end(), came.begin(), came.end());
+  }
+  size_t n = changes.size();
+  Deliver(std::move(changes), Clock::now());
+  return n;
+}
+
+void Watcher::BeginOwnChange(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ++own_[path];
+}
+
+void Watcher::EndOwnChange(const std::string& path) {
+  std::unique_lock lock(mu_);
+  auto it = own_.find(path);
+  if (it == own_.end()) return;
+  if (--it->second == 0) own_.erase(it);
+  // Record the result as seen, without reporting it: it is ours. (While
+  // another change to the same path is still in flight, that one's End
+  // records the final state.)
+  if (IsOwnLocked(path)) return;
+  own_[path] = 1;  // keep the path ours while we look at it unlocked
+  auto known = snapshot_.find(path);
+  ino_t known_ino = known == snapshot_.end() ? 0 : known->second.ino;
+  bool known_dir = known != snapshot_.end() && known->second.is_dir();
+  lock.unlock();
+  auto st = store_->Stat(path);
+  bool now_dir = st && S_ISDIR(st->st_mode);
+  Snapshot fresh;
+  bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);
+  if (subtree && now_dir) {
+    (void)ScanTree(*store_, path, &fresh, nullptr);
+  } else if (st) {
+    fresh[path] = EntryState::From(*st);
+  }
+  lock.lock();
+  if (subtree) {
+    ReplaceSubtree(&snapshot_, path, std::move(fresh));
+  } else if (st) {
+    snapshot_[path] = EntryState::From(*st);
+  } else {
+    snapshot_.erase(path);
+  }
+  watched_ = snapshot_.size();
+  if (--own_[path] == 0) own_.erase(path);
+}
+
+bool Watcher::Revalidate(const std::string& path) {
+  size_t n = Rescan(path, false);
+  if (n > 0 && flush_) flush_();
+  return n > 0;
+}
+
+void Watcher::Heartbeat() { last_heartbeat_ns_ = Ns(Clock::now()); }
+
+void Watcher::SetEventsHealthy(bool healthy) {
+  if (healthy) Heartbeat();
+  events_healthy_ = healthy;
+}
+
+double Watcher::StalenessSeconds() const {
+  double bound = SecondsSince(last_sync_start_ns_.load());
+  if (events_healthy_.load()) bound = std::min(bound, SecondsSince(last_heartbeat_ns_.load()));
+  return std::max(bound, 0.0);
+}
+
+size_t Watcher::WatchedEntries() const { return watched_.load(); }
+
+Snapshot Watcher::CopySnapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+void Watcher::Deliver(std::vector<Change> changes, Clock::time_point detected) {
+  if (!changes.empty() && sink_) sink_(changes, detected);
+}
+
+}  // namespace freshfs::watch

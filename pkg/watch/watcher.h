@@ -1,0 +1,120 @@
+// Watcher: keeps a Snapshot of the source and turns every difference it
+// finds into Changes for one sink, whichever way the difference was found:
+//   - periodic full sync (the safety net; the only source that sees changes
+//     other machines make to an NFS/SMB/CephFS directory);
+//   - targeted rescans, fed by an event source (inotify) or by on-open
+//     revalidation;
+//   - the mount's own changes, which are recorded but never reported.
+//
+// Threads: Start() runs the initial scan on the caller's thread, then one
+// poll thread. Rescan*() and the ChangeObserver methods may be called from
+// any thread. The sink is called without the snapshot lock held, and must
+// not block on the kernel (it only queues notifications).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fs/change_observer.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "watch/snapshot.h"
+
+namespace freshfs::watch {
+
+using Clock = std::chrono::steady_clock;
+
+class Watcher : public fs::ChangeObserver {
+ public:
+  struct Settings {
+    std::chrono::milliseconds poll_interval{5000};  // 0: no periodic sync
+  };
+  // Receives each batch of changes with the time they were detected.
+  using Sink = std::function<void(const std::vector<Change>&, Clock::time_point)>;
+  // Pushes queued notifications out; used by Revalidate() before it returns.
+  using Flush = std::function<void()>;
+
+  Watcher(store::Store* store, Settings settings, metrics::Metrics* metrics);
+  ~Watcher() override;
+
+  void set_sink(Sink sink) { sink_ = std::move(sink); }
+  void set_flush(Flush flush) { flush_ = std::move(flush); }
+
+  // Scans the whole source (synchronously: the kernel must not cache anything
+  // the snapshot has not seen), then starts the poll thread.
+  Status Start();
+  void Stop();
+
+  // Runs a full sync now, on the calling thread. False if it failed.
+  bool SyncNow();
+  // Asks the poll thread for a full sync as soon as possible (e.g. an event
+  // source lost events).
+  void RequestSync();
+
+  // Re-reads `path` (with `deep`, or when it is a new directory, everything
+  // under it) and reports what changed. Returns the number of changes.
+  size_t Rescan(const std::string& path, bool deep);
+  // Reports a rename the event source saw as one change, rescanning both ends.
+  size_t RescanRename(const std::string& from, const std::string& to);
+
+  // fs::ChangeObserver
+  void BeginOwnChange(const std::string& path) override;
+  void EndOwnChange(const std::string& path) override;
+  bool Revalidate(const std::string& path) override;
+
+  // An event source that sees every change keeps the bound tight: it calls
+  // Heartbeat() whenever it has delivered everything up to now, and
+  // SetEventsHealthy(false) once it may have missed something.
+  void Heartbeat();
+  void SetEventsHealthy(bool healthy);
+
+  // Upper bound, in seconds, on the age of the oldest view the mount may
+  // still be serving: time since the start of the last complete successful
+  // full sync, or since the last heartbeat of a healthy event source, if
+  // that is more recent.
+  double StalenessSeconds() const;
+  size_t WatchedEntries() const;
+  Snapshot CopySnapshot() const;  // for tests and diagnostics
+
+ private:
+  void PollLoop();
+  // Scans everything and diffs against the snapshot; `report`: deliver the
+  // changes (false for the initial scan, which only sets the baseline).
+  bool FullSync(bool report);
+  bool IsOwnLocked(std::string_view path) const;
+  // Drops changes to paths the mount is changing itself; keeps their old state.
+  void KeepOwnLocked(const Snapshot& before, Snapshot* after) const;
+  void Deliver(std::vector<Change> changes, Clock::time_point detected);
+  std::vector<Change> RescanLocked(const std::string& path, bool deep,
+                                   std::unique_lock<std::mutex>& lock);
+
+  store::Store* store_;
+  const Settings settings_;
+  metrics::Metrics* metrics_;
+  Sink sink_;
+  Flush flush_;
+
+  mutable std::mutex mu_;  // guards snapshot_ and own_
+  Snapshot snapshot_;
+  std::unordered_map<std::string, int> own_;  // path -> changes in flight
+
+  std::atomic<int64_t> last_sync_start_ns_{0};  // steady clock, successful syncs only
+  std::atomic<int64_t> last_heartbeat_ns_{0};
+  std::atomic<bool> events_healthy_{false};
+  std::atomic<size_t> watched_{0};
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stopping_ = false;
+  bool sync_requested_ = false;
+  std::thread poll_thread_;
+};
+
+}  // namespace freshfs::watch

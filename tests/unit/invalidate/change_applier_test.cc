@@ -1,0 +1,107 @@
+#include "invalidate/change_applier.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "fakes/fake_notifier.h"
+
+namespace freshfs::invalidate {
+namespace {
+
+using namespace std::chrono_literals;
+using freshfs::testing::FakeNotifier;
+using metrics::ChangeKind;
+constexpr fuse_ino_t kRoot = fs::InodeTable::kRoot;
+
+class ChangeApplierTest : public ::testing::Test {
+ protected:
+  void SetUp() override { inv_.Start(&kernel_); }
+  std::vector<std::string> Apply(std::vector<watch::Change> changes) {
+    applier_.Apply(changes, Clock::now());
+    EXPECT_TRUE(inv_.Flush(5s));
+    return kernel_.calls();
+  }
+  static watch::Change C(ChangeKind kind, std::string path, bool was_dir = false,
+                         bool is_dir = false) {
+    watch::Change c;
+    c.kind = kind;
+    c.path = std::move(path);
+    c.was_dir = was_dir;
+    c.is_dir = is_dir;
+    return c;
+  }
+
+  metrics::Metrics metrics_{"v", "test"};
+  fs::InodeTable inodes_;
+  FakeNotifier kernel_;
+  Invalidator inv_{&metrics_};
+  ChangeApplier applier_{&inodes_, &inv_, &metrics_};
+};
+
+TEST_F(ChangeApplierTest, CreatedNameDropsNegativeEntryAndParentListing) {
+  auto calls = Apply({C(ChangeKind::kCreated, "new")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"entry 1 new", "data 1"}));
+  EXPECT_EQ(metrics_.RemoteChangeCount(ChangeKind::kCreated), 1u);
+}
+
+TEST_F(ChangeApplierTest, NothingIsSentForEntriesUnderUnknownDirectories) {
+  auto calls = Apply({C(ChangeKind::kCreated, "unknown/new"),
+                      C(ChangeKind::kModified, "unknown/f"),
+                      C(ChangeKind::kModified, "never-looked-up")});
+  EXPECT_TRUE(calls.empty());
+  EXPECT_EQ(metrics_.RemoteChangeCount(ChangeKind::kModified), 2u);  // still counted
+}
+
+TEST_F(ChangeApplierTest, ModifiedKnownFileDropsItsPages) {
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  auto calls = Apply({C(ChangeKind::kModified, "f")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"data " + std::to_string(f)}));
+}
+
+TEST_F(ChangeApplierTest, AttributeChangeKeepsPages) {
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  auto calls = Apply({C(ChangeKind::kAttributes, "f")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"attr " + std::to_string(f)}));
+}
+
+TEST_F(ChangeApplierTest, DeletedKnownFileUsesNotifyDeleteAndDetaches) {
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  auto calls = Apply({C(ChangeKind::kDeleted, "f")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"delete 1 " + std::to_string(f) + " f", "data 1"}));
+  EXPECT_EQ(inodes_.PathOf(f), std::nullopt);
+}
+
+TEST_F(ChangeApplierTest, DeletedDirectoryIsExpiredAndItsChildrenNeedNothing) {
+  fuse_ino_t d = inodes_.Lookup(kRoot, "d", S_IFDIR);
+  inodes_.Lookup(d, "child", S_IFREG);
+  auto calls = Apply({C(ChangeKind::kDeleted, "d", true), C(ChangeKind::kDeleted, "d/child")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"expire 1 d", "data 1"}));
+  EXPECT_EQ(metrics_.RemoteChangeCount(ChangeKind::kDeleted), 2u);
+}
+
+TEST_F(ChangeApplierTest, TypeChangeIsDeleteThenCreate) {
+  fuse_ino_t x = inodes_.Lookup(kRoot, "x", S_IFREG);
+  auto calls = Apply({C(ChangeKind::kTypeChanged, "x", false, true)});
+  EXPECT_EQ(calls, (std::vector<std::string>{"delete 1 " + std::to_string(x) + " x", "data 1",
+                                             "entry 1 x"}));
+}
+
+TEST_F(ChangeApplierTest, RenameInvalidatesBothNames) {
+  fuse_ino_t a = inodes_.Lookup(kRoot, "a", S_IFREG);
+  watch::Change c = C(ChangeKind::kRenamed, "b");
+  c.from = "a";
+  auto calls = Apply({c});
+  EXPECT_EQ(calls, (std::vector<std::string>{"delete 1 " + std::to_string(a) + " a", "data 1",
+                                             "entry 1 b"}));
+}
+
+TEST_F(ChangeApplierTest, ContentChangeHookSeesChangedInodes) {
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  std::vector<fuse_ino_t> seen;
+  applier_.set_on_content_change([&](fuse_ino_t ino) { seen.push_back(ino); });
+  Apply({C(ChangeKind::kModified, "f"), C(ChangeKind::kAttributes, "f")});
+  EXPECT_EQ(seen, std::vector<fuse_ino_t>{f});
+}
+
+}  // namespace
+}  // namespace freshfs::invalidate

@@ -1,0 +1,121 @@
+#include "watch/watcher.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_store.h"
+
+namespace freshfs::watch {
+namespace {
+
+class WatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_.Put("d", S_IFDIR | 0755);
+    store_.Put("d/f", S_IFREG | 0644, "one");
+    Watcher::Settings s;
+    s.poll_interval = std::chrono::milliseconds(0);  // syncs only when asked
+    watcher_ = std::make_unique<Watcher>(&store_, s, nullptr);
+    watcher_->set_sink([this](const std::vector<Change>& changes, Clock::time_point) {
+      for (const auto& c : changes) seen_.push_back(c);
+    });
+    ASSERT_TRUE(watcher_->Start().ok());
+    ASSERT_TRUE(seen_.empty());  // the initial scan reports nothing
+  }
+  void TearDown() override { watcher_->Stop(); }
+
+  freshfs::testing::FakeStore store_;
+  std::unique_ptr<Watcher> watcher_;
+  std::vector<Change> seen_;
+};
+
+TEST_F(WatcherTest, FullSyncReportsRemoteChanges) {
+  store_.Put("d/f", S_IFREG | 0644, "longer");
+  store_.Put("d/new", S_IFREG | 0644);
+  ASSERT_TRUE(watcher_->SyncNow());
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kModified);
+  EXPECT_EQ(seen_[0].path, "d/f");
+  EXPECT_EQ(seen_[1].kind, ChangeKind::kCreated);
+  EXPECT_EQ(seen_[1].path, "d/new");
+  seen_.clear();
+  ASSERT_TRUE(watcher_->SyncNow());
+  EXPECT_TRUE(seen_.empty());  // an unchanged sync reports nothing
+}
+
+TEST_F(WatcherTest, OwnChangesAreNeverReported) {
+  watcher_->BeginOwnChange("d/mine");
+  store_.Put("d/mine", S_IFREG | 0644, "x");
+  ASSERT_TRUE(watcher_->SyncNow());  // a sync while the change is in flight
+  watcher_->EndOwnChange("d/mine");
+  ASSERT_TRUE(watcher_->SyncNow());
+  EXPECT_TRUE(seen_.empty());
+  EXPECT_TRUE(watcher_->CopySnapshot().count("d/mine"));
+}
+
+TEST_F(WatcherTest, OwnChangeOfADirectoryCoversItsSubtree) {
+  watcher_->BeginOwnChange("d");
+  store_.Erase("d/f");
+  store_.Erase("d");
+  EXPECT_EQ(watcher_->Rescan("d", true), 0u);
+  watcher_->EndOwnChange("d");
+  ASSERT_TRUE(watcher_->SyncNow());
+  EXPECT_TRUE(seen_.empty());
+  EXPECT_FALSE(watcher_->CopySnapshot().count("d/f"));
+}
+
+TEST_F(WatcherTest, RescanOfANewDirectoryReportsItsContents) {
+  store_.Put("n", S_IFDIR | 0755);
+  store_.Put("n/a", S_IFREG | 0644);
+  EXPECT_EQ(watcher_->Rescan("n", false), 2u);
+  EXPECT_EQ(seen_[0].path, "n");
+  EXPECT_EQ(seen_[1].path, "n/a");
+}
+
+TEST_F(WatcherTest, RescanOfADeletedDirectoryReportsEverythingUnderIt) {
+  store_.Erase("d/f");
+  store_.Erase("d");
+  EXPECT_EQ(watcher_->Rescan("d", false), 2u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kDeleted);
+  EXPECT_TRUE(seen_[0].was_dir);
+}
+
+TEST_F(WatcherTest, RenamePairBecomesOneChange) {
+  store_.Put("e", S_IFDIR | 0755);
+  store_.Put("e/f", S_IFREG | 0644, "one");
+  store_.Erase("d/f");
+  store_.Erase("d");
+  EXPECT_EQ(watcher_->RescanRename("d", "e"), 1u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kRenamed);
+  EXPECT_EQ(seen_[0].from, "d");
+  EXPECT_EQ(seen_[0].path, "e");
+  EXPECT_TRUE(seen_[0].was_dir);
+}
+
+TEST_F(WatcherTest, FailedSyncKeepsTheSnapshotAndStalenessGrows) {
+  store_.Erase("");  // the source root vanished
+  double before = watcher_->StalenessSeconds();
+  EXPECT_FALSE(watcher_->SyncNow());
+  EXPECT_TRUE(seen_.empty());
+  EXPECT_EQ(watcher_->WatchedEntries(), 3u);
+  EXPECT_GE(watcher_->StalenessSeconds(), before);
+}
+
+TEST_F(WatcherTest, HealthyEventsTightenTheBound) {
+  EXPECT_GE(watcher_->StalenessSeconds(), 0.0);
+  watcher_->SetEventsHealthy(true);
+  watcher_->Heartbeat();
+  EXPECT_LT(watcher_->StalenessSeconds(), 0.5);
+}
+
+TEST_F(WatcherTest, RevalidateFlushesOnlyWhenSomethingChanged) {
+  int flushes = 0;
+  watcher_->set_flush([&] { ++flushes; });
+  EXPECT_FALSE(watcher_->Revalidate("d/f"));
+  EXPECT_EQ(flushes, 0);
+  store_.Put("d/f", S_IFREG | 0644, "changed!");
+  EXPECT_TRUE(watcher_->Revalidate("d/f"));
+  EXPECT_EQ(flushes, 1);
+}
+
+}  // namespace
+}  // namespace freshfs::watch
