@@ -7,6 +7,8 @@
 // kernel (they may take short internal locks and do store I/O).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 
 namespace freshfs::fs {
@@ -17,8 +19,10 @@ class ChangeObserver {
   // Brackets a change the mount itself makes at `path` (and, for a
   // directory, under it). Between the two calls the watcher ignores the
   // path; End records the result as already seen.
+  // `known`: the entry's attributes right after the change, if the caller
+  // has them (a write through an open descriptor); else End stats the path.
   virtual void BeginOwnChange(const std::string& path) = 0;
-  virtual void EndOwnChange(const std::string& path) = 0;
+  virtual void EndOwnChange(const std::string& path, const struct stat* known = nullptr) = 0;
   // Checks `path` against the source now and pushes out anything stale
   // before returning. True if it had changed.
   virtual bool Revalidate(const std::string& path) = 0;

@@ -211,15 +211,11 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   if (settings_.revalidate_on_open && observer_) {
     file->changed_at_source = observer_->Revalidate(*path);
   }
-  if (Writes(flags) && observer_) {
-    file->own_change_path = *path;
-    observer_->BeginOwnChange(*path);
-  }
+  // O_TRUNC changes the file as it opens.
+  std::optional<OwnChange> own;
+  if (flags & O_TRUNC) own.emplace(observer_, *path);
   auto handle = store_->Open(*path, flags);
-  if (!handle) {
-    if (!file->own_change_path.empty()) observer_->EndOwnChange(file->own_change_path);
-    return Errno{handle.error()};
-  }
+  if (!handle) return Errno{handle.error()};
   file->handle = std::move(*handle);
   Track(file.get());
   return file.release();
@@ -232,24 +228,16 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
   auto file = std::make_unique<OpenFile>();
-  if (observer_) {
-    file->own_change_path = *path;
-    observer_->BeginOwnChange(*path);
-  }
-  // Until the file is tracked, failure must end the own change here.
-  auto fail = [&](int err) -> Result<Created> {
-    if (observer_) observer_->EndOwnChange(*path);
-    return Errno{err};
-  };
+  OwnChange own(observer_, *path);
   auto handle = store_->Create(*path, flags, mode, caller);
-  if (!handle) return fail(handle.error());
+  if (!handle) return Errno{handle.error()};
   auto st = (*handle)->Stat();
-  if (!st) return fail(st.error());
+  if (!st) return Errno{st.error()};
   Created created;
   created.entry.attr = *st;
   Report(&created.entry.attr);
   created.entry.ino = inodes_.Lookup(parent, name, st->st_mode);  // count +1
-  if (created.entry.ino == 0) return fail(ENOENT);
+  if (created.entry.ino == 0) return Errno{ENOENT};
   file->ino = created.entry.ino;
   file->handle = std::move(*handle);
   Track(file.get());
@@ -268,9 +256,20 @@ void FileSystem::Release(OpenFile* file) {
       }
     }
   }
-  std::string own = std::move(file->own_change_path);
-  delete file;  // closes the descriptor first: its final state is what we record
-  if (!own.empty() && observer_) observer_->EndOwnChange(own);
+  delete file;
+}
+
+FileSystem::OwnWrite::OwnWrite(FileSystem& fs, OpenFile* file)
+    : observer_(fs.observer_), file_(file) {
+  if (!observer_) return;
+  path_ = fs.inodes_.PathOf(file->ino);
+  if (path_) observer_->BeginOwnChange(*path_);
+}
+
+FileSystem::OwnWrite::~OwnWrite() {
+  if (!observer_ || !path_) return;
+  auto st = file_->handle->Stat();
+  observer_->EndOwnChange(*path_, st ? &*st : nullptr);
 }
 
 Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,

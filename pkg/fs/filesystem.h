@@ -41,8 +41,6 @@ struct FsSettings {
 struct OpenFile {
   fuse_ino_t ino = 0;
   std::unique_ptr<store::FileHandle> handle;
-  // Open for writing: the path is an own change until release.
-  std::string own_change_path;
   // Revalidation found the file changed: the kernel must drop its pages.
   bool changed_at_source = false;
 };
@@ -111,6 +109,21 @@ class FileSystem {
   Result<Created> Create(fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
                          const store::Caller& caller);
   void Release(OpenFile* file);
+
+  // Brackets a change made through an open file (write, fallocate) as the
+  // mount's own, recording the file's attributes right after it.
+  class OwnWrite {
+   public:
+    OwnWrite(FileSystem& fs, OpenFile* file);
+    ~OwnWrite();
+    OwnWrite(const OwnWrite&) = delete;
+    OwnWrite& operator=(const OwnWrite&) = delete;
+
+   private:
+    ChangeObserver* observer_;
+    OpenFile* file_;
+    std::optional<std::string> path_;
+  };
 
   // Reads without an open (read-only mounts where the kernel skips open:
   // FUSE_CAP_NO_OPEN_SUPPORT). Uses a small cache of read-only descriptors.

@@ -245,6 +245,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   Timed timed(req, Op::kWrite);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   store::FileHandle* fh = HandleOf(fi);
+  FileSystem::OwnWrite own(Fs(req), FileOf(fi));  // not a remote change
   size_t size = fuse_buf_size(in);
   if (int fd = fh->NativeFd(); fd >= 0) {
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
@@ -292,6 +293,7 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
                  fuse_file_info* fi) {
   Timed timed(req, Op::kFallocate);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  FileSystem::OwnWrite own(Fs(req), FileOf(fi));
   ReplyStatus(req, HandleOf(fi)->Allocate(mode, offset, length));
 }
 

@@ -217,7 +217,7 @@ void Watcher::BeginOwnChange(const std::string& path) {
   ++own_[path];
 }
 
-void Watcher::EndOwnChange(const std::string& path) {
+void Watcher::EndOwnChange(const std::string& path, const struct stat* known_stat) {
   std::unique_lock lock(mu_);
   auto it = own_.find(path);
   if (it == own_.end()) return;
@@ -231,7 +231,14 @@ void Watcher::EndOwnChange(const std::string& path) {
   ino_t known_ino = known == snapshot_.end() ? 0 : known->second.ino;
   bool known_dir = known != snapshot_.end() && known->second.is_dir();
   lock.unlock();
-  auto st = store_->Stat(path);
+  // A descriptor's attributes stand for the path only while the path still
+  // names that file (it may have been renamed away since).
+  Result<struct stat> st = Errno{ENOENT};
+  if (known_stat && known_stat->st_ino == known_ino && !S_ISDIR(known_stat->st_mode)) {
+    st = *known_stat;
+  } else {
+    st = store_->Stat(path);
+  }
   bool now_dir = st && S_ISDIR(st->st_mode);
   Snapshot fresh;
   bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);

@@ -66,7 +66,7 @@ class Watcher : public fs::ChangeObserver {
 
   // fs::ChangeObserver
   void BeginOwnChange(const std::string& path) override;
-  void EndOwnChange(const std::string& path) override;
+  void EndOwnChange(const std::string& path, const struct stat* known = nullptr) override;
   bool Revalidate(const std::string& path) override;
 
   // An event source that sees every change keeps the bound tight: it calls
