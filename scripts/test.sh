@@ -17,6 +17,18 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
 
+# The race-prone parts once more under ThreadSanitizer: unit tests and the
+# freshness stress test (readers, a fast remote writer, the invalidator).
+if [ "${FRESHFS_SKIP_TSAN:-0}" != 1 ] && [ $# -eq 0 ]; then
+  tsan=${build}-tsan
+  cmake -S . -B "$tsan" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFRESHFS_TSAN=ON >/dev/null
+  cmake --build "$tsan" -j "$(nproc)"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir "$tsan" --output-on-failure -j 2 --timeout 600 \
+    -R '^(Stress|WatcherTest|Invalidator|ChangeApplier|InodeTable|FileSystemTest)' || status=$?
+fi
+
 # A test run must leave no mount behind, whatever happened.
 if grep -q 'freshfs' /proc/mounts; then
   echo "FAIL: freshfs mounts left behind:" >&2

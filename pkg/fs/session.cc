@@ -76,12 +76,6 @@ std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx,
     fuse_session_destroy(se);
     return nullptr;
   }
-  if (fuse_set_signal_handlers(se) != 0) {
-    *error = "cannot install signal handlers";
-    fuse_session_unmount(se);
-    fuse_session_destroy(se);
-    return nullptr;
-  }
   return std::unique_ptr<FuseSession>(new FuseSession(se, settings));
 }
 
@@ -98,7 +92,6 @@ int FuseSession::Run() {
 void FuseSession::Exit() { fuse_session_exit(se_); }
 
 FuseSession::~FuseSession() {
-  fuse_remove_signal_handlers(se_);
   if (mounted_) fuse_session_unmount(se_);
   fuse_session_destroy(se_);
 }

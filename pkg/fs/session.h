@@ -3,7 +3,8 @@
 // filesystem is unmounted or SIGINT/SIGTERM/SIGHUP arrives; the destructor
 // unmounts (if still mounted) and frees the session.
 //
-// Used from the main thread only.
+// Signals are the owner's business (see pkg/mount/signals.h): libfuse's
+// handlers are not installed. Used from the main thread only.
 #pragma once
 
 #include <memory>
@@ -31,7 +32,8 @@ class FuseSession {
                                             std::string* error);
   ~FuseSession();
 
-  // Serves requests until unmounted or a termination signal. Returns 0 on a
+  // Serves requests until unmounted or Exit() (followed by an interrupt of
+  // the calling thread's wait). Returns 0 on a
   // clean end, else the loop's error.
   int Run();
 

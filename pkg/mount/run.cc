@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "mount/preflight.h"
+#include "mount/signals.h"
 #include "mount/volume.h"
 #include "util/log.h"
 #include "util/unique_fd.h"
@@ -107,6 +108,7 @@ void RaiseFileLimit() {
 
 int Serve(const config::Options& options, const std::string& source,
           const std::string& mountpoint, StartupReporter& reporter, std::string_view version) {
+  BlockTerminationSignals();  // before any thread exists; handled in Volume::Serve
   LogSettings log;
   log.json = options.log_format == config::LogFormat::kJson;
   log.debug = options.debug;

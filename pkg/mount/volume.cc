@@ -12,6 +12,7 @@
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
 #include "metrics/metrics.h"
+#include "mount/signals.h"
 #include "store/dir_store.h"
 #include "watch/inotify_source.h"
 #include "watch/watcher.h"
@@ -57,10 +58,15 @@ struct Volume::Parts {
   std::unique_ptr<invalidate::FuseNotifier> notifier;
   std::function<void()> on_ready;
 
-  void Stop() {
+  // Stops everything that may talk to the kernel on its own. Safe to call
+  // while the FUSE loop still runs (that is the point: see signals.h).
+  void StopFreshness() {
     if (inotify_source) inotify_source->Stop();
     if (watcher) watcher->Stop();
     if (invalidator) invalidator->Stop();
+  }
+  void Stop() {
+    StopFreshness();
     session.reset();  // unmounts
   }
 };
@@ -222,9 +228,24 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
 }
 
 int Volume::Serve() {
-  int rc = parts_->session->Run();
-  parts_->Stop();
-  spdlog::info("unmounted {}", parts_->mountpoint);
+  Parts& p = *parts_;
+  pthread_t loop_thread = pthread_self();
+  std::atomic<bool> loop_done{false};
+  SignalThread signals([&p, &loop_done, loop_thread](int signo) {
+    spdlog::info("signal {}: unmounting {}", signo, p.mountpoint);
+    p.StopFreshness();
+    p.session->Exit();
+    // The loop notices Exit() when its wait is interrupted; repeat in case
+    // the first interrupt lands just before the wait begins.
+    while (!loop_done.load()) {
+      SignalThread::Interrupt(loop_thread);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  int rc = p.session->Run();
+  loop_done = true;
+  p.Stop();
+  spdlog::info("unmounted {}", p.mountpoint);
   return rc == 0 ? 0 : 1;
 }
 
