@@ -21,7 +21,7 @@ void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino,
   n.ino = ino;
   n.name = std::move(name);
   n.detected = detected;
-  invalidator_->Enqueue(std::move(n));
+  if (batch_keys_.insert(Invalidator::KeyOf(n)).second) batch_.push_back(std::move(n));
 }
 
 void ChangeApplier::Gone(const std::string& path, bool is_dir, Clock::time_point detected) {
@@ -53,6 +53,9 @@ void ChangeApplier::Appeared(const std::string& path, Clock::time_point detected
 
 void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
                           Clock::time_point detected) {
+  std::lock_guard lock(apply_mu_);
+  batch_.clear();
+  batch_keys_.clear();
   auto wall_now = std::chrono::system_clock::now().time_since_epoch();
   double now_s = std::chrono::duration<double>(wall_now).count();
   std::vector<std::string_view> gone_dirs;  // names under these need nothing more
@@ -102,6 +105,8 @@ void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
         break;
     }
   }
+  for (Notification& n : batch_) invalidator_->Enqueue(std::move(n));
+  batch_.clear();
 }
 
 }  // namespace freshfs::invalidate

@@ -19,6 +19,8 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "fs/inode_table.h"
@@ -46,6 +48,12 @@ class ChangeApplier {
   void Appeared(const std::string& path, Clock::time_point detected);
   void Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
               Clock::time_point detected);
+
+  // Notifications of the batch being applied, each once, in first-seen order
+  // (a parent touched by many changes is invalidated once per batch).
+  std::vector<Notification> batch_;
+  std::unordered_set<std::string> batch_keys_;
+  std::mutex apply_mu_;  // batches from different threads don't interleave
 
   fs::InodeTable* inodes_;
   Invalidator* invalidator_;

@@ -62,12 +62,14 @@ class Invalidator {
   void set_on_unsupported(std::function<void()> fn) { on_unsupported_ = std::move(fn); }
   bool unsupported() const { return unsupported_.load(); }
   size_t pending() const;
+
+  // Identifies a notification for coalescing: same key, same effect.
+  static std::string KeyOf(const Notification& n);
   uint64_t sent() const { return done_seq_.load(); }
 
  private:
   void Loop();
   void Send(const Notification& n);
-  static std::string KeyOf(const Notification& n);
 
   metrics::Metrics* metrics_;
   KernelNotifier* notifier_ = nullptr;
