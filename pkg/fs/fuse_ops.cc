@@ -241,11 +241,11 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   fuse_reply_buf(req, data.data(), *r);
 }
 
-void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
-  Timed timed(req, Op::kWrite);
-  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
-  store::FileHandle* fh = HandleOf(fi);
-  FileSystem::OwnWrite own(Fs(req), FileOf(fi));  // not a remote change
+// Writes `in` at `off` as the mount's own change. Returns before any reply:
+// once the kernel has the reply, the file may be released at any moment.
+Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t off) {
+  FileSystem::OwnWrite own(fs, file);  // not a remote change
+  store::FileHandle* fh = file->handle.get();
   size_t size = fuse_buf_size(in);
   if (int fd = fh->NativeFd(); fd >= 0) {
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
@@ -253,16 +253,21 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
     out.buf[0].fd = fd;
     out.buf[0].pos = off;
     ssize_t n = fuse_buf_copy(&out, in, fuse_buf_copy_flags(0));
-    if (n < 0) return (void)fuse_reply_err(req, int(-n));
-    fuse_reply_write(req, size_t(n));
-    return;
+    if (n < 0) return Errno{int(-n)};
+    return size_t(n);
   }
   std::vector<char> data(size);
   fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
   flat.buf[0].mem = data.data();
   ssize_t copied = fuse_buf_copy(&flat, in, fuse_buf_copy_flags(0));
-  if (copied < 0) return (void)fuse_reply_err(req, int(-copied));
-  auto r = fh->Write(data.data(), size_t(copied), off);
+  if (copied < 0) return Errno{int(-copied)};
+  return fh->Write(data.data(), size_t(copied), off);
+}
+
+void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  Timed timed(req, Op::kWrite);
+  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  auto r = WriteBuf(Fs(req), FileOf(fi), in, off);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_write(req, *r);
 }
@@ -293,8 +298,12 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
                  fuse_file_info* fi) {
   Timed timed(req, Op::kFallocate);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
-  FileSystem::OwnWrite own(Fs(req), FileOf(fi));
-  ReplyStatus(req, HandleOf(fi)->Allocate(mode, offset, length));
+  Status s;
+  {
+    FileSystem::OwnWrite own(Fs(req), FileOf(fi));  // ends before the reply, as for writes
+    s = HandleOf(fi)->Allocate(mode, offset, length);
+  }
+  ReplyStatus(req, s);
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {

@@ -95,6 +95,15 @@ void DirStore::ChownToCaller(const Parent& parent, const Caller& caller) const {
   (void)::fchownat(parent.fd, parent.leaf.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
+Status DirStore::CheckRoot() {
+  struct stat by_path, by_fd;
+  if (::stat(root_path_.c_str(), &by_path) != 0) return Status::FromErrno(errno);
+  if (::fstat(root_.get(), &by_fd) != 0) return Status::FromErrno(errno);
+  if (by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino)
+    return Status::FromErrno(ESTALE);
+  return Status::Ok();
+}
+
 Result<struct stat> DirStore::Stat(std::string_view path) {
   auto parent = OpenParent(path);
   if (!parent) return Errno{parent.error()};

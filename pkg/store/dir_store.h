@@ -25,6 +25,9 @@ class DirStore final : public Store {
 
   std::string Describe() const override { return "dir:" + root_path_; }
 
+  // ENOENT when the source path is gone, ESTALE when it now leads to another
+  // directory than the one mounted (follow it by remounting).
+  Status CheckRoot() override;
   Result<struct stat> Stat(std::string_view path) override;
   Result<std::vector<DirEntry>> List(std::string_view dir) override;
   Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir) override;

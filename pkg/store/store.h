@@ -70,6 +70,10 @@ class Store {
   // Human-readable description for logs, e.g. "dir:/srv/data".
   virtual std::string Describe() const = 0;
 
+  // Whether the source is still where the user said it is (a sync against
+  // a source that moved or vanished must fail, not report everything gone).
+  virtual Status CheckRoot() { return Status::Ok(); }
+
   virtual Result<struct stat> Stat(std::string_view path) = 0;  // lstat semantics
   virtual Result<std::vector<DirEntry>> List(std::string_view dir) = 0;  // no "." / ".."
   // List() plus each entry's attributes (lstat). Entries that vanish between

@@ -80,7 +80,8 @@ bool Watcher::FullSync(bool report) {
                           .count();
   Snapshot fresh;
   std::vector<std::string> unreadable;
-  Status s = ScanTree(*store_, "", &fresh, &unreadable);
+  Status s = store_->CheckRoot();
+  if (s.ok()) s = ScanTree(*store_, "", &fresh, &unreadable);
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   static std::atomic<bool> failing{false};
   if (!s.ok()) {

@@ -115,3 +115,20 @@ TEST_F(DirStoreTest, SourceRemovedWhileOpenGivesErrorsNotCrashes) {
 
 }  // namespace
 }  // namespace freshfs::store
+
+namespace freshfs::store {
+namespace {
+
+TEST_F(DirStoreTest, CheckRootFailsWhileTheSourcePathIsGoneOrReplaced) {
+  EXPECT_TRUE(store_->CheckRoot().ok());
+  stdfs::rename(root_, base_ / "away");
+  EXPECT_EQ(store_->CheckRoot().error, ENOENT);
+  stdfs::create_directory(root_);
+  EXPECT_EQ(store_->CheckRoot().error, ESTALE);
+  stdfs::remove(root_);
+  stdfs::rename(base_ / "away", root_);
+  EXPECT_TRUE(store_->CheckRoot().ok());
+}
+
+}  // namespace
+}  // namespace freshfs::store
