@@ -14,6 +14,13 @@ bool ValidName(std::string_view name) {
          name.find('/') == std::string_view::npos;
 }
 
+// Files with several links are matched by the source's inode number, so all
+// their names share one kernel inode.
+ino_t IdentityOf(const struct stat& st) {
+  if (S_ISDIR(st.st_mode) || st.st_nlink <= 1) return 0;
+  return st.st_ino ^ (ino_t(st.st_dev) << 40);  // a source may span filesystems
+}
+
 bool Writes(int flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
@@ -23,7 +30,12 @@ bool Writes(int flags) {
 FileSystem::FileSystem(std::unique_ptr<store::Store> store, FsSettings settings)
     : store_(std::move(store)), settings_(std::move(settings)) {}
 
-FileSystem::~FileSystem() = default;
+FileSystem::~FileSystem() {
+  // Files and directories still open when the mount goes away get no release
+  // from the kernel.
+  for (auto& [ino, file] : open_) delete file;
+  for (DirHandle* dir : open_dirs_) delete dir;
+}
 
 void FileSystem::Report(struct stat* st) const {
   if (settings_.uid) st->st_uid = *settings_.uid;
@@ -53,7 +65,7 @@ Result<Entry> FileSystem::EnterNew(fuse_ino_t parent, std::string_view name,
   entry.attr = *st;
   Report(&entry.attr);
   // Lookup count +1: the caller replies with this entry.
-  entry.ino = inodes_.Lookup(parent, name, st->st_mode);
+  entry.ino = inodes_.Lookup(parent, name, st->st_mode, IdentityOf(*st));
   if (entry.ino == 0) return Errno{ENOENT};
   return entry;
 }
@@ -164,7 +176,15 @@ Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent,
   OwnChange own(observer_, *path);
   Status s = store_->Link(*existing, *path);
   if (!s.ok()) return Errno{s.error};
-  return EnterNew(new_parent, new_name, *path);
+  auto st = store_->Stat(*path);
+  if (!st) return Errno{st.error()};
+  Entry entry;
+  entry.attr = *st;
+  Report(&entry.attr);
+  // The new name shares the inode (and its page cache) with the old one.
+  entry.ino = inodes_.AddLink(ino, new_parent, new_name, IdentityOf(*st));  // count +1
+  if (entry.ino == 0) return Errno{ENOENT};
+  return entry;
 }
 
 Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
@@ -236,7 +256,7 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   Created created;
   created.entry.attr = *st;
   Report(&created.entry.attr);
-  created.entry.ino = inodes_.Lookup(parent, name, st->st_mode);  // count +1
+  created.entry.ino = inodes_.Lookup(parent, name, st->st_mode, IdentityOf(*st));  // count +1
   if (created.entry.ino == 0) return Errno{ENOENT};
   file->ino = created.entry.ino;
   file->handle = std::move(*handle);
@@ -302,10 +322,19 @@ Status FileSystem::LoadDir(DirHandle* dir) {
   if (!path) return Status::FromErrno(path.error());
   auto listing = store_->List(*path);
   if (!listing) return Status::FromErrno(listing.error());
+  // "." and ".." need non-zero inode numbers: readdir(3) skips entries with 0.
+  auto self = store_->Stat(*path);
+  ino_t self_ino = self ? self->st_ino : 1;
+  ino_t parent_ino = self_ino;
+  if (!path->empty()) {
+    size_t slash = path->rfind('/');
+    auto parent = store_->Stat(slash == std::string::npos ? "" : path->substr(0, slash));
+    if (parent) parent_ino = parent->st_ino;
+  }
   dir->entries.clear();
   dir->entries.reserve(listing->size() + 2);
-  dir->entries.push_back(store::DirEntry{".", S_IFDIR, 0});
-  dir->entries.push_back(store::DirEntry{"..", S_IFDIR, 0});
+  dir->entries.push_back(store::DirEntry{".", S_IFDIR, self_ino});
+  dir->entries.push_back(store::DirEntry{"..", S_IFDIR, parent_ino});
   for (auto& e : *listing) dir->entries.push_back(std::move(e));
   dir->loaded = true;
   return Status::Ok();
@@ -316,6 +345,8 @@ Result<DirHandle*> FileSystem::OpenDir(fuse_ino_t ino) {
   dir->ino = ino;
   Status s = LoadDir(dir.get());
   if (!s.ok()) return Errno{s.error};
+  std::lock_guard lock(open_mu_);
+  open_dirs_.insert(dir.get());
   return dir.release();
 }
 
@@ -345,7 +376,7 @@ Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
       if (!st) continue;  // vanished since the listing: skip it
       item.entry.attr = *st;
       Report(&item.entry.attr);
-      item.entry.ino = inodes_.Lookup(dir->ino, e.name, st->st_mode);  // count +1
+      item.entry.ino = inodes_.Lookup(dir->ino, e.name, st->st_mode, IdentityOf(*st));  // +1
     }
     if (!emit(item)) {
       // Did not fit into the reply: the kernel never sees it, so undo the +1.
@@ -356,7 +387,13 @@ Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
   return Status::Ok();
 }
 
-void FileSystem::ReleaseDir(DirHandle* dir) { delete dir; }
+void FileSystem::ReleaseDir(DirHandle* dir) {
+  {
+    std::lock_guard lock(open_mu_);
+    open_dirs_.erase(dir);
+  }
+  delete dir;
+}
 
 Result<struct statvfs> FileSystem::StatFs() { return store_->StatFs(); }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "fs/change_observer.h"
@@ -166,6 +167,7 @@ class FileSystem {
   // and truncated by inode (the kernel may send getattr without a handle).
   std::mutex open_mu_;
   std::unordered_multimap<fuse_ino_t, OpenFile*> open_;
+  std::unordered_set<DirHandle*> open_dirs_;
 
   ChangeObserver* observer_ = nullptr;
 

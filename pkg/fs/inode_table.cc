@@ -25,18 +25,63 @@ InodeTable::Node* InodeTable::FindLocked(fuse_ino_t ino) const {
 }
 
 void InodeTable::DetachLocked(Node* node) {
-  if (node->parent == 0) return;
-  children_.erase(ChildKey{node->parent, node->name});
+  if (node->parent != 0) children_.erase(ChildKey{node->parent, node->name});
   node->parent = 0;
+  if (node->more) {
+    for (const Link& l : *node->more) children_.erase(ChildKey{l.parent, l.name});
+    node->more.reset();
+  }
+  ForgetIdentityLocked(node);
+}
+
+void InodeTable::ForgetIdentityLocked(Node* node) {
+  // A node without names can't be reached as "another name" any more (and
+  // the source may hand its inode number to a new file).
+  if (node->identity == 0) return;
+  auto it = identities_.find(node->identity);
+  if (it != identities_.end() && it->second == node) identities_.erase(it);
+  node->identity = 0;
 }
 
 void InodeTable::AttachLocked(Node* node, fuse_ino_t parent, std::string_view name) {
-  node->parent = parent;
-  node->name.assign(name);
-  children_[ChildKey{parent, node->name}] = node;
+  if (node->parent == 0) {
+    node->parent = parent;
+    node->name.assign(name);
+    children_[ChildKey{parent, node->name}] = node;
+    return;
+  }
+  if (!node->more) node->more = std::make_unique<std::list<Link>>();
+  node->more->push_back(Link{parent, std::string(name)});  // list: the string stays put
+  children_[ChildKey{parent, node->more->back().name}] = node;
 }
 
-fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type) {
+void InodeTable::RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_view name) {
+  if (node->parent == parent && node->name == name) {
+    children_.erase(ChildKey{parent, node->name});
+    node->parent = 0;
+    if (node->more && !node->more->empty()) {
+      // Promote the next link to be the path we reach the source by.
+      children_.erase(ChildKey{node->more->front().parent, node->more->front().name});
+      Link next = std::move(node->more->front());
+      node->more->pop_front();
+      AttachLocked(node, next.parent, next.name);
+    } else {
+      ForgetIdentityLocked(node);
+    }
+    return;
+  }
+  if (!node->more) return;
+  for (auto it = node->more->begin(); it != node->more->end(); ++it) {
+    if (it->parent == parent && it->name == name) {
+      children_.erase(ChildKey{parent, it->name});
+      node->more->erase(it);
+      return;
+    }
+  }
+}
+
+fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
+                              ino_t identity) {
   std::lock_guard lock(mu_);
   if (!FindLocked(parent)) return 0;
   type &= S_IFMT;
@@ -47,7 +92,18 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
       ++node->nlookup;
       return node->ino;
     }
-    DetachLocked(node);  // same name, different object: the kernel must see a new inode
+    // Same name, different object: the kernel must see a new inode.
+    RemoveLinkLocked(node, parent, name);
+  }
+  if (identity != 0 && type != S_IFDIR) {
+    auto same = identities_.find(identity);
+    if (same != identities_.end() && same->second->type == type) {
+      // Another name of a file the kernel already knows: share the inode.
+      Node* node = same->second;
+      AttachLocked(node, parent, name);
+      ++node->nlookup;
+      return node->ino;
+    }
   }
   auto node = std::make_unique<Node>();
   node->ino = next_ino_++;
@@ -56,7 +112,27 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   Node* raw = node.get();
   nodes_.emplace(raw->ino, std::move(node));
   AttachLocked(raw, parent, name);
+  if (identity != 0 && type != S_IFDIR) {
+    raw->identity = identity;
+    identities_[identity] = raw;
+  }
   return raw->ino;
+}
+
+fuse_ino_t InodeTable::AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_view name,
+                               ino_t identity) {
+  std::lock_guard lock(mu_);
+  Node* node = FindLocked(ino);
+  if (!node || !FindLocked(parent)) return 0;
+  if (auto it = children_.find(ChildKey{parent, name}); it != children_.end())
+    RemoveLinkLocked(it->second, parent, name);
+  AttachLocked(node, parent, name);
+  ++node->nlookup;
+  if (identity != 0 && node->identity == 0 && node->type != S_IFDIR) {
+    node->identity = identity;
+    identities_[identity] = node;
+  }
+  return node->ino;
 }
 
 void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
@@ -132,7 +208,7 @@ fuse_ino_t InodeTable::Find(fuse_ino_t parent, std::string_view name) const {
 void InodeTable::Detach(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = children_.find(ChildKey{parent, name});
-  if (it != children_.end()) DetachLocked(it->second);
+  if (it != children_.end()) RemoveLinkLocked(it->second, parent, name);
 }
 
 void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
@@ -142,10 +218,11 @@ void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
   auto to_it = children_.find(ChildKey{to_parent, to_name});
   Node* from = from_it == children_.end() ? nullptr : from_it->second;
   Node* to = to_it == children_.end() ? nullptr : to_it->second;
-  // Copy the names first: they may point into the nodes we are about to move.
+  if (from && from == to && !exchange) return;  // two names of one file: rename(2) does nothing
+  // Copy the names first: they may point into the links we are about to move.
   std::string from_copy(from_name), to_copy(to_name);
-  if (from) DetachLocked(from);
-  if (to) DetachLocked(to);
+  if (to) RemoveLinkLocked(to, to_parent, to_copy);
+  if (from) RemoveLinkLocked(from, from_parent, from_copy);
   if (from) AttachLocked(from, to_parent, to_copy);
   if (exchange && to) AttachLocked(to, from_parent, from_copy);
 }

@@ -8,11 +8,13 @@
 // is dropped; its number is never reused (numbers are a 64-bit counter, so an
 // (ino, generation=0) pair is unique for the life of the mount).
 //
-// Names: a node has at most one (parent, name) link. Hard links to one source
-// file are separate nodes that report the same st_ino (the source's), which is
-// what tools like tar and du look at. A node whose name was removed (unlink,
-// rmdir, rename over it, or replaced at the source by another type) is
-// "detached": it stays until forgotten, but has no path.
+// Names: a node has one (parent, name) link, plus more for hard links: a
+// link made through the mount, or a second name of a source file with
+// several links (matched by the source's inode number), maps to the same
+// node, so the kernel shares one inode and one page cache between the names.
+// The first link is the path used to reach the source. A node whose names
+// were all removed (unlink, rename over it, replaced at the source by another
+// type) is "detached": it stays until forgotten, but has no path.
 //
 // Thread-safe: one mutex; no method blocks on I/O or calls out.
 #pragma once
@@ -20,6 +22,7 @@
 #include <fuse_lowlevel.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,8 +42,16 @@ class InodeTable {
   // `type` (S_IFMT bits); returns its inode number with the count raised by
   // one. A node already at that name with another type is detached and a new
   // one made (the name now means a different object).
+  // `identity`: the source's inode number for a non-directory with more than
+  // one link (0 otherwise): another name of the same file shares the node.
   // Returns 0 if `parent` is unknown (a caller bug or a forgotten parent).
-  fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type);
+  fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
+                    ino_t identity = 0);
+
+  // A hard link made through the mount: (parent, name) becomes another name
+  // of `ino`, whose count is raised by one. Returns 0 if either is unknown.
+  fuse_ino_t AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_view name,
+                     ino_t identity);
 
   // Lowers the count by `n`; drops the node at zero. The root is never dropped.
   void Forget(fuse_ino_t ino, uint64_t n);
@@ -62,6 +73,7 @@ class InodeTable {
   // The node at (parent, name), or 0.
   fuse_ino_t Find(fuse_ino_t parent, std::string_view name) const;
   // The name is gone (unlink/rmdir at the source or through the mount).
+  // The node keeps its other names, if it has any.
   void Detach(fuse_ino_t parent, std::string_view name);
   // Mirrors rename(2): the node at `to` (if any) is detached, the one at
   // `from` (if any) takes its place. With `exchange`, the two swap.
@@ -74,12 +86,18 @@ class InodeTable {
   size_t Size() const;
 
  private:
+  struct Link {
+    fuse_ino_t parent = 0;
+    std::string name;
+  };
   struct Node {
     fuse_ino_t ino = 0;
-    fuse_ino_t parent = 0;  // 0 when detached (and for the root)
+    fuse_ino_t parent = 0;  // first link; 0 when detached (and for the root)
     std::string name;
     mode_t type = 0;
     uint64_t nlookup = 0;
+    ino_t identity = 0;                       // set while in identities_
+    std::unique_ptr<std::list<Link>> more;    // further hard links (rare)
   };
   struct ChildKey {
     fuse_ino_t parent;
@@ -91,14 +109,17 @@ class InodeTable {
   };
 
   Node* FindLocked(fuse_ino_t ino) const;
-  void DetachLocked(Node* node);
+  void DetachLocked(Node* node);  // every link
   void AttachLocked(Node* node, fuse_ino_t parent, std::string_view name);
+  void RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_view name);
+  void ForgetIdentityLocked(Node* node);
   bool PathOfLocked(const Node* node, std::string* out) const;
 
   mutable std::mutex mu_;
   fuse_ino_t next_ino_ = kRoot + 1;
   std::unordered_map<fuse_ino_t, std::unique_ptr<Node>> nodes_;
   std::unordered_map<ChildKey, Node*, ChildKeyHash> children_;
+  std::unordered_map<ino_t, Node*> identities_;  // source inode -> node, multi-link files
 };
 
 }  // namespace freshfs::fs

@@ -147,3 +147,55 @@ TEST(InodeTable, ConcurrentLookupAndForgetKeepCountsExact) {
 
 }  // namespace
 }  // namespace freshfs::fs
+
+namespace freshfs::fs {
+namespace {
+
+TEST(InodeTableLinks, AddLinkSharesTheNodeAndSurvivesRemovalOfTheFirstName) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(InodeTable::kRoot, "a", S_IFREG);
+  EXPECT_EQ(t.AddLink(a, InodeTable::kRoot, "b", 77), a);
+  EXPECT_EQ(t.LookupCount(a), 2u);
+  EXPECT_EQ(t.Find(InodeTable::kRoot, "b"), a);
+  t.Detach(InodeTable::kRoot, "a");
+  EXPECT_EQ(t.PathOf(a), "b");  // reached through its remaining name
+  t.Detach(InodeTable::kRoot, "b");
+  EXPECT_EQ(t.PathOf(a), std::nullopt);
+}
+
+TEST(InodeTableLinks, SecondNameOfAMultiLinkSourceFileSharesTheNode) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(InodeTable::kRoot, "a", S_IFREG, 555);
+  EXPECT_EQ(t.Lookup(InodeTable::kRoot, "b", S_IFREG, 555), a);
+  EXPECT_NE(t.Lookup(InodeTable::kRoot, "c", S_IFREG, 556), a);
+}
+
+TEST(InodeTableLinks, IdentityIsForgottenWhenTheLastNameGoes) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(InodeTable::kRoot, "a", S_IFREG, 555);
+  t.Detach(InodeTable::kRoot, "a");
+  // The source reused the inode number for an unrelated file.
+  EXPECT_NE(t.Lookup(InodeTable::kRoot, "z", S_IFREG, 555), a);
+}
+
+TEST(InodeTableLinks, RenameOfOneNameOntoAnotherOfTheSameFileDoesNothing) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(InodeTable::kRoot, "a", S_IFREG);
+  t.AddLink(a, InodeTable::kRoot, "b", 0);
+  t.Rename(InodeTable::kRoot, "a", InodeTable::kRoot, "b", false);
+  EXPECT_EQ(t.Find(InodeTable::kRoot, "a"), a);
+  EXPECT_EQ(t.Find(InodeTable::kRoot, "b"), a);
+}
+
+TEST(InodeTableLinks, RenameOfASecondaryName) {
+  InodeTable t;
+  fuse_ino_t a = t.Lookup(InodeTable::kRoot, "a", S_IFREG);
+  t.AddLink(a, InodeTable::kRoot, "b", 0);
+  t.Rename(InodeTable::kRoot, "b", InodeTable::kRoot, "c", false);
+  EXPECT_EQ(t.Find(InodeTable::kRoot, "b"), 0u);
+  EXPECT_EQ(t.Find(InodeTable::kRoot, "c"), a);
+  EXPECT_EQ(t.PathOf(a), "a");
+}
+
+}  // namespace
+}  // namespace freshfs::fs

@@ -1,0 +1,159 @@
+// fsbench: tiny measurement helper for bench/run (same binary for every contender).
+//   fsbench mkdata NDIRS NFILES PER ROOT...  create dNNN/fNNNNN (empty files); dirs
+//                                            [k*PER, (k+1)*PER) go to the k-th ROOT
+//   fsbench stat NDIRS NFILES PER ROOT...    fstatat(2) every dNNN/fNNNNN once, relative
+//                                            to an fd of its ROOT (same layout)
+//   fsbench read FILE                        read FILE once with 1 MiB read(2)s
+//   fsbench warm FILE...                     read the FILEs in lockstep, 1 MiB of each in
+//                                            turn, so their page-cache copies are
+//                                            allocated interleaved (no copy gets
+//                                            systematically "earlier" memory)
+//   fsbench evict FILE                       drop FILE's clean pages (POSIX_FADV_DONTNEED)
+//   fsbench resident FILE                 fraction of FILE's pages in the page cache
+// Option -nPASSES (first argument) repeats read/stat PASSES times in one timed sample.
+// read/stat print "<seconds> <count>" (bytes or stats); timing excludes process start.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int die(const char *what, const char *arg) {
+  fprintf(stderr, "fsbench: %s %s: %s\n", what, arg, strerror(errno));
+  return 1;
+}
+
+static void path_of(char *buf, size_t n, long d, long f) {
+  if (f < 0) snprintf(buf, n, "d%03ld", d);
+  else snprintf(buf, n, "d%03ld/f%05ld", d, f);
+}
+
+int main(int argc, char **argv) {
+  long passes = 1;
+  if (argc > 1 && !strncmp(argv[1], "-n", 2)) {
+    passes = atol(argv[1] + 2);
+    if (passes < 1) passes = 1;
+    argv++, argc--;
+  }
+  if (argc < 3) {
+    fprintf(stderr, "usage: fsbench mkdata|read|stat|resident ARGS...\n");
+    return 2;
+  }
+  const char *cmd = argv[1];
+  char p[64];
+  if ((!strcmp(cmd, "mkdata") || !strcmp(cmd, "stat")) && argc >= 6) {
+    long nd = atol(argv[2]), nf = atol(argv[3]), per = atol(argv[4]);
+    int nroots = argc - 5;
+    if (per <= 0 || (nd + per - 1) / per > nroots) {
+      fprintf(stderr, "fsbench: %ld dirs need %ld roots\n", nd, per > 0 ? (nd + per - 1) / per : 0);
+      return 2;
+    }
+    int *roots = calloc(nroots, sizeof(int));
+    for (int i = 0; i < nroots; i++) {
+      roots[i] = open(argv[5 + i], O_RDONLY | O_DIRECTORY);
+      if (roots[i] < 0) return die("open", argv[5 + i]);
+    }
+    if (!strcmp(cmd, "mkdata")) {
+      for (long d = 0; d < nd; d++) {
+        int root = roots[d / per];
+        path_of(p, sizeof p, d, -1);
+        if (mkdirat(root, p, 0755) && errno != EEXIST) return die("mkdir", p);
+        for (long f = 0; f < nf; f++) {
+          path_of(p, sizeof p, d, f);
+          int fd = openat(root, p, O_CREAT | O_WRONLY, 0644);
+          if (fd < 0) return die("create", p);
+          close(fd);
+        }
+      }
+      return 0;
+    }
+    struct stat st;
+    double t0 = now();
+    for (long i = 0; i < passes; i++)
+      for (long d = 0; d < nd; d++) {
+        int root = roots[d / per];
+        for (long f = 0; f < nf; f++) {
+          path_of(p, sizeof p, d, f);
+          if (fstatat(root, p, &st, 0)) return die("stat", p);
+        }
+      }
+    double t1 = now();
+    printf("%.9f %ld\n", t1 - t0, passes * nd * nf);
+    return 0;
+  }
+  if (!strcmp(cmd, "read") && argc == 3) {
+    size_t bs = 1 << 20;
+    char *buf = aligned_alloc(4096, bs);
+    long long total = 0;
+    double t0 = now();
+    for (long i = 0; i < passes; i++) {
+      int fd = open(argv[2], O_RDONLY);
+      if (fd < 0) return die("open", argv[2]);
+      for (;;) {
+        ssize_t n = read(fd, buf, bs);
+        if (n < 0) return die("read", argv[2]);
+        if (n == 0) break;
+        total += n;
+      }
+      close(fd);
+    }
+    double t1 = now();
+    printf("%.9f %lld\n", t1 - t0, total);
+    return 0;
+  }
+  if (!strcmp(cmd, "warm")) {
+    int n = argc - 2, open_left = n;
+    int *fds = calloc(n, sizeof(int));
+    char *buf = malloc(1 << 20);
+    for (int i = 0; i < n; i++) {
+      fds[i] = open(argv[2 + i], O_RDONLY);
+      if (fds[i] < 0) return die("open", argv[2 + i]);
+    }
+    while (open_left > 0)
+      for (int i = 0; i < n; i++) {
+        if (fds[i] < 0) continue;
+        ssize_t r = read(fds[i], buf, 1 << 20);
+        if (r < 0) return die("read", argv[2 + i]);
+        if (r == 0) close(fds[i]), fds[i] = -1, open_left--;
+      }
+    return 0;
+  }
+  if (!strcmp(cmd, "evict") && argc == 3) {
+    int fd = open(argv[2], O_RDONLY);
+    if (fd < 0) return die("open", argv[2]);
+    int e = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (e) { errno = e; return die("fadvise", argv[2]); }
+    close(fd);
+    return 0;
+  }
+  if (!strcmp(cmd, "resident") && argc == 3) {
+    int fd = open(argv[2], O_RDONLY);
+    if (fd < 0) return die("open", argv[2]);
+    struct stat st;
+    if (fstat(fd, &st)) return die("fstat", argv[2]);
+    if (st.st_size == 0) { printf("1.0\n"); return 0; }
+    void *m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) { printf("-1\n"); return 0; }  // e.g. direct_io: unknown
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t np = (st.st_size + pg - 1) / pg;
+    unsigned char *vec = malloc(np);
+    if (mincore(m, st.st_size, vec)) return die("mincore", argv[2]);
+    size_t in = 0;
+    for (size_t i = 0; i < np; i++) in += vec[i] & 1;
+    printf("%.6f\n", (double)in / np);
+    return 0;
+  }
+  fprintf(stderr, "fsbench: bad arguments\n");
+  return 2;
+}

@@ -1,0 +1,693 @@
+// The freshness contract (DESIGN.md) on real mounts: a change made at the
+// source becomes visible through the mount within a bound, in poll mode
+// (--events none, 1 s poll) and in inotify mode (1 h poll, so only inotify can
+// explain it); between changes cached reads, stats and opens never reach the
+// daemon; the mount's own writes are not remote changes; revalidation on
+// open; unmount with a queue full of invalidations; failed syncs and the
+// staleness gauge. Each check polls the observable through the mount until a
+// generous deadline and then asserts on how long it took.
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <functional>
+#include <iterator>
+#include <gtest/gtest.h>
+#include <map>
+#include <netinet/in.h>
+#include <optional>
+#include <set>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include "support/fs_util.h"
+#include "support/mount.h"
+
+namespace freshfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Ms = std::chrono::milliseconds;
+
+// ---------------------------------------------------------------- helpers
+
+// Calls `pred` every `every` until it returns true or `timeout` passes.
+// Returns how long it took, or nullopt on timeout.
+std::optional<Ms> WaitFor(const std::function<bool()>& pred, Ms timeout, Ms every = 10ms) {
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  for (;;) {
+    if (pred()) return std::chrono::duration_cast<Ms>(Clock::now() - start);
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(every);
+  }
+}
+
+// A minimal HTTP/1.0 GET on 127.0.0.1:port; the body, or nullopt.
+std::optional<std::string> HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string resp;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t body = resp.find("\r\n\r\n");
+  if (resp.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
+  if (resp.find(" 200 ") == std::string::npos || resp.find(" 200 ") > resp.find("\r\n"))
+    return std::nullopt;
+  return resp.substr(body + 4);
+}
+
+// The port from the daemon's "metrics at http://HOST:PORT/metrics" line.
+std::optional<int> MetricsPort(const Mount& m) {
+  std::optional<int> port;
+  WaitFor(
+      [&] {
+        const std::string log = m.Log();
+        const std::string marker = "metrics at http://";
+        size_t at = log.find(marker);
+        if (at == std::string::npos) return false;
+        size_t colon = log.find(':', at + marker.size());
+        if (colon == std::string::npos) return false;
+        int p = std::atoi(log.c_str() + colon + 1);
+        if (p <= 0) return false;
+        port = p;
+        return true;
+      },
+      5s);
+  return port;
+}
+
+// One scrape of the Prometheus text format.
+class Scrape {
+ public:
+  explicit Scrape(std::string text) : text_(std::move(text)) {}
+  const std::string& text() const { return text_; }
+
+  // Sum of the samples of `name` whose labels include all of `want`; nullopt
+  // when no sample matches.
+  std::optional<double> Sum(const std::string& name,
+                            const std::map<std::string, std::string>& want = {}) const {
+    std::optional<double> sum;
+    size_t pos = 0;
+    while (pos < text_.size()) {
+      size_t eol = text_.find('\n', pos);
+      if (eol == std::string::npos) eol = text_.size();
+      std::string line = text_.substr(pos, eol - pos);
+      pos = eol + 1;
+      if (line.empty() || line[0] == '#') continue;
+      size_t name_end = line.find_first_of("{ ");
+      if (name_end == std::string::npos || line.compare(0, name_end, name) != 0 ||
+          name_end != name.size())
+        continue;
+      std::map<std::string, std::string> labels;
+      size_t i = name_end;
+      if (line[i] == '{') {
+        ++i;
+        while (i < line.size() && line[i] != '}') {
+          size_t eq = line.find('=', i);
+          if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
+          std::string key = line.substr(i, eq - i);
+          std::string value;
+          size_t j = eq + 2;
+          for (; j < line.size() && line[j] != '"'; ++j) {
+            if (line[j] == '\\' && j + 1 < line.size()) ++j;
+            value.push_back(line[j]);
+          }
+          labels[key] = value;
+          i = j + 1;
+          if (i < line.size() && line[i] == ',') ++i;
+        }
+        ++i;  // '}'
+      }
+      bool match = true;
+      for (const auto& [k, v] : want) {
+        auto it = labels.find(k);
+        if (it == labels.end() || it->second != v) match = false;
+      }
+      if (!match) continue;
+      double v = std::strtod(line.c_str() + i, nullptr);
+      sum = sum.value_or(0) + v;
+    }
+    return sum;
+  }
+
+  double Get(const std::string& name, const std::map<std::string, std::string>& want = {}) const {
+    return Sum(name, want).value_or(-1);
+  }
+
+ private:
+  std::string text_;
+};
+
+std::optional<Scrape> ScrapeMetrics(int port) {
+  auto body = HttpGet(port, "/metrics");
+  if (!body) return std::nullopt;
+  return Scrape(std::move(*body));
+}
+
+std::vector<std::string> SortedNames(const std::optional<std::vector<std::string>>& names) {
+  std::vector<std::string> out;
+  if (!names) return out;
+  for (const auto& n : *names)
+    if (n != "." && n != "..") out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool Contains(const std::optional<std::vector<std::string>>& names, const std::string& name) {
+  return names && std::find(names->begin(), names->end(), name) != names->end();
+}
+
+// Overwrites `path` in place (no truncation, same size) with `data`.
+int OverwriteInPlace(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = pwrite(fd, data.data(), data.size(), 0);
+  int err = n == static_cast<ssize_t>(data.size()) ? 0 : (n < 0 ? errno : EIO);
+  if (close(fd) != 0 && err == 0) err = errno;
+  return err;
+}
+
+// Keeps a same-size change from landing in the same coarse timestamp tick as
+// the previous write (mtime is what a stat-based diff compares).
+void LetTimestampsMove() { std::this_thread::sleep_for(20ms); }
+
+// ---------------------------------------------------------------- modes
+
+enum class Mode { kPoll, kInotify };
+
+std::string ModeName(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param == Mode::kPoll ? "Poll" : "Inotify";
+}
+
+class FreshnessTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  bool poll() const { return GetParam() == Mode::kPoll; }
+
+  // Change-source options: a 1 s poll and no events, or inotify with a poll
+  // so long that only inotify can explain a timely change.
+  std::vector<std::string> ModeArgs() const {
+    if (poll()) return {"--events", "none", "--poll-interval", "1s"};
+    return {"--events", "inotify", "--poll-interval", "1h"};
+  }
+  // Poll interval + 2 s, or 1.5 s for inotify.
+  Ms Bound() const { return poll() ? Ms(3000) : Ms(1500); }
+  // How long we keep looking before declaring "never".
+  static constexpr Ms kDeadline = 10s;
+
+  ::testing::AssertionResult Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = ModeArgs();
+    args.insert(args.end(), {"--metrics-address", "127.0.0.1:0"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto started = m_.Start(args);
+    if (!started) return started;
+    auto port = MetricsPort(m_);
+    if (!port) return ::testing::AssertionFailure() << "no metrics port in the log\n" << m_.Log();
+    port_ = *port;
+    return ::testing::AssertionSuccess();
+  }
+
+  Scrape MustScrape() {
+    auto s = ScrapeMetrics(port_);
+    EXPECT_TRUE(s) << "scrape of 127.0.0.1:" << port_ << " failed";
+    return s ? *s : Scrape("");
+  }
+
+  // Waits for `pred` (through the mount) and checks the time against Bound().
+  void ExpectVisible(const std::string& what, const std::function<bool()>& pred,
+                     std::optional<Ms> bound = std::nullopt, Ms every = 10ms) {
+    const Ms limit = bound.value_or(Bound());
+    auto took = WaitFor(pred, std::max(kDeadline, limit * 2), every);
+    ASSERT_TRUE(took) << what << ": not visible through the mount after "
+                      << std::max(kDeadline, limit * 2).count() << " ms (bound "
+                      << limit.count() << " ms)\n--- daemon log ---\n"
+                      << m_.Log();
+    EXPECT_LE(took->count(), limit.count())
+        << what << ": visible only after " << took->count() << " ms, bound " << limit.count()
+        << " ms";
+    std::printf("[   INFO   ] %s: visible after %lld ms\n", what.c_str(),
+                static_cast<long long>(took->count()));
+  }
+
+  Mount m_;
+  int port_ = 0;
+};
+
+// 1. Same-size in-place change of a file whose pages the kernel caches.
+TEST_P(FreshnessTest, InPlaceSameSizeChangeIsVisible) {
+  const std::string v1 = Pattern(64 * 1024, 1), v2 = Pattern(64 * 1024, 2);
+  ASSERT_EQ(WriteFile(m_.Src("f"), v1), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("f")), v1);
+  ASSERT_EQ(ReadFile(m_.Mnt("f")), v1);  // now served from the page cache
+
+  LetTimestampsMove();
+  ASSERT_EQ(OverwriteInPlace(m_.Src("f"), v2), 0);
+  ExpectVisible("in-place change", [&] { return ReadFile(m_.Mnt("f")) == v2; });
+  auto st = Stat(m_.Mnt("f"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->st_size, static_cast<off_t>(v2.size()));
+}
+
+// 2. A cached negative lookup and a cached listing, then the name appears.
+TEST_P(FreshnessTest, CreatedNameReplacesNegativeEntry) {
+  ASSERT_EQ(WriteFile(m_.Src("existing"), "x"), 0);
+  ASSERT_TRUE(Start());
+  EXPECT_TRUE(FailsWith(Stat(m_.Mnt("late")) ? 0 : -1, ENOENT));
+  EXPECT_TRUE(FailsWith(Stat(m_.Mnt("late")) ? 0 : -1, ENOENT));  // cached negative
+  auto before = ListDir(m_.mnt());
+  ASSERT_TRUE(before);
+  EXPECT_FALSE(Contains(before, "late"));
+
+  ASSERT_EQ(WriteFile(m_.Src("late"), "late data"), 0);
+  ExpectVisible("stat of created name", [&] { return Stat(m_.Mnt("late")).has_value(); });
+  ExpectVisible("created name in listing", [&] { return Contains(ListDir(m_.mnt()), "late"); });
+  EXPECT_EQ(ReadFile(m_.Mnt("late")), "late data");
+}
+
+// 3a. Deletion of a file the kernel knows (dentry, attributes, pages).
+TEST_P(FreshnessTest, DeletionIsVisible) {
+  ASSERT_EQ(WriteFile(m_.Src("victim"), "soon gone"), 0);
+  ASSERT_EQ(WriteFile(m_.Src("stays"), "stays"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("victim")), "soon gone");
+  ASSERT_TRUE(Stat(m_.Mnt("victim")));
+  ASSERT_TRUE(Contains(ListDir(m_.mnt()), "victim"));
+
+  ASSERT_EQ(unlink(m_.Src("victim").c_str()), 0);
+  ExpectVisible("deletion (stat)", [&] { return !Stat(m_.Mnt("victim")) && errno == ENOENT; });
+  ExpectVisible("deletion (listing)", [&] {
+    auto names = ListDir(m_.mnt());
+    return names && !Contains(names, "victim") && Contains(names, "stays");
+  });
+  EXPECT_TRUE(FailsWith(open(m_.Mnt("victim").c_str(), O_RDONLY), ENOENT));
+  EXPECT_EQ(ReadFile(m_.Mnt("stays")), "stays");
+}
+
+// 3b. Rename a -> b at the source.
+TEST_P(FreshnessTest, RenameIsVisible) {
+  ASSERT_EQ(WriteFile(m_.Src("a"), "content of a"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("a")), "content of a");
+  EXPECT_FALSE(Stat(m_.Mnt("b")));  // cached negative for b
+  ASSERT_TRUE(ListDir(m_.mnt()));
+
+  ASSERT_EQ(rename(m_.Src("a").c_str(), m_.Src("b").c_str()), 0);
+  ExpectVisible("rename a -> b", [&] {
+    if (Stat(m_.Mnt("a")) || errno != ENOENT) return false;
+    if (ReadFile(m_.Mnt("b")) != "content of a") return false;
+    auto names = ListDir(m_.mnt());
+    return Contains(names, "b") && !Contains(names, "a");
+  });
+}
+
+// 3c. A directory (listed, child known) replaced by a file.
+TEST_P(FreshnessTest, DirectoryReplacedByFile) {
+  ASSERT_EQ(mkdir(m_.Src("x").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m_.Src("x/c"), "child"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_TRUE(Contains(ListDir(m_.Mnt("x")), "c"));
+  ASSERT_EQ(ReadFile(m_.Mnt("x/c")), "child");
+
+  ASSERT_EQ(unlink(m_.Src("x/c").c_str()), 0);
+  ASSERT_EQ(rmdir(m_.Src("x").c_str()), 0);
+  ASSERT_EQ(WriteFile(m_.Src("x"), "now a file"), 0);
+  ExpectVisible("directory replaced by file", [&] {
+    auto st = Lstat(m_.Mnt("x"));
+    return st && S_ISREG(st->st_mode) && ReadFile(m_.Mnt("x")) == "now a file";
+  });
+  EXPECT_FALSE(Stat(m_.Mnt("x/c")));
+  EXPECT_TRUE(errno == ENOTDIR || errno == ENOENT) << ErrnoName(errno);
+}
+
+// 3d. A file (read, pages cached) replaced by a directory.
+TEST_P(FreshnessTest, FileReplacedByDirectory) {
+  ASSERT_EQ(WriteFile(m_.Src("y"), "a file"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("y")), "a file");
+
+  ASSERT_EQ(unlink(m_.Src("y").c_str()), 0);
+  ASSERT_EQ(mkdir(m_.Src("y").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m_.Src("y/inner"), "inner"), 0);
+  ExpectVisible("file replaced by directory", [&] {
+    auto st = Lstat(m_.Mnt("y"));
+    return st && S_ISDIR(st->st_mode) && Contains(ListDir(m_.Mnt("y")), "inner") &&
+           ReadFile(m_.Mnt("y/inner")) == "inner";
+  });
+}
+
+// 3e. chmod at the source; the mode is visible via stat through the mount.
+TEST_P(FreshnessTest, ChmodIsVisible) {
+  ASSERT_EQ(WriteFile(m_.Src("p"), "perm"), 0);
+  ASSERT_EQ(chmod(m_.Src("p").c_str(), 0644), 0);
+  ASSERT_TRUE(Start());
+  auto st = Stat(m_.Mnt("p"));
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->st_mode & 07777, 0644u);
+
+  ASSERT_EQ(chmod(m_.Src("p").c_str(), 0600), 0);
+  ExpectVisible("chmod 0644 -> 0600", [&] {
+    auto s = Stat(m_.Mnt("p"));
+    return s && (s->st_mode & 07777) == 0600;
+  });
+}
+
+// 3f. 10,000 entries listed once; 500 deleted and 500 created at once.
+TEST_P(FreshnessTest, MassChangeInLargeDirectoryConverges) {
+  constexpr int kEntries = 10000;
+  const std::string big = m_.Src("big");
+  ASSERT_EQ(mkdir(big.c_str(), 0755), 0);
+  char name[32];
+  for (int i = 0; i < kEntries; ++i) {
+    std::snprintf(name, sizeof name, "/f%05d", i);
+    int fd = open((big + name).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  ASSERT_TRUE(Start());
+  auto listed = ListDir(m_.Mnt("big"));
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(SortedNames(listed).size(), static_cast<size_t>(kEntries));
+
+  std::vector<std::string> deleted, created;
+  for (int i = 0; i < kEntries; i += kEntries / 500) {
+    std::snprintf(name, sizeof name, "f%05d", i);
+    deleted.push_back(name);
+    ASSERT_EQ(unlink((big + "/" + name).c_str()), 0);
+  }
+  for (int i = 0; i < 500; ++i) {
+    std::snprintf(name, sizeof name, "n%05d", i);
+    created.push_back(name);
+    ASSERT_EQ(WriteFile(big + "/" + name, ""), 0);
+  }
+  ASSERT_EQ(deleted.size(), 500u);
+  const std::vector<std::string> want = SortedNames(ListDir(big));
+  ASSERT_EQ(want.size(), static_cast<size_t>(kEntries));
+
+  // Converged: the listing is exactly the source's, no deleted name is still
+  // reachable (readdirplus gave the kernel dentries for all of them), and
+  // every new name is. All within one bound, measured from the change.
+  std::vector<std::string> last;
+  int stale = 0, absent = 0;
+  ExpectVisible(
+      "1,000 changes in a 10,000-entry directory",
+      [&] {
+        last = SortedNames(ListDir(m_.Mnt("big")));
+        if (last != want) return false;
+        stale = absent = 0;
+        for (const auto& n : deleted)
+          if (Stat(m_.Mnt("big/" + n))) ++stale;
+        for (const auto& n : created)
+          if (!Stat(m_.Mnt("big/" + n))) ++absent;
+        return stale == 0 && absent == 0;
+      },
+      poll() ? Ms(6000) : Ms(5000), 50ms);
+  if (last != want) {
+    std::vector<std::string> extra, missing;
+    std::set_difference(last.begin(), last.end(), want.begin(), want.end(),
+                        std::back_inserter(extra));
+    std::set_difference(want.begin(), want.end(), last.begin(), last.end(),
+                        std::back_inserter(missing));
+    ADD_FAILURE() << "listing differs: " << extra.size() << " stale names (first "
+                  << (extra.empty() ? "-" : extra.front()) << "), " << missing.size()
+                  << " missing (first " << (missing.empty() ? "-" : missing.front()) << ")";
+  }
+  EXPECT_EQ(stale, 0) << "deleted names still stat-able through the mount";
+  EXPECT_EQ(absent, 0) << "created names not stat-able through the mount";
+}
+
+// 4. Between changes, cached reads and stats never reach the daemon.
+TEST_P(FreshnessTest, CachedReadsAndStatsDoNotReachDaemon) {
+  const std::string data = Pattern(256 * 1024, 7);
+  ASSERT_EQ(WriteFile(m_.Src("hot"), data), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("hot")), data);
+  ASSERT_TRUE(Stat(m_.Mnt("hot")));
+
+  Scrape before = MustScrape();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(ReadFile(m_.Mnt("hot")), data);
+    ASSERT_TRUE(Stat(m_.Mnt("hot")));
+  }
+  Scrape after = MustScrape();
+  for (const char* op : {"read", "lookup", "getattr"}) {
+    double b = before.Get("freshfs_fuse_requests_total", {{"op", op}});
+    double a = after.Get("freshfs_fuse_requests_total", {{"op", op}});
+    EXPECT_GE(b, 0) << "no series for op=" << op;
+    EXPECT_EQ(a, b) << "op=" << op << " reached the daemon " << (a - b)
+                    << " times during 100 cached reads+stats";
+  }
+  std::printf("[   INFO   ] open requests during 100 cached reads: %g\n",
+              after.Get("freshfs_fuse_requests_total", {{"op", "open"}}) -
+                  before.Get("freshfs_fuse_requests_total", {{"op", "open"}}));
+}
+
+// 4b. On a read-only mount, open does not reach the daemon after the first.
+TEST_P(FreshnessTest, ReadOnlyOpenIsZeroRoundTrip) {
+  const std::string data = Pattern(64 * 1024, 8);
+  ASSERT_EQ(WriteFile(m_.Src("ro"), data), 0);
+  ASSERT_EQ(WriteFile(m_.Src("ro2"), "second"), 0);
+  ASSERT_TRUE(Start({"--read-only"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("ro")), data);
+  ASSERT_EQ(ReadFile(m_.Mnt("ro2")), "second");
+  ASSERT_TRUE(Stat(m_.Mnt("ro")));
+
+  Scrape before = MustScrape();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(ReadFile(m_.Mnt("ro")), data);
+    ASSERT_EQ(ReadFile(m_.Mnt("ro2")), "second");
+    ASSERT_TRUE(Stat(m_.Mnt("ro")));
+  }
+  Scrape after = MustScrape();
+  for (const char* op : {"open", "read", "lookup", "getattr"}) {
+    double b = before.Get("freshfs_fuse_requests_total", {{"op", op}});
+    double a = after.Get("freshfs_fuse_requests_total", {{"op", op}});
+    EXPECT_GE(b, 0) << "no series for op=" << op;
+    EXPECT_EQ(a, b) << "op=" << op << " reached the daemon " << (a - b)
+                    << " times on a --read-only mount";
+  }
+}
+
+// 5. An unchanged file keeps its page cache across opens, also across syncs.
+TEST_P(FreshnessTest, UnchangedFileKeepsPageCacheAcrossOpens) {
+  const std::string data = Pattern(128 * 1024, 9);
+  ASSERT_EQ(WriteFile(m_.Src("keep"), data), 0);
+  ASSERT_EQ(WriteFile(m_.Src("other"), "other"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("keep")), data);
+  // A change elsewhere, and (poll mode) a full sync in between, must not
+  // cost this file its pages.
+  ASSERT_EQ(WriteFile(m_.Src("other"), "changed"), 0);
+  std::this_thread::sleep_for(poll() ? 1500ms : 500ms);
+
+  Scrape before = MustScrape();
+  for (int i = 0; i < 20; ++i) {
+    int fd = open(m_.Mnt("keep").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << ErrnoName(errno);
+    std::string got(data.size() + 1, '\0');
+    size_t done = 0;
+    for (;;) {
+      ssize_t n = read(fd, got.data() + done, got.size() - done);
+      ASSERT_GE(n, 0) << ErrnoName(errno);
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    close(fd);
+    got.resize(done);
+    ASSERT_EQ(got, data);
+  }
+  Scrape after = MustScrape();
+  double b = before.Get("freshfs_fuse_requests_total", {{"op", "read"}});
+  double a = after.Get("freshfs_fuse_requests_total", {{"op", "read"}});
+  EXPECT_EQ(a, b) << "20 open+read+close cycles of an unchanged file sent " << (a - b)
+                  << " read requests";
+}
+
+// 6. The mount's own writes are not remote changes.
+TEST_P(FreshnessTest, OwnWritesAreNotRemoteChanges) {
+  ASSERT_EQ(WriteFile(m_.Src("existing"), Pattern(8192, 10)), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_EQ(ReadFile(m_.Mnt("existing")), Pattern(8192, 10));
+
+  const std::string mine = Pattern(100 * 1000, 11), overwrite = Pattern(8192, 12);
+  ASSERT_EQ(WriteFile(m_.Mnt("mine"), mine), 0);
+  ASSERT_EQ(OverwriteInPlace(m_.Mnt("existing"), overwrite), 0);
+  ASSERT_EQ(mkdir(m_.Mnt("mydir").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m_.Mnt("mydir/inner"), "inner"), 0);
+  ASSERT_EQ(rename(m_.Mnt("mydir/inner").c_str(), m_.Mnt("mydir/renamed").c_str()), 0);
+  EXPECT_EQ(ReadFile(m_.Src("mine")), mine) << "write did not reach the source";
+
+  std::this_thread::sleep_for(poll() ? 2500ms : 2000ms);
+  Scrape s = MustScrape();
+  auto changes = s.Sum("freshfs_remote_changes_total");
+  ASSERT_TRUE(changes) << "no freshfs_remote_changes_total series";
+  EXPECT_EQ(*changes, 0) << "own writes counted as remote changes:\n"
+                         << [&] {
+                              std::string out;
+                              for (const char* k : {"created", "modified", "attributes",
+                                                    "deleted", "type_changed", "renamed"})
+                                out += std::string(k) + "=" +
+                                       std::to_string(s.Get("freshfs_remote_changes_total",
+                                                            {{"kind", k}})) +
+                                       " ";
+                              return out;
+                            }();
+  EXPECT_EQ(ReadFile(m_.Mnt("mine")), mine);
+  EXPECT_EQ(ReadFile(m_.Mnt("existing")), overwrite);
+  EXPECT_EQ(ReadFile(m_.Mnt("mydir/renamed")), "inner");
+}
+
+// 8. Unmount while thousands of invalidations are queued: clean exit.
+TEST_P(FreshnessTest, UnmountWithQueuedInvalidations) {
+  ASSERT_EQ(mkdir(m_.Src("d").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m_.Src("d/seed"), "seed"), 0);
+  ASSERT_TRUE(Start());
+  ASSERT_TRUE(ListDir(m_.Mnt("d")));
+  ASSERT_TRUE(Stat(m_.Mnt("d/seed")));
+
+  char name[32];
+  for (int i = 0; i < 5000; ++i) {
+    std::snprintf(name, sizeof name, "/x%05d", i);
+    int fd = open((m_.Src("d") + name).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  const auto start = Clock::now();
+  auto code = m_.UnmountAndWait(10s);
+  const auto took = std::chrono::duration_cast<Ms>(Clock::now() - start);
+  ASSERT_TRUE(code.has_value()) << "daemon still running 10 s after fusermount3 -u\n" << m_.Log();
+  EXPECT_EQ(*code, 0) << m_.Log();
+  EXPECT_FALSE(IsFuseMountpoint(m_.mnt()));
+  std::printf("[   INFO   ] daemon exited %lld ms after fusermount3 -u\n",
+              static_cast<long long>(took.count()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, FreshnessTest, ::testing::Values(Mode::kPoll, Mode::kInotify),
+                         ModeName);
+
+// ---------------------------------------------------------------- single-mode tests
+
+class FreshnessSingleTest : public ::testing::Test {
+ protected:
+  ::testing::AssertionResult Start(std::vector<std::string> args) {
+    args.insert(args.end(), {"--metrics-address", "127.0.0.1:0"});
+    auto started = m_.Start(args);
+    if (!started) return started;
+    auto port = MetricsPort(m_);
+    if (!port) return ::testing::AssertionFailure() << "no metrics port in the log\n" << m_.Log();
+    port_ = *port;
+    return ::testing::AssertionSuccess();
+  }
+  std::optional<double> Metric(const std::string& name) {
+    auto s = ScrapeMetrics(port_);
+    if (!s) return std::nullopt;
+    return s->Sum(name);
+  }
+
+  Mount m_;
+  int port_ = 0;
+};
+
+// 7. --revalidate-on-open: the very next open sees a change, without waiting.
+TEST_F(FreshnessSingleTest, RevalidateOnOpenSeesChangeImmediately) {
+  ASSERT_EQ(WriteFile(m_.Src("r"), Pattern(16384, 20)), 0);
+  ASSERT_TRUE(Start({"--revalidate-on-open", "--poll-interval", "1h", "--events", "none"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("r")), Pattern(16384, 20));
+  ASSERT_EQ(ReadFile(m_.Mnt("r")), Pattern(16384, 20));
+
+  for (unsigned round = 21; round < 24; ++round) {
+    LetTimestampsMove();
+    const std::string next = Pattern(16384, round);
+    ASSERT_EQ(OverwriteInPlace(m_.Src("r"), next), 0);
+    EXPECT_EQ(ReadFile(m_.Mnt("r")), next) << "same-size change, round " << round;
+  }
+  LetTimestampsMove();
+  const std::string longer = Pattern(40000, 30);
+  ASSERT_EQ(WriteFile(m_.Src("r"), longer), 0);
+  EXPECT_EQ(ReadFile(m_.Mnt("r")), longer) << "size-changing rewrite";
+  auto st = Stat(m_.Mnt("r"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->st_size, 40000);
+}
+
+// 9. Failed syncs: errors are counted, staleness grows, then recovers.
+TEST_F(FreshnessSingleTest, FailedSyncsGrowStalenessUntilRecovery) {
+  ASSERT_EQ(WriteFile(m_.Src("f"), "f"), 0);
+  ASSERT_TRUE(Start({"--events", "none", "--poll-interval", "500ms"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("f")), "f");
+  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds").value_or(99) < 2; }, 5s))
+      << "staleness not below 2 s on a healthy mount: "
+      << Metric("freshfs_staleness_seconds").value_or(-1);
+  const double errors_before = Metric("freshfs_sync_errors_total").value_or(-1);
+  ASSERT_GE(errors_before, 0) << "no freshfs_sync_errors_total series";
+
+  const std::string away = m_.dir() + "/source-away";
+  ASSERT_EQ(rename(m_.source().c_str(), away.c_str()), 0);
+  struct RenameBack {
+    std::string from, to;
+    ~RenameBack() {
+      if (!from.empty()) rename(from.c_str(), to.c_str());
+    }
+  } guard{away, m_.source()};
+
+  auto took = WaitFor(
+      [&] { return Metric("freshfs_sync_errors_total").value_or(-1) > errors_before; }, 5s, 50ms);
+  EXPECT_TRUE(took) << "freshfs_sync_errors_total stayed at " << errors_before
+                    << " for 5 s after the source directory was renamed away (still "
+                    << Metric("freshfs_sync_errors_total").value_or(-1)
+                    << "); staleness now " << Metric("freshfs_staleness_seconds").value_or(-1)
+                    << "\n--- daemon log ---\n"
+                    << m_.Log();
+  auto s1 = Metric("freshfs_staleness_seconds");
+  std::this_thread::sleep_for(1s);
+  auto s2 = Metric("freshfs_staleness_seconds");
+  ASSERT_TRUE(s1 && s2);
+  EXPECT_GT(*s2, *s1 + 0.5) << "staleness did not keep growing while syncs fail: " << *s1
+                            << " then " << *s2;
+
+  ASSERT_EQ(rename(away.c_str(), m_.source().c_str()), 0);
+  guard.from.clear();
+  auto recovered = WaitFor(
+      [&] { return Metric("freshfs_staleness_seconds").value_or(99) < 2; }, 5s, 50ms);
+  EXPECT_TRUE(recovered) << "staleness did not drop below 2 s after the source came back: "
+                         << Metric("freshfs_staleness_seconds").value_or(-1) << "\n"
+                         << m_.Log();
+  EXPECT_EQ(ReadFile(m_.Mnt("f")), "f");
+}
+
+}  // namespace
+}  // namespace freshfs::testing
