@@ -60,7 +60,8 @@ TEST_F(AttrTest, MissingNameIsENOENT) {
   EXPECT_TRUE(FailsWith(access(m_.Mnt("file/child").c_str(), F_OK), ENOTDIR));
 }
 
-TEST_F(AttrTest, InodeNumbersStableAcrossStatsAndForget) {
+// Drops the page and dentry caches of the whole machine: runs alone (see CMakeLists).
+TEST_F(AttrTest, InodeNumbersStableAcrossStatsAndForgetDropsCaches) {
   auto a1 = Stat(m_.Mnt("file"));
   auto b1 = Stat(m_.Mnt("dir/nested"));
   auto d1 = Stat(m_.Mnt("dir"));
