@@ -10,6 +10,17 @@
 //                                            systematically "earlier" memory)
 //   fsbench evict FILE                       drop FILE's clean pages (POSIX_FADV_DONTNEED)
 //   fsbench resident FILE                 fraction of FILE's pages in the page cache
+//   fsbench smallread DIR N                  open+read+close DIR/f00000..f<N-1> (relative to
+//                                            an fd of DIR); prints "<seconds> <files>"
+//   fsbench watch ROOT CAP                   visibility poller for bench/freshness: reads
+//                                            "m ID RELPATH TOKEN T0" (file must start with
+//                                            TOKEN) or "n ID RELPATH T0" (name must exist)
+//                                            from stdin; T0 = CLOCK_MONOTONIC seconds of the
+//                                            change; checks every pending item, sleeps ~1 ms,
+//                                            repeats (items older than 2 s: every age/200);
+//                                            prints "r ID LATENCY" when seen, or
+//                                            "r ID -1" after CAP seconds; at EOF with nothing
+//                                            pending: "s SWEEPS SECONDS CHECKS"
 // Option -nPASSES (first argument) repeats read/stat PASSES times in one timed sample.
 // read/stat print "<seconds> <count>" (bytes or stats); timing excludes process start.
 #define _GNU_SOURCE
@@ -18,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,6 +49,85 @@ static int die(const char *what, const char *arg) {
 static void path_of(char *buf, size_t n, long d, long f) {
   if (f < 0) snprintf(buf, n, "d%03ld", d);
   else snprintf(buf, n, "d%03ld/f%05ld", d, f);
+}
+
+struct item { long id; char kind; char path[256]; char token[64]; double t0, next; };
+
+static int seen(const char *root, const struct item *it) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", root, it->path);
+  if (it->kind == 'n') {
+    struct stat st;
+    return stat(path, &st) == 0;
+  }
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  char buf[8192];
+  ssize_t r = read(fd, buf, sizeof buf);
+  close(fd);
+  size_t n = strlen(it->token);
+  return r >= (ssize_t)n && !memcmp(buf, it->token, n);
+}
+
+static int watch(const char *root, double cap) {
+  size_t cap_items = 1024, npend = 0, inlen = 0;
+  struct item *pend = malloc(cap_items * sizeof *pend);
+  char in[65536];
+  int eof = 0;
+  long sweeps = 0, checks = 0;
+  double start = now();
+  while (!eof || npend) {
+    struct pollfd pfd = {0, POLLIN, 0};
+    int r = poll(&pfd, eof ? 0 : 1, npend ? 1 : (eof ? 0 : -1));
+    if (r > 0) {
+      ssize_t n = read(0, in + inlen, sizeof in - 1 - inlen);
+      if (n <= 0) eof = 1;
+      else inlen += n;
+      char *line = in, *nl;
+      while ((nl = memchr(line, '\n', in + inlen - line))) {
+        *nl = 0;
+        struct item it = {0};
+        if (line[0] == 'm' &&
+            sscanf(line, "m %ld %255s %63s %lf", &it.id, it.path, it.token, &it.t0) == 4)
+          it.kind = 'm';
+        else if (line[0] == 'n' && sscanf(line, "n %ld %255s %lf", &it.id, it.path, &it.t0) == 3)
+          it.kind = 'n';
+        else {
+          fprintf(stderr, "fsbench watch: bad line: %s\n", line);
+          return 2;
+        }
+        if (npend == cap_items) pend = realloc(pend, (cap_items *= 2) * sizeof *pend);
+        pend[npend++] = it;
+        line = nl + 1;
+      }
+      inlen -= line - in;
+      memmove(in, line, inlen);
+    }
+    if (!npend) continue;
+    sweeps++;
+    for (size_t i = 0; i < npend;) {
+      double t = now();
+      int ok = 0;
+      if (t >= pend[i].next) {
+        ok = seen(root, &pend[i]);
+        t = now();
+        checks++;
+        // Every sweep (~1 ms) for the first 2 s; then every age/200 (0.5% resolution),
+        // so that items a contender never shows cost little CPU while they wait.
+        double age = t - pend[i].t0;
+        pend[i].next = age < 2.0 ? 0 : t + age / 200;
+      }
+      if (ok || t - pend[i].t0 > cap) {
+        printf("r %ld %.6f\n", pend[i].id, ok ? t - pend[i].t0 : -1.0);
+        fflush(stdout);
+        pend[i] = pend[--npend];
+      } else {
+        i++;
+      }
+    }
+  }
+  printf("s %ld %.3f %ld\n", sweeps, now() - start, checks);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -154,6 +245,27 @@ int main(int argc, char **argv) {
     printf("%.6f\n", (double)in / np);
     return 0;
   }
+  if (!strcmp(cmd, "smallread") && argc == 4) {
+    long n = atol(argv[3]);
+    int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+    if (dir < 0) return die("open", argv[2]);
+    char buf[65536];
+    double t0 = now();
+    for (long i = 0; i < passes; i++)
+      for (long f = 0; f < n; f++) {
+        snprintf(p, sizeof p, "f%05ld", f);
+        int fd = openat(dir, p, O_RDONLY);
+        if (fd < 0) return die("open", p);
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) {}
+        if (r < 0) return die("read", p);
+        close(fd);
+      }
+    double t1 = now();
+    printf("%.9f %ld\n", t1 - t0, passes * n);
+    return 0;
+  }
+  if (!strcmp(cmd, "watch") && argc == 4) return watch(argv[2], atof(argv[3]));
   fprintf(stderr, "fsbench: bad arguments\n");
   return 2;
 }

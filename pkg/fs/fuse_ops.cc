@@ -226,15 +226,6 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     fuse_reply_buf(req, data.data(), *r);
     return;
   }
-  if (int fd = fh->NativeFd(); fd >= 0) {
-    // Let libfuse splice straight from the source file when it can.
-    fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-    buf.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-    buf.buf[0].fd = fd;
-    buf.buf[0].pos = off;
-    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-    return;
-  }
   std::vector<char> data(size);
   auto r = fh->Read(data.data(), size, off);
   if (!r) return (void)fuse_reply_err(req, r.error());
@@ -247,14 +238,8 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
   FileSystem::OwnWrite own(fs, file);  // not a remote change
   store::FileHandle* fh = file->handle.get();
   size_t size = fuse_buf_size(in);
-  if (int fd = fh->NativeFd(); fd >= 0) {
-    fuse_bufvec out = FUSE_BUFVEC_INIT(size);
-    out.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-    out.buf[0].fd = fd;
-    out.buf[0].pos = off;
-    ssize_t n = fuse_buf_copy(&out, in, fuse_buf_copy_flags(0));
-    if (n < 0) return Errno{int(-n)};
-    return size_t(n);
+  if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
+    return fh->Write(static_cast<const char*>(in->buf[0].mem), size, off);  // no copy
   }
   std::vector<char> data(size);
   fuse_bufvec flat = FUSE_BUFVEC_INIT(size);

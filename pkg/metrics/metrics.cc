@@ -17,6 +17,14 @@ const char* FuseOpName(FuseOp op) {
   return kNames[size_t(op)];
 }
 
+const char* StoreOpName(StoreOp op) {
+  static const char* const kNames[] = {
+      "stat",   "list",   "readlink", "statfs", "open",    "create", "mkdir", "mknod", "symlink",
+      "link",   "unlink", "rmdir",    "rename", "setattr", "xattr",  "read",  "write", "fsync"};
+  static_assert(std::size(kNames) == size_t(StoreOp::kCount));
+  return kNames[size_t(op)];
+}
+
 const char* ChangeKindName(ChangeKind kind) {
   static const char* const kNames[] = {"created", "modified", "attributes",
                                        "deleted", "type_changed", "renamed"};
@@ -139,6 +147,25 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
     for (size_t r = 0; r < size_t(InvalResult::kCount); ++r)
       invalidations_[t][r] = &invals.Add(
           {{"type", InvalTypeName(InvalType(t))}, {"result", InvalResultName(InvalResult(r))}});
+
+  auto& store_requests = prometheus::BuildCounter()
+                             .Name("freshfs_store_requests_total")
+                             .Help("Requests to the source (syscalls for a directory source), "
+                                   "by operation and result")
+                             .Labels(constant)
+                             .Register(*registry_);
+  static const char* const kResults[] = {"ok", "not_found", "error"};
+  for (size_t o = 0; o < size_t(StoreOp::kCount); ++o)
+    for (size_t r = 0; r < size_t(StoreResult::kCount); ++r)
+      store_requests_[o][r] =
+          &store_requests.Add({{"op", StoreOpName(StoreOp(o))}, {"result", kResults[r]}});
+  auto& store_bytes = prometheus::BuildCounter()
+                          .Name("freshfs_store_bytes_total")
+                          .Help("File data moved to and from the source, by direction")
+                          .Labels(constant)
+                          .Register(*registry_);
+  store_bytes_down_ = &store_bytes.Add({{"direction", "read"}});
+  store_bytes_up_ = &store_bytes.Add({{"direction", "write"}});
 
   detection_ = &prometheus::BuildHistogram()
                     .Name("freshfs_change_detection_seconds")

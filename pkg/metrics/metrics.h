@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -39,6 +40,15 @@ enum class InvalType { kEntry, kExpireEntry, kDelete, kInodeData, kInodeAttr, kC
 enum class InvalResult { kOk, kNotCached, kUnsupported, kError, kCount };
 const char* InvalTypeName(InvalType type);
 const char* InvalResultName(InvalResult result);
+
+// Store operations (label op of freshfs_store_requests_total).
+enum class StoreOp {
+  kStat, kList, kReadlink, kStatfs, kOpen, kCreate, kMkdir, kMknod, kSymlink, kLink,
+  kUnlink, kRmdir, kRename, kSetattr, kXattr, kRead, kWrite, kFsync, kCount
+};
+const char* StoreOpName(StoreOp op);
+// How it went (label result): ok, not_found (ENOENT/ENODATA: often expected), error.
+enum class StoreResult { kOk, kNotFound, kError, kCount };
 
 class Metrics {
  public:
@@ -80,6 +90,18 @@ class Metrics {
   void Notified(double seconds_since_detection) { invalidation_latency_->Observe(seconds_since_detection); }
 
   // A full sync that started at `started_unix` took `seconds`.
+  void StoreRequest(StoreOp op, int error) {
+    StoreResult r = error == 0 ? StoreResult::kOk
+                    : (error == ENOENT || error == ENODATA) ? StoreResult::kNotFound
+                                            : StoreResult::kError;
+    store_requests_[size_t(op)][size_t(r)]->Increment();
+  }
+  uint64_t StoreRequestCount(StoreOp op, StoreResult r) const {
+    return uint64_t(store_requests_[size_t(op)][size_t(r)]->Value());
+  }
+  void StoreBytesRead(size_t n) { store_bytes_down_->Increment(double(n)); }
+  void StoreBytesWritten(size_t n) { store_bytes_up_->Increment(double(n)); }
+
   void SyncDone(double seconds, bool ok, double started_unix);
   uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
 
@@ -91,6 +113,11 @@ class Metrics {
   std::array<std::array<prometheus::Counter*, size_t(InvalResult::kCount)>,
              size_t(InvalType::kCount)>
       invalidations_{};
+  std::array<std::array<prometheus::Counter*, size_t(StoreResult::kCount)>,
+             size_t(StoreOp::kCount)>
+      store_requests_{};
+  prometheus::Counter* store_bytes_down_ = nullptr;
+  prometheus::Counter* store_bytes_up_ = nullptr;
   prometheus::Histogram* detection_ = nullptr;
   prometheus::Histogram* invalidation_latency_ = nullptr;
   prometheus::Histogram* sync_duration_ = nullptr;

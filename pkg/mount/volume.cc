@@ -12,8 +12,10 @@
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
 #include "metrics/metrics.h"
+#include "metrics/process_collector.h"
 #include "mount/signals.h"
 #include "store/dir_store.h"
+#include "store/instrumented_store.h"
 #include "watch/inotify_source.h"
 #include "watch/watcher.h"
 
@@ -52,6 +54,7 @@ struct Volume::Parts {
   std::unique_ptr<invalidate::Invalidator> invalidator;
   std::unique_ptr<invalidate::ChangeApplier> applier;
   std::unique_ptr<watch::InotifySource> inotify_source;
+  std::shared_ptr<prometheus::Collectable> process_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   fs::FuseContext ctx;
   std::unique_ptr<fs::FuseSession> session;
@@ -105,6 +108,8 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
     }
     p.exposer->RegisterCollectable(p.metrics->registry());
     p.exposer->RegisterCollectable(p.metrics->live_collectable());
+    p.process_collector = metrics::MakeProcessCollector();
+    p.exposer->RegisterCollectable(p.process_collector);
     auto ports = p.exposer->GetListeningPorts();
     std::string host = o.metrics_address->substr(0, o.metrics_address->rfind(':'));
     spdlog::info("metrics at http://{}:{}/metrics", host, ports.empty() ? 0 : ports.front());
@@ -131,7 +136,8 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   fs_settings.file_mode = o.file_mode;
   fs_settings.dir_mode = o.dir_mode;
   fs_settings.revalidate_on_open = o.revalidate_on_open;
-  p.filesystem = std::make_unique<fs::FileSystem>(std::move(*store), fs_settings);
+  p.filesystem = std::make_unique<fs::FileSystem>(
+      store::Instrument(std::move(*store), p.metrics.get()), fs_settings);
 
   p.invalidator = std::make_unique<invalidate::Invalidator>(p.metrics.get());
   if (p.watching || o.revalidate_on_open) {
@@ -179,8 +185,6 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
 
   ctx.on_init = [&p, description](fuse_conn_info* conn) {
     conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
-    if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
-    if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
     if (p.ctx.cache.explicit_inval_data && (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)) {
       // Our own writes change mtime; the kernel must not drop the writer's

@@ -19,7 +19,6 @@ class DirFile final : public FileHandle {
   Status Fsync(bool datasync) override;
   Status Allocate(int mode, off_t offset, off_t length) override;
   Result<off_t> Seek(off_t offset, int whence) override;
-  int NativeFd() const override { return fd_.get(); }
 
  private:
   UniqueFd fd_;

@@ -59,8 +59,6 @@ class FileHandle {
   virtual Status Fsync(bool datasync) = 0;
   virtual Status Allocate(int mode, off_t offset, off_t length) = 0;
   virtual Result<off_t> Seek(off_t offset, int whence) = 0;  // SEEK_DATA/SEEK_HOLE
-  // A descriptor the FUSE layer may splice from/into directly, or -1.
-  virtual int NativeFd() const { return -1; }
 };
 
 class Store {

@@ -1,0 +1,137 @@
+#include "store/instrumented_store.h"
+
+namespace freshfs::store {
+namespace {
+
+using metrics::StoreOp;
+
+template <typename T>
+int ErrorOf(const Result<T>& r) {
+  return r.error();
+}
+int ErrorOf(const Status& s) { return s.error; }
+
+class InstrumentedFile final : public FileHandle {
+ public:
+  InstrumentedFile(std::unique_ptr<FileHandle> inner, metrics::Metrics* m)
+      : inner_(std::move(inner)), m_(m) {}
+
+  Result<size_t> Read(char* buf, size_t size, off_t offset) override {
+    auto r = inner_->Read(buf, size, offset);
+    m_->StoreRequest(StoreOp::kRead, r.error());
+    if (r) m_->StoreBytesRead(*r);
+    return r;
+  }
+  Result<size_t> Write(const char* buf, size_t size, off_t offset) override {
+    auto r = inner_->Write(buf, size, offset);
+    m_->StoreRequest(StoreOp::kWrite, r.error());
+    if (r) m_->StoreBytesWritten(*r);
+    return r;
+  }
+  Result<struct stat> Stat() override { return Count(StoreOp::kStat, inner_->Stat()); }
+  Status SetAttr(const AttrChange& c) override {
+    return Count(StoreOp::kSetattr, inner_->SetAttr(c));
+  }
+  Status Flush() override { return Count(StoreOp::kFsync, inner_->Flush()); }
+  Status Fsync(bool datasync) override { return Count(StoreOp::kFsync, inner_->Fsync(datasync)); }
+  Status Allocate(int mode, off_t offset, off_t length) override {
+    return Count(StoreOp::kWrite, inner_->Allocate(mode, offset, length));
+  }
+  Result<off_t> Seek(off_t offset, int whence) override { return inner_->Seek(offset, whence); }
+
+ private:
+  template <typename R>
+  R Count(StoreOp op, R r) {
+    m_->StoreRequest(op, ErrorOf(r));
+    return r;
+  }
+  std::unique_ptr<FileHandle> inner_;
+  metrics::Metrics* m_;
+};
+
+class InstrumentedStore final : public Store {
+ public:
+  InstrumentedStore(std::unique_ptr<Store> inner, metrics::Metrics* m)
+      : inner_(std::move(inner)), m_(m) {}
+
+  std::string Describe() const override { return inner_->Describe(); }
+  Status CheckRoot() override { return Count(StoreOp::kStat, inner_->CheckRoot()); }
+  Result<struct stat> Stat(std::string_view p) override {
+    return Count(StoreOp::kStat, inner_->Stat(p));
+  }
+  Result<std::vector<DirEntry>> List(std::string_view d) override {
+    return Count(StoreOp::kList, inner_->List(d));
+  }
+  Result<std::vector<DetailedEntry>> ListDetailed(std::string_view d) override {
+    return Count(StoreOp::kList, inner_->ListDetailed(d));
+  }
+  Result<std::string> ReadLink(std::string_view p) override {
+    return Count(StoreOp::kReadlink, inner_->ReadLink(p));
+  }
+  Result<struct statvfs> StatFs() override { return Count(StoreOp::kStatfs, inner_->StatFs()); }
+  Result<std::unique_ptr<FileHandle>> Open(std::string_view p, int flags) override {
+    return Wrap(StoreOp::kOpen, inner_->Open(p, flags));
+  }
+  Result<std::unique_ptr<FileHandle>> Create(std::string_view p, int flags, mode_t mode,
+                                             const Caller& c) override {
+    return Wrap(StoreOp::kCreate, inner_->Create(p, flags, mode, c));
+  }
+  Status MakeDir(std::string_view p, mode_t mode, const Caller& c) override {
+    return Count(StoreOp::kMkdir, inner_->MakeDir(p, mode, c));
+  }
+  Status MakeNode(std::string_view p, mode_t mode, dev_t rdev, const Caller& c) override {
+    return Count(StoreOp::kMknod, inner_->MakeNode(p, mode, rdev, c));
+  }
+  Status Symlink(std::string_view t, std::string_view p, const Caller& c) override {
+    return Count(StoreOp::kSymlink, inner_->Symlink(t, p, c));
+  }
+  Status Link(std::string_view e, std::string_view p) override {
+    return Count(StoreOp::kLink, inner_->Link(e, p));
+  }
+  Status Unlink(std::string_view p) override { return Count(StoreOp::kUnlink, inner_->Unlink(p)); }
+  Status RemoveDir(std::string_view p) override {
+    return Count(StoreOp::kRmdir, inner_->RemoveDir(p));
+  }
+  Status Rename(std::string_view f, std::string_view t, unsigned flags) override {
+    return Count(StoreOp::kRename, inner_->Rename(f, t, flags));
+  }
+  Status SetAttr(std::string_view p, const AttrChange& c) override {
+    return Count(StoreOp::kSetattr, inner_->SetAttr(p, c));
+  }
+  Result<std::string> GetXattr(std::string_view p, const std::string& n) override {
+    return Count(StoreOp::kXattr, inner_->GetXattr(p, n));
+  }
+  Result<std::string> ListXattr(std::string_view p) override {
+    return Count(StoreOp::kXattr, inner_->ListXattr(p));
+  }
+  Status SetXattr(std::string_view p, const std::string& n, std::string_view v,
+                  int flags) override {
+    return Count(StoreOp::kXattr, inner_->SetXattr(p, n, v, flags));
+  }
+  Status RemoveXattr(std::string_view p, const std::string& n) override {
+    return Count(StoreOp::kXattr, inner_->RemoveXattr(p, n));
+  }
+
+ private:
+  template <typename R>
+  R Count(StoreOp op, R r) {
+    m_->StoreRequest(op, ErrorOf(r));
+    return r;
+  }
+  Result<std::unique_ptr<FileHandle>> Wrap(StoreOp op, Result<std::unique_ptr<FileHandle>> r) {
+    m_->StoreRequest(op, r.error());
+    if (!r) return r;
+    return std::unique_ptr<FileHandle>(new InstrumentedFile(std::move(*r), m_));
+  }
+
+  std::unique_ptr<Store> inner_;
+  metrics::Metrics* m_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> Instrument(std::unique_ptr<Store> store, metrics::Metrics* metrics) {
+  return std::make_unique<InstrumentedStore>(std::move(store), metrics);
+}
+
+}  // namespace freshfs::store
