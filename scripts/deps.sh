@@ -10,7 +10,7 @@ packages=(
   # run
   fuse3
   # test
-  fio attr python3
+  fio attr python3 curl prometheus
   "$@"
 )
 
