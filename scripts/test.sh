@@ -23,7 +23,8 @@ if [ "${FRESHFS_SKIP_TSAN:-0}" != 1 ] && [ $# -eq 0 ]; then
   tsan=${build}-tsan
   cmake -S . -B "$tsan" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRESHFS_TSAN=ON >/dev/null
-  cmake --build "$tsan" -j "$(nproc)"
+  cmake --build "$tsan" -j "$(nproc)" --target freshfs-mount freshfs_integration_tests \
+    freshfs_watch_tests freshfs_invalidate_tests freshfs_fs_tests
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir "$tsan" --output-on-failure -j 2 --timeout 600 \
     -R '^(Stress|WatcherTest|Invalidator|ChangeApplier|InodeTable|FileSystemTest)' || status=$?
