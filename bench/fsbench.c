@@ -20,7 +20,8 @@
 //                                            repeats (items older than 2 s: every age/200);
 //                                            prints "r ID LATENCY" when seen, or
 //                                            "r ID -1" after CAP seconds; at EOF with nothing
-//                                            pending: "s SWEEPS SECONDS CHECKS"
+//                                            pending: "s SWEEPS SECONDS CHECKS" (sweep
+//                                            intervals with items pending, their total)
 // Option -nPASSES (first argument) repeats read/stat PASSES times in one timed sample.
 // read/stat print "<seconds> <count>" (bytes or stats); timing excludes process start.
 #define _GNU_SOURCE
@@ -75,7 +76,7 @@ static int watch(const char *root, double cap) {
   char in[65536];
   int eof = 0;
   long sweeps = 0, checks = 0;
-  double start = now();
+  double busy = 0, last = 0;  // time between consecutive sweeps with items pending
   while (!eof || npend) {
     struct pollfd pfd = {0, POLLIN, 0};
     int r = poll(&pfd, eof ? 0 : 1, npend ? 1 : (eof ? 0 : -1));
@@ -103,8 +104,13 @@ static int watch(const char *root, double cap) {
       inlen -= line - in;
       memmove(in, line, inlen);
     }
-    if (!npend) continue;
-    sweeps++;
+    if (!npend) {
+      last = 0;
+      continue;
+    }
+    double ts = now();
+    if (last > 0) busy += ts - last, sweeps++;
+    last = ts;
     for (size_t i = 0; i < npend;) {
       double t = now();
       int ok = 0;
@@ -126,7 +132,7 @@ static int watch(const char *root, double cap) {
       }
     }
   }
-  printf("s %ld %.3f %ld\n", sweeps, now() - start, checks);
+  printf("s %ld %.3f %ld\n", sweeps, busy, checks);
   return 0;
 }
 

@@ -61,6 +61,157 @@ struct Volume::Parts {
   std::unique_ptr<invalidate::FuseNotifier> notifier;
   std::function<void()> on_ready;
 
+  // --metrics-address: the endpoint comes up before the mount, so a bad
+  // address fails the mount instead of leaving a half-working one.
+  bool StartMetrics(std::string* error) {
+    metrics = std::make_unique<metrics::Metrics>(
+        options.volume_name.value_or(DefaultVolumeName(mountpoint)), version);
+    if (!options.metrics_address) return true;
+    const std::string& address = *options.metrics_address;
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(address);
+    } catch (const std::exception& e) {
+      *error = "--metrics-address \"" + address + "\": cannot listen: " + e.what();
+      return false;
+    }
+    exposer->RegisterCollectable(metrics->registry());
+    exposer->RegisterCollectable(metrics->live_collectable());
+    process_collector = metrics::MakeProcessCollector();
+    exposer->RegisterCollectable(process_collector);
+    auto ports = exposer->GetListeningPorts();
+    spdlog::info("metrics at http://{}:{}/metrics", address.substr(0, address.rfind(':')),
+                 ports.empty() ? 0 : ports.front());
+    return true;
+  }
+
+  void ChooseChangeSources() {
+    switch (options.events) {
+      case config::Events::kAuto:
+        inotify = watch::FilesystemDeliversAllEvents(source);
+        break;
+      case config::Events::kInotify:
+        inotify = true;
+        break;
+      case config::Events::kNone:
+        inotify = false;
+        break;
+    }
+    events_trusted = inotify && watch::FilesystemDeliversAllEvents(source);
+    watching = options.poll_interval.count() > 0 || inotify;
+  }
+
+  fs::FsSettings FsSettings() const {
+    fs::FsSettings s;
+    s.read_only = options.read_only;
+    s.uid = options.uid;
+    s.gid = options.gid;
+    s.file_mode = options.file_mode;
+    s.dir_mode = options.dir_mode;
+    s.revalidate_on_open = options.revalidate_on_open;
+    return s;
+  }
+
+  // The watcher and what it feeds: applier -> invalidator. Its first scan
+  // runs before the mount, so the kernel caches nothing it has not seen.
+  bool StartWatcher(std::string* error) {
+    if (!watching && !options.revalidate_on_open) return true;
+    watch::Watcher::Settings ws;
+    ws.poll_interval = options.poll_interval;
+    watcher = std::make_unique<watch::Watcher>(&filesystem->store(), ws, metrics.get());
+    applier = std::make_unique<invalidate::ChangeApplier>(&filesystem->inodes(),
+                                                          invalidator.get(), metrics.get());
+    fs::FileSystem* fs = filesystem.get();
+    applier->set_on_content_change([fs](fuse_ino_t ino) { fs->DropUnopened(ino); });
+    invalidate::ChangeApplier* apply = applier.get();
+    watcher->set_sink([apply](const std::vector<watch::Change>& changes,
+                              watch::Clock::time_point detected) {
+      apply->Apply(changes, detected);
+    });
+    invalidate::Invalidator* inv = invalidator.get();
+    // On-open revalidation waits for its notifications: they concern an
+    // inode the opener holds no lock on (see DESIGN.md); bounded all the same.
+    watcher->set_flush([inv] { inv->Flush(1s); });
+    filesystem->set_observer(watcher.get());
+    if (!watcher->Start().ok()) {
+      *error = "source \"" + source + "\": the initial scan failed";
+      return false;
+    }
+    watch::Watcher* w = watcher.get();
+    metrics->SetLive({[w] { return w->StalenessSeconds(); },
+                      [w] { return double(w->WatchedEntries()); }});
+    return true;
+  }
+
+  // How long the kernel may cache, and the init callback that asks for the
+  // capabilities this needs.
+  void SetUpKernelCache(const std::string& description) {
+    const config::Options& o = options;
+    ctx.fs = filesystem.get();
+    ctx.metrics = metrics.get();
+    std::chrono::milliseconds fallback = watching ? kWatchedTimeout : kUnwatchedTimeout;
+    ctx.cache.entry_timeout = Seconds(o.entry_timeout.value_or(fallback));
+    ctx.cache.attr_timeout = Seconds(o.attr_timeout.value_or(fallback));
+    ctx.cache.negative_timeout =
+        Seconds(o.negative_timeout.value_or(watching ? kWatchedTimeout : 0ms));
+    bool kernel_cache = o.kernel_cache.value_or(watching);
+    ctx.cache.keep_cache = kernel_cache;
+    ctx.cache.cache_readdir = kernel_cache;
+    ctx.cache.explicit_inval_data = watching;
+    ctx.cache.no_open = o.read_only && kernel_cache && !o.revalidate_on_open;
+    invalidator->set_on_unsupported([this] { ctx.notifications_unsupported = true; });
+    ctx.on_init = [this, description](fuse_conn_info* conn) { OnInit(conn, description); };
+  }
+
+  void OnInit(fuse_conn_info* conn, const std::string& description) {
+    conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
+    if (ctx.cache.explicit_inval_data && (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)) {
+      // Our own writes change mtime; the kernel must not drop the writer's
+      // pages for that. Remote changes are invalidated explicitly.
+      conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+      conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    }
+    if (ctx.cache.no_open && !(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
+      ctx.cache.no_open = false;
+    if (ctx.cache.no_open) conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+    if (conn->max_write < (1u << 20)) conn->max_write = 1u << 20;
+    spdlog::info(
+        "mounted {} at {} (pid {}; poll {}ms, events {}, entry/attr timeout {}s/{}s, "
+        "kernel cache {})",
+        description, mountpoint, ::getpid(), options.poll_interval.count(),
+        inotify ? "inotify" : "none", ctx.cache.entry_timeout, ctx.cache.attr_timeout,
+        ctx.cache.keep_cache ? "on" : "off");
+    if (on_ready) on_ready();
+  }
+
+  bool MountSession(std::string* error) {
+    fs::SessionSettings ss;
+    ss.mountpoint = mountpoint;
+    ss.fsname = source;
+    ss.allow_other = options.allow_other;
+    ss.read_only = options.read_only;
+    ss.debug = options.debug;
+    ss.max_threads = options.max_threads;
+    session = fs::FuseSession::Mount(&ctx, ss, error);
+    if (!session) return false;
+    notifier = std::make_unique<invalidate::FuseNotifier>(session->raw());
+    invalidator->Start(notifier.get());
+    return true;
+  }
+
+  // inotify starts once the mount is up; a sync right after covers changes
+  // made between the initial scan and the watches.
+  void StartEvents() {
+    if (!inotify || !watcher) return;
+    inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source, events_trusted);
+    Status s = inotify_source->Start(watcher->CopySnapshot());
+    if (!s.ok()) {
+      spdlog::warn("inotify unavailable ({}); relying on periodic sync", std::strerror(s.error));
+      inotify_source.reset();
+    }
+    watcher->RequestSync();
+  }
+
   // Stops everything that may talk to the kernel on its own. Safe to call
   // while the FUSE loop still runs (that is the point: see signals.h).
   void StopFreshness() {
@@ -87,147 +238,22 @@ Volume::~Volume() { parts_->Stop(); }
 
 bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   Parts& p = *parts_;
-  const config::Options& o = p.options;
   p.on_ready = std::move(on_ready);
-
   auto store = store::DirStore::Open(p.source);
   if (!store) {
     *error = "source \"" + p.source + "\": " + std::strerror(store.error());
     return false;
   }
   std::string description = (*store)->Describe();
-
-  p.metrics = std::make_unique<metrics::Metrics>(o.volume_name.value_or(DefaultVolumeName(p.mountpoint)),
-                                                 p.version);
-  if (o.metrics_address) {
-    try {
-      p.exposer = std::make_unique<prometheus::Exposer>(*o.metrics_address);
-    } catch (const std::exception& e) {
-      *error = "--metrics-address \"" + *o.metrics_address + "\": cannot listen: " + e.what();
-      return false;
-    }
-    p.exposer->RegisterCollectable(p.metrics->registry());
-    p.exposer->RegisterCollectable(p.metrics->live_collectable());
-    p.process_collector = metrics::MakeProcessCollector();
-    p.exposer->RegisterCollectable(p.process_collector);
-    auto ports = p.exposer->GetListeningPorts();
-    std::string host = o.metrics_address->substr(0, o.metrics_address->rfind(':'));
-    spdlog::info("metrics at http://{}:{}/metrics", host, ports.empty() ? 0 : ports.front());
-  }
-
-  switch (o.events) {
-    case config::Events::kAuto:
-      p.inotify = watch::FilesystemDeliversAllEvents(p.source);
-      break;
-    case config::Events::kInotify:
-      p.inotify = true;
-      break;
-    case config::Events::kNone:
-      p.inotify = false;
-      break;
-  }
-  p.events_trusted = p.inotify && watch::FilesystemDeliversAllEvents(p.source);
-  p.watching = o.poll_interval.count() > 0 || p.inotify;
-
-  fs::FsSettings fs_settings;
-  fs_settings.read_only = o.read_only;
-  fs_settings.uid = o.uid;
-  fs_settings.gid = o.gid;
-  fs_settings.file_mode = o.file_mode;
-  fs_settings.dir_mode = o.dir_mode;
-  fs_settings.revalidate_on_open = o.revalidate_on_open;
+  if (!p.StartMetrics(error)) return false;
+  p.ChooseChangeSources();
   p.filesystem = std::make_unique<fs::FileSystem>(
-      store::Instrument(std::move(*store), p.metrics.get()), fs_settings);
-
+      store::Instrument(std::move(*store), p.metrics.get()), p.FsSettings());
   p.invalidator = std::make_unique<invalidate::Invalidator>(p.metrics.get());
-  if (p.watching || o.revalidate_on_open) {
-    watch::Watcher::Settings ws;
-    ws.poll_interval = o.poll_interval;
-    p.watcher = std::make_unique<watch::Watcher>(&p.filesystem->store(), ws, p.metrics.get());
-    p.applier = std::make_unique<invalidate::ChangeApplier>(&p.filesystem->inodes(),
-                                                            p.invalidator.get(), p.metrics.get());
-    fs::FileSystem* filesystem = p.filesystem.get();
-    p.applier->set_on_content_change([filesystem](fuse_ino_t ino) { filesystem->DropUnopened(ino); });
-    invalidate::ChangeApplier* applier = p.applier.get();
-    p.watcher->set_sink([applier](const std::vector<watch::Change>& changes,
-                                  watch::Clock::time_point detected) {
-      applier->Apply(changes, detected);
-    });
-    invalidate::Invalidator* invalidator = p.invalidator.get();
-    // On-open revalidation waits for its notifications: they concern an
-    // inode the opener holds no lock on (see DESIGN.md); bounded all the same.
-    p.watcher->set_flush([invalidator] { invalidator->Flush(1s); });
-    p.filesystem->set_observer(p.watcher.get());
-    // The first snapshot is taken before the kernel can cache anything.
-    if (!p.watcher->Start().ok()) {
-      *error = "source \"" + p.source + "\": the initial scan failed";
-      return false;
-    }
-    watch::Watcher* watcher = p.watcher.get();
-    p.metrics->SetLive({[watcher] { return watcher->StalenessSeconds(); },
-                        [watcher] { return double(watcher->WatchedEntries()); }});
-  }
-
-  fs::FuseContext& ctx = p.ctx;
-  ctx.fs = p.filesystem.get();
-  ctx.metrics = p.metrics.get();
-  std::chrono::milliseconds fallback = p.watching ? kWatchedTimeout : kUnwatchedTimeout;
-  ctx.cache.entry_timeout = Seconds(o.entry_timeout.value_or(fallback));
-  ctx.cache.attr_timeout = Seconds(o.attr_timeout.value_or(fallback));
-  ctx.cache.negative_timeout =
-      Seconds(o.negative_timeout.value_or(p.watching ? kWatchedTimeout : 0ms));
-  bool kernel_cache = o.kernel_cache.value_or(p.watching);
-  ctx.cache.keep_cache = kernel_cache;
-  ctx.cache.cache_readdir = kernel_cache;
-  ctx.cache.explicit_inval_data = p.watching;
-  ctx.cache.no_open = o.read_only && kernel_cache && !o.revalidate_on_open;
-  p.invalidator->set_on_unsupported([&ctx] { ctx.notifications_unsupported = true; });
-
-  ctx.on_init = [&p, description](fuse_conn_info* conn) {
-    conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
-    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
-    if (p.ctx.cache.explicit_inval_data && (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)) {
-      // Our own writes change mtime; the kernel must not drop the writer's
-      // pages for that. Remote changes are invalidated explicitly.
-      conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
-      conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-    }
-    if (p.ctx.cache.no_open && !(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
-      p.ctx.cache.no_open = false;
-    if (p.ctx.cache.no_open) conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
-    if (conn->max_write < (1u << 20)) conn->max_write = 1u << 20;
-    spdlog::info(
-        "mounted {} at {} (pid {}; poll {}ms, events {}, entry/attr timeout {}s/{}s, "
-        "kernel cache {})",
-        description, p.mountpoint, ::getpid(), p.options.poll_interval.count(),
-        p.inotify ? "inotify" : "none", p.ctx.cache.entry_timeout, p.ctx.cache.attr_timeout,
-        p.ctx.cache.keep_cache ? "on" : "off");
-    if (p.on_ready) p.on_ready();
-  };
-
-  fs::SessionSettings ss;
-  ss.mountpoint = p.mountpoint;
-  ss.fsname = p.source;
-  ss.allow_other = o.allow_other;
-  ss.read_only = o.read_only;
-  ss.debug = o.debug;
-  ss.max_threads = o.max_threads;
-  p.session = fs::FuseSession::Mount(&ctx, ss, error);
-  if (!p.session) return false;
-
-  p.notifier = std::make_unique<invalidate::FuseNotifier>(p.session->raw());
-  p.invalidator->Start(p.notifier.get());
-  if (p.inotify && p.watcher) {
-    p.inotify_source =
-        std::make_unique<watch::InotifySource>(p.watcher.get(), p.source, p.events_trusted);
-    Status s = p.inotify_source->Start(p.watcher->CopySnapshot());
-    if (!s.ok()) {
-      spdlog::warn("inotify unavailable ({}); relying on periodic sync", std::strerror(s.error));
-      p.inotify_source.reset();
-    }
-    // Covers changes made between the initial scan and the watches.
-    p.watcher->RequestSync();
-  }
+  if (!p.StartWatcher(error)) return false;
+  p.SetUpKernelCache(description);
+  if (!p.MountSession(error)) return false;
+  p.StartEvents();
   return true;
 }
 

@@ -144,26 +144,35 @@ std::vector<Change> Watcher::RescanLocked(const std::string& path, bool deep,
   // or the caller asks; a directory whose own attributes changed is not.
   bool subtree = (known_dir && !now_dir) ||
                  (now_dir && (deep || !known_dir || known_ino != st->st_ino));
-  Snapshot fresh;
-  if (subtree && now_dir) {
-    if (!ScanTree(*store_, path, &fresh, nullptr).ok()) fresh.clear();
-  } else if (st) {
-    fresh[path] = EntryState::From(*st);
-  }
+  Snapshot fresh = ReadFresh(path, st, subtree);
 
   lock.lock();
   if (IsOwnLocked(path)) return {};
   Snapshot before = subtree ? CopySubtree(snapshot_, path) : Single(snapshot_, path);
   std::vector<Change> changes = Diff(before, fresh);
+  RecordLocked(path, std::move(fresh), subtree);
+  return changes;
+}
+
+Snapshot Watcher::ReadFresh(const std::string& path, const Result<struct stat>& st,
+                            bool subtree) {
+  Snapshot fresh;
+  if (subtree && st && S_ISDIR(st->st_mode)) {
+    if (!ScanTree(*store_, path, &fresh, nullptr).ok()) fresh.clear();
+  } else if (st) {
+    fresh[path] = EntryState::From(*st);
+  }
+  return fresh;
+}
+
+void Watcher::RecordLocked(const std::string& path, Snapshot fresh, bool subtree) {
   if (subtree) {
     ReplaceSubtree(&snapshot_, path, std::move(fresh));
-  } else if (st) {
-    snapshot_[path] = EntryState::From(*st);
   } else {
     snapshot_.erase(path);
+    snapshot_.merge(fresh);
   }
   watched_ = snapshot_.size();
-  return changes;
 }
 
 size_t Watcher::Rescan(const std::string& path, bool deep) {
@@ -241,22 +250,10 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
     st = store_->Stat(path);
   }
   bool now_dir = st && S_ISDIR(st->st_mode);
-  Snapshot fresh;
   bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);
-  if (subtree && now_dir) {
-    (void)ScanTree(*store_, path, &fresh, nullptr);
-  } else if (st) {
-    fresh[path] = EntryState::From(*st);
-  }
+  Snapshot fresh = ReadFresh(path, st, subtree);
   lock.lock();
-  if (subtree) {
-    ReplaceSubtree(&snapshot_, path, std::move(fresh));
-  } else if (st) {
-    snapshot_[path] = EntryState::From(*st);
-  } else {
-    snapshot_.erase(path);
-  }
-  watched_ = snapshot_.size();
+  RecordLocked(path, std::move(fresh), subtree);
   if (--own_[path] == 0) own_.erase(path);
 }
 

@@ -92,6 +92,11 @@ class Watcher : public fs::ChangeObserver {
   // Drops changes to paths the mount is changing itself; keeps their old state.
   void KeepOwnLocked(const Snapshot& before, Snapshot* after) const;
   void Deliver(std::vector<Change> changes, Clock::time_point detected);
+  // What the source holds at `path` now (`st`: its stat): the entry, and
+  // with `subtree` (for a directory) everything under it.
+  Snapshot ReadFresh(const std::string& path, const Result<struct stat>& st, bool subtree);
+  // Puts `fresh` where the snapshot held `path` (and its subtree, with `subtree`).
+  void RecordLocked(const std::string& path, Snapshot fresh, bool subtree);
   std::vector<Change> RescanLocked(const std::string& path, bool deep,
                                    std::unique_lock<std::mutex>& lock);
 
