@@ -39,6 +39,7 @@ constexpr Setting kSettings[] = {
     {"poll-interval", ValueKind::kPoll, ""},
     {"events", ValueKind::kEvents, ""},
     {"revalidate-on-open", ValueKind::kBool, ""},
+    {"push-small-files", ValueKind::kBool, ""},
     {"metrics-address", ValueKind::kAddress, ""},
     {"volume-name", ValueKind::kName, ""},
 };
@@ -221,6 +222,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "kernel-cache") options.kernel_cache = *b;
       if (name == "debug") options.debug = *b;
       if (name == "revalidate-on-open") options.revalidate_on_open = *b;
+      if (name == "push-small-files") options.push_small_files = *b;
       return std::nullopt;
     }
     case ValueKind::kString: {

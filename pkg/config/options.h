@@ -48,6 +48,7 @@ struct Options {
   std::chrono::milliseconds poll_interval{5000};  // --poll-interval; 0 disables
   Events events = Events::kAuto;                  // --events inotify|none
   bool revalidate_on_open = false;                // --revalidate-on-open
+  bool push_small_files = false;                  // --push-small-files (notify_store)
 
   // Kernel caching; unset = chosen by whether a change source runs
   // (1h/1h/1h and on with one, 1s/1s/0 and off without).

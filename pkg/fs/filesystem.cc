@@ -312,6 +312,31 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
   return handle->Read(buf, size, offset);
 }
 
+void FileSystem::NoteRead(fuse_ino_t ino) {
+  std::lock_guard lock(recent_mu_);
+  if (!recent_reads_.insert(ino).second) return;
+  recent_order_.push_back(ino);
+  if (recent_order_.size() > kRecentReadsMax) {
+    recent_reads_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+}
+
+bool FileSystem::RecentlyRead(fuse_ino_t ino) {
+  std::lock_guard lock(recent_mu_);
+  return recent_reads_.count(ino) > 0;
+}
+
+std::optional<std::string> FileSystem::ReadSmallFile(const std::string& path, size_t limit) {
+  auto handle = store_->Open(path, O_RDONLY);
+  if (!handle) return std::nullopt;
+  std::string data(limit + 1, '\0');
+  auto n = (*handle)->Read(data.data(), data.size(), 0);
+  if (!n || *n > limit) return std::nullopt;
+  data.resize(*n);
+  return data;
+}
+
 void FileSystem::DropUnopened(fuse_ino_t ino) {
   std::lock_guard lock(unopened_mu_);
   unopened_.erase(ino);

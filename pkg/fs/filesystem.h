@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -132,6 +133,13 @@ class FileSystem {
   // Drops the cached descriptor of `ino` (its content changed at the source).
   void DropUnopened(fuse_ino_t ino);
 
+  // Files read through the daemon lately (their pages were not cached), the
+  // candidates for pushing new content into the page cache after a change.
+  void NoteRead(fuse_ino_t ino);
+  bool RecentlyRead(fuse_ino_t ino);
+  // The whole content of the file at `path` if it has at most `limit` bytes.
+  std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit);
+
   Result<DirHandle*> OpenDir(fuse_ino_t ino);
   // Calls `emit` for each item from `offset` on until it returns false (the
   // reply buffer is full). With `plus`, each emitted child is looked up
@@ -175,6 +183,11 @@ class FileSystem {
   static constexpr size_t kUnopenedMax = 256;
   std::mutex unopened_mu_;
   std::unordered_map<fuse_ino_t, std::shared_ptr<store::FileHandle>> unopened_;
+
+  static constexpr size_t kRecentReadsMax = 4096;
+  std::mutex recent_mu_;
+  std::unordered_set<fuse_ino_t> recent_reads_;
+  std::deque<fuse_ino_t> recent_order_;  // oldest first, for eviction
 };
 
 }  // namespace freshfs::fs

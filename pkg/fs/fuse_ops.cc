@@ -218,6 +218,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kRead);
+  if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
   store::FileHandle* fh = HandleOf(fi);
   if (fh == nullptr) {  // no open was sent (FUSE_CAP_NO_OPEN_SUPPORT)
     std::vector<char> data(size);

@@ -26,6 +26,9 @@ struct KernelCacheSettings {
   // Read-only mount: let the kernel skip open/flush/release entirely
   // (FUSE_CAP_NO_OPEN_SUPPORT), so cached open+read+close never reach us.
   bool no_open = false;
+  // After a change, push the new content of small files read lately back
+  // into the page cache (notify_store) instead of waiting for a read.
+  bool push_small_files = false;
 };
 
 // Timeouts used once the kernel turned out not to support notifications.

@@ -21,7 +21,18 @@ void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino,
   n.ino = ino;
   n.name = std::move(name);
   n.detected = detected;
-  if (batch_keys_.insert(Invalidator::KeyOf(n)).second) batch_.push_back(std::move(n));
+  Push(std::move(n));
+}
+
+void ChangeApplier::Push(Notification n) {
+  if (batch_keys_.insert(Invalidator::KeyOf(n)).second) {
+    batch_.push_back(std::move(n));
+    return;
+  }
+  if (n.type != InvalType::kStore) return;
+  // The newest content wins.
+  for (Notification& queued : batch_)
+    if (queued.type == InvalType::kStore && queued.ino == n.ino) queued.data = std::move(n.data);
 }
 
 void ChangeApplier::Gone(const std::string& path, bool is_dir, Clock::time_point detected) {
@@ -99,6 +110,16 @@ void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
         bool data = c.kind == metrics::ChangeKind::kModified;
         if (data && on_content_change_) on_content_change_(r.ino);
         Notify(data ? InvalType::kInodeData : InvalType::kInodeAttr, 0, r.ino, {}, detected);
+        if (data && pusher_) {
+          if (auto content = pusher_(r.ino, c.path)) {
+            Notification store;
+            store.type = InvalType::kStore;
+            store.ino = r.ino;
+            store.data = std::move(*content);
+            store.detected = detected;
+            Push(std::move(store));
+          }
+        }
         break;
       }
       case metrics::ChangeKind::kCount:

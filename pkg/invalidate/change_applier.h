@@ -20,6 +20,8 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -41,11 +43,17 @@ class ChangeApplier {
     on_content_change_ = std::move(fn);
   }
 
+  // Optional: the new content of a changed file to push into the page cache
+  // right after its invalidation (notify_store), or nullopt to skip it.
+  using Pusher = std::function<std::optional<std::string>(fuse_ino_t, const std::string& path)>;
+  void set_pusher(Pusher pusher) { pusher_ = std::move(pusher); }
+
   void Apply(const std::vector<watch::Change>& changes, Clock::time_point detected);
 
  private:
   void Gone(const std::string& path, bool is_dir, Clock::time_point detected);
   void Appeared(const std::string& path, Clock::time_point detected);
+  void Push(Notification n);  // into batch_, once per key
   void Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
               Clock::time_point detected);
 
@@ -59,6 +67,7 @@ class ChangeApplier {
   Invalidator* invalidator_;
   metrics::Metrics* metrics_;
   std::function<void(fuse_ino_t)> on_content_change_;
+  Pusher pusher_;
 };
 
 }  // namespace freshfs::invalidate

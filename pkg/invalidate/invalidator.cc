@@ -56,7 +56,14 @@ void Invalidator::Enqueue(Notification n) {
       data.type = InvalType::kInodeData;
       if (pending_keys_.count(KeyOf(data))) return;
     }
-    if (!pending_keys_.insert(KeyOf(n)).second) return;  // already pending
+    if (!pending_keys_.insert(KeyOf(n)).second) {  // already pending
+      if (n.type == InvalType::kStore) {
+        // Pending content is outdated: the newest wins.
+        for (auto& [seq, queued] : queue_)
+          if (queued.type == InvalType::kStore && queued.ino == n.ino) queued.data = std::move(n.data);
+      }
+      return;
+    }
     queue_.emplace_back(next_seq_++, std::move(n));
   }
   wake_.notify_one();
@@ -113,6 +120,9 @@ void Invalidator::Send(const Notification& n) {
       break;
     case InvalType::kInodeAttr:
       rc = notifier_->InvalInode(n.ino, -1, 0);
+      break;
+    case InvalType::kStore:
+      rc = notifier_->Store(n.ino, n.data);
       break;
     case InvalType::kCount:
       return;

@@ -39,8 +39,9 @@ using metrics::InvalType;
 struct Notification {
   InvalType type = InvalType::kEntry;
   fuse_ino_t parent = 0;  // kEntry, kExpireEntry, kDelete
-  fuse_ino_t ino = 0;     // kDelete (the child), kInodeData, kInodeAttr
+  fuse_ino_t ino = 0;     // kDelete (the child), kInodeData, kInodeAttr, kStore
   std::string name;       // kEntry, kExpireEntry, kDelete
+  std::string data;       // kStore: the file's new content
   Clock::time_point detected = Clock::now();
 };
 

@@ -22,6 +22,8 @@ class KernelNotifier {
   virtual int Delete(fuse_ino_t parent, fuse_ino_t child, std::string_view name) = 0;
   // off = 0, len = 0: attributes and all cached data; off = -1: attributes only.
   virtual int InvalInode(fuse_ino_t ino, off_t off, off_t len) = 0;
+  // Puts `data` into the page cache of `ino` from offset 0.
+  virtual int Store(fuse_ino_t ino, std::string_view data) = 0;
 };
 
 class FuseNotifier final : public KernelNotifier {
@@ -39,6 +41,11 @@ class FuseNotifier final : public KernelNotifier {
   }
   int InvalInode(fuse_ino_t ino, off_t off, off_t len) override {
     return fuse_lowlevel_notify_inval_inode(se_, ino, off, len);
+  }
+  int Store(fuse_ino_t ino, std::string_view data) override {
+    fuse_bufvec buf = FUSE_BUFVEC_INIT(data.size());
+    buf.buf[0].mem = const_cast<char*>(data.data());
+    return fuse_lowlevel_notify_store(se_, ino, 0, &buf, fuse_buf_copy_flags(0));
   }
 
  private:

@@ -30,6 +30,8 @@ double Seconds(std::chrono::milliseconds d) { return double(d.count()) / 1000.0;
 // stale. Without one, caches must expire by themselves (close-to-open).
 constexpr std::chrono::milliseconds kWatchedTimeout = 1h;
 constexpr std::chrono::milliseconds kUnwatchedTimeout = 1s;
+// --push-small-files: files up to this size are pushed after a change.
+constexpr size_t kPushLimit = 64 * 1024;
 
 }  // namespace
 
@@ -122,6 +124,12 @@ struct Volume::Parts {
                                                           invalidator.get(), metrics.get());
     fs::FileSystem* fs = filesystem.get();
     applier->set_on_content_change([fs](fuse_ino_t ino) { fs->DropUnopened(ino); });
+    if (options.push_small_files) {
+      applier->set_pusher([fs](fuse_ino_t ino, const std::string& path) {
+        return fs->RecentlyRead(ino) ? fs->ReadSmallFile(path, kPushLimit)
+                                     : std::optional<std::string>();
+      });
+    }
     invalidate::ChangeApplier* apply = applier.get();
     watcher->set_sink([apply](const std::vector<watch::Change>& changes,
                               watch::Clock::time_point detected) {
@@ -158,6 +166,7 @@ struct Volume::Parts {
     ctx.cache.cache_readdir = kernel_cache;
     ctx.cache.explicit_inval_data = watching;
     ctx.cache.no_open = o.read_only && kernel_cache && !o.revalidate_on_open;
+    ctx.cache.push_small_files = o.push_small_files && watching;
     invalidator->set_on_unsupported([this] { ctx.notifications_unsupported = true; });
     ctx.on_init = [this, description](fuse_conn_info* conn) { OnInit(conn, description); };
   }

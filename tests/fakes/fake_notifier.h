@@ -29,6 +29,9 @@ class FakeNotifier : public invalidate::KernelNotifier {
   int InvalInode(fuse_ino_t ino, off_t off, off_t) override {
     return Record((off < 0 ? "attr " : "data ") + std::to_string(ino));
   }
+  int Store(fuse_ino_t ino, std::string_view data) override {
+    return Record("store " + std::to_string(ino) + " " + std::string(data));
+  }
 
   std::vector<std::string> calls() {
     std::lock_guard lock(mu_);

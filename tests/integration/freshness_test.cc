@@ -644,6 +644,46 @@ TEST_F(FreshnessSingleTest, RevalidateOnOpenSeesChangeImmediately) {
   EXPECT_EQ(st->st_size, 40000);
 }
 
+// --push-small-files: after an in-place change of a small file that was read,
+// the new content is pushed into the page cache, so reading it again costs no
+// read request; without the option the first read after the change does.
+TEST_F(FreshnessSingleTest, PushSmallFilesServesChangedContentFromThePageCache) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "with --push-small-files" : "without");
+    Mount mount;
+    ASSERT_EQ(WriteFile(mount.Src("p"), Pattern(4096, 40)), 0);
+    std::vector<std::string> args = {"--events", "inotify", "--poll-interval", "1h",
+                                     "--metrics-address", "127.0.0.1:0"};
+    if (push) args.push_back("--push-small-files");
+    ASSERT_TRUE(mount.Start(args));
+    auto port = MetricsPort(mount);
+    ASSERT_TRUE(port);
+    auto reads = [&] {
+      auto s = ScrapeMetrics(*port);
+      return s ? s->Get("freshfs_fuse_requests_total", {{"op", "read"}}) : -1;
+    };
+    auto stores = [&] {
+      auto s = ScrapeMetrics(*port);
+      return s ? s->Get("freshfs_invalidations_total", {{"type", "store"}, {"result", "ok"}})
+               : -1;
+    };
+    ASSERT_EQ(ReadFile(mount.Mnt("p")), Pattern(4096, 40));
+    LetTimestampsMove();
+    const std::string next = Pattern(4096, 41);
+    ASSERT_EQ(OverwriteInPlace(mount.Src("p"), next), 0);
+    if (push) {
+      ASSERT_TRUE(WaitFor([&] { return stores() >= 1; }, 5s)) << mount.Log();
+    } else {
+      std::this_thread::sleep_for(500ms);  // the change is seen and invalidated by now
+    }
+    double before = reads();
+    EXPECT_EQ(ReadFile(mount.Mnt("p")), next);
+    double after = reads();
+    if (push) EXPECT_EQ(after, before) << "the pushed content should have been served";
+    else EXPECT_GT(after, before) << "without a push the changed file is read again";
+  }
+}
+
 // 9. Failed syncs: errors are counted, staleness grows, then recovers.
 TEST_F(FreshnessSingleTest, FailedSyncsGrowStalenessUntilRecovery) {
   ASSERT_EQ(WriteFile(m_.Src("f"), "f"), 0);

@@ -95,6 +95,19 @@ TEST_F(ChangeApplierTest, RenameInvalidatesBothNames) {
                                              "entry 1 b"}));
 }
 
+TEST_F(ChangeApplierTest, PusherSendsNewContentAfterTheInvalidation) {
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  fuse_ino_t g = inodes_.Lookup(kRoot, "g", S_IFREG);
+  applier_.set_pusher([&](fuse_ino_t ino, const std::string& path) -> std::optional<std::string> {
+    if (ino != f) return std::nullopt;  // only recently read small files
+    return "content of " + path;
+  });
+  auto calls = Apply({C(ChangeKind::kModified, "f"), C(ChangeKind::kModified, "g")});
+  EXPECT_EQ(calls, (std::vector<std::string>{"data " + std::to_string(f),
+                                             "store " + std::to_string(f) + " content of f",
+                                             "data " + std::to_string(g)}));
+}
+
 TEST_F(ChangeApplierTest, ContentChangeHookSeesChangedInodes) {
   fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
   std::vector<fuse_ino_t> seen;

@@ -45,6 +45,25 @@ TEST(Invalidator, CoalescesIdenticalPendingNotifications) {
   EXPECT_EQ(kernel.calls(), (std::vector<std::string>{"data 7", "data 8"}));
 }
 
+TEST(Invalidator, PendingStoreTakesTheNewestContent) {
+  FakeNotifier kernel;
+  kernel.Block();
+  Invalidator inv(nullptr);
+  inv.Start(&kernel);
+  inv.Enqueue(Data(7));  // taken by the thread, which blocks in the kernel
+  std::this_thread::sleep_for(50ms);
+  Notification store;
+  store.type = InvalType::kStore;
+  store.ino = 9;
+  store.data = "old";
+  inv.Enqueue(store);
+  store.data = "new";
+  inv.Enqueue(store);
+  kernel.Unblock();
+  ASSERT_TRUE(inv.Flush(5s));
+  EXPECT_EQ(kernel.calls(), (std::vector<std::string>{"data 7", "store 9 new"}));
+}
+
 TEST(Invalidator, NotCachedIsCountedNotAnError) {
   metrics::Metrics m("v", "test");
   FakeNotifier kernel;
