@@ -42,6 +42,8 @@ struct FuseContext {
   // Set when the kernel answered a notification with ENOSYS: from then on
   // replies carry short timeouts and pages are not kept across opens.
   std::atomic<bool> notifications_unsupported{false};
+  // The FUSE protocol minor version the kernel speaks (set by init).
+  std::atomic<unsigned> kernel_minor{0};
   // Called once from the init op, when the kernel connection is up.
   std::function<void(fuse_conn_info*)> on_init;
 };

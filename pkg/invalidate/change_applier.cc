@@ -1,5 +1,6 @@
 #include "invalidate/change_applier.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 
@@ -60,6 +61,22 @@ void ChangeApplier::Appeared(const std::string& path, Clock::time_point detected
   // Also drops a cached negative entry ("no such file") for the name.
   Notify(InvalType::kEntry, r.parent, 0, name, detected);
   Notify(InvalType::kInodeData, 0, r.parent, {}, detected);
+}
+
+void ChangeApplier::CollapseNamesIntoEpoch(Clock::time_point detected) {
+  auto is_name = [](const Notification& n) {
+    return n.type == InvalType::kEntry || n.type == InvalType::kExpireEntry ||
+           n.type == InvalType::kDelete;
+  };
+  size_t names = size_t(std::count_if(batch_.begin(), batch_.end(), is_name));
+  if (names <= kEpochThreshold || !invalidator_->EpochSupported()) return;
+  // A mass change: every cached name is revalidated at its next use instead.
+  // Listings, attributes and pages still need their own notifications.
+  std::erase_if(batch_, is_name);
+  Notification epoch;
+  epoch.type = InvalType::kEpoch;
+  epoch.detected = detected;
+  batch_.insert(batch_.begin(), std::move(epoch));
 }
 
 void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
@@ -126,6 +143,7 @@ void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
         break;
     }
   }
+  CollapseNamesIntoEpoch(detected);
   for (Notification& n : batch_) invalidator_->Enqueue(std::move(n));
   batch_.clear();
 }

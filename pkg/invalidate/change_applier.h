@@ -48,12 +48,17 @@ class ChangeApplier {
   using Pusher = std::function<std::optional<std::string>(fuse_ino_t, const std::string& path)>;
   void set_pusher(Pusher pusher) { pusher_ = std::move(pusher); }
 
+  // Above this many name notifications in one batch, one epoch increment
+  // (where the kernel has it) replaces them all.
+  static constexpr size_t kEpochThreshold = 256;
+
   void Apply(const std::vector<watch::Change>& changes, Clock::time_point detected);
 
  private:
   void Gone(const std::string& path, bool is_dir, Clock::time_point detected);
   void Appeared(const std::string& path, Clock::time_point detected);
   void Push(Notification n);  // into batch_, once per key
+  void CollapseNamesIntoEpoch(Clock::time_point detected);
   void Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
               Clock::time_point detected);
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <unistd.h>
 
 namespace freshfs::invalidate {
 
@@ -77,6 +78,28 @@ bool Invalidator::Flush(std::chrono::milliseconds timeout) {
          !stopping_;
 }
 
+bool Invalidator::EpochSupported() {
+  if (epoch_.load() < 0) {
+    Notification probe;
+    probe.type = InvalType::kEpoch;
+    Enqueue(probe);
+    Flush(std::chrono::seconds(5));
+  }
+  return epoch_.load() == 1;
+}
+
+int FuseNotifier::IncrementEpoch() {
+  if (kernel_minor_->load() < 44) return -ENOSYS;  // FUSE_NOTIFY_INC_EPOCH came with 7.44
+  // libfuse 3.14 has no wrapper: the notification is a bare header.
+  struct {
+    uint32_t len;
+    int32_t error;  // the notify code
+    uint64_t unique;
+  } header = {sizeof header, 8 /* FUSE_NOTIFY_INC_EPOCH */, 0};
+  ssize_t n = ::write(fuse_session_fd(se_), &header, sizeof header);
+  return n == ssize_t(sizeof header) ? 0 : -errno;
+}
+
 size_t Invalidator::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -123,6 +146,16 @@ void Invalidator::Send(const Notification& n) {
       break;
     case InvalType::kStore:
       rc = notifier_->Store(n.ino, n.data);
+      break;
+    case InvalType::kEpoch:
+      rc = notifier_->IncrementEpoch();
+      if (rc == -ENOSYS || rc == -EINVAL) {
+        // Not an old kernel overall: just one without epochs.
+        epoch_ = 0;
+        if (metrics_) metrics_->Invalidation(type, InvalResult::kUnsupported);
+        return;
+      }
+      epoch_ = rc == 0 ? 1 : epoch_.load();
       break;
     case InvalType::kCount:
       return;

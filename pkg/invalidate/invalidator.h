@@ -59,6 +59,10 @@ class Invalidator {
   // Waits until everything enqueued before this call was sent. False on timeout.
   bool Flush(std::chrono::milliseconds timeout);
 
+  // Whether the kernel takes FUSE_NOTIFY_INC_EPOCH: tries it once (waits for
+  // the answer) and remembers. Call after Start().
+  bool EpochSupported();
+
   // Called once, on the invalidator thread, the first time the kernel answers ENOSYS.
   void set_on_unsupported(std::function<void()> fn) { on_unsupported_ = std::move(fn); }
   bool unsupported() const { return unsupported_.load(); }
@@ -76,6 +80,7 @@ class Invalidator {
   KernelNotifier* notifier_ = nullptr;
   std::function<void()> on_unsupported_;
   std::atomic<bool> unsupported_{false};
+  std::atomic<int> epoch_{-1};  // -1 unknown, 0 no, 1 yes
 
   mutable std::mutex mu_;
   std::condition_variable wake_;  // work arrived or stopping

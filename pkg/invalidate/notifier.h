@@ -9,6 +9,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <string_view>
 
 namespace freshfs::invalidate {
@@ -24,11 +25,17 @@ class KernelNotifier {
   virtual int InvalInode(fuse_ino_t ino, off_t off, off_t len) = 0;
   // Puts `data` into the page cache of `ino` from offset 0.
   virtual int Store(fuse_ino_t ino, std::string_view data) = 0;
+  // Invalidates every cached name at once (FUSE_NOTIFY_INC_EPOCH, Linux 6.16+);
+  // -ENOSYS where the kernel lacks it.
+  virtual int IncrementEpoch() = 0;
 };
 
 class FuseNotifier final : public KernelNotifier {
  public:
-  explicit FuseNotifier(fuse_session* se) : se_(se) {}
+  // `kernel_minor`: the FUSE protocol minor version the kernel speaks, set
+  // when the connection is initialized (0 until then).
+  FuseNotifier(fuse_session* se, const std::atomic<unsigned>* kernel_minor)
+      : se_(se), kernel_minor_(kernel_minor) {}
   int InvalEntry(fuse_ino_t parent, std::string_view name) override {
     return fuse_lowlevel_notify_inval_entry(se_, parent, name.data(), name.size());
   }
@@ -47,9 +54,11 @@ class FuseNotifier final : public KernelNotifier {
     buf.buf[0].mem = const_cast<char*>(data.data());
     return fuse_lowlevel_notify_store(se_, ino, 0, &buf, fuse_buf_copy_flags(0));
   }
+  int IncrementEpoch() override;
 
  private:
   fuse_session* se_;
+  const std::atomic<unsigned>* kernel_minor_;
 };
 
 }  // namespace freshfs::invalidate

@@ -33,8 +33,8 @@ const char* ChangeKindName(ChangeKind kind) {
 }
 
 const char* InvalTypeName(InvalType type) {
-  static const char* const kNames[] = {"entry",      "expire_entry", "delete",
-                                       "inode_data", "inode_attr",   "store"};
+  static const char* const kNames[] = {"entry",      "expire_entry", "delete", "inode_data",
+                                       "inode_attr", "store",        "epoch"};
   static_assert(std::size(kNames) == size_t(InvalType::kCount));
   return kNames[size_t(type)];
 }

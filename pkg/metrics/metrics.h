@@ -36,7 +36,7 @@ enum class ChangeKind { kCreated, kModified, kAttributes, kDeleted, kTypeChanged
 const char* ChangeKindName(ChangeKind kind);
 
 // Kernel notifications (label type) and their outcome (label result).
-enum class InvalType { kEntry, kExpireEntry, kDelete, kInodeData, kInodeAttr, kStore, kCount };
+enum class InvalType { kEntry, kExpireEntry, kDelete, kInodeData, kInodeAttr, kStore, kEpoch, kCount };
 enum class InvalResult { kOk, kNotCached, kUnsupported, kError, kCount };
 const char* InvalTypeName(InvalType type);
 const char* InvalResultName(InvalResult result);

@@ -172,6 +172,7 @@ struct Volume::Parts {
   }
 
   void OnInit(fuse_conn_info* conn, const std::string& description) {
+    ctx.kernel_minor = conn->proto_minor;
     conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
     if (ctx.cache.explicit_inval_data && (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)) {
@@ -203,7 +204,7 @@ struct Volume::Parts {
     ss.max_threads = options.max_threads;
     session = fs::FuseSession::Mount(&ctx, ss, error);
     if (!session) return false;
-    notifier = std::make_unique<invalidate::FuseNotifier>(session->raw());
+    notifier = std::make_unique<invalidate::FuseNotifier>(session->raw(), &ctx.kernel_minor);
     invalidator->Start(notifier.get());
     return true;
   }

@@ -3,6 +3,7 @@
 // waits for an inode lock.
 #pragma once
 
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -28,6 +29,12 @@ class FakeNotifier : public invalidate::KernelNotifier {
   }
   int InvalInode(fuse_ino_t ino, off_t off, off_t) override {
     return Record((off < 0 ? "attr " : "data ") + std::to_string(ino));
+  }
+  int epoch_result = -ENOSYS;  // what IncrementEpoch returns
+  int IncrementEpoch() override {
+    int r = epoch_result;
+    Record("epoch");
+    return r;
   }
   int Store(fuse_ino_t ino, std::string_view data) override {
     return Record("store " + std::to_string(ino) + " " + std::string(data));

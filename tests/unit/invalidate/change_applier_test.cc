@@ -108,6 +108,31 @@ TEST_F(ChangeApplierTest, PusherSendsNewContentAfterTheInvalidation) {
                                              "data " + std::to_string(g)}));
 }
 
+TEST_F(ChangeApplierTest, MassChangeUsesOneEpochWhereTheKernelHasIt) {
+  kernel_.epoch_result = 0;
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  std::vector<watch::Change> changes;
+  for (size_t i = 0; i <= ChangeApplier::kEpochThreshold; ++i)
+    changes.push_back(C(ChangeKind::kCreated, "new" + std::to_string(i)));
+  changes.push_back(C(ChangeKind::kModified, "f"));
+  auto calls = Apply(changes);
+  // The first epoch is the probe; then one for the batch; no per-name notifications.
+  EXPECT_EQ(calls, (std::vector<std::string>{"epoch", "epoch", "data 1",
+                                             "data " + std::to_string(f)}));
+}
+
+TEST_F(ChangeApplierTest, MassChangeFallsBackToPerNameNotifications) {
+  kernel_.epoch_result = -ENOSYS;
+  std::vector<watch::Change> changes;
+  for (size_t i = 0; i <= ChangeApplier::kEpochThreshold; ++i)
+    changes.push_back(C(ChangeKind::kCreated, "new" + std::to_string(i)));
+  auto calls = Apply(changes);
+  EXPECT_EQ(calls.front(), "epoch");  // the probe, refused
+  EXPECT_EQ(calls.size(), 1 + ChangeApplier::kEpochThreshold + 1 + 1);  // names + one parent
+  EXPECT_EQ(metrics_.InvalidationCount(InvalType::kEpoch, metrics::InvalResult::kUnsupported), 1u);
+  EXPECT_FALSE(inv_.unsupported());  // the kernel is not old: only epochs are missing
+}
+
 TEST_F(ChangeApplierTest, ContentChangeHookSeesChangedInodes) {
   fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
   std::vector<fuse_ino_t> seen;
