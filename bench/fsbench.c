@@ -104,10 +104,7 @@ static int watch(const char *root, double cap) {
       inlen -= line - in;
       memmove(in, line, inlen);
     }
-    if (!npend) {
-      last = 0;
-      continue;
-    }
+    if (!npend) continue;
     double ts = now();
     if (last > 0) busy += ts - last, sweeps++;
     last = ts;
@@ -131,6 +128,7 @@ static int watch(const char *root, double cap) {
         i++;
       }
     }
+    if (!npend) last = 0;
   }
   printf("s %ld %.3f %ld\n", sweeps, busy, checks);
   return 0;

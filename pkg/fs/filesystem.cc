@@ -276,6 +276,7 @@ void FileSystem::Release(OpenFile* file) {
       }
     }
   }
+  { std::unique_lock last_use(file->use_mu); }
   delete file;
 }
 
@@ -417,6 +418,7 @@ void FileSystem::ReleaseDir(DirHandle* dir) {
     std::lock_guard lock(open_mu_);
     open_dirs_.erase(dir);
   }
+  { std::lock_guard last_use(dir->mu); }  // after the last readdir (see OpenFile::use_mu)
   delete dir;
 }
 

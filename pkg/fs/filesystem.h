@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct OpenFile {
   std::unique_ptr<store::FileHandle> handle;
   // Revalidation found the file changed: the kernel must drop its pages.
   bool changed_at_source = false;
+  // Held shared by every request using the file, exclusively by release: the
+  // kernel sends release only after the last use is answered, and this makes
+  // that order explicit (and visible to ThreadSanitizer).
+  std::shared_mutex use_mu;
 };
 
 // An entry handed to the kernel: its inode number (lookup count already

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <shared_mutex>
 #include <vector>
 
 namespace freshfs::fs {
@@ -17,10 +18,20 @@ FileSystem& Fs(fuse_req_t req) { return *Ctx(req).fs; }
 OpenFile* FileOf(const fuse_file_info* fi) {
   return fi ? reinterpret_cast<OpenFile*>(fi->fh) : nullptr;
 }
-store::FileHandle* HandleOf(const fuse_file_info* fi) {
-  OpenFile* file = FileOf(fi);
-  return file ? file->handle.get() : nullptr;
-}
+
+// One request's use of an open file (or of none, when fi carries no handle).
+class FileUse {
+ public:
+  explicit FileUse(const fuse_file_info* fi) : file_(FileOf(fi)) {
+    if (file_) lock_ = std::shared_lock(file_->use_mu);
+  }
+  OpenFile* file() const { return file_; }
+  store::FileHandle* handle() const { return file_ ? file_->handle.get() : nullptr; }
+
+ private:
+  OpenFile* file_;
+  std::shared_lock<std::shared_mutex> lock_;
+};
 
 // Counts one request and its duration (freshfs_fuse_requests_total and
 // freshfs_fuse_request_duration_seconds).
@@ -121,7 +132,8 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kGetattr);
-  ReplyAttr(req, Fs(req).GetAttr(ino, HandleOf(fi)));
+  FileUse use(fi);
+  ReplyAttr(req, Fs(req).GetAttr(ino, use.handle()));
 }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
@@ -136,7 +148,8 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   else if (to_set & FUSE_SET_ATTR_ATIME) change.atime = attr->st_atim;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime = timespec{0, UTIME_NOW};
   else if (to_set & FUSE_SET_ATTR_MTIME) change.mtime = attr->st_mtim;
-  ReplyAttr(req, Fs(req).SetAttr(ino, change, HandleOf(fi)));
+  FileUse use(fi);
+  ReplyAttr(req, Fs(req).SetAttr(ino, change, use.handle()));
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
@@ -219,7 +232,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kRead);
   if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
-  store::FileHandle* fh = HandleOf(fi);
+  FileUse use(fi);
+  store::FileHandle* fh = use.handle();
   if (fh == nullptr) {  // no open was sent (FUSE_CAP_NO_OPEN_SUPPORT)
     std::vector<char> data(size);
     auto r = Fs(req).ReadUnopened(ino, data.data(), size, off);
@@ -253,14 +267,16 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
-  auto r = WriteBuf(Fs(req), FileOf(fi), in, off);
+  FileUse use(fi);
+  auto r = WriteBuf(Fs(req), use.file(), in, off);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_write(req, *r);
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kFlush);
-  store::FileHandle* fh = HandleOf(fi);
+  FileUse use(fi);
+  store::FileHandle* fh = use.handle();
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
   if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
@@ -275,7 +291,8 @@ void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   Timed timed(req, Op::kFsync);
-  store::FileHandle* fh = HandleOf(fi);
+  FileUse use(fi);
+  store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
   ReplyStatus(req, fh->Fsync(datasync != 0));
 }
@@ -286,15 +303,17 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   Status s;
   {
-    FileSystem::OwnWrite own(Fs(req), FileOf(fi));  // ends before the reply, as for writes
-    s = HandleOf(fi)->Allocate(mode, offset, length);
+    FileUse use(fi);
+    FileSystem::OwnWrite own(Fs(req), use.file());  // ends before the reply, as for writes
+    s = use.handle()->Allocate(mode, offset, length);
   }
   ReplyStatus(req, s);
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
   Timed timed(req, Op::kLseek);
-  store::FileHandle* fh = HandleOf(fi);
+  FileUse use(fi);
+  store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, ENOSYS);  // the kernel's generic lseek
   auto r = fh->Seek(off, whence);
   if (!r) return (void)fuse_reply_err(req, r.error());

@@ -22,7 +22,6 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <sys/socket.h>
@@ -158,12 +157,20 @@ struct Sample {
   double value = 0;
 };
 
+// [a-zA-Z_:][a-zA-Z0-9_:]* for metric names, without ':' for label names.
+bool ValidName(const std::string& name, bool metric) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && !(metric && c == ':'))
+      return false;
+  }
+  return true;
+}
+
 // Parses Prometheus text format 0.0.4 strictly. Returns an error message, or
 // "" and fills `samples` and `types` (family -> declared TYPE).
 std::string ParseExposition(const std::string& text, std::vector<Sample>* samples,
                             std::map<std::string, std::string>* types) {
-  static const std::regex kName("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  static const std::regex kLabel("[a-zA-Z_][a-zA-Z0-9_]*");
   if (text.empty()) return "empty exposition";
   if (text.back() != '\n') return "exposition does not end with a newline (truncated?)";
   size_t pos = 0;
@@ -189,7 +196,7 @@ std::string ParseExposition(const std::string& text, std::vector<Sample>* sample
         i = e;
       }
       if (!f.empty() && (f[0] == "HELP" || f[0] == "TYPE")) {
-        if (f.size() < 2 || !std::regex_match(f[1], kName)) return bad("bad metric name");
+        if (f.size() < 2 || !ValidName(f[1], true)) return bad("bad metric name");
         if (f[0] == "TYPE") {
           static const std::set<std::string> kTypes = {"counter", "gauge", "histogram",
                                                         "summary", "untyped"};
@@ -204,7 +211,7 @@ std::string ParseExposition(const std::string& text, std::vector<Sample>* sample
     size_t i = line.find_first_of("{ ");
     if (i == std::string::npos) return bad("no value");
     s.name = line.substr(0, i);
-    if (!std::regex_match(s.name, kName)) return bad("bad metric name");
+    if (!ValidName(s.name, true)) return bad("bad metric name");
     if (line[i] == '{') {
       ++i;
       while (i < line.size() && line[i] != '}') {
@@ -212,7 +219,7 @@ std::string ParseExposition(const std::string& text, std::vector<Sample>* sample
         if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
           return bad("bad label");
         std::string key = line.substr(i, eq - i);
-        if (!std::regex_match(key, kLabel)) return bad("bad label name");
+        if (!ValidName(key, false)) return bad("bad label name");
         std::string value;
         size_t j = eq + 2;
         for (; j < line.size() && line[j] != '"'; ++j) {
@@ -455,8 +462,9 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
   }
   // No freshfs_ series without the volume label, except build info.
   for (const auto& s : e.samples()) {
-    if (s.name.rfind("freshfs_", 0) == 0 && s.name != "freshfs_build_info")
+    if (s.name.rfind("freshfs_", 0) == 0 && s.name != "freshfs_build_info") {
       EXPECT_EQ(s.labels.count("volume") ? s.labels.at("volume") : "(none)", kVolume) << s.name;
+    }
   }
   auto info = e.Find("freshfs_build_info");
   ASSERT_EQ(info.size(), 1u) << e.text();
