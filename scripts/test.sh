@@ -7,8 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# An existing build directory keeps the generator it was made with.
+generator() { gen=(); [ -f "$1/CMakeCache.txt" ] || gen=(-G "Unix Makefiles"); }
 build=${FRESHFS_TEST_BUILD_DIR:-build-test}
-cmake -S . -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+generator "$build"
+cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFRESHFS_SANITIZE=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
@@ -21,7 +24,8 @@ ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=
 # freshness stress test (readers, a fast remote writer, the invalidator).
 if [ "${FRESHFS_SKIP_TSAN:-0}" != 1 ] && [ $# -eq 0 ]; then
   tsan=${build}-tsan
-  cmake -S . -B "$tsan" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  generator "$tsan"
+  cmake -S . -B "$tsan" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRESHFS_TSAN=ON >/dev/null
   cmake --build "$tsan" -j "$(nproc)" --target freshfs-mount freshfs_integration_tests \
     freshfs_watch_tests freshfs_invalidate_tests freshfs_fs_tests
