@@ -322,29 +322,6 @@ std::string ClosestName(std::string_view name, std::span<const std::string_view>
   return std::string(best);
 }
 
-std::string Quoted(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 std::optional<std::string> CheckSource(const std::string& source) {
   std::string reason;
   if (!SourcePath(source, &reason)) return reason;

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <sys/types.h>
 
+#include "util/quote.h"
+
 namespace freshfs::config {
 
 enum class LogFormat { kText, kJson };
@@ -105,9 +107,6 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
 // to be a plausible typo, else empty.
 std::string ClosestName(std::string_view name, std::span<const std::string_view> candidates);
 
-// `value` in double quotes for an error message, control characters escaped
-// (\n, \t, \xNN) so that the message stays on one line.
-std::string Quoted(std::string_view value);
 
 // Checks the source syntax: "/path", "relative/path" or "file:///path".
 // Returns nullopt when usable, else a reason, e.g. "S3 sources are not

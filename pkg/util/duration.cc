@@ -1,5 +1,7 @@
 #include "util/duration.h"
 
+#include "util/quote.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -26,24 +28,6 @@ bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 std::optional<std::chrono::milliseconds> Fail(std::string* error, std::string reason) {
   if (error != nullptr) *error = std::move(reason);
   return std::nullopt;
-}
-
-// Quotes part of the input for an error message; anything unprintable is
-// shown as \xNN so the message stays on one line.
-std::string Quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -74,12 +58,12 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
       fraction = text.substr(fraction_start, pos - fraction_start);
       if (fraction.empty()) {
         return Fail(error, "expected digits after \".\" in " +
-                               Quote(text.substr(number_start, pos - number_start)));
+                               Quoted(text.substr(number_start, pos - number_start)));
       }
     }
     const std::string_view number = text.substr(number_start, pos - number_start);
     if (number.empty() || number == ".") {
-      return Fail(error, "unexpected " + Quote(text.substr(pos, 1)) + " at position " +
+      return Fail(error, "unexpected " + Quoted(text.substr(pos, 1)) + " at position " +
                              std::to_string(pos + 1) + " (expected a number)");
     }
 
@@ -89,7 +73,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
     const std::string_view unit_name = text.substr(unit_start, pos - unit_start);
     if (unit_name.empty()) {
       if (pos < text.size()) {
-        return Fail(error, "unexpected " + Quote(text.substr(pos, 1)) + " at position " +
+        return Fail(error, "unexpected " + Quoted(text.substr(pos, 1)) + " at position " +
                                std::to_string(pos + 1));
       }
       if (!any_component) {
@@ -98,18 +82,18 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
         if (is_zero) return std::chrono::milliseconds{0};
         return Fail(error, "missing unit, e.g. 5s");
       }
-      return Fail(error, "missing unit after " + Quote(number) + ", e.g. 5s");
+      return Fail(error, "missing unit after " + Quoted(number) + ", e.g. 5s");
     }
     size_t unit = kNoUnit;
     for (size_t i = 0; i < std::size(kUnits); ++i) {
       if (kUnits[i].name == unit_name) unit = i;
     }
     if (unit == kNoUnit) {
-      return Fail(error, "unknown unit " + Quote(unit_name) + " (use ms, s, m or h)");
+      return Fail(error, "unknown unit " + Quoted(unit_name) + " (use ms, s, m or h)");
     }
     if (previous_unit != kNoUnit && unit <= previous_unit) {
-      return Fail(error, "unit " + Quote(unit_name) + " after " +
-                             Quote(kUnits[previous_unit].name) +
+      return Fail(error, "unit " + Quoted(unit_name) + " after " +
+                             Quoted(kUnits[previous_unit].name) +
                              " (each unit at most once, largest first, e.g. 1h30m)");
     }
     previous_unit = unit;
@@ -124,7 +108,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
     while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
     if (!fraction.empty()) {
       if (fraction.size() > kMaxFractionDigits) {
-        return Fail(error, "finer than 1ms: " + Quote(std::string(number) + std::string(unit_name)));
+        return Fail(error, "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
       }
       int64_t numerator = 0;
       int64_t denominator = 1;
@@ -135,7 +119,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
       // numerator < 10^9 and unit_ms <= 3.6e6: the product fits in int64.
       const int64_t scaled = numerator * unit_ms;
       if (scaled % denominator != 0) {
-        return Fail(error, "finer than 1ms: " + Quote(std::string(number) + std::string(unit_name)));
+        return Fail(error, "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
       }
       if (__builtin_add_overflow(component_ms, scaled / denominator, &component_ms)) {
         return Fail(error, "too large");
