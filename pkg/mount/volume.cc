@@ -1,7 +1,12 @@
 #include "mount/volume.h"
 
 #include <prometheus/exposer.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <spdlog/spdlog.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -34,6 +39,42 @@ constexpr std::chrono::milliseconds kUnwatchedTimeout = 1s;
 constexpr size_t kPushLimit = 64 * 1024;
 
 }  // namespace
+
+namespace {
+template <typename T>
+void IgnoreLeak(T* object) {
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_ignore_object(object);
+#else
+  (void)object;
+#endif
+}
+}  // namespace
+
+// Why `address` ("host:port") cannot be listened on, in the system's words
+// (civetweb only says that binding failed).
+std::string BindError(const std::string& address, const std::string& fallback) {
+  size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    return ::gai_strerror(rc);
+  std::string reason = fallback;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) reason = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return reason;
+}
 
 std::string DefaultVolumeName(const std::string& mountpoint) {
   size_t slash = mountpoint.find_last_not_of('/');
@@ -73,7 +114,7 @@ struct Volume::Parts {
     try {
       exposer = std::make_unique<prometheus::Exposer>(address);
     } catch (const std::exception& e) {
-      *error = "--metrics-address \"" + address + "\": cannot listen: " + e.what();
+      *error = "--metrics-address \"" + address + "\": cannot listen: " + BindError(address, e.what());
       return false;
     }
     exposer->RegisterCollectable(metrics->registry());
@@ -244,7 +285,19 @@ Volume::Volume(const config::Options& options, std::string source, std::string m
   parts_->version = std::move(version);
 }
 
-Volume::~Volume() { parts_->Stop(); }
+Volume::~Volume() {
+  parts_->Stop();
+  // prometheus-cpp's Exposer drops its /metrics handler before it stops
+  // listening, so a scrape during its destruction would get a 404. The
+  // process is about to exit: the exposer and what it serves are left for
+  // the exit to tear down, so a scrape gets a whole page or a closed socket.
+  if (Parts& p = *parts_; p.exposer) {
+    p.metrics->SetLive({});  // those read the watcher, which goes away now
+    IgnoreLeak(p.exposer.release());
+    IgnoreLeak(p.metrics.release());
+    IgnoreLeak(new std::shared_ptr<prometheus::Collectable>(p.process_collector));
+  }
+}
 
 bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   Parts& p = *parts_;

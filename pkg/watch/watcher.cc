@@ -85,6 +85,7 @@ bool Watcher::FullSync(bool report) {
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   static std::atomic<bool> failing{false};
   if (!s.ok()) {
+    sync_failing_ = true;
     if (metrics_) metrics_->SyncDone(took, false, start_unix);
     if (!failing.exchange(true))
       spdlog::warn("sync of the source failed: {}; serving what was last seen",
@@ -108,6 +109,7 @@ bool Watcher::FullSync(bool report) {
     watched_ = snapshot_.size();
   }
   last_sync_start_ns_ = Ns(start);
+  sync_failing_ = false;
   if (metrics_) metrics_->SyncDone(took, true, start_unix);
   if (report) Deliver(std::move(changes), Clock::now());
   return true;
@@ -272,7 +274,8 @@ void Watcher::SetEventsHealthy(bool healthy) {
 
 double Watcher::StalenessSeconds() const {
   double bound = SecondsSince(last_sync_start_ns_.load());
-  if (events_healthy_.load()) bound = std::min(bound, SecondsSince(last_heartbeat_ns_.load()));
+  if (events_healthy_.load() && !sync_failing_.load())
+    bound = std::min(bound, SecondsSince(last_heartbeat_ns_.load()));
   return std::max(bound, 0.0);
 }
 

@@ -113,6 +113,9 @@ class Watcher : public fs::ChangeObserver {
   std::atomic<int64_t> last_sync_start_ns_{0};  // steady clock, successful syncs only
   std::atomic<int64_t> last_heartbeat_ns_{0};
   std::atomic<bool> events_healthy_{false};
+  // While syncs fail, events prove nothing (the source may be gone or
+  // replaced under the watches), so only the last good sync bounds staleness.
+  std::atomic<bool> sync_failing_{false};
   std::atomic<size_t> watched_{0};
 
   std::mutex poll_mu_;
