@@ -17,6 +17,8 @@ cmake --build "$build" -j "$(nproc)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The freshness stress test runs this long under ASan and again under TSan.
+export FRESHFS_STRESS_SECONDS=${FRESHFS_STRESS_SECONDS:-60}
 status=0
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
 

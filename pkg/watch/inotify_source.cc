@@ -62,6 +62,7 @@ bool InotifySource::AddWatch(const std::string& rel) {
                    "\"{}\" and other unwatched directories show up at the next periodic sync",
                    rel);
       watcher_->SetEventsHealthy(false);
+      watcher_->RequestSync();  // whatever the missing watch would have seen
     }
     return false;
   }
