@@ -70,7 +70,6 @@ class Invalidator {
 
   // Identifies a notification for coalescing: same key, same effect.
   static std::string KeyOf(const Notification& n);
-  uint64_t sent() const { return done_seq_.load(); }
 
  private:
   void Loop();

@@ -111,11 +111,6 @@ void InotifySource::Stop() {
   watcher_->SetEventsHealthy(false);
 }
 
-size_t InotifySource::watch_count() const {
-  std::lock_guard lock(mu_);
-  return paths_.size();
-}
-
 void InotifySource::Loop() {
   alignas(inotify_event) char buf[64 * 1024];
   for (;;) {

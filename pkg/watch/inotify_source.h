@@ -34,8 +34,6 @@ class InotifySource {
   Status Start(const Snapshot& snapshot);
   void Stop();
 
-  size_t watch_count() const;
-
  private:
   void Loop();
   void HandleBatch(const char* buf, size_t len);
