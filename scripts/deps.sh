@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   cmake g++ make pkg-config libfuse3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev
+  libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   # run
   fuse3
   # test
