@@ -92,24 +92,6 @@ std::optional<std::string> HttpGet(int port, const std::string& path) {
 }
 
 // The port from the daemon's "metrics at http://HOST:PORT/metrics" line.
-std::optional<int> MetricsPort(const Mount& m) {
-  std::optional<int> port;
-  WaitFor(
-      [&] {
-        const std::string log = m.Log();
-        const std::string marker = "metrics at http://";
-        size_t at = log.find(marker);
-        if (at == std::string::npos) return false;
-        size_t colon = log.find(':', at + marker.size());
-        if (colon == std::string::npos) return false;
-        int p = std::atoi(log.c_str() + colon + 1);
-        if (p <= 0) return false;
-        port = p;
-        return true;
-      },
-      5s);
-  return port;
-}
 
 // One scrape of the Prometheus text format.
 class Scrape {
@@ -179,14 +161,6 @@ std::optional<Scrape> ScrapeMetrics(int port) {
   return Scrape(std::move(*body));
 }
 
-std::vector<std::string> SortedNames(const std::optional<std::vector<std::string>>& names) {
-  std::vector<std::string> out;
-  if (!names) return out;
-  for (const auto& n : *names)
-    if (n != "." && n != "..") out.push_back(n);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 bool Contains(const std::optional<std::vector<std::string>>& names, const std::string& name) {
   return names && std::find(names->begin(), names->end(), name) != names->end();
@@ -235,7 +209,7 @@ class FreshnessTest : public ::testing::TestWithParam<Mode> {
     args.insert(args.end(), extra.begin(), extra.end());
     auto started = m_.Start(args);
     if (!started) return started;
-    auto port = MetricsPort(m_);
+    auto port = m_.MetricsPort();
     if (!port) return ::testing::AssertionFailure() << "no metrics port in the log\n" << m_.Log();
     port_ = *port;
     return ::testing::AssertionSuccess();
@@ -607,7 +581,7 @@ class FreshnessSingleTest : public ::testing::Test {
     args.insert(args.end(), {"--metrics-address", "127.0.0.1:0"});
     auto started = m_.Start(args);
     if (!started) return started;
-    auto port = MetricsPort(m_);
+    auto port = m_.MetricsPort();
     if (!port) return ::testing::AssertionFailure() << "no metrics port in the log\n" << m_.Log();
     port_ = *port;
     return ::testing::AssertionSuccess();
@@ -656,7 +630,7 @@ TEST_F(FreshnessSingleTest, PushSmallFilesServesChangedContentFromThePageCache) 
                                      "--metrics-address", "127.0.0.1:0"};
     if (push) args.push_back("--push-small-files");
     ASSERT_TRUE(mount.Start(args));
-    auto port = MetricsPort(mount);
+    auto port = mount.MetricsPort();
     ASSERT_TRUE(port);
     auto reads = [&] {
       auto s = ScrapeMetrics(*port);

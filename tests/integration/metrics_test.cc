@@ -315,23 +315,6 @@ class Exposition {
 // ---------------------------------------------------------------- fixture
 
 // The port from the daemon's "metrics at http://HOST:PORT/metrics" line.
-std::optional<int> MetricsPort(const Mount& m) {
-  const auto deadline = Clock::now() + 5s;
-  while (Clock::now() < deadline) {
-    const std::string log = m.Log();
-    const std::string marker = "metrics at http://";
-    size_t at = log.find(marker);
-    if (at != std::string::npos) {
-      size_t colon = log.find(':', at + marker.size());
-      if (colon != std::string::npos) {
-        int p = std::atoi(log.c_str() + colon + 1);
-        if (p > 0) return p;
-      }
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return std::nullopt;
-}
 
 bool WaitFor(const std::function<bool()>& pred, Ms timeout, Ms every = 20ms) {
   const auto deadline = Clock::now() + timeout;
@@ -355,7 +338,7 @@ class MetricsTest : public ::testing::Test {
                 {"--metrics-address", "127.0.0.1:0", "--volume-name", kVolume});
     auto started = m->Start(args);
     if (!started) return started;
-    auto port = MetricsPort(*m);
+    auto port = m->MetricsPort();
     if (!port) return ::testing::AssertionFailure() << "no metrics port in the log\n" << m->Log();
     port_ = *port;
     return ::testing::AssertionSuccess();

@@ -43,14 +43,6 @@ int StressSeconds() {
 
 std::string DirName(int d) { return "d" + std::to_string(d); }
 
-std::vector<std::string> Names(const std::optional<std::vector<std::string>>& names) {
-  std::vector<std::string> out;
-  if (!names) return out;
-  for (const auto& n : *names)
-    if (n != "." && n != "..") out.push_back(n);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 class Errors {
  public:
@@ -80,8 +72,8 @@ std::string Differences(const Mount& m) {
   std::string out;
   for (int d = 0; d < kDirs; ++d) {
     const std::string dir = DirName(d);
-    auto src = Names(ListDir(m.Src(dir)));
-    auto mnt = Names(ListDir(m.Mnt(dir)));
+    auto src = SortedNames(ListDir(m.Src(dir)));
+    auto mnt = SortedNames(ListDir(m.Mnt(dir)));
     if (src != mnt) {
       out += dir + ": listing has " + std::to_string(mnt.size()) + " names, source " +
              std::to_string(src.size()) + ";";
@@ -144,7 +136,7 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
           continue;
         }
         ++listings;
-        auto plain = Names(names);
+        auto plain = SortedNames(names);
         for (int i = 0; i < 4 && !plain.empty(); ++i) {
           const std::string path = m.Mnt(dir + "/" + plain[rng() % plain.size()]);
           if (rng() % 4 == 0) {

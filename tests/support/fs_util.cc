@@ -1,5 +1,6 @@
 #include "support/fs_util.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -139,6 +140,15 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+std::vector<std::string> SortedNames(const std::optional<std::vector<std::string>>& names) {
+  std::vector<std::string> out;
+  if (!names) return out;
+  for (const auto& n : *names)
+    if (n != "." && n != "..") out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace freshfs::testing

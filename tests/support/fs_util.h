@@ -21,6 +21,8 @@ std::optional<std::string> ReadFile(const std::string& path);
 // Names in a directory via opendir/readdir, including "." and "..", in
 // readdir order. nullopt (errno set) if the directory cannot be opened or read.
 std::optional<std::vector<std::string>> ListDir(const std::string& path);
+// A ListDir() result without "." and "..", sorted (empty for nullopt).
+std::vector<std::string> SortedNames(const std::optional<std::vector<std::string>>& names);
 
 // Deterministic pseudo-random bytes; different seeds give different data.
 std::string Pattern(size_t size, unsigned seed);

@@ -260,4 +260,22 @@ void NoLeftoversEnvironment::TearDown() {
   RemoveTree(root);
 }
 
+std::optional<int> Mount::MetricsPort() const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string log = Log();
+    const std::string marker = "metrics at http://";
+    size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      size_t colon = log.find(':', at + marker.size());
+      if (colon != std::string::npos) {
+        int p = std::atoi(log.c_str() + colon + 1);
+        if (p > 0) return p;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
 }  // namespace freshfs::testing

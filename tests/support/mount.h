@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <gtest/gtest.h>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -87,6 +88,9 @@ class Mount {
   bool DaemonAlive() const;
   // The daemon's stdout+stderr so far.
   std::string Log() const;
+  // The port of --metrics-address as the daemon logged it (it may have
+  // picked one for port 0); waits up to 5 s for the line.
+  std::optional<int> MetricsPort() const;
   // Its last 16 KiB, for failure messages.
   std::string LogTail() const;
 
