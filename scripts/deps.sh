@@ -7,7 +7,7 @@ packages=(
   # build
   cmake g++ make pkg-config libfuse3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libcurl4-openssl-dev libssl-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
   # run
   fuse3
   # test

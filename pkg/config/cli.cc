@@ -60,6 +60,9 @@ std::string_view ValueName(ValueKind kind) {
     case ValueKind::kEvents: return "MODE";
     case ValueKind::kAddress: return "HOST:PORT";
     case ValueKind::kName: return "NAME";
+    case ValueKind::kUrl: return "URL";
+    case ValueKind::kSize: return "SIZE";
+    case ValueKind::kConflict: return "POLICY";
   }
   return "VALUE";
 }
@@ -207,6 +210,24 @@ std::string HelpText() {
        {"serve Prometheus metrics at", "http://HOST:PORT/metrics (port 0: any free port,", "logged)"}},
       {"    --volume-name NAME",
        {"the volume label in metrics (default: the", "mountpoint's last component)"}},
+      {"    --s3-endpoint URL",
+       {"S3 server, e.g. http://127.0.0.1:9000 (default:", "AWS, https://s3.REGION.amazonaws.com)"}},
+      {"    --s3-region NAME", {"signing region (default: $AWS_REGION or", "us-east-1)"}},
+      {"    --s3-path-style", {"address buckets as URL/bucket/key (MinIO, Ceph)"}},
+      {"    --s3-ca-file PATH", {"extra CA certificates for TLS to the endpoint"}},
+      {"    --s3-credentials-file PATH",
+       {"AWS credentials file to use (default: the AWS_*", "variables, then ~/.aws/credentials)"}},
+      {"    --s3-profile NAME", {"profile in the credentials file (default:", "$AWS_PROFILE or default)"}},
+      {"    --events-address HOST:PORT",
+       {"accept S3 event notifications (webhook JSON) at", "http://HOST:PORT/ and apply them at once"}},
+      {"    --cache-dir PATH",
+       {"keep S3 data read in PATH across remounts", "(default: page cache only)"}},
+      {"    --cache-size SIZE", {"bound of --cache-dir, e.g. 10G (default: 1G)"}},
+      {"    --staging-dir PATH",
+       {"where S3 writes wait for upload; failed uploads", "stay in PATH/failed (default: /var/tmp/freshfs)"}},
+      {"    --conflict POLICY",
+       {"keep-both or overwrite: what an upload does when", "the object changed since open (default:",
+        "keep-both: ours saved as NAME.conflict-TIME)"}},
       {"-d, --debug", {"log every FUSE request and debug messages"}},
       {"    --log-format FORMAT", {"text or json (default: text)"}},
       {"    --log-file PATH", {"write logs to PATH instead of stderr"}},
@@ -225,9 +246,9 @@ std::string HelpText() {
   std::string text =
       "Usage: freshfs-mount [options] SOURCE MOUNTPOINT\n"
       "\n"
-      "Mounts the directory SOURCE (/path, relative/path or file:///path) at\n"
-      "MOUNTPOINT through FUSE and keeps the kernel's caches fresh when SOURCE\n"
-      "changes.\n"
+      "Mounts SOURCE, a directory (/path, relative/path or file:///path) or an\n"
+      "S3 bucket (s3://bucket[/prefix]), at MOUNTPOINT through FUSE and keeps the\n"
+      "kernel's caches fresh when SOURCE changes.\n"
       "\n"
       "Options:\n";
   for (const auto& [option, description] : rows) {

@@ -42,6 +42,17 @@ constexpr Setting kSettings[] = {
     {"push-small-files", ValueKind::kBool, ""},
     {"metrics-address", ValueKind::kAddress, ""},
     {"volume-name", ValueKind::kName, ""},
+    {"s3-endpoint", ValueKind::kUrl, ""},
+    {"s3-region", ValueKind::kString, ""},
+    {"s3-path-style", ValueKind::kBool, ""},
+    {"s3-ca-file", ValueKind::kString, ""},
+    {"s3-credentials-file", ValueKind::kString, ""},
+    {"s3-profile", ValueKind::kString, ""},
+    {"events-address", ValueKind::kAddress, ""},
+    {"cache-dir", ValueKind::kString, ""},
+    {"cache-size", ValueKind::kSize, ""},
+    {"staging-dir", ValueKind::kString, ""},
+    {"conflict", ValueKind::kConflict, ""},
 };
 
 // "HOST:PORT" or "[v6]:PORT", port 0..65535.
@@ -164,7 +175,7 @@ std::optional<std::string> SourcePath(const std::string& source, std::string* re
 
   const std::string_view scheme = std::string_view(source).substr(0, scheme_length);
   if (EqualsIgnoreCase(scheme, "s3")) {
-    *reason = "S3 sources are not supported yet";
+    if (ParseS3Source(source, reason)) *reason = "an S3 source, not a directory";
     return std::nullopt;
   }
   if (!EqualsIgnoreCase(scheme, "file")) {
@@ -222,6 +233,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "kernel-cache") options.kernel_cache = *b;
       if (name == "debug") options.debug = *b;
       if (name == "revalidate-on-open") options.revalidate_on_open = *b;
+      if (name == "s3-path-style") options.s3_path_style = *b;
       if (name == "push-small-files") options.push_small_files = *b;
       return std::nullopt;
     }
@@ -232,6 +244,12 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
         options.source = value;
       }
       if (name == "log-file") options.log_file = value;
+      if (name == "s3-region") options.s3_region = value;
+      if (name == "s3-ca-file") options.s3_ca_file = value;
+      if (name == "s3-credentials-file") options.s3_credentials_file = value;
+      if (name == "s3-profile") options.s3_profile = value;
+      if (name == "cache-dir") options.cache_dir = value;
+      if (name == "staging-dir") options.staging_dir = value;
       return std::nullopt;
     }
     case ValueKind::kId: {
@@ -279,7 +297,43 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
     }
     case ValueKind::kAddress: {
       if (auto reason = CheckAddress(value)) return reason;
-      options.metrics_address = value;
+      if (name == "metrics-address") options.metrics_address = value;
+      if (name == "events-address") options.events_address = value;
+      return std::nullopt;
+    }
+    case ValueKind::kUrl: {
+      std::string_view rest = value;
+      if (rest.starts_with("http://")) rest.remove_prefix(7);
+      else if (rest.starts_with("https://")) rest.remove_prefix(8);
+      else return "must start with http:// or https://";
+      if (rest.empty() || rest.front() == '/' || rest.front() == ':') return "has no host";
+      options.s3_endpoint = value;
+      return std::nullopt;
+    }
+    case ValueKind::kSize: {
+      if (value.empty()) return "missing value";
+      std::string_view digits = value;
+      uint64_t unit = 1;
+      switch (Lower(digits.back())) {
+        case 'k': unit = 1ull << 10; break;
+        case 'm': unit = 1ull << 20; break;
+        case 'g': unit = 1ull << 30; break;
+        case 't': unit = 1ull << 40; break;
+        default: break;
+      }
+      if (unit != 1) digits.remove_suffix(1);
+      uint64_t n = 0;
+      if (auto reason = ParseUnsigned(digits, (1ull << 50) / unit, &n)) {
+        if (*reason == "not a number") return "not a size (e.g. 512M, 10G)";
+        return reason;
+      }
+      options.cache_size = n * unit;
+      return std::nullopt;
+    }
+    case ValueKind::kConflict: {
+      if (value == "keep-both") options.conflict = Conflict::kKeepBoth;
+      else if (value == "overwrite") options.conflict = Conflict::kOverwrite;
+      else return "must be keep-both or overwrite";
       return std::nullopt;
     }
     case ValueKind::kName: {
@@ -322,8 +376,51 @@ std::string ClosestName(std::string_view name, std::span<const std::string_view>
   return std::string(best);
 }
 
+std::optional<S3Source> ParseS3Source(const std::string& source, std::string* reason) {
+  const size_t scheme_length = SchemeLength(source);
+  if (scheme_length == 0 || !EqualsIgnoreCase(std::string_view(source).substr(0, scheme_length), "s3"))
+    return std::nullopt;
+  std::string_view rest = std::string_view(source).substr(scheme_length + 3);
+  const size_t slash = rest.find('/');
+  S3Source s3;
+  s3.bucket = std::string(rest.substr(0, slash));
+  // S3's bucket rules, loosened as MinIO and Ceph allow: 3..255 of letters,
+  // digits, '.', '-' and '_'.
+  if (s3.bucket.size() < 3 || s3.bucket.size() > 255) {
+    *reason = "bucket name " + Quoted(s3.bucket) + " must be 3 to 255 characters (s3://bucket[/prefix])";
+    return std::nullopt;
+  }
+  for (char c : s3.bucket) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) {
+      *reason = "bucket name " + Quoted(s3.bucket) + " may only hold letters, digits, '.', '-' and '_'";
+      return std::nullopt;
+    }
+  }
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = rest.substr(slash + 1);
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    size_t start = 0;
+    while (start < prefix.size()) {
+      size_t end = prefix.find('/', start);
+      std::string_view part = prefix.substr(start, end == std::string_view::npos ? end : end - start);
+      if (part.empty() || part == "." || part == "..") {
+        *reason = "prefix " + Quoted(prefix) + " has an empty, \".\" or \"..\" component";
+        return std::nullopt;
+      }
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+    if (!prefix.empty()) s3.prefix = std::string(prefix) + "/";
+  }
+  return s3;
+}
+
 std::optional<std::string> CheckSource(const std::string& source) {
   std::string reason;
+  if (ParseS3Source(source, &reason)) return std::nullopt;
+  if (!reason.empty()) return reason;
   if (!SourcePath(source, &reason)) return reason;
   return std::nullopt;
 }

@@ -25,6 +25,18 @@ enum class Events {
   kNone,     // --events none
 };
 
+// What an upload does when the object changed in S3 since the file was opened.
+enum class Conflict {
+  kKeepBoth,   // --conflict keep-both: theirs stays, ours is saved next to it, close() fails
+  kOverwrite,  // --conflict overwrite: last writer wins
+};
+
+// s3://bucket[/prefix] split up; prefix "" or "dir/sub/" (trailing '/').
+struct S3Source {
+  std::string bucket;
+  std::string prefix;
+};
+
 struct Options {
   // Positional arguments.
   std::string source;      // as given: "/path" or "file:///path"
@@ -65,6 +77,20 @@ struct Options {
 
   // Kernel-side I/O.
   unsigned max_threads = 16;  // --max-threads: FUSE worker threads
+
+  // S3 sources. Credentials: --s3-credentials-file, else the AWS_* variables,
+  // else the shared credentials file (never on the command line).
+  std::optional<std::string> s3_endpoint;          // --s3-endpoint URL (default: AWS)
+  std::optional<std::string> s3_region;            // --s3-region (default: $AWS_REGION, us-east-1)
+  bool s3_path_style = false;                      // --s3-path-style
+  std::optional<std::string> s3_ca_file;           // --s3-ca-file
+  std::optional<std::string> s3_credentials_file;  // --s3-credentials-file
+  std::optional<std::string> s3_profile;           // --s3-profile (default: $AWS_PROFILE)
+  std::optional<std::string> events_address;       // --events-address HOST:PORT (S3 webhooks)
+  std::optional<std::string> cache_dir;            // --cache-dir: on-disk cache of S3 data
+  uint64_t cache_size = 1ull << 30;                // --cache-size
+  std::string staging_dir = "/var/tmp/freshfs";    // --staging-dir: S3 writes before upload
+  Conflict conflict = Conflict::kKeepBoth;         // --conflict keep-both|overwrite
 };
 
 // Options settable by name: as a long flag ("--entry-timeout 5s"), as a mount
@@ -82,6 +108,9 @@ enum class ValueKind {
   kEvents,     // inotify|none
   kAddress,    // HOST:PORT (port 0: any free port)
   kName,       // a volume name: letters, digits, . _ - (label value)
+  kUrl,        // http://host[:port] or https://...
+  kSize,       // bytes, with an optional K, M, G or T suffix (powers of 1024)
+  kConflict,   // keep-both|overwrite
 };
 
 struct Setting {
@@ -108,10 +137,14 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
 std::string ClosestName(std::string_view name, std::span<const std::string_view> candidates);
 
 
-// Checks the source syntax: "/path", "relative/path" or "file:///path".
-// Returns nullopt when usable, else a reason, e.g. "S3 sources are not
-// supported yet". Does not touch the filesystem.
+// Checks the source syntax: "/path", "relative/path", "file:///path" or
+// "s3://bucket[/prefix]". Returns nullopt when usable, else a reason.
+// Does not touch the filesystem or the network.
 std::optional<std::string> CheckSource(const std::string& source);
+
+// The bucket and prefix of an "s3://bucket[/prefix]" source, or nullopt
+// (with `*reason` set when it is an s3:// URL that is malformed).
+std::optional<S3Source> ParseS3Source(const std::string& source, std::string* reason);
 
 // The source resolved to an absolute directory path ("file://" stripped).
 // Returns an empty string when `source` is not a directory source syntax.

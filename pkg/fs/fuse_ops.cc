@@ -280,7 +280,13 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
   if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
-  ReplyStatus(req, fh->Flush());
+  Status s;
+  {
+    // A store that uploads on close (S3) changes the source here.
+    FileSystem::OwnWrite own(Fs(req), use.file());
+    s = fh->Flush();
+  }
+  ReplyStatus(req, s);
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -294,7 +300,12 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   FileUse use(fi);
   store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
-  ReplyStatus(req, fh->Fsync(datasync != 0));
+  Status s;
+  {
+    FileSystem::OwnWrite own(Fs(req), use.file());  // S3 uploads here too
+    s = fh->Fsync(datasync != 0);
+  }
+  ReplyStatus(req, s);
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,

@@ -167,6 +167,25 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
   store_bytes_down_ = &store_bytes.Add({{"direction", "read"}});
   store_bytes_up_ = &store_bytes.Add({{"direction", "write"}});
 
+  s3_requests_ = &prometheus::BuildCounter()
+                      .Name("freshfs_s3_requests_total")
+                      .Help("HTTP requests sent to S3 (retries included), by operation and "
+                            "outcome (ok, an HTTP status, or network)")
+                      .Labels(constant)
+                      .Register(*registry_);
+  s3_skipped_keys_ = &prometheus::BuildGauge()
+                          .Name("freshfs_s3_skipped_keys")
+                          .Help("S3 keys under the volume's prefix that cannot be shown as "
+                                "paths (invalid names, or both object and directory)")
+                          .Labels(constant)
+                          .Register(*registry_)
+                          .Add({});
+  events_ = &prometheus::BuildCounter()
+                 .Name("freshfs_events_received_total")
+                 .Help("Change events pushed by the store (--events-address), by result")
+                 .Labels(constant)
+                 .Register(*registry_);
+
   detection_ = &prometheus::BuildHistogram()
                     .Name("freshfs_change_detection_seconds")
                     .Help("From a change's modification time at the source to its detection")

@@ -102,6 +102,16 @@ class Metrics {
   void StoreBytesRead(size_t n) { store_bytes_down_->Increment(double(n)); }
   void StoreBytesWritten(size_t n) { store_bytes_up_->Increment(double(n)); }
 
+  // S3: one HTTP request (see s3::Client::RequestHook), keys not shown,
+  // and pushed events ("applied", "ignored", "rejected" requests).
+  void S3Request(std::string_view op, std::string_view outcome) {
+    s3_requests_->Add({{"op", std::string(op)}, {"outcome", std::string(outcome)}}).Increment();
+  }
+  void SetS3SkippedKeys(size_t n) { s3_skipped_keys_->Set(double(n)); }
+  void EventsReceived(std::string_view result, uint64_t n) {
+    events_->Add({{"result", std::string(result)}}).Increment(double(n));
+  }
+
   void SyncDone(double seconds, bool ok, double started_unix);
   uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
 
@@ -124,6 +134,9 @@ class Metrics {
   prometheus::Counter* sync_errors_ = nullptr;
   prometheus::Counter* syncs_ = nullptr;
   prometheus::Gauge* last_sync_success_ = nullptr;
+  prometheus::Family<prometheus::Counter>* s3_requests_ = nullptr;
+  prometheus::Gauge* s3_skipped_keys_ = nullptr;
+  prometheus::Family<prometheus::Counter>* events_ = nullptr;
   std::shared_ptr<class LiveCollectable> live_;
 };
 

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+
+#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,19 +144,41 @@ int Serve(const config::Options& options, const std::string& source,
 
 }  // namespace
 
-int Run(const config::Options& options, std::string_view version) {
-  std::string source_arg = config::DirSourcePath(options.source);
-  Checked source = CheckSourceDir(source_arg);
-  if (!source.error.empty()) {
-    PrintError(source.error);
+// Paths in options made absolute: the daemon changes to "/".
+config::Options WithAbsolutePaths(config::Options options) {
+  for (std::optional<std::string>* path : {&options.s3_ca_file, &options.s3_credentials_file,
+                                           &options.cache_dir, &options.log_file}) {
+    if (*path && !path->value().empty()) **path = std::filesystem::absolute(**path).string();
+  }
+  options.staging_dir = std::filesystem::absolute(options.staging_dir).string();
+  return options;
+}
+
+int Run(const config::Options& given, std::string_view version) {
+  const config::Options options = WithAbsolutePaths(given);
+  std::string reason;
+  const bool s3 = config::ParseS3Source(options.source, &reason).has_value();
+  if (!s3 && options.events_address) {
+    PrintError("--events-address takes S3 event notifications: it needs an s3:// source "
+               "(directories use --events inotify)");
     return 1;
+  }
+  Checked source;
+  if (s3) {
+    source.path = options.source;  // checked when the store opens (needs the network)
+  } else {
+    source = CheckSourceDir(config::DirSourcePath(options.source));
+    if (!source.error.empty()) {
+      PrintError(source.error);
+      return 1;
+    }
   }
   Checked mountpoint = CheckMountpoint(options.mountpoint);
   if (!mountpoint.error.empty()) {
     PrintError(mountpoint.error);
     return 1;
   }
-  if (IsStrictlyInside(mountpoint.path, source.path)) {
+  if (!s3 && IsStrictlyInside(mountpoint.path, source.path)) {
     PrintError("mountpoint \"" + options.mountpoint + "\" is inside the source \"" +
                source.path + "\"; the mount would contain itself");
     return 1;

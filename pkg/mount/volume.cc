@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
@@ -19,9 +21,13 @@
 #include "metrics/metrics.h"
 #include "metrics/process_collector.h"
 #include "mount/signals.h"
+#include "cache/disk_cache.h"
+#include "s3/client.h"
 #include "store/dir_store.h"
 #include "store/instrumented_store.h"
+#include "store/s3_store.h"
 #include "watch/inotify_source.h"
+#include "watch/s3_event_source.h"
 #include "watch/watcher.h"
 
 namespace freshfs::mount {
@@ -91,12 +97,15 @@ struct Volume::Parts {
   bool inotify = false;
   bool events_trusted = false;
 
+  std::optional<config::S3Source> s3;  // an s3:// source
   std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<cache::DiskCache> disk_cache;
   std::unique_ptr<fs::FileSystem> filesystem;
   std::unique_ptr<watch::Watcher> watcher;
   std::unique_ptr<invalidate::Invalidator> invalidator;
   std::unique_ptr<invalidate::ChangeApplier> applier;
   std::unique_ptr<watch::InotifySource> inotify_source;
+  std::unique_ptr<watch::S3EventSource> s3_events;
   std::shared_ptr<prometheus::Collectable> process_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   fs::FuseContext ctx;
@@ -127,7 +136,87 @@ struct Volume::Parts {
     return true;
   }
 
+  bool OpenStore(std::unique_ptr<store::Store>* out, std::string* error) {
+    if (s3) return OpenS3Store(out, error);
+    auto dir = store::DirStore::Open(source);
+    if (!dir) {
+      *error = "source \"" + source + "\": " + std::strerror(dir.error());
+      return false;
+    }
+    *out = std::move(*dir);
+    return true;
+  }
+
+  bool OpenS3Store(std::unique_ptr<store::Store>* out, std::string* error) {
+    s3::ClientConfig cc;
+    cc.endpoint = options.s3_endpoint.value_or("");
+    while (!cc.endpoint.empty() && cc.endpoint.back() == '/') cc.endpoint.pop_back();
+    const char* env_region = std::getenv("AWS_REGION");
+    if (!env_region || !*env_region) env_region = std::getenv("AWS_DEFAULT_REGION");
+    cc.region = options.s3_region.value_or(env_region && *env_region ? env_region : "us-east-1");
+    cc.path_style = options.s3_path_style;
+    cc.ca_file = options.s3_ca_file.value_or("");
+    auto creds = s3::LoadCredentials(options.s3_credentials_file.value_or(""),
+                                     options.s3_profile.value_or(""),
+                                     [](const char* name) -> const char* { return std::getenv(name); });
+    if (!creds.ok()) {
+      *error = "source \"" + source + "\": " + creds.error;
+      return false;
+    }
+    cc.credentials = creds.credentials;
+    spdlog::info("s3 credentials: {}", cc.credentials.Describe());
+    auto client = s3::Client::Create(cc, s3->bucket);
+    metrics::Metrics* m = metrics.get();
+    client->set_request_hook(
+        [m](std::string_view op, std::string_view outcome) { m->S3Request(op, outcome); });
+    if (options.cache_dir) {
+      auto opened = cache::DiskCache::Open(*options.cache_dir, options.cache_size);
+      if (!opened) {
+        *error = "--cache-dir \"" + *options.cache_dir + "\": " + std::strerror(opened.error());
+        return false;
+      }
+      disk_cache = std::move(*opened);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(options.staging_dir, ec);
+    if (ec || ::access(options.staging_dir.c_str(), W_OK) != 0) {
+      *error = "--staging-dir \"" + options.staging_dir + "\": " +
+               (ec ? ec.message() : std::string(std::strerror(errno))) +
+               " (S3 writes are staged there before upload)";
+      return false;
+    }
+    store::S3StoreSettings ss;
+    ss.prefix = s3->prefix;
+    ss.attributes.uid = options.uid.value_or(::getuid());
+    ss.attributes.gid = options.gid.value_or(::getgid());
+    ss.attributes.file_mode = options.file_mode.value_or(0644);
+    ss.attributes.dir_mode = options.dir_mode.value_or(0755);
+    ss.attributes.dir_mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
+    // Names and attributes from the last listing are good until the next
+    // sync replaces them; without periodic syncs, for a second.
+    ss.metadata_ttl = options.poll_interval.count() > 0 ? options.poll_interval + 2s : 1s;
+    ss.staging_dir = options.staging_dir;
+    ss.conflict = options.conflict == config::Conflict::kOverwrite
+                      ? store::ConflictPolicy::kOverwrite
+                      : store::ConflictPolicy::kKeepBoth;
+    ss.disk_cache = disk_cache.get();
+    ss.on_skipped_keys = [m](size_t n) { m->SetS3SkippedKeys(n); };
+    std::string why;
+    auto opened = store::S3Store::Open(std::move(client), std::move(ss), &why);
+    if (!opened) {
+      *error = "source \"" + source + "\": " + why;
+      return false;
+    }
+    *out = std::move(*opened);
+    return true;
+  }
+
   void ChooseChangeSources() {
+    if (s3) {
+      // S3 has no inotify; the store pushes events if --events-address is set.
+      watching = options.poll_interval.count() > 0 || options.events_address.has_value();
+      return;
+    }
     switch (options.events) {
       case config::Events::kAuto:
         inotify = watch::FilesystemDeliversAllEvents(source);
@@ -230,9 +319,19 @@ struct Volume::Parts {
         "mounted {} at {} (pid {}; poll {}ms, events {}, entry/attr timeout {}s/{}s, "
         "kernel cache {})",
         description, mountpoint, ::getpid(), options.poll_interval.count(),
-        inotify ? "inotify" : "none", ctx.cache.entry_timeout, ctx.cache.attr_timeout,
+        inotify ? "inotify" : s3_events ? "s3 webhook" : "none", ctx.cache.entry_timeout, ctx.cache.attr_timeout,
         ctx.cache.keep_cache ? "on" : "off");
     if (on_ready) on_ready();
+  }
+
+  // --events-address: bound before the mount (a bad address fails it);
+  // events are applied once the mount is up (StartEvents).
+  bool BindEvents(std::string* error) {
+    if (!s3 || !options.events_address || !watcher) return true;
+    s3_events = std::make_unique<watch::S3EventSource>(watcher.get(), metrics.get(), s3->bucket,
+                                                        s3->prefix, *options.events_address);
+    *error = s3_events->Start();
+    return error->empty();
   }
 
   bool MountSession(std::string* error) {
@@ -253,6 +352,7 @@ struct Volume::Parts {
   // inotify starts once the mount is up; a sync right after covers changes
   // made between the initial scan and the watches.
   void StartEvents() {
+    if (s3_events) s3_events->Run();
     if (!inotify || !watcher) return;
     inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source, events_trusted);
     Status s = inotify_source->Start(watcher->CopySnapshot());
@@ -266,6 +366,7 @@ struct Volume::Parts {
   // Stops everything that may talk to the kernel on its own. Safe to call
   // while the FUSE loop still runs (that is the point: see signals.h).
   void StopFreshness() {
+    if (s3_events) s3_events->Stop();
     if (inotify_source) inotify_source->Stop();
     if (watcher) watcher->Stop();
     if (invalidator) invalidator->Stop();
@@ -302,18 +403,18 @@ Volume::~Volume() {
 bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   Parts& p = *parts_;
   p.on_ready = std::move(on_ready);
-  auto store = store::DirStore::Open(p.source);
-  if (!store) {
-    *error = "source \"" + p.source + "\": " + std::strerror(store.error());
-    return false;
-  }
-  std::string description = (*store)->Describe();
+  std::string reason;
+  p.s3 = config::ParseS3Source(p.source, &reason);
   if (!p.StartMetrics(error)) return false;
+  std::unique_ptr<store::Store> store;
+  if (!p.OpenStore(&store, error)) return false;
+  std::string description = store->Describe();
   p.ChooseChangeSources();
   p.filesystem = std::make_unique<fs::FileSystem>(
-      store::Instrument(std::move(*store), p.metrics.get()), p.FsSettings());
+      store::Instrument(std::move(store), p.metrics.get()), p.FsSettings());
   p.invalidator = std::make_unique<invalidate::Invalidator>(p.metrics.get());
   if (!p.StartWatcher(error)) return false;
+  if (!p.BindEvents(error)) return false;
   p.SetUpKernelCache(description);
   if (!p.MountSession(error)) return false;
   p.StartEvents();

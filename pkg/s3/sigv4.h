@@ -28,7 +28,9 @@ struct SigningRequest {
   // A parameter without a value ("uploads") has an empty value.
   std::vector<std::pair<std::string, std::string>> query;
   // Headers to sign besides host, x-amz-date, x-amz-content-sha256 and
-  // x-amz-security-token (which the signer adds itself). Names any case.
+  // x-amz-security-token (which the signer adds itself; those names and
+  // Authorization are ignored here). Names any case; a repeated name is
+  // signed as one header with the values joined by ',' in order.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string payload_hash = std::string(kUnsignedPayload);  // hex SHA-256 or UNSIGNED-PAYLOAD
 };

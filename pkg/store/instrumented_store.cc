@@ -65,6 +65,14 @@ class InstrumentedStore final : public Store {
   Result<std::vector<DetailedEntry>> ListDetailed(std::string_view d) override {
     return Count(StoreOp::kList, inner_->ListDetailed(d));
   }
+  Result<std::vector<DetailedEntry>> ListTree(std::string_view d) override {
+    auto r = inner_->ListTree(d);
+    if (r.error() == ENOSYS) return r;  // not offered: nothing was asked of the source
+    return Count(StoreOp::kList, std::move(r));
+  }
+  Result<struct stat> StatFresh(std::string_view p) override {
+    return Count(StoreOp::kStat, inner_->StatFresh(p));
+  }
   Result<std::string> ReadLink(std::string_view p) override {
     return Count(StoreOp::kReadlink, inner_->ReadLink(p));
   }

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <cerrno>
+
 namespace freshfs::store {
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
@@ -22,6 +24,10 @@ Result<std::vector<Store::DetailedEntry>> Store::ListDetailed(std::string_view d
     out.push_back(DetailedEntry{std::move(e.name), *st});
   }
   return out;
+}
+
+Result<std::vector<Store::DetailedEntry>> Store::ListTree(std::string_view) {
+  return Errno{ENOSYS};
 }
 
 }  // namespace freshfs::store

@@ -81,6 +81,14 @@ class Store {
     struct stat attr;
   };
   virtual Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir);
+  // Everything under directory `dir`, recursively, each name the path relative
+  // to `dir` ("a", "a/b"), in as few requests as the store can (S3: one
+  // ListObjectsV2 per 1,000 keys). ENOSYS when the store has no faster way
+  // than listing directory by directory (the caller then does that).
+  virtual Result<std::vector<DetailedEntry>> ListTree(std::string_view dir);
+  // Stat() straight from the source, bypassing whatever the store caches
+  // (used by the watcher to confirm a change). The default is Stat().
+  virtual Result<struct stat> StatFresh(std::string_view path) { return Stat(path); }
   virtual Result<std::string> ReadLink(std::string_view path) = 0;
   virtual Result<struct statvfs> StatFs() = 0;
 

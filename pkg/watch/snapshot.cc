@@ -110,10 +110,15 @@ std::vector<Change> Diff(const Snapshot& before, const Snapshot& after) {
 
 Status ScanTree(store::Store& store, const std::string& path, Snapshot* out,
                 std::vector<std::string>* unreadable) {
-  auto root = store.Stat(path);
+  auto root = store.StatFresh(path);
   if (!root) return Status::FromErrno(root.error());
   (*out)[path] = EntryState::From(*root);
   if (!S_ISDIR(root->st_mode)) return Status::Ok();
+  if (auto tree = store.ListTree(path); tree.error() != ENOSYS) {
+    if (!tree) return Status::FromErrno(tree.error());
+    for (auto& e : *tree) out->insert_or_assign(store::JoinPath(path, e.name), EntryState::From(e.attr));
+    return Status::Ok();
+  }
   std::deque<std::string> dirs{path};
   bool first = true;
   while (!dirs.empty()) {

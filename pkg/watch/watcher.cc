@@ -140,7 +140,7 @@ std::vector<Change> Watcher::RescanLocked(const std::string& path, bool deep,
   ino_t known_ino = known ? it->second.ino : 0;
   lock.unlock();
 
-  auto st = store_->Stat(path);
+  auto st = store_->StatFresh(path);
   bool now_dir = st && S_ISDIR(st->st_mode);
   // The subtree is read when a directory appears, disappears, is replaced,
   // or the caller asks; a directory whose own attributes changed is not.
@@ -249,7 +249,7 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   if (known_stat && known_stat->st_ino == known_ino && !S_ISDIR(known_stat->st_mode)) {
     st = *known_stat;
   } else {
-    st = store_->Stat(path);
+    st = store_->StatFresh(path);
   }
   bool now_dir = st && S_ISDIR(st->st_mode);
   bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);
@@ -280,6 +280,11 @@ double Watcher::StalenessSeconds() const {
 }
 
 size_t Watcher::WatchedEntries() const { return watched_.load(); }
+
+bool Watcher::Contains(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  return snapshot_.count(path) > 0;
+}
 
 Snapshot Watcher::CopySnapshot() const {
   std::lock_guard lock(mu_);

@@ -81,6 +81,7 @@ class Watcher : public fs::ChangeObserver {
   // that is more recent.
   double StalenessSeconds() const;
   size_t WatchedEntries() const;
+  bool Contains(const std::string& path) const;  // in the snapshot
   Snapshot CopySnapshot() const;  // for tests and diagnostics
 
  private:

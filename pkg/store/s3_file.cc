@@ -1,0 +1,434 @@
+#include "store/s3_file.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+namespace freshfs::store {
+namespace {
+
+constexpr size_t kDownloadChunk = 8 << 20;
+
+// "dir/report.csv" -> "dir/report.conflict-20261122T024513Z.csv".
+std::string ConflictKey(const std::string& key) {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  size_t slash = key.rfind('/');
+  size_t dot = key.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) ||
+      dot == (slash == std::string::npos ? 0 : slash + 1)) {
+    dot = key.size();  // no extension (or a dot file)
+  }
+  return key.substr(0, dot) + ".conflict-" + stamp + key.substr(dot);
+}
+
+UniqueFd StagingFile(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return UniqueFd(fd);
+  std::string tmpl = dir + "/staging-XXXXXX";
+  fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(tmpl.c_str());
+  return UniqueFd(fd);
+}
+
+}  // namespace
+
+struct S3File::Block {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int error = 0;
+  std::string data;
+};
+
+namespace {
+
+// Fills `block` (number `index` of object `key` at `etag`), from the disk
+// cache or S3. Runs on a FUSE thread or the readahead pool; touches only
+// what it is given, so the file may be closed meanwhile.
+template <typename BlockT>
+void LoadBlockInto(S3Store* store, const std::string& key, const std::string& etag,
+                   uint64_t object_size, uint64_t index, const std::shared_ptr<BlockT>& block) {
+  const size_t bs = store->settings().block_size;
+  const uint64_t offset = index * bs;
+  const size_t length = size_t(std::min<uint64_t>(bs, object_size - std::min(object_size, offset)));
+  std::string data(length, '\0');
+  int error = 0;
+  cache::DiskCache* disk = store->settings().disk_cache;
+  std::optional<size_t> cached;
+  if (disk) cached = disk->Get(key, etag, index, data.data(), data.size());
+  if (cached && *cached == length) {
+    // served from the local cache
+  } else {
+    s3::Condition cond;
+    cond.if_match = etag;
+    auto got = store->client().GetRange(key, offset, length, data.data(), cond);
+    if (!got) {
+      error = got.error().http_status == 412 ? ESTALE : got.error().ToErrno();
+      if (error == ENOENT) error = ESTALE;
+      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, key,
+                   got.error().Describe());
+    } else {
+      data.resize(*got);
+      if (disk && *got == length) disk->Put(key, etag, index, data);
+    }
+  }
+  std::lock_guard lock(block->mu);
+  block->data = std::move(data);
+  block->error = error;
+  block->done = true;
+  block->cv.notify_all();
+}
+
+}  // namespace
+
+S3File::S3File(S3Store* store, std::string path, const s3tree::Node& node, bool writable)
+    : store_(store), writable_(writable), path_(std::move(path)), node_(node) {}
+
+Result<std::unique_ptr<S3File>> S3File::Open(S3Store* store, std::string path,
+                                            const s3tree::Node& node, int flags, bool create) {
+  bool writable = create || (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  std::unique_ptr<S3File> file(new S3File(store, std::move(path), node, writable));
+  if (!writable) return file;
+  file->is_new_ = create;
+  Status s = file->Stage(create || (flags & O_TRUNC));
+  if (!s.ok()) return Errno{s.error};
+  store->Register(file->path_, file.get());
+  return file;
+}
+
+S3File::~S3File() {
+  if (!writable_) return;
+  {
+    // Written through mmap after the last close, or a failed upload: one
+    // more try; the data is kept locally if it fails.
+    std::lock_guard io(io_mu_);
+    (void)UploadLocked();
+  }
+  store_->Unregister(path_, this);
+}
+
+Status S3File::Stage(bool truncate) {
+  staging_ = StagingFile(store_->settings().staging_dir);
+  if (!staging_.valid()) {
+    int e = errno;
+    spdlog::error("cannot create a staging file in {}: {}", store_->settings().staging_dir,
+                  std::strerror(e));
+    return Status::FromErrno(EIO);
+  }
+  if (truncate) {
+    dirty_ = !is_new_;  // O_TRUNC empties the object even if nothing is written
+    return Status::Ok();
+  }
+  // Appends and writes in the middle need the current content.
+  std::string chunk;
+  s3::Condition cond;
+  cond.if_match = node_.etag;
+  const std::string key = store_->KeyOf(path_);
+  for (uint64_t off = 0; off < node_.size; off += kDownloadChunk) {
+    size_t len = size_t(std::min<uint64_t>(kDownloadChunk, node_.size - off));
+    chunk.resize(len);
+    auto got = store_->client().GetRange(key, off, len, chunk.data(), cond);
+    if (!got) {
+      spdlog::warn("opening s3 object {} for writing: download failed: {}", key,
+                   got.error().Describe());
+      return Status::FromErrno(got.error().http_status == 412 ? ESTALE : EIO);
+    }
+    if (::pwrite(staging_.get(), chunk.data(), *got, off_t(off)) != ssize_t(*got))
+      return Status::FromErrno(EIO);
+  }
+  return Status::Ok();
+}
+
+Result<size_t> S3File::Read(char* buf, size_t size, off_t offset) {
+  if (offset < 0) return Errno{EINVAL};
+  if (writable_) {
+    ssize_t n = ::pread(staging_.get(), buf, size, offset);
+    if (n < 0) return Errno{errno};
+    return size_t(n);
+  }
+  return ReadRemote(buf, size, offset);
+}
+
+std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
+  std::shared_ptr<Block> block;
+  bool load_here = false;
+  std::string key, etag;
+  uint64_t size;
+  {
+    std::lock_guard lock(state_mu_);
+    auto& slot = blocks_[index];
+    if (!slot) {
+      slot = std::make_shared<Block>();
+      load_here = true;
+    }
+    block = slot;
+    key = store_->KeyOf(path_);
+    etag = node_.etag;
+    size = node_.size;
+  }
+  if (load_here) {
+    if (wait) {
+      LoadBlockInto(store_, key, etag, size, index, block);
+    } else {
+      S3Store* store = store_;
+      store_->readahead_pool().Submit([store, key, etag, size, index, block] {
+        LoadBlockInto(store, key, etag, size, index, block);
+      });
+    }
+  }
+  if (wait) {
+    std::unique_lock lock(block->mu);
+    block->cv.wait(lock, [&] { return block->done; });
+  }
+  return block;
+}
+
+Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
+  const size_t bs = store_->settings().block_size;
+  uint64_t object_size, first, last;
+  bool sequential;
+  {
+    std::lock_guard lock(state_mu_);
+    object_size = node_.size;
+    if (uint64_t(offset) >= object_size || size == 0) return size_t(0);
+    size = size_t(std::min<uint64_t>(size, object_size - uint64_t(offset)));
+    first = uint64_t(offset) / bs;
+    last = (uint64_t(offset) + size - 1) / bs;
+    sequential = offset == next_sequential_ || blocks_.count(first);
+    next_sequential_ = offset + off_t(size);
+    if (!sequential) {
+      window_ = 1;
+      blocks_.clear();
+    } else {
+      blocks_.erase(blocks_.begin(), blocks_.lower_bound(first));  // consumed
+    }
+  }
+  if (!sequential) {
+    // A jump: fetch just what was asked for.
+    s3::Condition cond;
+    std::string key, etag;
+    {
+      std::lock_guard lock(state_mu_);
+      key = store_->KeyOf(path_);
+      cond.if_match = node_.etag;
+    }
+    auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond);
+    if (!got) {
+      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, key,
+                   got.error().Describe());
+      return Errno{EIO};
+    }
+    return *got;
+  }
+  size_t copied = 0;
+  for (uint64_t index = first; index <= last; ++index) {
+    auto block = FetchBlock(index, /*wait=*/true);
+    if (block->error) return Errno{block->error == ESTALE ? EIO : block->error};
+    uint64_t block_start = index * bs;
+    uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
+    if (from >= block->data.size()) break;
+    size_t n = std::min(size - copied, block->data.size() - size_t(from));
+    std::memcpy(buf + copied, block->data.data() + from, n);
+    copied += n;
+  }
+  // Read ahead: the window doubles while the reader stays sequential.
+  uint64_t blocks_total = (object_size + bs - 1) / bs;
+  size_t window;
+  {
+    std::lock_guard lock(state_mu_);
+    window_ = std::min(window_ * 2, store_->settings().readahead_blocks);
+    window = window_;
+  }
+  for (uint64_t index = last + 1; index <= last + window && index < blocks_total; ++index) {
+    FetchBlock(index, /*wait=*/false);
+  }
+  return copied;
+}
+
+Result<size_t> S3File::Write(const char* buf, size_t size, off_t offset) {
+  if (!writable_) return Errno{EBADF};
+  std::lock_guard io(io_mu_);
+  ssize_t n = ::pwrite(staging_.get(), buf, size, offset);
+  if (n < 0) return Errno{errno};
+  std::lock_guard lock(state_mu_);
+  dirty_ = true;
+  return size_t(n);
+}
+
+struct stat S3File::LocalStat() {
+  std::lock_guard lock(state_mu_);
+  s3tree::Node node = node_;
+  struct stat local {};
+  if (staging_.valid() && ::fstat(staging_.get(), &local) == 0) {
+    node.size = uint64_t(local.st_size);
+    if (dirty_ || is_new_) node.mtime_ns = int64_t(local.st_mtim.tv_sec) * 1'000'000'000;
+  }
+  struct stat st = s3tree::StatOf(path_, node, store_->settings().attributes);
+  return st;
+}
+
+Result<struct stat> S3File::Stat() {
+  if (writable_) return LocalStat();
+  std::lock_guard lock(state_mu_);
+  return s3tree::StatOf(path_, node_, store_->settings().attributes);
+}
+
+void S3File::Renamed(const std::string& path, const std::string& etag) {
+  std::lock_guard lock(state_mu_);
+  path_ = path;
+  node_.etag = etag;
+  is_new_ = etag.empty();  // never uploaded: nothing moved in S3
+}
+
+Status S3File::SetAttr(const AttrChange& change) {
+  if (change.mode || change.uid || change.gid) return Status::FromErrno(EPERM);
+  if (change.size) {
+    if (!writable_) return Status::FromErrno(EBADF);
+    std::lock_guard io(io_mu_);
+    if (::ftruncate(staging_.get(), *change.size) != 0) return Status::FromErrno(errno);
+    std::lock_guard lock(state_mu_);
+    dirty_ = true;
+  }
+  return Status::Ok();  // times: S3 keeps its own LastModified
+}
+
+Status S3File::Flush() {
+  if (!writable_) return Status::Ok();
+  std::lock_guard io(io_mu_);
+  return UploadLocked();
+}
+
+Status S3File::Fsync(bool) { return Flush(); }
+
+Status S3File::Allocate(int, off_t, off_t) { return Status::FromErrno(EOPNOTSUPP); }
+
+Result<off_t> S3File::Seek(off_t offset, int whence) {
+  auto st = Stat();
+  if (!st) return Errno{st.error()};
+  if (offset < 0 || offset >= st->st_size) return Errno{ENXIO};
+  if (whence == SEEK_DATA) return offset;
+  if (whence == SEEK_HOLE) return off_t(st->st_size);
+  return Errno{EINVAL};
+}
+
+Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) {
+  std::string dir = store_->settings().staging_dir + "/failed";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '/', '%');
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ-", &tm);
+  std::string dest = dir + "/" + stamp + name;
+  std::string proc = "/proc/self/fd/" + std::to_string(staging_.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // Already linked once (an earlier failure), or another filesystem: copy.
+    std::filesystem::copy_file(proc, dest, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      spdlog::error("upload of {} failed ({}), and its data could not be saved to {}: {}; "
+                    "it is kept by this mount until the file is closed",
+                    key, why, dest, ec.message());
+      return Status::FromErrno(EIO);
+    }
+  }
+  spdlog::error("upload of {} failed ({}); the data is kept in {}", key, why, dest);
+  return Status::FromErrno(EIO);
+}
+
+void S3File::Unlinked() {
+  std::lock_guard lock(state_mu_);
+  unlinked_ = true;
+}
+
+Status S3File::UploadLocked() {
+  std::string path;
+  s3tree::Node started_from;
+  bool is_new;
+  {
+    std::lock_guard lock(state_mu_);
+    if ((!dirty_ && !is_new_) || unlinked_) return Status::Ok();
+    path = path_;
+    started_from = node_;
+    is_new = is_new_;
+  }
+  struct stat local {};
+  if (::fstat(staging_.get(), &local) != 0) return Status::FromErrno(errno);
+  const std::string key = store_->KeyOf(path);
+  s3::Client& client = store_->client();
+  s3::Condition cond;
+  bool conflict = false;
+  if (store_->settings().conflict == ConflictPolicy::kKeepBoth) {
+    // Servers that ignore conditional writes still get a check: what is
+    // there now must be what this file started from.
+    auto now = client.Head(key);
+    if (now) {
+      conflict = is_new || now->etag != started_from.etag;
+    } else if (now.error().http_status != 404) {
+      return SaveFailedLocked(key, now.error().Describe());
+    }
+    if (!now || is_new) {
+      cond.if_none_match_any = true;  // gone or new: nobody may create it meanwhile
+    } else {
+      cond.if_match = started_from.etag;
+    }
+  }
+  std::string etag;
+  if (!conflict) {
+    auto put = client.PutFile(key, staging_.get(), uint64_t(local.st_size), cond);
+    if (put) {
+      etag = *put;
+    } else if (put.error().http_status == 412) {
+      conflict = true;
+    } else {
+      return SaveFailedLocked(key, put.error().Describe());
+    }
+  }
+  if (conflict) {
+    std::string other = ConflictKey(key);
+    s3::Condition fresh;
+    fresh.if_none_match_any = true;
+    auto put = client.PutFile(other, staging_.get(), uint64_t(local.st_size), fresh);
+    if (!put) return SaveFailedLocked(other, "conflict copy: " + put.error().Describe());
+    spdlog::warn("{} was changed by another writer since it was opened here; their version "
+                 "stays, this one was saved as {}", key, other);
+    std::lock_guard lock(state_mu_);
+    dirty_ = false;
+    is_new_ = false;
+    return Status::FromErrno(ESTALE);
+  }
+  // What S3 now holds (LastModified is not in the PUT response).
+  s3tree::Node node;
+  node.size = uint64_t(local.st_size);
+  node.etag = etag;
+  node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
+  if (auto head = client.Head(key); head && head->etag == etag) {
+    node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
+  }
+  {
+    std::lock_guard lock(state_mu_);
+    node_ = node;
+    dirty_ = false;
+    is_new_ = false;
+  }
+  if (store_->settings().disk_cache) store_->settings().disk_cache->Forget(key);
+  store_->Remember(path, node);
+  return Status::Ok();
+}
+
+}  // namespace freshfs::store

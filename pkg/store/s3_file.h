@@ -1,0 +1,85 @@
+// S3File: an open S3 object.
+//
+// Reading (not opened for writing): sequential reads fetch blocks of
+// settings().block_size and keep up to readahead_blocks in flight on the
+// store's pool, ramping up while the reader stays sequential; a read that
+// jumps elsewhere fetches only the range it asked for. Every GET is
+// conditional on the ETag seen at open, so one open file never mixes two
+// versions (a changed object reads as EIO; reopen to see the new one).
+// Blocks go through the optional on-disk cache, keyed by ETag.
+//
+// Writing: the object is staged in an unlinked local file (downloaded first
+// unless O_TRUNC); writes, reads and truncates act on it. flush()/fsync()
+// upload it when it changed, conditional on the version it was opened at
+// (If-Match, or If-None-Match: * for a new file), then HEAD it so Stat()
+// reports exactly what S3 now holds. When the object changed meanwhile,
+// ConflictPolicy decides. A failed upload keeps the data: the staging file
+// is linked into <staging_dir>/failed/ and the log says where.
+//
+// Thread-safe: the kernel may send parallel reads and writes.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/s3_store.h"
+#include "util/unique_fd.h"
+
+namespace freshfs::store {
+
+class S3File final : public FileHandle {
+ public:
+  // `node`: the object as it is now (for a new file: empty, no ETag).
+  static Result<std::unique_ptr<S3File>> Open(S3Store* store, std::string path,
+                                             const s3tree::Node& node, int flags, bool create);
+  ~S3File() override;
+
+  Result<size_t> Read(char* buf, size_t size, off_t offset) override;
+  Result<size_t> Write(const char* buf, size_t size, off_t offset) override;
+  Result<struct stat> Stat() override;
+  Status SetAttr(const AttrChange& change) override;
+  Status Flush() override;
+  Status Fsync(bool datasync) override;
+  Status Allocate(int mode, off_t offset, off_t length) override;
+  Result<off_t> Seek(off_t offset, int whence) override;
+
+  // For S3Store: the local state of a file open for writing.
+  struct stat LocalStat();
+  // The file's name changed to `path`, where S3 now holds `etag` (empty: nothing).
+  void Renamed(const std::string& path, const std::string& etag);
+  // The name was removed: whatever is written now is never uploaded.
+  void Unlinked();
+
+ private:
+  struct Block;
+  S3File(S3Store* store, std::string path, const s3tree::Node& node, bool writable);
+  Status Stage(bool truncate);
+  Status UploadLocked();  // io_mu_ held
+  Status SaveFailedLocked(const std::string& key, const std::string& why);
+  Result<size_t> ReadRemote(char* buf, size_t size, off_t offset);
+  std::shared_ptr<Block> FetchBlock(uint64_t index, bool wait);
+  void LoadBlock(const std::shared_ptr<Block>& block, uint64_t index);
+
+  S3Store* store_;
+  const bool writable_;
+
+  // Lock order: io_mu_, then the store's lock, then state_mu_. state_mu_ is
+  // a leaf (held briefly, never across I/O or a call out): the store takes
+  // it under its own lock to show a writer's local size.
+  std::mutex io_mu_;     // serializes writes, truncates and uploads
+  std::mutex state_mu_;  // guards everything below
+  std::string path_;
+  s3tree::Node node_;  // the object's version this file stands for
+  UniqueFd staging_;   // writable files only
+  bool dirty_ = false;
+  bool is_new_ = false;  // created here, never uploaded
+  bool unlinked_ = false;
+  std::map<uint64_t, std::shared_ptr<Block>> blocks_;  // read-ahead window
+  off_t next_sequential_ = 0;
+  size_t window_ = 1;  // blocks to keep ahead, grows while sequential
+};
+
+}  // namespace freshfs::store

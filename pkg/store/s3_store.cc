@@ -1,0 +1,528 @@
+#include "store/s3_store.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "store/s3_file.h"
+
+namespace freshfs::store {
+namespace {
+
+std::string ParentOf(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
+}
+
+// What a user can do about a bucket that cannot be listed.
+std::string BucketAdvice(const s3::Client& client, const s3::Error& e) {
+  const std::string bucket = "bucket \"" + client.bucket() + "\"";
+  const std::string endpoint =
+      client.config().endpoint.empty() ? "AWS S3" : client.config().endpoint;
+  if (e.http_status == 0)
+    return "cannot reach " + endpoint + ": " + e.Describe() +
+           " (check --s3-endpoint and the network)";
+  if (e.http_status == 404 || e.code == "NoSuchBucket")
+    return bucket + " does not exist at " + endpoint + " (" + e.Describe() +
+           "; check the bucket name and --s3-endpoint)";
+  if (e.http_status == 403)
+    return "access to " + bucket + " denied for " + client.config().credentials.Describe() +
+           " (" + e.Describe() + "; check the credentials and the bucket policy)";
+  if (e.http_status == 301 || e.code == "PermanentRedirect" ||
+      e.code == "AuthorizationHeaderMalformed")
+    return bucket + " is not in region " + client.config().region + " (" + e.Describe() +
+           "; set --s3-region)";
+  return "cannot list " + bucket + " at " + endpoint + ": " + e.Describe();
+}
+
+}  // namespace
+
+S3Store::S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings)
+    : client_(std::move(client)), settings_(std::move(settings)), pool_(4) {}
+
+S3Store::~S3Store() = default;
+
+Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::Client> client,
+                                               S3StoreSettings settings, std::string* error) {
+  auto checked = client->CheckBucket(settings.prefix);
+  if (!checked) {
+    *error = BucketAdvice(*client, checked.error());
+    return Errno{checked.error().ToErrno()};
+  }
+  return std::unique_ptr<S3Store>(new S3Store(std::move(client), std::move(settings)));
+}
+
+std::string S3Store::Describe() const {
+  std::string where = client_->config().endpoint.empty() ? "" : " at " + client_->config().endpoint;
+  return "s3://" + client_->bucket() + "/" + settings_.prefix + where;
+}
+
+// The listing in every sync fails by itself when the bucket goes away; a
+// separate check would cost a request per sync.
+Status S3Store::CheckRoot() { return Status::Ok(); }
+
+std::string S3Store::KeyOf(std::string_view path) const {
+  return settings_.prefix + std::string(path);
+}
+
+struct stat S3Store::StatOf(std::string_view path, const s3tree::Node& node) const {
+  return s3tree::StatOf(path, node, settings_.attributes);
+}
+
+size_t S3Store::skipped_keys() const {
+  std::lock_guard lock(mu_);
+  return skipped_;
+}
+
+void S3Store::RememberLocked(const std::string& path, const s3tree::Node& node,
+                             Clock::time_point as_of) {
+  auto [it, inserted] = known_.try_emplace(path, Known{node, as_of});
+  if (!inserted && it->second.as_of <= as_of) it->second = Known{node, as_of};
+}
+
+void S3Store::Remember(const std::string& path, const s3tree::Node& node) {
+  std::lock_guard lock(mu_);
+  RememberLocked(path, node, Clock::now());
+}
+
+void S3Store::Forget(const std::string& path) {
+  std::lock_guard lock(mu_);
+  known_.erase(path);
+  std::string lo = path + "/", hi = path + "0";
+  known_.erase(known_.lower_bound(lo), known_.lower_bound(hi));
+}
+
+void S3Store::Register(const std::string& path, S3File* file) {
+  std::lock_guard lock(mu_);
+  writers_.emplace(path, file);
+}
+
+void S3Store::Unregister(const std::string& path, S3File* file) {
+  std::lock_guard lock(mu_);
+  for (auto it = writers_.begin(); it != writers_.end(); ++it) {
+    if (it->second == file) {
+      writers_.erase(it);
+      return;
+    }
+  }
+  (void)path;
+}
+
+std::optional<struct stat> S3Store::StagedStat(std::string_view path) {
+  S3File* file = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = writers_.find(path);
+    if (it == writers_.end()) return std::nullopt;
+    file = it->second;
+    // LocalStat takes the file's lock; files unregister under mu_ before
+    // they go away, so take it while still holding mu_.
+    return file->LocalStat();
+  }
+}
+
+void S3Store::LogSkipped(const std::vector<s3tree::Skipped>& skipped) {
+  std::lock_guard lock(mu_);
+  for (const auto& s : skipped) {
+    if (logged_skips_.size() < 10000 && logged_skips_.insert(s.key).second)
+      spdlog::warn("s3 key \"{}\" is not shown: {}", s.key, s.reason);
+  }
+}
+
+Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
+  s3tree::Node node;
+  if (path.empty()) {
+    node.dir = true;
+    return node;
+  }
+  const std::string key = KeyOf(path);
+  // Directory first: a key that is both an object and a prefix is a directory.
+  auto below = client_->List(key + "/", "", 1);
+  if (!below) return Errno{below.error().ToErrno()};
+  if (!below->objects.empty()) {
+    node.dir = true;
+    if (below->objects.front().key == key + "/")
+      node.mtime_ns = s3tree::WholeSeconds(below->objects.front().mtime_ns);
+    return node;
+  }
+  auto head = client_->Head(key);
+  if (!head) return Errno{head.error().ToErrno()};
+  node.size = head->size;
+  node.etag = head->etag;
+  node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
+  return node;
+}
+
+Result<struct stat> S3Store::Stat(std::string_view path) {
+  if (auto staged = StagedStat(path)) return *staged;
+  if (path.empty()) return StatOf(path, s3tree::Node{.dir = true});
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    auto it = known_.find(path);
+    if (it != known_.end() && now - it->second.as_of < settings_.metadata_ttl)
+      return StatOf(path, it->second.node);
+    if (it == known_.end() && now - complete_as_of_ < settings_.metadata_ttl)
+      return Errno{ENOENT};  // the last complete listing is recent and has no such name
+  }
+  return StatFresh(path);
+}
+
+Result<struct stat> S3Store::StatFresh(std::string_view path) {
+  if (auto staged = StagedStat(path)) return *staged;
+  const auto start = Clock::now();
+  auto node = FetchNode(path);
+  std::lock_guard lock(mu_);
+  if (!node) {
+    if (node.error() == ENOENT) {
+      auto it = known_.find(path);
+      if (it != known_.end() && it->second.as_of <= start) known_.erase(it);
+    }
+    return Errno{node.error()};
+  }
+  if (!path.empty()) RememberLocked(std::string(path), *node, start);
+  return StatOf(path, *node);
+}
+
+Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir) {
+  const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
+  const auto start = Clock::now();
+  auto listing = client_->List(base, "/");
+  if (!listing) return Errno{listing.error().ToErrno()};
+  std::map<std::string, s3tree::Node> found;
+  std::vector<s3tree::Skipped> skipped;
+  bool marker = false;
+  for (const std::string& p : listing->common_prefixes) {
+    std::string name = p.substr(base.size());
+    if (!name.empty() && name.back() == '/') name.pop_back();
+    if (const char* reason = s3tree::InvalidReason(name)) {
+      skipped.push_back({p, reason});
+      continue;
+    }
+    found[name].dir = true;
+  }
+  for (const s3::ObjectInfo& o : listing->objects) {
+    std::string name = o.key.substr(base.size());
+    if (name.empty()) {
+      marker = true;
+      continue;
+    }
+    if (const char* reason = s3tree::InvalidReason(name)) {
+      skipped.push_back({o.key, reason});
+      continue;
+    }
+    auto [it, inserted] = found.try_emplace(name);
+    if (!inserted && it->second.dir) {
+      skipped.push_back({o.key, "both an object and a directory"});
+      continue;
+    }
+    it->second.size = o.size;
+    it->second.etag = o.etag;
+    it->second.mtime_ns = s3tree::WholeSeconds(o.mtime_ns);
+  }
+  LogSkipped(skipped);
+  std::vector<DetailedEntry> out;
+  std::vector<std::pair<std::string, S3File*>> writers;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, node] : found) RememberLocked(std::string(dir.empty() ? "" : std::string(dir) + "/") + name, node, start);
+    for (auto it = writers_.begin(); it != writers_.end(); ++it) {
+      if (ParentOf(it->first) == dir && !found.count(it->first.substr(dir.empty() ? 0 : dir.size() + 1)))
+        out.push_back(DetailedEntry{it->first.substr(dir.empty() ? 0 : dir.size() + 1), it->second->LocalStat()});
+    }
+  }
+  if (found.empty() && !marker && out.empty() && !dir.empty()) {
+    // Nothing under the prefix: the directory is gone (or never was).
+    return Errno{ENOENT};
+  }
+  for (auto& [name, node] : found) out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
+  return out;
+}
+
+Result<std::vector<DirEntry>> S3Store::List(std::string_view dir) {
+  auto detailed = ListDir(dir);
+  if (!detailed) return Errno{detailed.error()};
+  std::vector<DirEntry> out;
+  out.reserve(detailed->size());
+  for (auto& e : *detailed)
+    out.push_back(DirEntry{std::move(e.name), mode_t(e.attr.st_mode & S_IFMT), e.attr.st_ino});
+  return out;
+}
+
+Result<std::vector<Store::DetailedEntry>> S3Store::ListDetailed(std::string_view dir) {
+  return ListDir(dir);
+}
+
+Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir) {
+  const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
+  const auto start = Clock::now();
+  auto listing = client_->List(base, "");
+  if (!listing) return Errno{listing.error().ToErrno()};
+  s3tree::Tree tree = s3tree::BuildTree(listing->objects, base);
+  LogSkipped(tree.skipped);
+  const std::string dir_prefix = dir.empty() ? "" : std::string(dir) + "/";
+  std::vector<DetailedEntry> out;
+  out.reserve(tree.nodes.size());
+  std::lock_guard lock(mu_);
+  if (dir.empty()) {
+    // A complete picture: replace what was known, except what the mount
+    // itself changed while the listing ran.
+    std::map<std::string, Known, std::less<>> fresh;
+    for (auto& [path, node] : tree.nodes) fresh.emplace(path, Known{node, start});
+    for (auto& [path, known] : known_)
+      if (known.as_of > start) fresh.insert_or_assign(path, known);
+    known_.swap(fresh);
+    complete_as_of_ = start;
+    skipped_ = tree.skipped.size();
+    if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
+  } else {
+    for (auto& [path, node] : tree.nodes) RememberLocked(dir_prefix + path, node, start);
+  }
+  for (auto& [path, node] : tree.nodes) out.push_back(DetailedEntry{path, StatOf(dir_prefix + path, node)});
+  // Files being written that S3 has not seen yet are part of the tree too.
+  for (auto& [path, file] : writers_) {
+    if (!dir.empty() && path.compare(0, dir_prefix.size(), dir_prefix) != 0) continue;
+    std::string rel = path.substr(dir_prefix.size());
+    if (!tree.nodes.count(rel)) out.push_back(DetailedEntry{rel, file->LocalStat()});
+  }
+  return out;
+}
+
+Result<std::string> S3Store::ReadLink(std::string_view) { return Errno{EINVAL}; }
+
+Result<struct statvfs> S3Store::StatFs() {
+  struct statvfs st {};
+  st.f_bsize = 4096;
+  st.f_frsize = 4096;
+  st.f_blocks = st.f_bfree = st.f_bavail = 1ull << 40;  // S3 has no size limit to report
+  st.f_files = st.f_ffree = st.f_favail = 1ull << 32;
+  st.f_namemax = 255;
+  return st;
+}
+
+Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int flags) {
+  bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  s3tree::Node node;
+  if (writes) {
+    // Writing starts from what S3 holds now, not from what was listed.
+    auto fetched = FetchNode(path);
+    if (!fetched) return Errno{fetched.error()};
+    node = *fetched;
+  } else {
+    std::lock_guard lock(mu_);
+    auto it = known_.find(path);
+    if (it != known_.end()) node = it->second.node;
+  }
+  if (!writes && node.etag.empty() && !node.dir) {
+    auto fetched = FetchNode(path);
+    if (!fetched) return Errno{fetched.error()};
+    node = *fetched;
+  }
+  if (node.dir) return Errno{EISDIR};
+  auto file = S3File::Open(this, std::string(path), node, flags, /*create=*/false);
+  if (!file) return Errno{file.error()};
+  return std::unique_ptr<FileHandle>(std::move(*file));
+}
+
+Result<std::unique_ptr<FileHandle>> S3Store::Create(std::string_view path, int flags, mode_t,
+                                                    const Caller&) {
+  auto existing = StatFresh(path);
+  if (existing) {
+    if (flags & O_EXCL) return Errno{EEXIST};
+    if (S_ISDIR(existing->st_mode)) return Errno{EISDIR};
+    return Open(path, flags);
+  }
+  if (existing.error() != ENOENT) return Errno{existing.error()};
+  auto file = S3File::Open(this, std::string(path), s3tree::Node{}, flags, /*create=*/true);
+  if (!file) return Errno{file.error()};
+  return std::unique_ptr<FileHandle>(std::move(*file));
+}
+
+Status S3Store::MakeDir(std::string_view path, mode_t, const Caller&) {
+  auto existing = StatFresh(path);
+  if (existing) return Status::FromErrno(EEXIST);
+  if (existing.error() != ENOENT) return Status::FromErrno(existing.error());
+  auto put = client_->Put(KeyOf(path) + "/", "");
+  if (!put) return Status::FromErrno(put.error().ToErrno());
+  s3tree::Node node{.dir = true};
+  node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
+  Remember(std::string(path), node);
+  return Status::Ok();
+}
+
+void S3Store::KeepDirectory(std::string_view dir) {
+  if (dir.empty()) return;
+  const std::string marker = KeyOf(dir) + "/";
+  auto below = client_->List(marker, "", 1);
+  if (below && below->objects.empty()) {
+    if (auto put = client_->Put(marker, ""); !put)
+      spdlog::warn("could not keep the emptied directory {}: {}", marker, put.error().Describe());
+  }
+}
+
+Status S3Store::Unlink(std::string_view path) {
+  auto st = StatFresh(path);
+  if (!st) return Status::FromErrno(st.error());
+  if (S_ISDIR(st->st_mode)) return Status::FromErrno(EISDIR);
+  {
+    std::lock_guard lock(mu_);
+    auto [first, last] = writers_.equal_range(path);
+    for (auto it = first; it != last; ++it) it->second->Unlinked();
+  }
+  auto del = client_->Delete(KeyOf(path));
+  if (!del) return Status::FromErrno(del.error().ToErrno());
+  Forget(std::string(path));
+  KeepDirectory(ParentOf(path));
+  return Status::Ok();
+}
+
+Status S3Store::RemoveDir(std::string_view path) {
+  const std::string marker = KeyOf(path) + "/";
+  auto below = client_->List(marker, "", 2);
+  if (!below) return Status::FromErrno(below.error().ToErrno());
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [writer_path, file] : writers_)
+      if (ParentOf(writer_path) == path) return Status::FromErrno(ENOTEMPTY);
+  }
+  if (below->objects.empty()) {
+    auto head = client_->Head(KeyOf(path));
+    return Status::FromErrno(head ? ENOTDIR : ENOENT);
+  }
+  for (const auto& o : below->objects)
+    if (o.key != marker) return Status::FromErrno(ENOTEMPTY);
+  auto del = client_->Delete(marker);
+  if (!del) return Status::FromErrno(del.error().ToErrno());
+  Forget(std::string(path));
+  KeepDirectory(ParentOf(path));
+  return Status::Ok();
+}
+
+Status S3Store::RenameFile(const std::string& from, const std::string& to) {
+  std::vector<S3File*> files;
+  bool only_local = false;
+  {
+    std::lock_guard lock(mu_);
+    auto [first, last] = writers_.equal_range(from);
+    for (auto it = first; it != last; ++it) files.push_back(it->second);
+  }
+  auto head = client_->Head(KeyOf(from));
+  if (!head) {
+    if (head.error().http_status != 404 || files.empty()) return Status::FromErrno(head.error().ToErrno());
+    only_local = true;  // created here and not uploaded yet: nothing to move in S3
+  }
+  std::string etag;
+  if (!only_local) {
+    s3::Condition same;
+    same.if_match = head->etag;
+    auto copied = client_->Copy(KeyOf(from), KeyOf(to), same);
+    if (!copied) return Status::FromErrno(copied.error().ToErrno());
+    etag = *copied;
+    auto del = client_->Delete(KeyOf(from));
+    if (!del) return Status::FromErrno(del.error().ToErrno());
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto [first, last] = writers_.equal_range(from);
+    std::vector<S3File*> moved;
+    for (auto it = first; it != last; ++it) moved.push_back(it->second);
+    writers_.erase(first, last);
+    for (S3File* f : moved) {
+      f->Renamed(to, etag);
+      writers_.emplace(to, f);
+    }
+  }
+  Forget(from);
+  Forget(to);
+  if (!only_local) (void)StatFresh(to);
+  return Status::Ok();
+}
+
+Status S3Store::RenameDir(const std::string& from, const std::string& to) {
+  const std::string old_base = KeyOf(from) + "/", new_base = KeyOf(to) + "/";
+  auto listing = client_->List(old_base, "", settings_.max_dir_rename_objects + 1);
+  if (!listing) return Status::FromErrno(listing.error().ToErrno());
+  if (listing->objects.size() > settings_.max_dir_rename_objects) {
+    spdlog::warn("rename of directory {} refused: S3 has no directory rename, and it holds more "
+                 "than {} objects to copy one by one (EXDEV: mv copies and deletes instead)",
+                 from, settings_.max_dir_rename_objects);
+    return Status::FromErrno(EXDEV);
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [path, file] : writers_)
+      if (path.compare(0, from.size() + 1, from + "/") == 0) return Status::FromErrno(EBUSY);
+  }
+  std::vector<std::string> old_keys;
+  for (const auto& o : listing->objects) {
+    auto copied = client_->Copy(o.key, new_base + o.key.substr(old_base.size()));
+    if (!copied) return Status::FromErrno(copied.error().ToErrno());
+    old_keys.push_back(o.key);
+  }
+  if (old_keys.empty()) {
+    if (auto put = client_->Put(new_base, ""); !put) return Status::FromErrno(put.error().ToErrno());
+  }
+  auto del = client_->DeleteMany(old_keys);
+  if (!del) return Status::FromErrno(del.error().ToErrno());
+  Forget(from);
+  Forget(to);
+  return Status::Ok();
+}
+
+Status S3Store::Rename(std::string_view from_view, std::string_view to_view, unsigned flags) {
+  if (flags & RENAME_EXCHANGE) return Status::FromErrno(EINVAL);  // no atomic swap in S3
+  const std::string from(from_view), to(to_view);
+  auto src = StatFresh(from);
+  if (!src) return Status::FromErrno(src.error());
+  bool dir = S_ISDIR(src->st_mode);
+  if (dir && (to.compare(0, from.size() + 1, from + "/") == 0)) return Status::FromErrno(EINVAL);
+  auto dst = StatFresh(to);
+  if (dst) {
+    if (flags & RENAME_NOREPLACE) return Status::FromErrno(EEXIST);
+    if (dir && !S_ISDIR(dst->st_mode)) return Status::FromErrno(ENOTDIR);
+    if (!dir && S_ISDIR(dst->st_mode)) return Status::FromErrno(EISDIR);
+    if (dir) {
+      Status s = RemoveDir(to);  // must be empty, as rename(2) wants
+      if (!s.ok()) return s;
+    }
+  } else if (dst.error() != ENOENT) {
+    return Status::FromErrno(dst.error());
+  }
+  Status s = dir ? RenameDir(from, to) : RenameFile(from, to);
+  if (s.ok()) KeepDirectory(ParentOf(from));
+  return s;
+}
+
+Status S3Store::SetAttr(std::string_view path, const AttrChange& change) {
+  if (change.mode || change.uid || change.gid) return Status::FromErrno(EPERM);
+  if (!change.size) return Status::Ok();  // times: S3 keeps its own LastModified
+  auto file = Open(path, *change.size == 0 ? (O_WRONLY | O_TRUNC) : O_RDWR);
+  if (!file) return Status::FromErrno(file.error());
+  Status s = (*file)->SetAttr(change);
+  if (!s.ok()) return s;
+  return (*file)->Flush();
+}
+
+Status S3Store::MakeNode(std::string_view, mode_t, dev_t, const Caller&) {
+  return Status::FromErrno(EPERM);  // S3 holds only files and directories
+}
+Status S3Store::Symlink(std::string_view, std::string_view, const Caller&) {
+  return Status::FromErrno(EPERM);
+}
+Status S3Store::Link(std::string_view, std::string_view) { return Status::FromErrno(EPERM); }
+
+Result<std::string> S3Store::GetXattr(std::string_view, const std::string&) {
+  return Errno{ENOTSUP};
+}
+Result<std::string> S3Store::ListXattr(std::string_view) { return std::string(); }
+Status S3Store::SetXattr(std::string_view, const std::string&, std::string_view, int) {
+  return Status::FromErrno(ENOTSUP);
+}
+Status S3Store::RemoveXattr(std::string_view, const std::string&) {
+  return Status::FromErrno(ENOTSUP);
+}
+
+}  // namespace freshfs::store

@@ -1,0 +1,140 @@
+// S3Store: a bucket (or a prefix of one) as a Store, through s3::Client.
+//
+// Tree mapping: store/s3_tree.h. Metadata: every listing and HEAD result is
+// remembered with the time its request started; Stat() answers from that
+// memory while it is younger than `metadata_ttl` (the watcher's full sync
+// refreshes all of it every poll interval, so lookups of known names cost
+// no request, and a complete listing also answers "no such name").
+// StatFresh(), List*() and everything the watcher calls go to S3.
+//
+// Files: reads fetch ranges (store/s3_file.h: blocks with readahead for
+// sequential reads, exact ranges for random ones, optionally through the
+// on-disk cache); writes go to a staging file and are uploaded on
+// flush/fsync, conditional on the version the file was opened at.
+//
+// Thread-safe, as every Store. Calls block on the network.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "cache/disk_cache.h"
+#include "s3/client.h"
+#include "store/s3_tree.h"
+#include "store/store.h"
+#include "util/task_pool.h"
+
+namespace freshfs::store {
+
+class S3File;
+
+// What to do when an upload finds the object changed by someone else since
+// the file was opened (or created meanwhile, for a new file).
+enum class ConflictPolicy {
+  kKeepBoth,   // leave theirs, upload ours as "<name>.conflict-<UTC time><ext>", fail close()
+  kOverwrite,  // last writer wins
+};
+
+struct S3StoreSettings {
+  std::string prefix;  // "" or "dir/sub/" (normalized, trailing '/')
+  s3tree::Attributes attributes;
+  std::chrono::milliseconds metadata_ttl{1000};
+  std::string staging_dir;  // writes are staged here; failed uploads kept in <dir>/failed
+  ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
+  size_t block_size = 2 << 20;   // sequential reads fetch blocks of this size
+  size_t readahead_blocks = 8;   // at most this many fetched ahead per open file
+  size_t max_dir_rename_objects = 1000;  // larger directories: EXDEV (mv copies instead)
+  cache::DiskCache* disk_cache = nullptr;  // optional, not owned
+  std::function<void(size_t)> on_skipped_keys;  // after each complete listing
+};
+
+class S3Store final : public Store {
+ public:
+  // Checks that the bucket can be listed with these credentials; the error
+  // message says what is wrong in words a user can act on.
+  static Result<std::unique_ptr<S3Store>> Open(std::unique_ptr<s3::Client> client,
+                                               S3StoreSettings settings, std::string* error);
+  ~S3Store() override;
+
+  std::string Describe() const override;
+  Status CheckRoot() override;
+  Result<struct stat> Stat(std::string_view path) override;
+  Result<struct stat> StatFresh(std::string_view path) override;
+  Result<std::vector<DirEntry>> List(std::string_view dir) override;
+  Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir) override;
+  Result<std::vector<DetailedEntry>> ListTree(std::string_view dir) override;
+  Result<std::string> ReadLink(std::string_view path) override;
+  Result<struct statvfs> StatFs() override;
+
+  Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) override;
+  Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags, mode_t mode,
+                                             const Caller& caller) override;
+  Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) override;
+  Status MakeNode(std::string_view path, mode_t mode, dev_t rdev, const Caller& caller) override;
+  Status Symlink(std::string_view target, std::string_view path, const Caller& caller) override;
+  Status Link(std::string_view existing, std::string_view path) override;
+  Status Unlink(std::string_view path) override;
+  Status RemoveDir(std::string_view path) override;
+  Status Rename(std::string_view from, std::string_view to, unsigned flags) override;
+  Status SetAttr(std::string_view path, const AttrChange& change) override;
+  Result<std::string> GetXattr(std::string_view path, const std::string& name) override;
+  Result<std::string> ListXattr(std::string_view path) override;
+  Status SetXattr(std::string_view path, const std::string& name, std::string_view value,
+                  int flags) override;
+  Status RemoveXattr(std::string_view path, const std::string& name) override;
+
+  // Keys the last listing had to skip (see s3_tree.h), for the metrics.
+  size_t skipped_keys() const;
+
+  // For S3File.
+  s3::Client& client() { return *client_; }
+  const S3StoreSettings& settings() const { return settings_; }
+  TaskPool& readahead_pool() { return pool_; }
+  std::string KeyOf(std::string_view path) const;
+  // Records what the mount itself just did to `path`.
+  void Remember(const std::string& path, const s3tree::Node& node);
+  void Forget(const std::string& path);
+  // Files open for writing: Stat()/List() show their local state.
+  void Register(const std::string& path, S3File* file);
+  void Unregister(const std::string& path, S3File* file);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Known {
+    s3tree::Node node;
+    Clock::time_point as_of;
+  };
+
+  S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings);
+  // One HEAD and/or one listing: what `path` is in S3 right now.
+  Result<s3tree::Node> FetchNode(std::string_view path);
+  void RememberLocked(const std::string& path, const s3tree::Node& node, Clock::time_point as_of);
+  void LogSkipped(const std::vector<s3tree::Skipped>& skipped);
+  std::optional<struct stat> StagedStat(std::string_view path);
+  struct stat StatOf(std::string_view path, const s3tree::Node& node) const;
+  Result<std::vector<DetailedEntry>> ListDir(std::string_view dir);
+  // After the last entry of `dir` went away: a marker keeps it (as a local
+  // filesystem would; S3 would otherwise drop the directory with it).
+  void KeepDirectory(std::string_view dir);
+  Status RenameFile(const std::string& from, const std::string& to);
+  Status RenameDir(const std::string& from, const std::string& to);
+
+  std::unique_ptr<s3::Client> client_;
+  const S3StoreSettings settings_;
+  TaskPool pool_;
+
+  mutable std::mutex mu_;  // guards everything below
+  std::map<std::string, Known, std::less<>> known_;
+  Clock::time_point complete_as_of_{};  // start of the last complete listing
+  std::multimap<std::string, S3File*, std::less<>> writers_;
+  std::set<std::string> logged_skips_;
+  size_t skipped_ = 0;
+};
+
+}  // namespace freshfs::store
