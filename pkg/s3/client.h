@@ -6,9 +6,11 @@
 // a free connection. Calls block on the network (bounded by the timeouts and
 // retry budget below) and must not be made under a lock a FUSE handler needs.
 //
-// Retries: network errors, HTTP 5xx (incl. 503 SlowDown) and 429 are retried
-// with jittered exponential backoff, up to max_attempts in total; other
-// errors return at once.
+// Retries: network errors and timeouts, HTTP 5xx (incl. 503 SlowDown), 429,
+// and the codes SlowDown/InternalError/RequestTimeout (also inside a 200, as
+// S3 may send for copy and CompleteMultipartUpload) are retried with
+// full-jitter exponential backoff, up to max_attempts in total; every attempt
+// is signed anew and resends the whole body. Other errors return at once.
 #pragma once
 
 #include <chrono>
@@ -45,11 +47,21 @@ struct ClientConfig {
 // What went wrong with a request, after retries.
 struct Error {
   int http_status = 0;  // 0: no HTTP response (DNS, connect, TLS, timeout)
-  std::string code;     // S3 error code ("NoSuchKey", "AccessDenied", ...) or curl's text
-  std::string message;  // S3's <Message>, or detail
-  // ENOENT for 404, EACCES for 403, EEXIST/ESTALE for 412, EIO otherwise...
+  // S3 error code ("NoSuchKey", "AccessDenied", ...); without an HTTP
+  // response one of "ConnectFailed", "ResolveFailed", "Timeout", "TLSError",
+  // "NetworkError", "BodyReadError" (the local file could not be read).
+  std::string code;
+  std::string message;   // S3's <Message>, or curl's detail
+  std::string resource;  // what the request was about: "HEAD s3://bucket/key"
+  int attempts = 0;      // requests sent, retries included
+
+  // ENOENT for 404, EACCES for 401/403 (and credential errors), ESTALE for
+  // 412 (also when If-None-Match: * failed: a caller that asked for that
+  // knows it means EEXIST), EBUSY for 409, EINVAL for other 4xx, ENOTSUP for
+  // 501, EIO for network errors, timeouts and 5xx.
   int ToErrno() const;
-  // One line for logs, e.g. "HTTP 403 AccessDenied: Access Denied".
+  // One line for logs, never with credentials, e.g.
+  // "HTTP 403 AccessDenied: Access Denied (GET s3://bucket/key)".
   std::string Describe() const;
 };
 
@@ -115,8 +127,10 @@ class Client {
 
   // GET bytes [offset, offset + length) into `buf`; returns how many were
   // read (fewer at the end of the object, 0 past it). `info`, when given,
-  // receives the object's ETag/size from the response. With a condition,
-  // fails with 412 when the object's ETag differs.
+  // receives the object's ETag/size/mtime from the response (size stays 0
+  // when reading past the end). With condition.if_match, fails with 412 when
+  // the object's ETag differs (if_none_match_any does not apply to reads).
+  // Note: s3rver ignores If-Match on GET.
   Outcome<size_t> GetRange(std::string_view key, uint64_t offset, size_t length, char* buf,
                            const Condition& condition = {}, ObjectInfo* info = nullptr);
 
@@ -133,8 +147,11 @@ class Client {
   Outcome<Done> Delete(std::string_view key);
   // DeleteObjects in batches of 1000; fails on the first key S3 refuses.
   Outcome<Done> DeleteMany(const std::vector<std::string>& keys);
-  // Server-side copy; returns the new ETag. `condition` applies to the
-  // source (x-amz-copy-source-if-match).
+  // Server-side copy; returns the new ETag. `source_condition.if_match`
+  // applies to the source (x-amz-copy-source-if-match).
+  // Note: s3rver decodes x-amz-copy-source with JS decodeURI, which leaves
+  // "%2B" etc. encoded: copying a key with '+', '&', '=', ',', ';', '?', '#',
+  // '$', ':' or '@' in it fails there (404) though it works on S3.
   Outcome<std::string> Copy(std::string_view from_key, std::string_view to_key,
                             const Condition& source_condition = {});
 

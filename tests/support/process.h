@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace freshfs::testing {
@@ -35,6 +36,13 @@ struct ProcessResult {
 // descriptors open does not block us). Kills it with SIGKILL after `timeout`.
 ProcessResult RunToCompletion(const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout = 30s);
+
+// RunToCompletion with a changed environment: this process's environment
+// minus the names in `unset`, plus (replacing) the `set` pairs.
+ProcessResult RunToCompletionWithEnv(const std::vector<std::string>& argv,
+                                     const std::vector<std::pair<std::string, std::string>>& set,
+                                     const std::vector<std::string>& unset,
+                                     std::chrono::milliseconds timeout = 30s);
 
 // Starts argv in the background with stdin from /dev/null and stdout+stderr
 // appended to `log_path`. Returns the child's PID, or -1 (errno set).
