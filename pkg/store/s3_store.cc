@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -187,7 +188,40 @@ Result<struct stat> S3Store::StatFresh(std::string_view path) {
   return StatOf(path, *node);
 }
 
+std::optional<std::vector<Store::DetailedEntry>> S3Store::ListKnownLocked(std::string_view dir) {
+  if (Clock::now() - complete_as_of_ >= settings_.metadata_ttl) return std::nullopt;
+  std::vector<DetailedEntry> out;
+  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
+  if (!dir.empty()) {
+    auto self = known_.find(dir);
+    if (self == known_.end() || !self->second.node.dir) return out;  // caller says ENOENT
+  }
+  auto it = known_.lower_bound(base);
+  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
+    std::string_view rel = std::string_view(it->first).substr(base.size());
+    size_t slash = rel.find('/');
+    if (slash == std::string_view::npos) {
+      out.push_back(DetailedEntry{std::string(rel), StatOf(it->first, it->second.node)});
+      ++it;
+    } else {
+      // Below a child directory: skip that whole subtree ('0' follows '/').
+      it = known_.lower_bound(base + std::string(rel.substr(0, slash)) + "0");
+    }
+  }
+  return out;
+}
+
 Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir) {
+  {
+    // While the last complete listing is recent, it answers: no request.
+    std::lock_guard lock(mu_);
+    if (auto known = ListKnownLocked(dir)) {
+      bool exists = dir.empty() || known_.count(dir);
+      AddWritersLocked(dir, &*known);
+      if (!exists && known->empty()) return Errno{ENOENT};
+      return std::move(*known);
+    }
+  }
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
   auto listing = client_->List(base, "/");
@@ -225,21 +259,27 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir)
   }
   LogSkipped(skipped);
   std::vector<DetailedEntry> out;
-  std::vector<std::pair<std::string, S3File*>> writers;
+  for (auto& [name, node] : found) out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
   {
     std::lock_guard lock(mu_);
-    for (auto& [name, node] : found) RememberLocked(std::string(dir.empty() ? "" : std::string(dir) + "/") + name, node, start);
-    for (auto it = writers_.begin(); it != writers_.end(); ++it) {
-      if (ParentOf(it->first) == dir && !found.count(it->first.substr(dir.empty() ? 0 : dir.size() + 1)))
-        out.push_back(DetailedEntry{it->first.substr(dir.empty() ? 0 : dir.size() + 1), it->second->LocalStat()});
-    }
+    for (auto& [name, node] : found) RememberLocked(JoinPath(dir, name), node, start);
+    AddWritersLocked(dir, &out);
   }
-  if (found.empty() && !marker && out.empty() && !dir.empty()) {
+  if (out.empty() && !marker && !dir.empty()) {
     // Nothing under the prefix: the directory is gone (or never was).
     return Errno{ENOENT};
   }
-  for (auto& [name, node] : found) out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
   return out;
+}
+
+void S3Store::AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries) {
+  for (auto& [path, file] : writers_) {
+    if (ParentOf(path) != dir) continue;
+    std::string name = path.substr(dir.empty() ? 0 : dir.size() + 1);
+    bool listed = std::any_of(entries->begin(), entries->end(),
+                              [&](const DetailedEntry& e) { return e.name == name; });
+    if (!listed) entries->push_back(DetailedEntry{name, file->LocalStat()});
+  }
 }
 
 Result<std::vector<DirEntry>> S3Store::List(std::string_view dir) {

@@ -119,6 +119,10 @@ class S3Store final : public Store {
   std::optional<struct stat> StagedStat(std::string_view path);
   struct stat StatOf(std::string_view path, const s3tree::Node& node) const;
   Result<std::vector<DetailedEntry>> ListDir(std::string_view dir);
+  // A directory's entries from the last complete listing while it is
+  // recent (an empty list for an unknown directory), else nullopt.
+  std::optional<std::vector<DetailedEntry>> ListKnownLocked(std::string_view dir);
+  void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
   // After the last entry of `dir` went away: a marker keeps it (as a local
   // filesystem would; S3 would otherwise drop the directory with it).
   void KeepDirectory(std::string_view dir);

@@ -260,11 +260,16 @@ void NoLeftoversEnvironment::TearDown() {
   RemoveTree(root);
 }
 
-std::optional<int> Mount::MetricsPort() const {
+std::optional<int> Mount::MetricsPort() const { return PortAfter("metrics at http://"); }
+
+std::optional<int> Mount::EventsPort() const {
+  return PortAfter("accepting S3 event notifications at http://");
+}
+
+std::optional<int> Mount::PortAfter(const std::string& marker) const {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string log = Log();
-    const std::string marker = "metrics at http://";
     size_t at = log.find(marker);
     if (at != std::string::npos) {
       size_t colon = log.find(':', at + marker.size());

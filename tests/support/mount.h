@@ -91,10 +91,15 @@ class Mount {
   // The port of --metrics-address as the daemon logged it (it may have
   // picked one for port 0); waits up to 5 s for the line.
   std::optional<int> MetricsPort() const;
+  // The same for --events-address (S3 sources).
+  std::optional<int> EventsPort() const;
   // Its last 16 KiB, for failure messages.
   std::string LogTail() const;
 
  private:
+  // The port in the first "<marker>HOST:PORT" of the log (waits up to 5 s).
+  std::optional<int> PortAfter(const std::string& marker) const;
+
   std::string dir_, source_, mnt_, plain_, log_;
   pid_t pid_ = -1;
   bool reaped_ = false;

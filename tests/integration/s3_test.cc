@@ -1,0 +1,288 @@
+// S3 sources on real mounts against a real S3 server (s3rver), with the real
+// aws CLI as the other writer: file operations checked against what S3
+// holds, other writers' changes by polling and by pushed events, write
+// conflicts, an outage, mount-time errors, keys that cannot be names.
+// Larger data sets (10,000 objects, a 1 GiB object) are in s3_scale_test.cc.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <linux/fs.h>
+#include <thread>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support/fs_util.h"
+#include "support/http_client.h"
+#include "support/mount.h"
+#include "support/s3_mount.h"
+#include "support/s3rver.h"
+
+namespace freshfs::testing {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+class S3MountTest : public S3MountedTest {};
+
+TEST_F(S3MountTest, FileOperationsMatchWhatAwsSees) {
+  ASSERT_TRUE(StartMount());
+  // Create and write: S3 has the object once the file is closed.
+  ASSERT_EQ(WriteFile(m_.Mnt("a.txt"), "hello"), 0);
+  EXPECT_EQ(Get("a.txt"), "hello");
+  // Append.
+  {
+    int fd = open(m_.Mnt("a.txt").c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    ASSERT_EQ(write(fd, " world", 6), 6);
+    ASSERT_EQ(close(fd), 0) << strerror(errno);
+  }
+  EXPECT_EQ(Get("a.txt"), "hello world");
+  // A write in the middle.
+  {
+    int fd = open(m_.Mnt("a.txt").c_str(), O_RDWR);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    ASSERT_EQ(pwrite(fd, "J", 1, 0), 1);
+    ASSERT_EQ(close(fd), 0) << strerror(errno);
+  }
+  EXPECT_EQ(Get("a.txt"), "Jello world");
+  // truncate(2) on a path.
+  ASSERT_EQ(truncate(m_.Mnt("a.txt").c_str(), 4), 0) << strerror(errno);
+  EXPECT_EQ(Get("a.txt"), "Jell");
+  EXPECT_EQ(ReadFile(m_.Mnt("a.txt")), "Jell");
+
+  // Directories: a marker object for an empty one.
+  ASSERT_EQ(mkdir(m_.Mnt("d").c_str(), 0755), 0) << strerror(errno);
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt", "d/"}));
+  ASSERT_EQ(WriteFile(m_.Mnt("d/f"), "in d"), 0);
+  ASSERT_EQ(rename(m_.Mnt("d/f").c_str(), m_.Mnt("d/g").c_str()), 0) << strerror(errno);
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt", "d/", "d/g"}));
+  ASSERT_EQ(rename(m_.Mnt("d").c_str(), m_.Mnt("e").c_str()), 0) << strerror(errno);
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt", "e/", "e/g"}));
+  EXPECT_EQ(Get("e/g"), "in d");
+  EXPECT_EQ(SortedNames(ListDir(m_.mnt())), (std::vector<std::string>{"a.txt", "e"}));
+  // Removing the last file keeps the directory, as on a local filesystem.
+  ASSERT_EQ(unlink(m_.Mnt("e/g").c_str()), 0) << strerror(errno);
+  EXPECT_TRUE(Stat(m_.Mnt("e")).has_value());
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt", "e/"}));
+  EXPECT_TRUE(FailsWith(rmdir(m_.Mnt("nope").c_str()), ENOENT));
+  ASSERT_EQ(rmdir(m_.Mnt("e").c_str()), 0) << strerror(errno);
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt"}));
+
+  // rmdir of a non-empty directory, rename onto a non-empty one.
+  ASSERT_EQ(mkdir(m_.Mnt("x").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m_.Mnt("x/1"), "1"), 0);
+  EXPECT_TRUE(FailsWith(rmdir(m_.Mnt("x").c_str()), ENOTEMPTY));
+  EXPECT_TRUE(FailsWith(Renameat2(m_.Mnt("a.txt"), m_.Mnt("x/1"), RENAME_NOREPLACE), EEXIST));
+
+  // What S3 cannot hold is refused, not faked.
+  EXPECT_TRUE(FailsWith(symlink("a.txt", m_.Mnt("link").c_str()), EPERM));
+  EXPECT_TRUE(FailsWith(chmod(m_.Mnt("a.txt").c_str(), 0600), EPERM));
+  EXPECT_TRUE(FailsWith(link(m_.Mnt("a.txt").c_str(), m_.Mnt("hard").c_str()), EPERM));
+  EXPECT_EQ(Keys(), (std::set<std::string>{"a.txt", "x/", "x/1"}));
+}
+
+TEST_F(S3MountTest, OwnWritesAreNotReportedAsRemoteChanges) {
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(WriteFile(m_.Mnt("mine.txt"), "v1"), 0);
+  ASSERT_EQ(WriteFile(m_.Mnt("mine.txt"), "v2 longer"), 0);
+  ASSERT_EQ(mkdir(m_.Mnt("dir").c_str(), 0755), 0);
+  std::this_thread::sleep_for(Ms(2500));  // two syncs
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  EXPECT_EQ(MetricSum(*scrape, "freshfs_remote_changes_total").value_or(-1), 0) << *scrape;
+}
+
+TEST_F(S3MountTest, OtherWritersChangesShowWithinThePollBound) {
+  Put("same.txt", "version-1");
+  Put("gone.txt", "bye");
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(ReadFile(m_.Mnt("same.txt")), "version-1");
+  ASSERT_TRUE(Stat(m_.Mnt("gone.txt")));
+  ASSERT_FALSE(Stat(m_.Mnt("fresh")));  // a cached "no such file"
+
+  // Same size, new content: only the ETag tells.
+  Put("same.txt", "version-2");
+  ASSERT_TRUE(s3_.Aws({"s3", "rm", "s3://test/gone.txt"}).exit_code == 0);
+  Put("fresh/deeper/new.txt", "new");
+  const Ms bound = Ms(1000) + Ms(2000);  // poll interval + a sync on a loaded machine
+  auto changed = WaitFor([&] { return ReadFile(m_.Mnt("same.txt")) == "version-2"; }, Ms(10000));
+  ASSERT_TRUE(changed) << m_.LogTail();
+  EXPECT_LE(changed->count(), bound.count());
+  EXPECT_TRUE(WaitFor([&] { return !Stat(m_.Mnt("gone.txt")); }, bound));
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("fresh/deeper/new.txt")) == "new"; }, bound));
+  EXPECT_EQ(SortedNames(ListDir(m_.mnt())), (std::vector<std::string>{"fresh", "same.txt"}));
+}
+
+class S3EventsTest : public S3MountedTest {};
+
+TEST_F(S3EventsTest, PostedEventsShowChangesAtOnceAndBadBodiesChangeNothing) {
+  Put("doc.txt", "old!");
+  // An hour between syncs: only the event can explain a quick change.
+  ASSERT_TRUE(StartMount({"--poll-interval", "1h", "--events-address", "127.0.0.1:0"}));
+  auto port = m_.EventsPort();
+  ASSERT_TRUE(port) << m_.LogTail();
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/";
+  ASSERT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!");
+  ASSERT_FALSE(Stat(m_.Mnt("later")));
+
+  Put("doc.txt", "new!");
+  Put("later/file name.txt", "x");
+  std::this_thread::sleep_for(Ms(1000));
+  EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!") << "cached until told";
+
+  // Malformed and oversized bodies: 400, nothing changes.
+  EXPECT_EQ(HttpRequest("POST", url, "{\"Records\": [").status, 400);
+  EXPECT_EQ(HttpRequest("POST", url, std::string(2 << 20, ' ')).status, 400);
+  std::this_thread::sleep_for(Ms(300));
+  EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!");
+
+  auto event = [](const std::string& name, const std::string& key) {
+    return "{\"eventName\":\"" + name + "\",\"s3\":{\"bucket\":{\"name\":\"test\"},"
+           "\"object\":{\"key\":\"" + key + "\"}}}";
+  };
+  const std::string body = "{\"Records\":[" + event("s3:ObjectCreated:Put", "doc.txt") + "," +
+                           event("s3:ObjectCreated:Put", "later/file+name.txt") + "]}";
+  auto posted = HttpRequest("POST", url, body);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  auto seen = WaitFor([&] { return ReadFile(m_.Mnt("doc.txt")) == "new!"; }, Ms(5000));
+  ASSERT_TRUE(seen) << m_.LogTail();
+  EXPECT_LE(seen->count(), 1000);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("later/file name.txt")) == "x"; }, Ms(1000)));
+
+  ASSERT_EQ(s3_.Aws({"s3", "rm", "s3://test/doc.txt"}).exit_code, 0);
+  ASSERT_EQ(HttpRequest("POST", url, "{\"Records\":[" + event("ObjectRemoved:Delete", "doc.txt") + "]}").status, 200);
+  EXPECT_TRUE(WaitFor([&] { return !Stat(m_.Mnt("doc.txt")); }, Ms(1000)));
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  EXPECT_EQ(MetricSum(*scrape, "freshfs_events_received_total", {{"result", "applied"}}), 3);
+}
+
+TEST_F(S3MountTest, ConflictingUploadKeepsBothAndFailsClose) {
+  Put("shared.txt", "original");
+  ASSERT_TRUE(StartMount());
+  int fd = open(m_.Mnt("shared.txt").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  // Someone else writes while we have it open (the aws child inherits no
+  // descriptor: O_CLOEXEC is not set, but nothing is written yet either).
+  Put("shared.txt", "theirs");
+  ASSERT_EQ(write(fd, " + ours", 7), 7);
+  errno = 0;
+  EXPECT_EQ(close(fd), -1);
+  EXPECT_EQ(errno, ESTALE);
+  EXPECT_EQ(Get("shared.txt"), "theirs");
+  std::string conflict;
+  for (const std::string& key : Keys())
+    if (key.rfind("shared.conflict-", 0) == 0 && key.size() > 4 && key.substr(key.size() - 4) == ".txt")
+      conflict = key;
+  ASSERT_FALSE(conflict.empty()) << "no conflict copy in " << ::testing::PrintToString(Keys());
+  EXPECT_EQ(Get(conflict), "original + ours");
+  EXPECT_NE(m_.Log().find("saved as " + conflict), std::string::npos) << m_.LogTail();
+}
+
+TEST_F(S3MountTest, OverwritePolicyIsLastWriterWins) {
+  Put("shared.txt", "original");
+  ASSERT_TRUE(StartMount({"--conflict", "overwrite"}));
+  int fd = open(m_.Mnt("shared.txt").c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  Put("shared.txt", "theirs");
+  ASSERT_EQ(write(fd, "ours", 4), 4);
+  EXPECT_EQ(close(fd), 0) << strerror(errno);
+  EXPECT_EQ(Get("shared.txt"), "ours");
+  EXPECT_EQ(Keys(), (std::set<std::string>{"shared.txt"}));
+}
+
+TEST_F(S3MountTest, FailedUploadKeepsTheDataLocally) {
+  ASSERT_TRUE(StartMount());
+  int fd = open(m_.Mnt("precious.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(write(fd, "do not lose me", 14), 14);
+  s3_.Stop();
+  errno = 0;
+  EXPECT_EQ(close(fd), -1);
+  EXPECT_EQ(errno, EIO);
+  // The log names the file that holds the data.
+  const std::string log = m_.Log();
+  size_t at = log.find("the data is kept in ");
+  ASSERT_NE(at, std::string::npos) << m_.LogTail();
+  std::string kept = log.substr(at + 20, log.find('\n', at) - at - 20);
+  EXPECT_EQ(ReadFile(kept), "do not lose me") << kept;
+  ASSERT_TRUE(s3_.Start());
+}
+
+TEST_F(S3MountTest, OutageServesCachedDataFailsUncachedReadsAndRecovers) {
+  Put("cached.txt", "cached data");
+  Put("uncached.txt", "never read before the outage");
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), "cached data");
+  ASSERT_TRUE(Stat(m_.Mnt("uncached.txt")));
+
+  s3_.Stop();
+  EXPECT_EQ(ReadFile(m_.Mnt("cached.txt")), "cached data");
+  const auto start = std::chrono::steady_clock::now();
+  errno = 0;
+  EXPECT_FALSE(ReadFile(m_.Mnt("uncached.txt")));
+  EXPECT_EQ(errno, EIO);
+  // Connection refused fails fast; the documented worst case (a server that
+  // accepts and hangs) is the stall timeout times the attempts.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  auto stale = WaitFor([&] {
+    auto s = Scrape();
+    return s && MetricSum(*s, "freshfs_staleness_seconds").value_or(0) > 3;
+  }, Ms(15000), Ms(200));
+  EXPECT_TRUE(stale) << "staleness did not grow while S3 was down";
+
+  ASSERT_TRUE(s3_.Start());
+  Put("after.txt", "back");
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("after.txt")) == "back"; }, Ms(15000)))
+      << m_.LogTail();
+  EXPECT_EQ(ReadFile(m_.Mnt("uncached.txt")), "never read before the outage");
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  EXPECT_LT(MetricSum(*scrape, "freshfs_staleness_seconds").value_or(99), 3);
+}
+
+TEST_F(S3MountTest, KeysThatCannotBeNamesAreSkippedAndCounted) {
+  PutDirect("good/file.txt", "ok");
+  PutDirect("bad//double", "x");
+  PutDirect("dots/./x", "x");
+  PutDirect("../escape", "x");
+  PutDirect(std::string(300, 'l'), "x");
+  PutDirect("both", "object");
+  PutDirect("both/child", "child");
+  ASSERT_TRUE(StartMount());
+  EXPECT_EQ(SortedNames(ListDir(m_.mnt())), (std::vector<std::string>{"bad", "both", "good"}));
+  EXPECT_TRUE(S_ISDIR(Stat(m_.Mnt("both"))->st_mode)) << "a directory wins over an object";
+  EXPECT_EQ(ReadFile(m_.Mnt("both/child")), "child");
+  EXPECT_EQ(SortedNames(ListDir(m_.Mnt("bad"))), std::vector<std::string>{});
+  EXPECT_FALSE(Stat(m_.Mnt("dots")));
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  EXPECT_EQ(MetricSum(*scrape, "freshfs_s3_skipped_keys"), 5) << *scrape;
+  for (const std::string& key : {"bad//double", "dots/./x", "../escape", "both"})
+    EXPECT_NE(m_.Log().find("s3 key \"" + key + "\" is not shown"), std::string::npos) << key;
+}
+
+class S3MountErrorsTest : public S3MountedTest {};
+
+TEST_F(S3MountErrorsTest, MissingBucketAndBadCredentialsFailTheMountClearly) {
+  auto missing = RunMount("s3://no-such-bucket", {});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.stderr_text.find("bucket \"no-such-bucket\" does not exist"), std::string::npos)
+      << missing.Describe();
+  auto denied = RunMount("s3://test", {{"AWS_ACCESS_KEY_ID", "WRONG"}});
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.stderr_text.find("denied"), std::string::npos) << denied.Describe();
+  auto endpoint = RunMount("s3://test", {}, "http://127.0.0.1:1");
+  EXPECT_NE(endpoint.exit_code, 0);
+  EXPECT_NE(endpoint.stderr_text.find("cannot reach"), std::string::npos) << endpoint.Describe();
+  EXPECT_FALSE(IsFuseMountpoint(m_.mnt()));
+}
+
+}  // namespace
+}  // namespace freshfs::testing

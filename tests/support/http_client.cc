@@ -1,0 +1,111 @@
+#include "support/http_client.h"
+
+#include <curl/curl.h>
+
+#include <mutex>
+#include <thread>
+
+namespace freshfs::testing {
+namespace {
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+                       std::chrono::milliseconds timeout) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    result.error = "curl_easy_init failed";
+    return result;
+  }
+  curl_slist* headers = nullptr;
+  if (!body.empty() && body.front() == '{')
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (method == "POST" || method == "PUT" || !body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+  }
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    result.status = int(status);
+  } else {
+    result.error = curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+std::optional<double> MetricSum(const std::string& text, const std::string& name,
+                                const std::map<std::string, std::string>& want) {
+  std::optional<double> sum;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.empty() || line[0] == '#') continue;
+    size_t name_end = line.find_first_of("{ ");
+    if (name_end != name.size() || line.compare(0, name_end, name) != 0) continue;
+    std::map<std::string, std::string> labels;
+    size_t i = name_end;
+    if (line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        size_t eq = line.find('=', i);
+        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
+        std::string key = line.substr(i, eq - i), value;
+        size_t j = eq + 2;
+        for (; j < line.size() && line[j] != '"'; ++j) {
+          if (line[j] == '\\' && j + 1 < line.size()) ++j;
+          value.push_back(line[j]);
+        }
+        labels[key] = value;
+        i = j + 1;
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      ++i;
+    }
+    bool match = true;
+    for (const auto& [k, v] : want) {
+      auto it = labels.find(k);
+      if (it == labels.end() || it->second != v) match = false;
+    }
+    if (!match) continue;
+    size_t value_start = line.find_first_not_of(' ', i);
+    if (value_start == std::string::npos) continue;
+    sum = sum.value_or(0) + std::stod(line.substr(value_start));
+  }
+  return sum;
+}
+
+std::optional<std::chrono::milliseconds> WaitFor(const std::function<bool()>& pred,
+                                                 std::chrono::milliseconds timeout,
+                                                 std::chrono::milliseconds every) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  for (;;) {
+    if (pred()) return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    if (Clock::now() - start >= timeout) return std::nullopt;
+    std::this_thread::sleep_for(every);
+  }
+}
+
+}  // namespace freshfs::testing
