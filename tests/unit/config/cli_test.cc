@@ -276,9 +276,33 @@ TEST(Cli, MissingPositionals) {
   EXPECT_EQ(Error({"", "/mnt"}), "freshfs-mount: SOURCE \"\": must not be empty");
 }
 
+TEST(Cli, S3SourcesAndTheirOptions) {
+  Options o = MustParse({"s3://bucket/prefix", "/mnt", "--s3-endpoint", "http://127.0.0.1:9000",
+                   "--s3-path-style", "--s3-region", "eu-west-1", "--events-address",
+                   "0.0.0.0:8080", "--cache-dir", "/var/cache/f", "--cache-size", "10G",
+                   "--conflict", "overwrite", "-o", "s3_profile=team,staging_dir=/st"});
+  EXPECT_EQ(o.source, "s3://bucket/prefix");
+  EXPECT_EQ(o.s3_endpoint, "http://127.0.0.1:9000");
+  EXPECT_TRUE(o.s3_path_style);
+  EXPECT_EQ(o.s3_region, "eu-west-1");
+  EXPECT_EQ(o.events_address, "0.0.0.0:8080");
+  EXPECT_EQ(o.cache_dir, "/var/cache/f");
+  EXPECT_EQ(o.cache_size, 10ull << 30);
+  EXPECT_EQ(o.conflict, Conflict::kOverwrite);
+  EXPECT_EQ(o.s3_profile, "team");
+  EXPECT_EQ(o.staging_dir, "/st");
+  EXPECT_EQ(Error({"s3://bucket", "/mnt", "--s3-endpoint", "127.0.0.1:9000"}),
+            "freshfs-mount: --s3-endpoint \"127.0.0.1:9000\": must start with http:// or https://");
+  EXPECT_EQ(Error({"s3://bucket", "/mnt", "--cache-size", "lots"}),
+            "freshfs-mount: --cache-size \"lots\": not a size (e.g. 512M, 10G)");
+  EXPECT_EQ(Error({"s3://bucket", "/mnt", "--conflict", "merge"}),
+            "freshfs-mount: --conflict \"merge\": must be keep-both or overwrite");
+}
+
 TEST(Cli, UnsupportedSources) {
-  EXPECT_EQ(Error({"s3://bucket/prefix", "/mnt"}),
-            "freshfs-mount: SOURCE \"s3://bucket/prefix\": S3 sources are not supported yet");
+  EXPECT_EQ(Error({"s3://b", "/mnt"}),
+            "freshfs-mount: SOURCE \"s3://b\": bucket name \"b\" must be 3 to 255 characters "
+            "(s3://bucket[/prefix])");
   EXPECT_EQ(Error({"https://example.com/x", "/mnt"}),
             "freshfs-mount: SOURCE \"https://example.com/x\": unsupported scheme \"https\" (use "
             "/path or file:///path)");

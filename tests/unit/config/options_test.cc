@@ -108,7 +108,29 @@ TEST(SetOption, Source) {
   Options o;
   EXPECT_EQ(SetOption(o, "source", "file:///srv/data"), std::nullopt);
   EXPECT_EQ(o.source, "file:///srv/data");
-  EXPECT_EQ(SetError("source", "s3://bucket/prefix"), "S3 sources are not supported yet");
+  EXPECT_EQ(SetOption(o, "source", "s3://bucket/prefix"), std::nullopt);
+  EXPECT_EQ(SetError("source", "s3://bucket/a/../b"),
+            "prefix \"a/../b\" has an empty, \".\" or \"..\" component");
+}
+
+TEST(ParseS3Source, SplitsBucketAndPrefix) {
+  std::string reason;
+  auto s = ParseS3Source("s3://my-bucket", &reason);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->bucket, "my-bucket");
+  EXPECT_EQ(s->prefix, "");
+  s = ParseS3Source("S3://my.bucket/team/data/", &reason);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->bucket, "my.bucket");
+  EXPECT_EQ(s->prefix, "team/data/");
+  EXPECT_FALSE(ParseS3Source("/srv/data", &reason));
+  EXPECT_EQ(reason, "");
+  EXPECT_FALSE(ParseS3Source("s3://", &reason));
+  EXPECT_NE(reason.find("must be 3 to 255"), std::string::npos);
+  EXPECT_FALSE(ParseS3Source("s3://bad bucket", &reason));
+  EXPECT_NE(reason.find("may only hold"), std::string::npos);
+  EXPECT_FALSE(ParseS3Source("s3://bucket/a//b", &reason));
+  EXPECT_FALSE(ParseS3Source("s3://bucket/./b", &reason));
 }
 
 TEST(SetOption, UnknownName) { EXPECT_EQ(SetError("entry-timout", "5s"), "unknown option"); }
@@ -139,8 +161,8 @@ TEST(CheckSource, AcceptsDirectorySyntax) {
 }
 
 TEST(CheckSource, RejectsOtherSchemes) {
-  EXPECT_EQ(CheckSource("s3://bucket"), "S3 sources are not supported yet");
-  EXPECT_EQ(CheckSource("S3://bucket/prefix"), "S3 sources are not supported yet");
+  EXPECT_EQ(CheckSource("s3://bucket"), std::nullopt);
+  EXPECT_EQ(CheckSource("S3://bucket/prefix"), std::nullopt);
   EXPECT_EQ(CheckSource("http://example.com/x"),
             "unsupported scheme \"http\" (use /path or file:///path)");
   EXPECT_EQ(CheckSource("gs://bucket"), "unsupported scheme \"gs\" (use /path or file:///path)");

@@ -98,8 +98,10 @@ TEST(YamlConfig, BadValuesNameKeyAndLine) {
             "config /x.yaml line 1: file-mode \"0999\": not an octal mode (e.g. 0644)");
   EXPECT_EQ(Error("max-threads: 0\n"),
             "config /x.yaml line 1: max-threads \"0\": must be between 1 and 1024");
-  EXPECT_EQ(Error("source: s3://bucket\n"),
-            "config /x.yaml line 1: source \"s3://bucket\": S3 sources are not supported yet");
+  EXPECT_EQ(Error("source: s3://x\n"),
+            "config /x.yaml line 1: source \"s3://x\": bucket name \"x\" must be 3 to 255 "
+            "characters (s3://bucket[/prefix])");
+  EXPECT_EQ(Error("cache-size: -1\n"), "config /x.yaml line 1: cache-size \"-1\": must not be negative");
 }
 
 TEST(YamlConfig, WrongValueTypesNameKeyAndLine) {
