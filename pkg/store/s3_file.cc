@@ -74,8 +74,11 @@ void LoadBlockInto(S3Store* store, const std::string& key, const std::string& et
   } else {
     s3::Condition cond;
     cond.if_match = etag;
-    auto got = store->client().GetRange(key, offset, length, data.data(), cond);
-    if (!got) {
+    s3::ObjectInfo info;
+    auto got = store->client().GetRange(key, offset, length, data.data(), cond, &info);
+    if (got && !info.etag.empty() && info.etag != etag) {
+      error = ESTALE;  // a server that ignores If-Match sent another version
+    } else if (!got) {
       error = got.error().http_status == 412 ? ESTALE : got.error().ToErrno();
       if (error == ENOENT) error = ESTALE;
       spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, key,
@@ -196,7 +199,43 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
   return block;
 }
 
+void S3File::FollowVersion() {
+  std::string path;
+  {
+    std::lock_guard lock(state_mu_);
+    path = path_;
+  }
+  auto known = store_->KnownNode(path);
+  std::lock_guard lock(state_mu_);
+  if (known && !known->dir && !known->etag.empty() && known->etag != node_.etag) {
+    node_ = *known;
+    blocks_.clear();
+    window_ = 1;
+  }
+}
+
 Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
+  // The object may have changed since the open: once the mount knows (a
+  // sync, an event), reads follow the new version, as reads of a local file
+  // rewritten in place would; old bytes must not refill the page cache
+  // after the kernel was told to drop them.
+  FollowVersion();
+  auto r = ReadRemoteOnce(buf, size, offset);
+  if (r.error() == ESTALE) {
+    std::string path;
+    {
+      std::lock_guard lock(state_mu_);
+      path = path_;
+    }
+    (void)store_->StatFresh(path);
+    FollowVersion();
+    r = ReadRemoteOnce(buf, size, offset);
+  }
+  if (r.error() == ESTALE) return Errno{EIO};
+  return r;
+}
+
+Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
   const size_t bs = store_->settings().block_size;
   uint64_t object_size, first, last;
   bool sequential;
@@ -225,7 +264,11 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
       key = store_->KeyOf(path_);
       cond.if_match = node_.etag;
     }
-    auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond);
+    s3::ObjectInfo info;
+    auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond, &info);
+    if ((got && !info.etag.empty() && info.etag != cond.if_match) ||
+        (!got && got.error().http_status == 412))
+      return Errno{ESTALE};
     if (!got) {
       spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, key,
                    got.error().Describe());
@@ -236,7 +279,7 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
   size_t copied = 0;
   for (uint64_t index = first; index <= last; ++index) {
     auto block = FetchBlock(index, /*wait=*/true);
-    if (block->error) return Errno{block->error == ESTALE ? EIO : block->error};
+    if (block->error) return Errno{block->error};
     uint64_t block_start = index * bs;
     uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
     if (from >= block->data.size()) break;

@@ -60,6 +60,8 @@ class S3File final : public FileHandle {
   Status UploadLocked();  // io_mu_ held
   Status SaveFailedLocked(const std::string& key, const std::string& why);
   Result<size_t> ReadRemote(char* buf, size_t size, off_t offset);
+  Result<size_t> ReadRemoteOnce(char* buf, size_t size, off_t offset);  // ESTALE: version changed
+  void FollowVersion();
   std::shared_ptr<Block> FetchBlock(uint64_t index, bool wait);
   void LoadBlock(const std::shared_ptr<Block>& block, uint64_t index);
 

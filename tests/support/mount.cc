@@ -270,7 +270,7 @@ std::optional<int> Mount::PortAfter(const std::string& marker) const {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string log = Log();
-    size_t at = log.find(marker);
+    size_t at = log.rfind(marker);  // the latest mount's, after a restart
     if (at != std::string::npos) {
       size_t colon = log.find(':', at + marker.size());
       if (colon != std::string::npos) {

@@ -1,0 +1,175 @@
+// S3 sources with more data: a directory of 10,000 objects (listed in
+// ceil(N/1000) requests, stat'ed without one), a 1 GiB object read back
+// byte-exact sequentially and at random offsets, and the on-disk cache
+// serving a remount without a single GET.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "s3/client.h"
+#include "support/fs_util.h"
+#include "support/http_client.h"
+#include "support/s3_mount.h"
+
+namespace freshfs::testing {
+namespace {
+
+class S3ScaleTest : public S3MountedTest {
+ protected:
+  std::unique_ptr<s3::Client> Client() {
+    s3::ClientConfig config;
+    config.endpoint = s3_.endpoint();
+    config.path_style = true;
+    config.region = S3Server::kRegion;
+    config.credentials.access_key_id = S3Server::kAccessKeyId;
+    config.credentials.secret_access_key = S3Server::kSecretAccessKey;
+    return s3::Client::Create(config, s3_.bucket());
+  }
+  double Requests(const std::string& op) {
+    auto scrape = Scrape();
+    EXPECT_TRUE(scrape);
+    return MetricSum(scrape.value_or(""), "freshfs_s3_requests_total", {{"op", op}}).value_or(0);
+  }
+};
+
+TEST_F(S3ScaleTest, TenThousandObjectsListInTenRequestsAndStatWithoutAny) {
+  constexpr int kObjects = 10000;
+  auto client = Client();
+  std::atomic<int> next{0}, failed{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 16; ++t) {
+    writers.emplace_back([&] {
+      for (int i = next++; i < kObjects; i = next++) {
+        char name[32];
+        std::snprintf(name, sizeof name, "many/f%05d", i);
+        if (!client->Put(name, std::to_string(i))) ++failed;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_EQ(failed.load(), 0);
+
+  // No periodic sync during the test: every request is accounted for.
+  ASSERT_TRUE(StartMount({"--poll-interval", "1h"}));
+  const double lists_at_mount = Requests("list");
+  // The bucket check (1) and one sync: ceil(10,000 / 1,000) pages.
+  EXPECT_EQ(lists_at_mount, 1 + 10);
+
+  auto names = SortedNames(ListDir(m_.Mnt("many")));
+  ASSERT_EQ(names.size(), size_t(kObjects));
+  EXPECT_EQ(names.front(), "f00000");
+  EXPECT_EQ(names.back(), "f09999");
+  for (int i = 0; i < kObjects; i += 997) {
+    auto st = Stat(m_.Mnt("many/" + names[size_t(i)]));
+    ASSERT_TRUE(st) << names[size_t(i)];
+    EXPECT_EQ(st->st_size, off_t(std::to_string(i).size()));
+  }
+  EXPECT_EQ(ReadFile(m_.Mnt("many/f01234")), "1234");
+  // The listing and the attributes came from the sync's listing.
+  EXPECT_EQ(Requests("list"), lists_at_mount);
+  EXPECT_EQ(Requests("head"), 0);
+}
+
+// FRESHFS_S3_BIG_MIB overrides the size (default 1024).
+TEST_F(S3ScaleTest, OneGibObjectReadsBackExactlySequentiallyAndAtRandom) {
+  const char* env = std::getenv("FRESHFS_S3_BIG_MIB");
+  const size_t size = size_t(env ? std::atoll(env) : 1024) << 20;
+  const std::string local = m_.dir() + "/big.bin";
+  {
+    int fd = open(local.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    const std::string chunk_a = Pattern(8 << 20, 1), chunk_b = Pattern(8 << 20, 2);
+    for (size_t off = 0; off < size; off += chunk_a.size()) {
+      // Alternate two patterns and stamp the offset, so a misplaced block shows.
+      std::string chunk = (off / chunk_a.size()) % 2 ? chunk_b : chunk_a;
+      std::memcpy(chunk.data(), &off, sizeof off);
+      size_t n = std::min(chunk.size(), size - off);
+      ASSERT_EQ(pwrite(fd, chunk.data(), n, off_t(off)), ssize_t(n));
+    }
+    close(fd);
+  }
+  {
+    auto client = Client();
+    int fd = open(local.c_str(), O_RDONLY);
+    auto put = client->PutFile("big.bin", fd, size);
+    close(fd);
+    ASSERT_TRUE(put) << put.error().Describe();
+  }
+  ASSERT_TRUE(StartMount());
+  int want = open(local.c_str(), O_RDONLY);
+  int got = open(m_.Mnt("big.bin").c_str(), O_RDONLY);
+  ASSERT_GE(want, 0);
+  ASSERT_GE(got, 0) << strerror(errno);
+  std::vector<char> a(1 << 20), b(1 << 20);
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(got, b.data(), b.size());
+    ASSERT_GE(n, 0) << strerror(errno) << " at " << total;
+    if (n == 0) break;
+    ASSERT_EQ(pread(want, a.data(), size_t(n), off_t(total)), n);
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), size_t(n)), 0) << "differs in the MiB at " << total;
+    total += size_t(n);
+  }
+  EXPECT_EQ(total, size);
+  close(got);
+
+  // Random reads of a fresh open (a new mount would be colder; the page
+  // cache may hold some of it, which must not change the bytes either).
+  got = open(m_.Mnt("big.bin").c_str(), O_RDONLY | O_DIRECT);
+  if (got < 0) got = open(m_.Mnt("big.bin").c_str(), O_RDONLY);
+  ASSERT_GE(got, 0);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 64; ++i) {
+    size_t off = (rng() % (size / 4096)) * 4096;
+    size_t len = 4096 * (1 + rng() % 16);
+    len = std::min(len, size - off);
+    void* buf = nullptr;
+    ASSERT_EQ(posix_memalign(&buf, 4096, len), 0);
+    ssize_t n = pread(got, buf, len, off_t(off));
+    ASSERT_EQ(n, ssize_t(len)) << strerror(errno) << " at " << off;
+    ASSERT_EQ(pread(want, a.data(), std::min(len, a.size()), off_t(off)), ssize_t(std::min(len, a.size())));
+    EXPECT_EQ(std::memcmp(a.data(), buf, std::min(len, a.size())), 0) << "at " << off;
+    free(buf);
+  }
+  close(got);
+  close(want);
+}
+
+TEST_F(S3ScaleTest, DiskCacheServesARemountWithoutGets) {
+  const std::string data = Pattern(5 << 20, 9);
+  PutDirect("cached.bin", data);
+  const std::string cache = m_.dir() + "/cache";
+  ASSERT_TRUE(StartMount({"--cache-dir", cache, "--cache-size", "64M"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.bin")), data);
+  EXPECT_GT(Requests("get"), 0);
+  ASSERT_TRUE(m_.UnmountAndWait().has_value());
+
+  ASSERT_TRUE(StartMount({"--cache-dir", cache, "--cache-size", "64M"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.bin")), data);
+  EXPECT_EQ(Requests("get"), 0) << "read again from " << cache;
+
+  // A new version is never served from the cache.
+  const std::string changed = Pattern(5 << 20, 10);
+  PutDirect("cached.bin", changed);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("cached.bin")) == changed; },
+                      std::chrono::seconds(10)))
+      << [&] {
+           auto now = ReadFile(m_.Mnt("cached.bin")).value_or("");
+           std::string where;
+           for (size_t off = 0; off < now.size(); off += 1 << 18)
+             where += now.compare(off, 1 << 18, data, off, 1 << 18) == 0 ? "o" : now.compare(off, 1 << 18, changed, off, 1 << 18) == 0 ? "N" : "?";
+           return "size " + std::to_string(now.size()) + " quarters-MiB " + where;
+         }();
+}
+
+}  // namespace
+}  // namespace freshfs::testing
