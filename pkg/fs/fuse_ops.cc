@@ -273,6 +273,17 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   fuse_reply_write(req, *r);
 }
 
+// A store that uploads on close (S3) changes the source in flush/fsync of
+// a file opened for writing: that is the mount's own change. (A read-only
+// descriptor must not bracket anything: a remote change landing meanwhile
+// would be taken for ours.)
+template <typename F>
+Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, const fuse_file_info* fi, F flush) {
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) return flush();
+  FileSystem::OwnWrite own(fs, file);
+  return flush();
+}
+
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kFlush);
   FileUse use(fi);
@@ -280,13 +291,7 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
   if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
-  Status s;
-  {
-    // A store that uploads on close (S3) changes the source here.
-    FileSystem::OwnWrite own(Fs(req), use.file());
-    s = fh->Flush();
-  }
-  ReplyStatus(req, s);
+  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), fi, [fh] { return fh->Flush(); }));
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -300,12 +305,8 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   FileUse use(fi);
   store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
-  Status s;
-  {
-    FileSystem::OwnWrite own(Fs(req), use.file());  // S3 uploads here too
-    s = fh->Fsync(datasync != 0);
-  }
-  ReplyStatus(req, s);
+  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), fi,
+                                    [fh, datasync] { return fh->Fsync(datasync != 0); }));
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
