@@ -228,6 +228,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   if (!path) return Errno{path.error()};
   auto file = std::make_unique<OpenFile>();
   file->ino = ino;
+  file->writable = Writes(flags);
   if (settings_.revalidate_on_open && observer_) {
     file->changed_at_source = observer_->Revalidate(*path);
   }
@@ -248,6 +249,7 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
   auto file = std::make_unique<OpenFile>();
+  file->writable = true;
   OwnChange own(observer_, *path);
   auto handle = store_->Create(*path, flags, mode, caller);
   if (!handle) return Errno{handle.error()};

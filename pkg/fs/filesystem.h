@@ -46,6 +46,9 @@ struct OpenFile {
   std::unique_ptr<store::FileHandle> handle;
   // Revalidation found the file changed: the kernel must drop its pages.
   bool changed_at_source = false;
+  // Opened for writing (flush/fsync may then change the source; FUSE does
+  // not repeat the open flags in those requests).
+  bool writable = false;
   // Held shared by every request using the file, exclusively by release: the
   // kernel sends release only after the last use is answered, and this makes
   // that order explicit (and visible to ThreadSanitizer).

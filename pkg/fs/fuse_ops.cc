@@ -278,8 +278,8 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
 // descriptor must not bracket anything: a remote change landing meanwhile
 // would be taken for ours.)
 template <typename F>
-Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, const fuse_file_info* fi, F flush) {
-  if ((fi->flags & O_ACCMODE) == O_RDONLY) return flush();
+Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, F flush) {
+  if (!file->writable) return flush();
   FileSystem::OwnWrite own(fs, file);
   return flush();
 }
@@ -291,7 +291,7 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
   if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
-  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), fi, [fh] { return fh->Flush(); }));
+  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), [fh] { return fh->Flush(); }));
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -305,7 +305,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   FileUse use(fi);
   store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
-  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), fi,
+  ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(),
                                     [fh, datasync] { return fh->Fsync(datasync != 0); }));
 }
 

@@ -104,6 +104,17 @@ bool Watcher::FullSync(bool report) {
       fresh.merge(kept);
     }
     KeepOwnLocked(snapshot_, &fresh);
+    // A listing that began before one of our own changes ended may show the
+    // state before it: keep what that change recorded. (Older entries are
+    // settled: this listing began after them.)
+    for (auto it = own_ended_ns_.begin(); it != own_ended_ns_.end();) {
+      if (it->second >= Ns(start)) {
+        ReplaceSubtree(&fresh, it->first, CopySubtree(snapshot_, it->first));
+        ++it;
+      } else {
+        it = own_ended_ns_.erase(it);
+      }
+    }
     changes = Diff(snapshot_, fresh);
     snapshot_.swap(fresh);
     watched_ = snapshot_.size();
@@ -257,6 +268,7 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   lock.lock();
   RecordLocked(path, std::move(fresh), subtree);
   if (--own_[path] == 0) own_.erase(path);
+  own_ended_ns_[path] = Ns(Clock::now());
 }
 
 bool Watcher::Revalidate(const std::string& path) {
@@ -292,6 +304,10 @@ Snapshot Watcher::CopySnapshot() const {
 }
 
 void Watcher::Deliver(std::vector<Change> changes, Clock::time_point detected) {
+  if (spdlog::should_log(spdlog::level::debug)) {
+    for (const Change& c : changes)
+      spdlog::debug("remote change: {} {}", metrics::ChangeKindName(c.kind), c.path);
+  }
   if (!changes.empty() && sink_) sink_(changes, detected);
 }
 

@@ -110,6 +110,7 @@ class Watcher : public fs::ChangeObserver {
   mutable std::mutex mu_;  // guards snapshot_ and own_
   Snapshot snapshot_;
   std::unordered_map<std::string, int> own_;  // path -> changes in flight
+  std::unordered_map<std::string, int64_t> own_ended_ns_;  // path -> when our change ended
 
   std::atomic<int64_t> last_sync_start_ns_{0};  // steady clock, successful syncs only
   std::atomic<int64_t> last_heartbeat_ns_{0};
