@@ -147,6 +147,24 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     return node;
   }
   const std::string key = KeyOf(path);
+  bool known_file = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = known_.find(path);
+    known_file = it != known_.end() && !it->second.node.dir;
+  }
+  if (known_file) {
+    // One HEAD confirms a file (revalidation on open, events). That it
+    // became a prefix too is left to the next listing.
+    auto head = client_->Head(key);
+    if (head) {
+      node.size = head->size;
+      node.etag = head->etag;
+      node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
+      return node;
+    }
+    if (head.error().http_status != 404) return Errno{head.error().ToErrno()};
+  }
   // Directory first: a key that is both an object and a prefix is a directory.
   auto below = client_->List(key + "/", "", 1);
   if (!below) return Errno{below.error().ToErrno()};
@@ -156,6 +174,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
       node.mtime_ns = s3tree::WholeSeconds(below->objects.front().mtime_ns);
     return node;
   }
+  if (known_file) return Errno{ENOENT};  // the HEAD above said so
   auto head = client_->Head(key);
   if (!head) return Errno{head.error().ToErrno()};
   node.size = head->size;

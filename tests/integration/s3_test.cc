@@ -119,6 +119,36 @@ TEST_F(S3MountTest, OtherWritersChangesShowWithinThePollBound) {
   EXPECT_EQ(SortedNames(ListDir(m_.mnt())), (std::vector<std::string>{"fresh", "same.txt"}));
 }
 
+TEST_F(S3MountTest, RevalidateOnOpenCostsOneHeadAndSeesTheNewVersion) {
+  Put("doc.txt", "first");
+  ASSERT_TRUE(StartMount({"--poll-interval", "1h", "--revalidate-on-open"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("doc.txt")), "first");
+  Put("doc.txt", "second");
+  EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "second");  // no sync for an hour: the open checked
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  EXPECT_EQ(MetricSum(*scrape, "freshfs_s3_requests_total", {{"op", "head"}}), 2) << *scrape;
+  EXPECT_EQ(MetricSum(*scrape, "freshfs_s3_requests_total", {{"op", "list"}}), 2)
+      << "the bucket check and the initial sync only";
+}
+
+TEST_F(S3MountTest, MetricsOfAnS3MountPassPromtool) {
+  if (access("/usr/bin/promtool", X_OK) != 0) GTEST_FAIL() << "promtool missing (scripts/deps.sh installs prometheus)";
+  Put("a.txt", "a");
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(ReadFile(m_.Mnt("a.txt")), "a");
+  auto scrape = Scrape();
+  ASSERT_TRUE(scrape);
+  for (const char* family : {"freshfs_s3_requests_total", "freshfs_s3_skipped_keys",
+                             "freshfs_store_requests_total", "freshfs_staleness_seconds"})
+    EXPECT_NE(scrape->find(family), std::string::npos) << family;
+  const std::string file = m_.dir() + "/scrape.txt";
+  ASSERT_EQ(WriteFile(file, *scrape), 0);
+  auto check = RunToCompletion({"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+  EXPECT_EQ(check.stdout_text + check.stderr_text, "") << "promtool found problems";
+}
+
 class S3EventsTest : public S3MountedTest {};
 
 TEST_F(S3EventsTest, PostedEventsShowChangesAtOnceAndBadBodiesChangeNothing) {
