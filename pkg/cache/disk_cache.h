@@ -56,6 +56,8 @@
 
 namespace freshfs::cache {
 
+struct BlockFileInfo;  // cache/block_file.h
+
 class DiskCache {
  public:
   struct Stats {
@@ -135,8 +137,6 @@ class DiskCache {
     Block* block = nullptr;
     LruItem lru_item{};
   };
-  // A block file found at Open.
-  struct Found;
 
   DiskCache(std::string dir, uint64_t max_bytes, UniqueFd root, UniqueFd lock)
       : dir_(std::move(dir)),
@@ -145,12 +145,8 @@ class DiskCache {
         lock_(std::move(lock)) {}
 
   Status Load();
-  void ScanFanout(int blocks_fd, const std::string& fanout, std::vector<Found>& found,
+  void ScanFanout(int blocks_fd, const std::string& fanout, std::vector<BlockFileInfo>& found,
                   uint64_t& removed);
-  // The file `name` in blocks/<fanout>/ if it is a whole block file of ours
-  // under its proper name.
-  static std::optional<Found> ReadFound(int dirfd, const std::string& fanout,
-                                        const std::string& name);
   // Removes a foreign or damaged entry found at Open (`where` is its directory).
   void RemoveEntry(int dirfd, const std::string& name, const std::string& where);
 
@@ -167,8 +163,6 @@ class DiskCache {
   bool MakeRoomLocked(uint64_t incoming, std::vector<std::string>& victims);
   // Drops the block if it is still the copy with `serial`; true if it did.
   bool DropIfCurrent(std::string_view key, std::string_view etag, uint64_t block, uint64_t serial);
-  bool WriteBlockFile(const std::string& tmp, const std::string& path, std::string_view key,
-                      std::string_view etag, uint64_t block, std::string_view data);
   void Unlink(const std::string& path);
   void LogIoError(const char* what, const std::string& path, int err);
 
