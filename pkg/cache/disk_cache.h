@@ -14,8 +14,9 @@
 // Anything else at the top level is left alone; anything unusable inside
 // blocks/ and tmp/ is removed at Open.
 //
-// A block file is a header (key, etag, block number, data length, CRC32 of the
-// header and of the data) followed by the data. Get checks all of it, so a
+// A block file (format: cache/block_file.h) is a header (key, etag, block
+// number, data length, CRC32 of the header and of the data) followed by the
+// data. Get checks all of it, so a
 // truncated, corrupted or misnamed file is a miss (and is removed), never
 // wrong data. Blocks are written to tmp/ and renamed into place, so a crash
 // never leaves a half block under blocks/; they are not fsync'ed, because
