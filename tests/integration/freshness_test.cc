@@ -7,29 +7,25 @@
 // staleness gauge. Each check polls the observable through the mount until a
 // generous deadline and then asserts on how long it took.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fcntl.h>
 #include <functional>
 #include <iterator>
 #include <gtest/gtest.h>
 #include <map>
-#include <netinet/in.h>
 #include <optional>
 #include <set>
 #include <string>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
 #include <vector>
 
 #include "support/fs_util.h"
+#include "support/http_client.h"
 #include "support/mount.h"
 
 namespace freshfs::testing {
@@ -40,127 +36,12 @@ using Ms = std::chrono::milliseconds;
 
 // ---------------------------------------------------------------- helpers
 
-// Calls `pred` every `every` until it returns true or `timeout` passes.
-// Returns how long it took, or nullopt on timeout.
-std::optional<Ms> WaitFor(const std::function<bool()>& pred, Ms timeout, Ms every = 10ms) {
-  const auto start = Clock::now();
-  const auto deadline = start + timeout;
-  for (;;) {
-    if (pred()) return std::chrono::duration_cast<Ms>(Clock::now() - start);
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(every);
-  }
+// A metric from scrape text, summed over the samples whose labels include
+// `want`; -1 when none does.
+double Value(const std::string& scrape, const std::string& name,
+             const std::map<std::string, std::string>& want = {}) {
+  return MetricSum(scrape, name, want).value_or(-1);
 }
-
-// A minimal HTTP/1.0 GET on 127.0.0.1:port; the body, or nullopt.
-std::optional<std::string> HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return std::nullopt;
-  }
-  std::string resp;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  size_t body = resp.find("\r\n\r\n");
-  if (resp.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
-  if (resp.find(" 200 ") == std::string::npos || resp.find(" 200 ") > resp.find("\r\n"))
-    return std::nullopt;
-  return resp.substr(body + 4);
-}
-
-// The port from the daemon's "metrics at http://HOST:PORT/metrics" line.
-
-// One scrape of the Prometheus text format.
-class Scrape {
- public:
-  explicit Scrape(std::string text) : text_(std::move(text)) {}
-  const std::string& text() const { return text_; }
-
-  // Sum of the samples of `name` whose labels include all of `want`; nullopt
-  // when no sample matches.
-  std::optional<double> Sum(const std::string& name,
-                            const std::map<std::string, std::string>& want = {}) const {
-    std::optional<double> sum;
-    size_t pos = 0;
-    while (pos < text_.size()) {
-      size_t eol = text_.find('\n', pos);
-      if (eol == std::string::npos) eol = text_.size();
-      std::string line = text_.substr(pos, eol - pos);
-      pos = eol + 1;
-      if (line.empty() || line[0] == '#') continue;
-      size_t name_end = line.find_first_of("{ ");
-      if (name_end == std::string::npos || line.compare(0, name_end, name) != 0 ||
-          name_end != name.size())
-        continue;
-      std::map<std::string, std::string> labels;
-      size_t i = name_end;
-      if (line[i] == '{') {
-        ++i;
-        while (i < line.size() && line[i] != '}') {
-          size_t eq = line.find('=', i);
-          if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
-          std::string key = line.substr(i, eq - i);
-          std::string value;
-          size_t j = eq + 2;
-          for (; j < line.size() && line[j] != '"'; ++j) {
-            if (line[j] == '\\' && j + 1 < line.size()) ++j;
-            value.push_back(line[j]);
-          }
-          labels[key] = value;
-          i = j + 1;
-          if (i < line.size() && line[i] == ',') ++i;
-        }
-        ++i;  // '}'
-      }
-      bool match = true;
-      for (const auto& [k, v] : want) {
-        auto it = labels.find(k);
-        if (it == labels.end() || it->second != v) match = false;
-      }
-      if (!match) continue;
-      double v = std::strtod(line.c_str() + i, nullptr);
-      sum = sum.value_or(0) + v;
-    }
-    return sum;
-  }
-
-  double Get(const std::string& name, const std::map<std::string, std::string>& want = {}) const {
-    return Sum(name, want).value_or(-1);
-  }
-
- private:
-  std::string text_;
-};
-
-std::optional<Scrape> ScrapeMetrics(int port) {
-  auto body = HttpGet(port, "/metrics");
-  if (!body) return std::nullopt;
-  return Scrape(std::move(*body));
-}
-
 
 bool Contains(const std::optional<std::vector<std::string>>& names, const std::string& name) {
   return names && std::find(names->begin(), names->end(), name) != names->end();
@@ -215,10 +96,11 @@ class FreshnessTest : public ::testing::TestWithParam<Mode> {
     return ::testing::AssertionSuccess();
   }
 
-  Scrape MustScrape() {
+  // The scrape text; "" (every Value -1) when the scrape fails.
+  std::string MustScrape() {
     auto s = ScrapeMetrics(port_);
     EXPECT_TRUE(s) << "scrape of 127.0.0.1:" << port_ << " failed";
-    return s ? *s : Scrape("");
+    return s ? *s : "";
   }
 
   // Waits for `pred` (through the mount) and checks the time against Bound().
@@ -432,22 +314,22 @@ TEST_P(FreshnessTest, CachedReadsAndStatsDoNotReachDaemon) {
   ASSERT_EQ(ReadFile(m_.Mnt("hot")), data);
   ASSERT_TRUE(Stat(m_.Mnt("hot")));
 
-  Scrape before = MustScrape();
+  const std::string before = MustScrape();
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(ReadFile(m_.Mnt("hot")), data);
     ASSERT_TRUE(Stat(m_.Mnt("hot")));
   }
-  Scrape after = MustScrape();
+  const std::string after = MustScrape();
   for (const char* op : {"read", "lookup", "getattr"}) {
-    double b = before.Get("freshfs_fuse_requests_total", {{"op", op}});
-    double a = after.Get("freshfs_fuse_requests_total", {{"op", op}});
+    double b = Value(before, "freshfs_fuse_requests_total", {{"op", op}});
+    double a = Value(after, "freshfs_fuse_requests_total", {{"op", op}});
     EXPECT_GE(b, 0) << "no series for op=" << op;
     EXPECT_EQ(a, b) << "op=" << op << " reached the daemon " << (a - b)
                     << " times during 100 cached reads+stats";
   }
   std::printf("[   INFO   ] open requests during 100 cached reads: %g\n",
-              after.Get("freshfs_fuse_requests_total", {{"op", "open"}}) -
-                  before.Get("freshfs_fuse_requests_total", {{"op", "open"}}));
+              Value(after, "freshfs_fuse_requests_total", {{"op", "open"}}) -
+                  Value(before, "freshfs_fuse_requests_total", {{"op", "open"}}));
 }
 
 // 4b. On a read-only mount, open does not reach the daemon after the first.
@@ -460,16 +342,16 @@ TEST_P(FreshnessTest, ReadOnlyOpenIsZeroRoundTrip) {
   ASSERT_EQ(ReadFile(m_.Mnt("ro2")), "second");
   ASSERT_TRUE(Stat(m_.Mnt("ro")));
 
-  Scrape before = MustScrape();
+  const std::string before = MustScrape();
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(ReadFile(m_.Mnt("ro")), data);
     ASSERT_EQ(ReadFile(m_.Mnt("ro2")), "second");
     ASSERT_TRUE(Stat(m_.Mnt("ro")));
   }
-  Scrape after = MustScrape();
+  const std::string after = MustScrape();
   for (const char* op : {"open", "read", "lookup", "getattr"}) {
-    double b = before.Get("freshfs_fuse_requests_total", {{"op", op}});
-    double a = after.Get("freshfs_fuse_requests_total", {{"op", op}});
+    double b = Value(before, "freshfs_fuse_requests_total", {{"op", op}});
+    double a = Value(after, "freshfs_fuse_requests_total", {{"op", op}});
     EXPECT_GE(b, 0) << "no series for op=" << op;
     EXPECT_EQ(a, b) << "op=" << op << " reached the daemon " << (a - b)
                     << " times on a --read-only mount";
@@ -488,7 +370,7 @@ TEST_P(FreshnessTest, UnchangedFileKeepsPageCacheAcrossOpens) {
   ASSERT_EQ(WriteFile(m_.Src("other"), "changed"), 0);
   std::this_thread::sleep_for(poll() ? 1500ms : 500ms);
 
-  Scrape before = MustScrape();
+  const std::string before = MustScrape();
   for (int i = 0; i < 20; ++i) {
     int fd = open(m_.Mnt("keep").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0) << ErrnoName(errno);
@@ -504,9 +386,9 @@ TEST_P(FreshnessTest, UnchangedFileKeepsPageCacheAcrossOpens) {
     got.resize(done);
     ASSERT_EQ(got, data);
   }
-  Scrape after = MustScrape();
-  double b = before.Get("freshfs_fuse_requests_total", {{"op", "read"}});
-  double a = after.Get("freshfs_fuse_requests_total", {{"op", "read"}});
+  const std::string after = MustScrape();
+  double b = Value(before, "freshfs_fuse_requests_total", {{"op", "read"}});
+  double a = Value(after, "freshfs_fuse_requests_total", {{"op", "read"}});
   EXPECT_EQ(a, b) << "20 open+read+close cycles of an unchanged file sent " << (a - b)
                   << " read requests";
 }
@@ -526,8 +408,8 @@ TEST_P(FreshnessTest, OwnWritesAreNotRemoteChanges) {
   EXPECT_EQ(ReadFile(m_.Src("mine")), mine) << "write did not reach the source";
 
   std::this_thread::sleep_for(poll() ? 2500ms : 2000ms);
-  Scrape s = MustScrape();
-  auto changes = s.Sum("freshfs_remote_changes_total");
+  const std::string s = MustScrape();
+  auto changes = MetricSum(s, "freshfs_remote_changes_total");
   ASSERT_TRUE(changes) << "no freshfs_remote_changes_total series";
   EXPECT_EQ(*changes, 0) << "own writes counted as remote changes:\n"
                          << [&] {
@@ -535,7 +417,7 @@ TEST_P(FreshnessTest, OwnWritesAreNotRemoteChanges) {
                               for (const char* k : {"created", "modified", "attributes",
                                                     "deleted", "type_changed", "renamed"})
                                 out += std::string(k) + "=" +
-                                       std::to_string(s.Get("freshfs_remote_changes_total",
+                                       std::to_string(Value(s, "freshfs_remote_changes_total",
                                                             {{"kind", k}})) +
                                        " ";
                               return out;
@@ -589,7 +471,7 @@ class FreshnessSingleTest : public ::testing::Test {
   std::optional<double> Metric(const std::string& name) {
     auto s = ScrapeMetrics(port_);
     if (!s) return std::nullopt;
-    return s->Sum(name);
+    return MetricSum(*s, name);
   }
 
   Mount m_;
@@ -634,11 +516,11 @@ TEST_F(FreshnessSingleTest, PushSmallFilesServesChangedContentFromThePageCache) 
     ASSERT_TRUE(port);
     auto reads = [&] {
       auto s = ScrapeMetrics(*port);
-      return s ? s->Get("freshfs_fuse_requests_total", {{"op", "read"}}) : -1;
+      return s ? Value(*s, "freshfs_fuse_requests_total", {{"op", "read"}}) : -1;
     };
     auto stores = [&] {
       auto s = ScrapeMetrics(*port);
-      return s ? s->Get("freshfs_invalidations_total", {{"type", "store"}, {"result", "ok"}})
+      return s ? Value(*s, "freshfs_invalidations_total", {{"type", "store"}, {"result", "ok"}})
                : -1;
     };
     ASSERT_EQ(ReadFile(mount.Mnt("p")), Pattern(4096, 40));

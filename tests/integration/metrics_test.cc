@@ -26,12 +26,12 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
 #include "support/fs_util.h"
+#include "support/http_client.h"
 #include "support/mount.h"
 
 namespace freshfs::testing {
@@ -41,82 +41,10 @@ using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 
 constexpr const char* kVolume = "metrics-vol";
+// How often WaitFor polls here: most predicates scrape and parse /metrics.
+constexpr Ms kPoll = 20ms;
 
 // ---------------------------------------------------------------- HTTP
-
-struct HttpResponse {
-  bool connected = false;  // false: connect/send/recv failed (no response at all)
-  int status = 0;          // 0: the bytes received are not an HTTP response
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-  std::string raw;
-  std::string error;
-};
-
-// One HTTP/1.0 GET on 127.0.0.1:port (the server closes after the body).
-HttpResponse HttpGet(int port, const std::string& path, int timeout_s = 5) {
-  HttpResponse r;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    r.error = std::string("socket: ") + std::strerror(errno);
-    return r;
-  }
-  timeval tv{timeout_s, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    r.error = std::string("connect: ") + std::strerror(errno);
-    close(fd);
-    return r;
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    r.error = std::string("send: ") + std::strerror(errno);
-    close(fd);
-    return r;
-  }
-  char buf[65536];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // A reset before anything arrived is a connection error; a reset in
-      // the middle of a response is judged by what arrived (truncated).
-      r.error = std::string("recv: ") + std::strerror(errno);
-      break;
-    }
-    if (n == 0) break;
-    r.raw.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  if (r.raw.empty()) return r;
-  r.connected = true;
-  size_t head_end = r.raw.find("\r\n\r\n");
-  if (r.raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos) return r;
-  std::string head = r.raw.substr(0, head_end);
-  r.body = r.raw.substr(head_end + 4);
-  size_t sp = head.find(' ');
-  r.status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
-  size_t pos = head.find("\r\n");
-  while (pos != std::string::npos) {
-    size_t next = head.find("\r\n", pos + 2);
-    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos
-                                                                      : next - pos - 2);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      size_t v = line.find_first_not_of(' ', colon + 1);
-      r.headers[name] = v == std::string::npos ? "" : line.substr(v);
-    }
-    pos = next;
-  }
-  return r;
-}
 
 std::string UrlEncode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
@@ -314,17 +242,6 @@ class Exposition {
 
 // ---------------------------------------------------------------- fixture
 
-// The port from the daemon's "metrics at http://HOST:PORT/metrics" line.
-
-bool WaitFor(const std::function<bool()>& pred, Ms timeout, Ms every = 20ms) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
-
 double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -346,9 +263,10 @@ class MetricsTest : public ::testing::Test {
 
   // A scrape that must succeed and parse.
   Exposition MustScrape() {
-    HttpResponse r = HttpGet(port_, "/metrics");
+    HttpResult r = HttpRequest("GET", "http://127.0.0.1:" + std::to_string(port_) + "/metrics",
+                               "", 5s);
     EXPECT_EQ(r.status, 200) << "scrape of 127.0.0.1:" << port_ << " failed: " << r.error
-                             << "\n" << r.raw.substr(0, 2000);
+                             << "\n" << r.body.substr(0, 2000);
     std::string error;
     auto e = Exposition::Parse(r.body, &error);
     EXPECT_TRUE(e) << "unparseable exposition: " << error;
@@ -396,9 +314,9 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
   EXPECT_TRUE(FailsWith(access(m_.Mnt("missing").c_str(), F_OK), ENOENT));
   std::this_thread::sleep_for(20ms);
   ASSERT_EQ(WriteFile(m_.Src("remote"), "version two"), 0);
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("remote")) == "version two"; }, 10s))
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("remote")) == "version two"; }, 10s, kPoll))
       << m_.Log();
-  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_remote_changes_total") > 0; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_remote_changes_total") > 0; }, 10s, kPoll));
 
   Exposition e = MustScrape();
   ProcessResult check = PromtoolCheckMetrics(e.text(), m_.dir());
@@ -515,13 +433,14 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
   std::this_thread::sleep_for(20ms);
   ASSERT_EQ(WriteFile(m_.Src("changing"), "after, longer"), 0);
   ASSERT_EQ(WriteFile(m_.Src("new-remote"), "n"), 0);
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("changing")) == "after, longer"; }, 10s));
-  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_remote_changes_total") >= changes + 2; }, 10s))
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("changing")) == "after, longer"; }, 10s, kPoll));
+  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_remote_changes_total") >= changes + 2; }, 10s,
+                      kPoll))
       << "freshfs_remote_changes_total: " << changes << " -> "
       << Metric("freshfs_remote_changes_total");
   EXPECT_GE(Metric("freshfs_remote_changes_total", {{"kind", "modified"}}), modified + 1);
   EXPECT_GE(Metric("freshfs_remote_changes_total", {{"kind", "created"}}), created + 1);
-  EXPECT_TRUE(WaitFor([&] { return invalidations_done() > invals; }, 5s))
+  EXPECT_TRUE(WaitFor([&] { return invalidations_done() > invals; }, 5s, kPoll))
       << "no invalidation with result ok or not_cached after a remote change";
   EXPECT_GT(Metric("freshfs_invalidations_total", {{"type", "inode_data"}, {"result", "ok"}}),
             data_invals)
@@ -544,7 +463,7 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
 void MetricsTest::FailAndRecoverSyncs(const std::vector<std::string>& args) {
   ASSERT_EQ(WriteFile(m_.Src("f"), "f"), 0);
   ASSERT_TRUE(Start(args));
-  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") < 1; }, 5s))
+  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") < 1; }, 5s, kPoll))
       << "staleness not below 1 s on a healthy mount polling every 300 ms: "
       << Metric("freshfs_staleness_seconds");
   const double errors_before = Metric("freshfs_sync_errors_total");
@@ -561,7 +480,8 @@ void MetricsTest::FailAndRecoverSyncs(const std::vector<std::string>& args) {
     }
   } guard{away, m_.source()};
 
-  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_sync_errors_total") > errors_before; }, 5s))
+  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_sync_errors_total") > errors_before; }, 5s,
+                      kPoll))
       << "freshfs_sync_errors_total stayed at " << errors_before
       << " for 5 s after the source was renamed away\n" << m_.Log();
   const double s1 = Metric("freshfs_staleness_seconds");
@@ -576,18 +496,18 @@ void MetricsTest::FailAndRecoverSyncs(const std::vector<std::string>& args) {
   EXPECT_EQ(Metric("freshfs_last_sync_success_timestamp_seconds"), success_failing)
       << "the last-success timestamp moved while every sync failed";
   // Let the bound grow well past 2 s, so that "drops below 2 s" means something.
-  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") > 3; }, 5s));
+  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") > 3; }, 5s, kPoll));
 
   ASSERT_EQ(rename(away.c_str(), m_.source().c_str()), 0);
   guard.from.clear();
-  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") < 2; }, 5s))
+  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") < 2; }, 5s, kPoll))
       << "staleness did not drop below 2 s after the source came back: "
       << Metric("freshfs_staleness_seconds") << "\n" << m_.Log();
   EXPECT_TRUE(WaitFor(
       [&] {
         return Metric("freshfs_last_sync_success_timestamp_seconds") > success_failing;
       },
-      5s))
+      5s, kPoll))
       << "freshfs_last_sync_success_timestamp_seconds did not advance within 5 s of the "
          "source coming back";
   EXPECT_NEAR(Metric("freshfs_last_sync_success_timestamp_seconds"), UnixNow(), 2.5);
@@ -670,7 +590,7 @@ struct ScrapeLog {
 // at all. A response cut off by the exiting daemon (headers incomplete, or
 // less body than Content-Length says) is what an HTTP client sees as a
 // closed connection: it never ingests it, so it counts as one.
-void Judge(const HttpResponse& r, ScrapeLog* log) {
+void Judge(const RawHttpResponse& r, ScrapeLog* log) {
   auto cl = r.headers.find("content-length");
   bool cut_off = r.connected && (r.raw.find("\r\n\r\n") == std::string::npos ||
                                  (cl != r.headers.end() &&
@@ -715,7 +635,7 @@ TEST_P(MetricsShutdownTest, ScrapesDuringShutdownAreWholeOrRefused) {
     std::vector<std::thread> scrapers;
     for (int t = 0; t < 3; ++t) {
       scrapers.emplace_back([&] {
-        while (!stop.load()) Judge(HttpGet(port, "/metrics", 10), &log);
+        while (!stop.load()) Judge(RawHttpGet(port, "/metrics", 10s), &log);
       });
     }
     struct Joiner {
@@ -733,7 +653,7 @@ TEST_P(MetricsShutdownTest, ScrapesDuringShutdownAreWholeOrRefused) {
           std::lock_guard lock(log.mu);
           return log.complete >= 20;
         },
-        10s));
+        10s, kPoll));
 
     auto code = by_signal ? m.SignalAndWait(SIGTERM, 15s) : m.UnmountAndWait(15s);
     ASSERT_TRUE(code.has_value()) << "daemon still running 15 s after "
@@ -751,7 +671,7 @@ TEST_P(MetricsShutdownTest, ScrapesDuringShutdownAreWholeOrRefused) {
           std::lock_guard lock(log.mu);
           return log.connection_errors > errors_at_exit + 10;
         },
-        2s);
+        2s, kPoll);
     stop = true;
     for (auto& t : scrapers) t.join();
     scrapers.clear();
@@ -841,11 +761,13 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
   const std::string query = std::string("freshfs_staleness_seconds{volume=\"") + kVolume + "\"}";
   std::string last;
   std::optional<std::string> value;
-  const bool got = WaitFor(
+  const std::string api = "http://127.0.0.1:" + std::to_string(web_port) + "/api/v1/";
+  auto get = [&](const std::string& what) { return HttpRequest("GET", api + what, "", 5s); };
+  const auto got = WaitFor(
       [&] {
         if (!ProcessAlive(prometheus_pid_)) return true;
-        HttpResponse r = HttpGet(web_port, "/api/v1/query?query=" + UrlEncode(query));
-        last = r.connected ? r.body : r.error;
+        HttpResult r = get("query?query=" + UrlEncode(query));
+        last = r.status != 0 ? r.body : r.error;
         value = r.status == 200 ? FirstValue(r.body) : std::nullopt;
         return value.has_value();
       },
@@ -854,7 +776,7 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
       << "prometheus exited:\n" << ReadFileOrEmpty(dir_ + "/prometheus.log");
   ASSERT_TRUE(got && value) << "no result for " << query << " within 30 s; last answer: " << last
                             << "\ntargets: "
-                            << HttpGet(web_port, "/api/v1/targets").body;
+                            << get("targets").body;
   char* end = nullptr;
   const double v = std::strtod(value->c_str(), &end);
   EXPECT_TRUE(!value->empty() && *end == '\0' && std::isfinite(v))
@@ -864,10 +786,10 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
   EXPECT_NE(last.find("\"job\":\"freshfs\""), std::string::npos) << last;
 
   // The scrape target is healthy, and the alerting rules loaded.
-  HttpResponse targets = HttpGet(web_port, "/api/v1/targets");
+  HttpResult targets = get("targets");
   EXPECT_NE(targets.body.find("\"health\":\"up\""), std::string::npos) << targets.body;
   if (!rules.empty()) {
-    HttpResponse r = HttpGet(web_port, "/api/v1/rules");
+    HttpResult r = get("rules");
     for (const char* alert : {"FreshfsStale", "FreshfsSyncFailing", "FreshfsInvalidationErrors"})
       EXPECT_NE(r.body.find(std::string("\"name\":\"") + alert + "\""), std::string::npos)
           << alert << " not loaded: " << r.body;
