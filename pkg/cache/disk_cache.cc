@@ -151,8 +151,8 @@ Status DiskCache::Load() {
   return Status::Ok();
 }
 
-void DiskCache::ScanFanout(int blocks_fd, const std::string& fanout, std::vector<BlockFileInfo>& found,
-                           uint64_t& removed) {
+void DiskCache::ScanFanout(int blocks_fd, const std::string& fanout,
+                           std::vector<BlockFileInfo>& found, uint64_t& removed) {
   UniqueFd dir = OpenDirAt(blocks_fd, fanout.c_str());
   Result<std::vector<std::string>> names =
       dir.valid() ? ListDir(dir.get()) : Result<std::vector<std::string>>(Errno{errno});

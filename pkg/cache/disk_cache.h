@@ -17,9 +17,10 @@
 // A block file (format: cache/block_file.h) is a header (key, etag, block
 // number, data length, CRC32 of the header and of the data) followed by the
 // data. Get checks all of it, so a truncated, corrupted or misnamed file is a
-// miss (and is removed), never wrong data. Blocks are written to tmp/ and renamed into place, so a crash
-// never leaves a half block under blocks/; they are not fsync'ed, because
-// data lost to a power failure fails its checksum and is refetched.
+// miss (and is removed), never wrong data. Blocks are written to tmp/ and
+// renamed into place, so a crash never leaves a half block under blocks/;
+// they are not fsync'ed, because data lost to a power failure fails its
+// checksum and is refetched.
 //
 // Index: in memory, key -> etag -> block, rebuilt at Open by reading every
 // block file's header, so Forget(key) finds all versions of a key without
