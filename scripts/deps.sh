@@ -8,6 +8,7 @@ packages=(
   cmake g++ make pkg-config libfuse3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # run
   fuse3
   # test

@@ -22,18 +22,22 @@ export FRESHFS_STRESS_SECONDS=${FRESHFS_STRESS_SECONDS:-60}
 status=0
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
 
-# The race-prone parts once more under ThreadSanitizer: unit tests and the
-# freshness stress test (readers, a fast remote writer, the invalidator).
+# The race-prone parts once more under ThreadSanitizer: unit tests, the
+# freshness stress test (readers, a fast remote writer, the invalidator),
+# the S3 client's connection pool, the disk cache, the webhook server, and
+# S3 mounts (readahead pool, staged uploads, events).
 if [ "${FRESHFS_SKIP_TSAN:-0}" != 1 ] && [ $# -eq 0 ]; then
   tsan=${build}-tsan
   generator "$tsan"
   cmake -S . -B "$tsan" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRESHFS_TSAN=ON >/dev/null
   cmake --build "$tsan" -j "$(nproc)" --target freshfs-mount freshfs_integration_tests \
-    freshfs_watch_tests freshfs_invalidate_tests freshfs_fs_tests
+    freshfs_watch_tests freshfs_invalidate_tests freshfs_fs_tests freshfs_cache_tests \
+    freshfs_s3_client_tests
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir "$tsan" --output-on-failure -j 2 --timeout 600 \
-    -R '^(Stress|WatcherTest|Invalidator|ChangeApplier|InodeTable|FileSystemTest)' || status=$?
+    -R '^(Stress|WatcherTest|Invalidator|ChangeApplier|InodeTable|FileSystemTest|DiskCacheTest|ClientWire|WebhookServerTest|S3MountTest|S3EventsTest)' \
+    || status=$?
 fi
 
 # A test run must leave no mount behind, whatever happened.
