@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <cstring>
 #include <filesystem>
 
@@ -112,6 +113,7 @@ struct Volume::Parts {
   std::unique_ptr<fs::FuseSession> session;
   std::unique_ptr<invalidate::FuseNotifier> notifier;
   std::function<void()> on_ready;
+  std::mutex stop_mu;  // StopFreshness() and the session's end, from two threads
 
   // --metrics-address: the endpoint comes up before the mount, so a bad
   // address fails the mount instead of leaving a half-working one.
@@ -194,7 +196,9 @@ struct Volume::Parts {
     ss.attributes.dir_mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
     // Names and attributes from the last listing are good until the next
     // sync replaces them; without periodic syncs, for a second.
-    ss.metadata_ttl = options.poll_interval.count() > 0 ? options.poll_interval + 2s : 1s;
+    // (Generous: a listing of a big bucket can take longer than the poll
+    // interval, and a sync replaces everything it knew anyway.)
+    ss.metadata_ttl = options.poll_interval.count() > 0 ? 2 * options.poll_interval + 30s : 1s;
     ss.staging_dir = options.staging_dir;
     ss.conflict = options.conflict == config::Conflict::kOverwrite
                       ? store::ConflictPolicy::kOverwrite
@@ -366,6 +370,10 @@ struct Volume::Parts {
   // Stops everything that may talk to the kernel on its own. Safe to call
   // while the FUSE loop still runs (that is the point: see signals.h).
   void StopFreshness() {
+    // The signal thread and the FUSE loop's end may both get here at once
+    // (an unmount racing a SIGTERM): one stops everything, the other waits
+    // for that, so no thread is ever joined twice.
+    std::lock_guard lock(stop_mu);
     if (s3_events) s3_events->Stop();
     if (inotify_source) inotify_source->Stop();
     if (watcher) watcher->Stop();
@@ -373,7 +381,13 @@ struct Volume::Parts {
   }
   void Stop() {
     StopFreshness();
+    std::lock_guard lock(stop_mu);
     session.reset();  // unmounts
+  }
+  // Asks the FUSE loop to end; a no-op once the session is gone.
+  void ExitSession() {
+    std::lock_guard lock(stop_mu);
+    if (session) session->Exit();
   }
 };
 
@@ -428,7 +442,7 @@ int Volume::Serve() {
   SignalThread signals([&p, &loop_done, loop_thread](int signo) {
     spdlog::info("signal {}: unmounting {}", signo, p.mountpoint);
     p.StopFreshness();
-    p.session->Exit();
+    p.ExitSession();
     // The loop notices Exit() when its wait is interrupted; repeat in case
     // the first interrupt lands just before the wait begins.
     while (!loop_done.load()) {

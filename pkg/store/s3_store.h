@@ -47,8 +47,8 @@ struct S3StoreSettings {
   std::chrono::milliseconds metadata_ttl{1000};
   std::string staging_dir;  // writes are staged here; failed uploads kept in <dir>/failed
   ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
-  size_t block_size = 2 << 20;   // sequential reads fetch blocks of this size
-  size_t readahead_blocks = 8;   // at most this many fetched ahead per open file
+  size_t block_size = 8 << 20;   // sequential reads fetch blocks of this size
+  size_t readahead_blocks = 4;   // at most this many fetched ahead per open file
   size_t max_dir_rename_objects = 1000;  // larger directories: EXDEV (mv copies instead)
   cache::DiskCache* disk_cache = nullptr;  // optional, not owned
   std::function<void(size_t)> on_skipped_keys;  // after each complete listing

@@ -142,6 +142,26 @@ TEST_P(ForegroundSignalTest, UnmountsAndExitsZero) {
   EXPECT_FALSE(IsFuseMountpoint(m.mnt())) << "signal did not unmount";
 }
 
+// An unmount and a SIGTERM at the same moment (a pod torn down while its
+// mount is unmounted): the loop's end and the signal thread both stop the
+// volume; neither may hang, crash or join a thread twice.
+TEST(UnmountRacingSignal, ExitsZeroEveryTime) {
+  for (int round = 0; round < 8; ++round) {
+    Mount m;
+    ASSERT_TRUE(m.Start({"--poll-interval", "1s"}));
+    if (round % 2 == 0) {
+      ASSERT_TRUE(Unmount(m.mnt()));
+      kill(m.pid(), SIGTERM);
+    } else {
+      kill(m.pid(), SIGTERM);
+      Unmount(m.mnt());
+    }
+    auto code = m.SignalAndWait(SIGTERM, 10s);
+    ASSERT_TRUE(code.has_value()) << "round " << round << ": hung\n" << m.Log();
+    EXPECT_EQ(*code, 0) << "round " << round << "\n" << m.Log();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Signals, ForegroundSignalTest, ::testing::Values(SIGTERM, SIGINT),
                          [](const auto& info) {
                            return std::string(info.param == SIGTERM ? "SIGTERM" : "SIGINT");
