@@ -1,0 +1,45 @@
+// freshfs-csi: the CSI node plugin of freshfs. Parses the command line and
+// hands over to freshfs::csi::Run().
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "csi/run.h"
+
+namespace csi = freshfs::csi;
+
+int main(int argc, char** argv) {
+  using csi::Mode;
+  csi::RunOptions options;
+  options.version = FRESHFS_VERSION;
+
+  CLI::App app{"freshfs-csi: CSI driver freshfs.csi.dev (Identity and Node services)",
+               "freshfs-csi"};
+  app.set_version_flag("--version", "freshfs-csi " + options.version);
+  app.add_option("--endpoint", options.endpoint, "gRPC endpoint, unix:///path/to/csi.sock")
+      ->required();
+  app.add_option("--node-id", options.node_id, "this node's name (NodeGetInfo)")->required();
+  std::string mode = "node";
+  app.add_option("--mode", mode, "services to run: node, controller or all")
+      ->check(CLI::IsMember({"node", "controller", "all"}))
+      ->capture_default_str();
+  app.add_option("--state-dir", options.state_dir, "where published volumes are recorded")
+      ->capture_default_str();
+  app.add_option("--metrics-address", options.metrics_address,
+                 "serve Prometheus metrics at HOST:PORT/metrics");
+  app.add_option("--config", options.config_file,
+                 "driver config YAML (allowedDirRoots: [/srv/data, ...])");
+  app.add_flag("--debug", options.debug, "debug-level logs (every Probe call, ...)");
+  CLI11_PARSE(app, argc, argv);
+  const std::map<std::string, Mode> modes{
+      {"node", Mode::kNode}, {"controller", Mode::kController}, {"all", Mode::kAll}};
+  options.mode = modes.at(mode);
+
+  // TEMPORARY: NotReadyVolumeManager until the freshfs-mount supervisor exists.
+  using ManagerResult = csi::Result<std::unique_ptr<csi::VolumeManager>>;
+  return csi::Run(options, [](const csi::RunOptions&, const csi::DriverConfig&,
+                              prometheus::Registry&) -> ManagerResult {
+    return std::unique_ptr<csi::VolumeManager>(std::make_unique<csi::NotReadyVolumeManager>());
+  });
+}

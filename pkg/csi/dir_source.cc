@@ -1,0 +1,89 @@
+#include "csi/dir_source.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "util/quote.h"
+
+namespace freshfs::csi {
+namespace {
+
+bool IsUnder(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root || (path.starts_with(root) && path[root.size()] == '/');
+}
+
+std::string RootList(const std::vector<std::string>& roots) {
+  std::string list;
+  for (const std::string& root : roots) list += (list.empty() ? "" : ", ") + root;
+  return "[" + list + "]";
+}
+
+// realpath(3), or the errno.
+std::string RealPath(const std::string& path, int* error) {
+  std::unique_ptr<char, decltype(&std::free)> real(::realpath(path.c_str(), nullptr), &std::free);
+  if (!real) {
+    *error = errno;
+    return "";
+  }
+  *error = 0;
+  return real.get();
+}
+
+std::string Lexical(const std::string& path) {
+  std::string normal = std::filesystem::path(path).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+}  // namespace
+
+Result<std::string> ResolveDirSource(const std::string& path,
+                                     const std::vector<std::string>& roots) {
+  const std::string source = "source " + Quoted(path);
+  if (roots.empty()) {
+    return PermissionDenied(source +
+                            ": directory sources are disabled on this node (the driver config "
+                            "lists no allowedDirRoots)");
+  }
+  const std::string outside = source + " is outside the allowed directory roots " + RootList(roots);
+
+  const std::string lexical = Lexical(path);
+  bool lexically_inside = false;
+  for (const std::string& root : roots) lexically_inside |= IsUnder(lexical, root);
+  if (!lexically_inside) return PermissionDenied(outside);
+
+  int error = 0;
+  const std::string real = RealPath(path, &error);
+  if (real.empty()) {
+    switch (error) {
+      case ENOENT: return NotFound(source + " does not exist");
+      case ENOTDIR: return InvalidArgument(source + " is not a directory");
+      case EACCES: return PermissionDenied(source + ": " + std::strerror(error));
+      default: return Internal(source + ": " + std::strerror(error));
+    }
+  }
+  bool really_inside = false;
+  for (const std::string& root : roots) {
+    int root_error = 0;
+    const std::string real_root = RealPath(root, &root_error);
+    if (!real_root.empty() && IsUnder(real, real_root)) really_inside = true;
+  }
+  if (!really_inside) {
+    return PermissionDenied(source +
+                            " leads through a symlink outside the allowed directory roots " +
+                            RootList(roots));
+  }
+  struct stat st;
+  if (::stat(real.c_str(), &st) != 0) return Internal(source + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument(source + " is not a directory");
+  return real;
+}
+
+}  // namespace freshfs::csi

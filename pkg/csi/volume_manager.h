@@ -1,0 +1,88 @@
+// VolumeManager: what the node service asks of whoever really mounts volumes
+// (the freshfs-mount process supervisor). The node service checks every
+// argument first, so a VolumeManager only ever sees specs that passed those
+// checks, and it serialises operations per volume id (a second concurrent
+// call on the same volume gets ABORTED and never reaches the manager).
+//
+// Implementations must be thread-safe: calls for different volumes, and
+// Stats() for any volume, arrive concurrently from gRPC worker threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "csi/errors.h"
+
+namespace freshfs::csi {
+
+// One NodePublishVolume, checked and normalised.
+struct VolumeSpec {
+  std::string volume_id;
+  std::string target_path;  // absolute
+  // The request's readonly flag, or a reader-only access mode.
+  bool read_only = false;
+  // VolumeCapability.mount.mount_flags, as given (PV mountOptions).
+  std::vector<std::string> mount_flags;
+  // Volume attributes (DESIGN.md names) that passed validation; the pod-info
+  // keys kubelet adds are removed. "source" is canonical: for a directory the
+  // symlink-free path that was checked against allowedDirRoots (mount that,
+  // not what the user wrote), for S3 the s3:// URL as given.
+  std::map<std::string, std::string> attributes;
+  // S3 sources only: accessKeyId, secretAccessKey and optionally
+  // sessionToken. Never log these, never put them in argv or state files.
+  std::map<std::string, std::string> secrets;
+
+  bool operator==(const VolumeSpec&) const = default;
+};
+
+struct VolumeUsage {
+  int64_t available = 0;
+  int64_t total = 0;
+  int64_t used = 0;
+};
+
+struct VolumeStats {
+  std::optional<VolumeUsage> bytes;   // unset: not meaningful (e.g. S3)
+  std::optional<VolumeUsage> inodes;  // unset: not meaningful
+  bool abnormal = false;              // VolumeCondition.abnormal
+  std::string condition_message;      // VolumeCondition.message
+};
+
+class VolumeManager {
+ public:
+  virtual ~VolumeManager() = default;
+
+  // Mounts `spec` at spec.target_path and returns once the mount answers.
+  // Idempotent: the same spec already published at that target is Ok; a
+  // different spec at the same target, or the same volume id with a
+  // different spec, is kAlreadyExists.
+  virtual Status Publish(const VolumeSpec& spec) = 0;
+
+  // Unmounts the volume at `target_path` and cleans up after it.
+  // Idempotent: nothing published there is Ok.
+  virtual Status Unpublish(const std::string& volume_id, const std::string& target_path) = 0;
+
+  // Usage and condition of the volume published at `volume_path`;
+  // kNotFound when no such volume is published there.
+  virtual Result<VolumeStats> Stats(const std::string& volume_id,
+                                    const std::string& volume_path) = 0;
+};
+
+// TEMPORARY stand-in until the freshfs-mount process supervisor exists:
+// Publish answers kUnavailable ("volume publishing is not implemented yet"),
+// Unpublish succeeds and Stats answers kNotFound (nothing can have been
+// published).
+// It lets freshfs-csi start, register with kubelet and answer Identity and
+// capability calls; delete it once the real manager is wired into main.
+class NotReadyVolumeManager final : public VolumeManager {
+ public:
+  Status Publish(const VolumeSpec& spec) override;
+  Status Unpublish(const std::string& volume_id, const std::string& target_path) override;
+  Result<VolumeStats> Stats(const std::string& volume_id, const std::string& volume_path) override;
+};
+
+}  // namespace freshfs::csi

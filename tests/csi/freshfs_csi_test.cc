@@ -1,0 +1,280 @@
+// The freshfs-csi binary as kubelet and the sidecars meet it: flags, the
+// driver config, the socket, the metrics endpoint, and a clean stop on
+// SIGTERM. The services themselves are tested in tests/unit/csi.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "csi.grpc.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace pb = ::csi::v1;
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = "/tmp/freshfs-csi-bin-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// freshfs-csi with `args`, output into `log`. Stopped by PID.
+class CsiProcess {
+ public:
+  CsiProcess(std::vector<std::string> args, fs::path log) : log_(std::move(log)) {
+    args.insert(args.begin(), FRESHFS_CSI_BIN);
+    // Everything allocated before fork(): gRPC threads may hold malloc's lock.
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~CsiProcess() {
+    if (pid_ > 0 && !exit_status_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Exit status (code, or 128 + signal) once it exited within `timeout`.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!exit_status_ && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      } else {
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+    return exit_status_;
+  }
+
+  void Signal(int signo) { ::kill(pid_, signo); }
+  std::string log() const { return ReadFile(log_); }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_status_;
+};
+
+// A TCP port nobody listens on right now.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The body of GET /metrics, or "" when nothing answers.
+std::string ScrapeMetrics(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    (void)!::write(fd, request.data(), request.size());
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, size_t(n));
+  }
+  ::close(fd);
+  return response;
+}
+
+class FreshfsCsiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = tmp_.path() / "plugin" / "csi.sock";
+    roots_ = tmp_.path() / "data";
+    fs::create_directories(roots_ / "vol");
+    config_ = tmp_.path() / "csi.yaml";
+    std::ofstream(config_) << "allowedDirRoots: [" << roots_.string() << "]\n";
+  }
+
+  std::vector<std::string> Args() const {
+    return {"--endpoint", "unix://" + socket_.string(), "--node-id", "node-a", "--config",
+            config_.string()};
+  }
+
+  // Waits until the plugin answers Probe on its socket.
+  std::shared_ptr<grpc::Channel> Connect(CsiProcess& process) {
+    auto channel = grpc::CreateChannel("unix://" + socket_.string(),
+                                       grpc::InsecureChannelCredentials());
+    const auto deadline = std::chrono::system_clock::now() + 20s;
+    if (!channel->WaitForConnected(deadline)) {
+      ADD_FAILURE() << "freshfs-csi did not come up:\n" << process.log();
+    }
+    return channel;
+  }
+
+  TempDir tmp_;
+  fs::path socket_, roots_, config_;
+};
+
+TEST_F(FreshfsCsiTest, Version) {
+  CsiProcess csi({"--version"}, tmp_.path() / "log");
+  EXPECT_EQ(csi.Wait(10s), 0);
+  EXPECT_EQ(csi.log(), "freshfs-csi " FRESHFS_VERSION "\n");
+}
+
+TEST_F(FreshfsCsiTest, EndpointAndNodeIdAreRequired) {
+  CsiProcess csi({"--node-id", "a"}, tmp_.path() / "log");
+  EXPECT_NE(csi.Wait(10s).value_or(0), 0);
+  EXPECT_NE(csi.log().find("--endpoint is required"), std::string::npos) << csi.log();
+}
+
+TEST_F(FreshfsCsiTest, UnknownModeRefused) {
+  auto args = Args();
+  args.insert(args.end(), {"--mode", "both"});
+  CsiProcess csi(args, tmp_.path() / "log");
+  EXPECT_NE(csi.Wait(10s).value_or(0), 0);
+  EXPECT_NE(csi.log().find("--mode"), std::string::npos) << csi.log();
+}
+
+TEST_F(FreshfsCsiTest, BadDriverConfigRefused) {
+  std::ofstream(config_) << "allowedDirRoots: [relative]\n";
+  CsiProcess csi(Args(), tmp_.path() / "log");
+  EXPECT_EQ(csi.Wait(10s), 1);
+  EXPECT_NE(csi.log().find("config " + config_.string() +
+                           " line 1: allowedDirRoots \"relative\": not an absolute path"),
+            std::string::npos)
+      << csi.log();
+  EXPECT_FALSE(fs::exists(socket_));
+}
+
+TEST_F(FreshfsCsiTest, ServesUntilSigtermThenRemovesItsSocket) {
+  const int port = FreePort();
+  auto args = Args();
+  args.insert(args.end(), {"--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  CsiProcess csi(args, tmp_.path() / "log");
+  auto channel = Connect(csi);
+  ASSERT_FALSE(HasFailure());
+
+  struct stat st;
+  ASSERT_EQ(::lstat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  auto identity = pb::Identity::NewStub(channel);
+  {
+    grpc::ClientContext context;
+    pb::GetPluginInfoResponse info;
+    ASSERT_TRUE(identity->GetPluginInfo(&context, {}, &info).ok());
+    EXPECT_EQ(info.name(), "freshfs.csi.dev");
+    EXPECT_EQ(info.vendor_version(), FRESHFS_VERSION);
+  }
+  auto node = pb::Node::NewStub(channel);
+  {
+    grpc::ClientContext context;
+    pb::NodeGetInfoResponse info;
+    ASSERT_TRUE(node->NodeGetInfo(&context, {}, &info).ok());
+    EXPECT_EQ(info.node_id(), "node-a");
+  }
+  pb::NodePublishVolumeRequest publish;
+  publish.set_volume_id("v1");
+  publish.set_target_path((tmp_.path() / "target").string());
+  publish.mutable_volume_capability()->mutable_mount();
+  publish.mutable_volume_capability()->mutable_access_mode()->set_mode(
+      pb::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
+  {
+    // The driver config is in force.
+    grpc::ClientContext context;
+    pb::NodePublishVolumeResponse response;
+    (*publish.mutable_volume_context())["source"] = "/etc";
+    EXPECT_EQ(node->NodePublishVolume(&context, publish, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  const std::string metrics = ScrapeMetrics(port);
+  EXPECT_NE(metrics.find("freshfs_csi_calls_total{code=\"OK\",method=\"GetPluginInfo\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("freshfs_csi_calls_total{code=\"PERMISSION_DENIED\","
+                         "method=\"NodePublishVolume\"} 1"),
+            std::string::npos)
+      << metrics;
+
+  // Hang up first: a gRPC C++ client that makes no calls notices the
+  // server's GOAWAY only at its 5 s backup poll, which would hold up the
+  // server's graceful shutdown that long (kubelet's Go client answers at once).
+  identity.reset();
+  node.reset();
+  channel.reset();
+  csi.Signal(SIGTERM);
+  EXPECT_EQ(csi.Wait(10s), 0) << csi.log();
+  EXPECT_NE(csi.log().find("CSI server stopped"), std::string::npos) << csi.log();
+  EXPECT_FALSE(fs::exists(fs::symlink_status(socket_))) << "socket left behind";
+}
+
+// TEMPORARY, like NotReadyVolumeManager: goes when the supervisor is wired in.
+TEST_F(FreshfsCsiTest, PublishingIsNotAvailableYet) {
+  CsiProcess csi(Args(), tmp_.path() / "log");
+  auto node = pb::Node::NewStub(Connect(csi));
+  ASSERT_FALSE(HasFailure());
+  pb::NodePublishVolumeRequest publish;
+  publish.set_volume_id("v1");
+  publish.set_target_path((tmp_.path() / "target").string());
+  publish.mutable_volume_capability()->mutable_mount();
+  publish.mutable_volume_capability()->mutable_access_mode()->set_mode(
+      pb::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
+  (*publish.mutable_volume_context())["source"] = (roots_ / "vol").string();
+  grpc::ClientContext context;
+  pb::NodePublishVolumeResponse response;
+  const grpc::Status status = node->NodePublishVolume(&context, publish, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "volume publishing is not implemented yet");
+}
+
+}  // namespace
