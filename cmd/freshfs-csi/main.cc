@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "csi/mount_supervisor.h"
 #include "csi/run.h"
 
 namespace csi = freshfs::csi;
@@ -31,15 +32,22 @@ int main(int argc, char** argv) {
   app.add_option("--config", options.config_file,
                  "driver config YAML (allowedDirRoots: [/srv/data, ...])");
   app.add_flag("--debug", options.debug, "debug-level logs (every Probe call, ...)");
+  app.add_option("--mount-binary", options.mount_binary,
+                 "freshfs-mount to run per volume (default: next to freshfs-csi, else in PATH)");
   CLI11_PARSE(app, argc, argv);
   const std::map<std::string, Mode> modes{
       {"node", Mode::kNode}, {"controller", Mode::kController}, {"all", Mode::kAll}};
   options.mode = modes.at(mode);
 
-  // TEMPORARY: NotReadyVolumeManager until the freshfs-mount supervisor exists.
+  if (options.mount_binary.empty()) options.mount_binary = csi::DefaultMountBinary();
   using ManagerResult = csi::Result<std::unique_ptr<csi::VolumeManager>>;
-  return csi::Run(options, [](const csi::RunOptions&, const csi::DriverConfig&,
-                              prometheus::Registry&) -> ManagerResult {
-    return std::unique_ptr<csi::VolumeManager>(std::make_unique<csi::NotReadyVolumeManager>());
+  return csi::Run(options, [](const csi::RunOptions& o, const csi::DriverConfig&,
+                              prometheus::Registry& registry) -> ManagerResult {
+    csi::MountSupervisor::Settings settings;
+    settings.mount_binary = o.mount_binary;
+    settings.state_dir = o.state_dir;
+    auto supervisor = csi::MountSupervisor::Start(settings, &registry);
+    if (!supervisor) return supervisor.error();
+    return std::unique_ptr<csi::VolumeManager>(std::move(*supervisor));
   });
 }

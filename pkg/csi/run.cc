@@ -73,6 +73,10 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
     spdlog::error("volume manager: {}", volumes.error().message);
     return 1;
   }
+  // The one scrape endpoint of the node also carries every volume's series.
+  // (The Exposer holds collectables weakly: this keeps it alive.)
+  std::shared_ptr<prometheus::Collectable> children = (*volumes)->MetricsCollectable();
+  if (children && exposer) exposer->RegisterCollectable(children);
 
   ServerOptions server_options;
   server_options.endpoint = options.endpoint;
@@ -93,6 +97,7 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
   }
   spdlog::info("{}: shutting down", strsignal(signo));
   (*server)->Shutdown();
+  exposer.reset();  // its collectables read the volume manager, which goes next
   spdlog::info("CSI server stopped");
   return 0;
 }

@@ -26,6 +26,7 @@ struct RunOptions {
   std::optional<std::string> metrics_address;   // --metrics-address HOST:PORT
   std::optional<std::string> config_file;       // --config: driver config (driver_config.h)
   bool debug = false;                           // --debug
+  std::string mount_binary;                     // --mount-binary (default: next to freshfs-csi, else PATH)
   std::string version;                          // the freshfs version
 };
 

@@ -17,6 +17,10 @@
 
 #include "csi/errors.h"
 
+namespace prometheus {
+class Collectable;
+}
+
 namespace freshfs::csi {
 
 // One NodePublishVolume, checked and normalised.
@@ -70,19 +74,10 @@ class VolumeManager {
   // kNotFound when no such volume is published there.
   virtual Result<VolumeStats> Stats(const std::string& volume_id,
                                     const std::string& volume_path) = 0;
-};
 
-// TEMPORARY stand-in until the freshfs-mount process supervisor exists:
-// Publish answers kUnavailable ("volume publishing is not implemented yet"),
-// Unpublish succeeds and Stats answers kNotFound (nothing can have been
-// published).
-// It lets freshfs-csi start, register with kubelet and answer Identity and
-// capability calls; delete it once the real manager is wired into main.
-class NotReadyVolumeManager final : public VolumeManager {
- public:
-  Status Publish(const VolumeSpec& spec) override;
-  Status Unpublish(const std::string& volume_id, const std::string& target_path) override;
-  Result<VolumeStats> Stats(const std::string& volume_id, const std::string& volume_path) override;
+  // Series the volumes' own processes export, for the node's metrics
+  // endpoint; nullptr when there are none.
+  virtual std::shared_ptr<prometheus::Collectable> MetricsCollectable() { return nullptr; }
 };
 
 }  // namespace freshfs::csi

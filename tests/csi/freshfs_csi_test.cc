@@ -10,9 +10,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -145,8 +148,11 @@ class FreshfsCsiTest : public ::testing::Test {
   }
 
   std::vector<std::string> Args() const {
-    return {"--endpoint", "unix://" + socket_.string(), "--node-id", "node-a", "--config",
-            config_.string()};
+    return {"--endpoint",   "unix://" + socket_.string(),
+            "--node-id",    "node-a",
+            "--config",     config_.string(),
+            "--state-dir",  (tmp_.path() / "state").string(),
+            "--mount-binary", FRESHFS_MOUNT_BIN};
   }
 
   // Waits until the plugin answers Probe on its socket.
@@ -258,23 +264,166 @@ TEST_F(FreshfsCsiTest, ServesUntilSigtermThenRemovesItsSocket) {
   EXPECT_FALSE(fs::exists(fs::symlink_status(socket_))) << "socket left behind";
 }
 
-// TEMPORARY, like NotReadyVolumeManager: goes when the supervisor is wired in.
-TEST_F(FreshfsCsiTest, PublishingIsNotAvailableYet) {
-  CsiProcess csi(Args(), tmp_.path() / "log");
-  auto node = pb::Node::NewStub(Connect(csi));
-  ASSERT_FALSE(HasFailure());
+pb::NodePublishVolumeRequest PublishRequest(const std::string& volume, const fs::path& target,
+                                            const std::map<std::string, std::string>& context) {
   pb::NodePublishVolumeRequest publish;
-  publish.set_volume_id("v1");
-  publish.set_target_path((tmp_.path() / "target").string());
+  publish.set_volume_id(volume);
+  publish.set_target_path(target.string());
   publish.mutable_volume_capability()->mutable_mount();
   publish.mutable_volume_capability()->mutable_access_mode()->set_mode(
-      pb::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
-  (*publish.mutable_volume_context())["source"] = (roots_ / "vol").string();
+      pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
+  for (const auto& [k, v] : context) (*publish.mutable_volume_context())[k] = v;
+  return publish;
+}
+
+grpc::Status Publish(pb::Node::Stub& node, const pb::NodePublishVolumeRequest& request) {
   grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
   pb::NodePublishVolumeResponse response;
-  const grpc::Status status = node->NodePublishVolume(&context, publish, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(status.error_message(), "volume publishing is not implemented yet");
+  return node.NodePublishVolume(&context, request, &response);
+}
+
+grpc::Status Unpublish(pb::Node::Stub& node, const std::string& volume, const fs::path& target) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
+  pb::NodeUnpublishVolumeRequest request;
+  request.set_volume_id(volume);
+  request.set_target_path(target.string());
+  pb::NodeUnpublishVolumeResponse response;
+  return node.NodeUnpublishVolume(&context, request, &response);
+}
+
+bool IsFuseMount(const fs::path& path) {
+  std::ifstream in("/proc/self/mounts");
+  std::string dev, mnt, type;
+  std::string rest;
+  while (in >> dev >> mnt >> type && std::getline(in, rest))
+    if (mnt == path.string() && type.rfind("fuse", 0) == 0) return true;
+  return false;
+}
+
+// The pid of the freshfs-mount serving `target`, from the driver's state.
+pid_t ChildPid(const fs::path& state_dir, const fs::path& target) {
+  for (const auto& entry : fs::directory_iterator(state_dir / "volumes")) {
+    if (entry.path().extension() != ".json") continue;
+    const std::string text = ReadFile(entry.path());
+    if (text.find("\"" + target.string() + "\"") == std::string::npos) continue;
+    size_t at = text.find("\"pid\":");
+    if (at != std::string::npos) return pid_t(std::atoi(text.c_str() + at + 6));
+  }
+  return -1;
+}
+
+template <typename F>
+bool Eventually(F f, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return f();
+}
+
+class PublishTest : public FreshfsCsiTest {
+ protected:
+  void TearDown() override {
+    // Whatever happened: no mount and no freshfs-mount left behind.
+    for (const char* t : {"target", "target2"}) {
+      fs::path target = tmp_.path() / t;
+      pid_t pid = fs::exists(tmp_.path() / "state" / "volumes") ? ChildPid(tmp_.path() / "state", target) : -1;
+      if (IsFuseMount(target)) ::umount2(target.c_str(), MNT_DETACH);
+      if (pid > 0) ::kill(pid, SIGKILL);
+    }
+  }
+};
+
+TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
+  const int port = FreePort();
+  auto args = Args();
+  args.insert(args.end(), {"--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  auto csi = std::make_unique<CsiProcess>(args, tmp_.path() / "log");
+  auto channel = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  auto node = pb::Node::NewStub(channel);
+  const fs::path source = roots_ / "vol", target = tmp_.path() / "target";
+  std::ofstream(source / "hello.txt") << "hello";
+  auto request = PublishRequest("vol-1", target, {{"source", source.string()}, {"pollInterval", "1s"}});
+  grpc::Status published = Publish(*node, request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  ASSERT_TRUE(IsFuseMount(target));
+  EXPECT_EQ(ReadFile(target / "hello.txt"), "hello");
+  // The same request again: fine. Another source at the same target: refused.
+  EXPECT_TRUE(Publish(*node, request).ok());
+  auto other = PublishRequest("vol-2", target, {{"source", source.string()}});
+  EXPECT_EQ(Publish(*node, other).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  // Writes reach the source; source changes reach the reader.
+  std::ofstream(target / "written.txt") << "through the mount";
+  EXPECT_EQ(ReadFile(source / "written.txt"), "through the mount");
+  std::ofstream(source / "hello.txt") << "HELLO";
+  EXPECT_TRUE(Eventually([&] { return ReadFile(target / "hello.txt") == "HELLO"; }, 5s));
+
+  {
+    grpc::ClientContext context;
+    pb::NodeGetVolumeStatsRequest stats_request;
+    stats_request.set_volume_id("vol-1");
+    stats_request.set_volume_path(target.string());
+    pb::NodeGetVolumeStatsResponse stats;
+    grpc::Status s = node->NodeGetVolumeStats(&context, stats_request, &stats);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(stats.volume_condition().abnormal()) << stats.volume_condition().message();
+    EXPECT_GT(stats.usage_size(), 0);
+  }
+
+  // The volume's series are on the node's one endpoint.
+  EXPECT_TRUE(Eventually([&] {
+    return ScrapeMetrics(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") != std::string::npos;
+  }, 5s)) << ScrapeMetrics(port) << csi->log();
+
+  // A child killed hard: the volume is served again within seconds.
+  const pid_t child = ChildPid(tmp_.path() / "state", target);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  EXPECT_TRUE(Eventually([&] {
+    return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
+           ReadFile(target / "hello.txt") == "HELLO";
+  }, 15s)) << csi->log();
+  EXPECT_NE(ScrapeMetrics(port).find("freshfs_csi_child_restarts_total{volume=\"vol-1\"} 1"),
+            std::string::npos);
+
+  // freshfs-csi killed and started again while a reader keeps reading.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failures{0};
+  std::thread reader([&] {
+    while (!stop) {
+      if (ReadFile(target / "hello.txt") == "HELLO") ++reads; else ++failures;
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  node.reset();
+  channel.reset();
+  csi->Signal(SIGKILL);
+  csi->Wait(5s);
+  std::this_thread::sleep_for(500ms);
+  csi = std::make_unique<CsiProcess>(args, tmp_.path() / "log2");
+  channel = Connect(*csi);
+  node = pb::Node::NewStub(channel);
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(reads.load(), 10);
+  EXPECT_NE(csi->log().find("adopted running freshfs-mount"), std::string::npos) << csi->log();
+
+  // Unpublish: no process, no mount, no state left; twice is fine.
+  const pid_t last = ChildPid(tmp_.path() / "state", target);
+  grpc::Status gone = Unpublish(*node, "vol-1", target);
+  ASSERT_TRUE(gone.ok()) << gone.error_message();
+  EXPECT_TRUE(Unpublish(*node, "vol-1", target).ok());
+  EXPECT_FALSE(IsFuseMount(target));
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_TRUE(Eventually([&] { return ::kill(last, 0) != 0; }, 5s)) << "freshfs-mount still running";
+  EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
 }
 
 }  // namespace
