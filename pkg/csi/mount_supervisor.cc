@@ -541,12 +541,17 @@ std::vector<MountSupervisor::Child> MountSupervisor::Children() const {
   return out;
 }
 
-std::shared_ptr<prometheus::Collectable> MountSupervisor::MetricsCollectable() {
-  return std::make_shared<ChildMetricsCollector>([this] {
-    std::vector<ChildMetricsCollector::Child> out;
-    for (const Child& c : Children()) out.push_back({c.volume, c.port});
-    return out;
-  });
+std::shared_ptr<prometheus::Collectable> MountSupervisor::MetricsCollectable(
+    std::weak_ptr<prometheus::Collectable> local) {
+  ChildMetricsCollector::Options options;
+  options.local.push_back(std::move(local));
+  return std::make_shared<ChildMetricsCollector>(
+      [this] {
+        std::vector<ChildMetricsCollector::Child> out;
+        for (const Child& c : Children()) out.push_back({c.volume, c.port});
+        return out;
+      },
+      std::move(options));
 }
 
 void MountSupervisor::Supervise() {

@@ -73,8 +73,9 @@ class MountSupervisor final : public VolumeManager {
 
   // Running children, for the node's metrics endpoint.
   std::vector<Child> Children() const;
-  // Their series, labelled by volume (csi/child_metrics.h).
-  std::shared_ptr<prometheus::Collectable> MetricsCollectable() override;
+  // Their series, labelled by volume, merged with `local` (csi/child_metrics.h).
+  std::shared_ptr<prometheus::Collectable> MetricsCollectable(
+      std::weak_ptr<prometheus::Collectable> local) override;
 
  private:
   struct Volume;

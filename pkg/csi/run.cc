@@ -61,7 +61,6 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
       spdlog::error("--metrics-address {}: cannot listen: {}", *options.metrics_address, e.what());
       return 1;
     }
-    exposer->RegisterCollectable(registry);
     const std::string& address = *options.metrics_address;
     const auto ports = exposer->GetListeningPorts();
     spdlog::info("metrics at http://{}:{}/metrics", address.substr(0, address.rfind(':')),
@@ -74,9 +73,10 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
     return 1;
   }
   // The one scrape endpoint of the node also carries every volume's series.
-  // (The Exposer holds collectables weakly: this keeps it alive.)
-  std::shared_ptr<prometheus::Collectable> children = (*volumes)->MetricsCollectable();
-  if (children && exposer) exposer->RegisterCollectable(children);
+  // One collectable, so that families announced by freshfs-csi and by the
+  // children alike appear once. (The Exposer holds it weakly: this keeps it.)
+  std::shared_ptr<prometheus::Collectable> merged = (*volumes)->MetricsCollectable(registry);
+  if (exposer) exposer->RegisterCollectable(merged ? merged : registry);
 
   ServerOptions server_options;
   server_options.endpoint = options.endpoint;

@@ -75,9 +75,13 @@ class VolumeManager {
   virtual Result<VolumeStats> Stats(const std::string& volume_id,
                                     const std::string& volume_path) = 0;
 
-  // Series the volumes' own processes export, for the node's metrics
-  // endpoint; nullptr when there are none.
-  virtual std::shared_ptr<prometheus::Collectable> MetricsCollectable() { return nullptr; }
+  // What the node's metrics endpoint serves: `local` (freshfs-csi's own
+  // series) merged with the series the volumes' processes export; or
+  // nullptr when there is nothing to add to `local`.
+  virtual std::shared_ptr<prometheus::Collectable> MetricsCollectable(
+      std::weak_ptr<prometheus::Collectable> /*local*/) {
+    return nullptr;
+  }
 };
 
 }  // namespace freshfs::csi

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "csi.grpc.pb.h"
+#include "support/s3rver.h"
 
 namespace {
 
@@ -380,6 +381,26 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
     return ScrapeMetrics(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") != std::string::npos;
   }, 5s)) << ScrapeMetrics(port) << csi->log();
 
+  // Two volumes: the one endpoint passes promtool (no family announced twice).
+  {
+    fs::create_directories(roots_ / "vol2");
+    auto second = PublishRequest("vol-2", tmp_.path() / "target2", {{"source", (roots_ / "vol2").string()}});
+    ASSERT_TRUE(Publish(*node, second).ok());
+    std::string text;
+    ASSERT_TRUE(Eventually([&] {
+      text = ScrapeMetrics(port);
+      return text.find("volume=\"vol-2\"") != std::string::npos;
+    }, 5s)) << text;
+    text = text.substr(text.find("\r\n\r\n") + 4);  // the body
+    const fs::path file = tmp_.path() / "scrape.prom";
+    std::ofstream(file) << text;
+    const std::string out = tmp_.path() / "promtool.out";
+    int rc = std::system(("promtool check metrics < " + file.string() + " > " + out + " 2>&1").c_str());
+    EXPECT_EQ(rc, 0) << ReadFile(out);
+    EXPECT_EQ(ReadFile(out), "") << "promtool found problems";
+    ASSERT_TRUE(Unpublish(*node, "vol-2", tmp_.path() / "target2").ok());
+  }
+
   // A child killed hard: the volume is served again within seconds.
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
@@ -424,6 +445,47 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   EXPECT_FALSE(fs::exists(target));
   EXPECT_TRUE(Eventually([&] { return ::kill(last, 0) != 0; }, 5s)) << "freshfs-mount still running";
   EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
+}
+
+TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
+  freshfs::testing::S3Server s3("csibucket");
+  ASSERT_TRUE(s3.Start());
+  ASSERT_EQ(s3.Aws({"s3", "cp", "/etc/hostname", "s3://csibucket/team/host.txt"}).exit_code, 0);
+  CsiProcess csi(Args(), tmp_.path() / "log");
+  auto channel = Connect(csi);
+  ASSERT_FALSE(HasFailure());
+  auto node = pb::Node::NewStub(channel);
+  const fs::path target = tmp_.path() / "target";
+  auto request = PublishRequest("s3-vol", target,
+                                {{"source", "s3://csibucket/team"},
+                                 {"s3Endpoint", s3.endpoint()},
+                                 {"s3PathStyle", "true"},
+                                 {"pollInterval", "1s"}});
+  // Without secrets: refused before anything starts.
+  EXPECT_EQ(Publish(*node, request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  (*request.mutable_secrets())["accessKeyId"] = freshfs::testing::S3Server::kAccessKeyId;
+  (*request.mutable_secrets())["secretAccessKey"] = freshfs::testing::S3Server::kSecretAccessKey;
+  grpc::Status published = Publish(*node, request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi.log();
+  EXPECT_EQ(ReadFile(target / "host.txt"), ReadFile("/etc/hostname"));
+  std::ofstream(target / "new.txt") << "from the pod";
+  EXPECT_EQ(s3.Aws({"s3", "cp", "s3://csibucket/team/new.txt", "-"}).stdout_text, "from the pod");
+
+  // The secret is in no argv and in no file but the 0600 state.
+  const pid_t child = ChildPid(tmp_.path() / "state", target);
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/cmdline").find("S3RVER"), std::string::npos);
+  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/environ").find("S3RVER"), std::string::npos);
+  EXPECT_EQ(csi.log().find("S3RVER"), std::string::npos);
+  for (const auto& entry : fs::recursive_directory_iterator(tmp_.path() / "state")) {
+    if (!entry.is_regular_file()) continue;
+    if (ReadFile(entry.path()).find("S3RVER") == std::string::npos) continue;
+    struct stat st;
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 077, 0u) << entry.path() << " holds the secret and is readable by others";
+  }
+  ASSERT_TRUE(Unpublish(*node, "s3-vol", target).ok());
+  EXPECT_FALSE(IsFuseMount(target));
 }
 
 }  // namespace
