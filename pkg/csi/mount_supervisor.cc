@@ -8,7 +8,9 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -151,6 +153,32 @@ std::optional<double> FirstSample(const std::string& text, const std::string& na
     }
   }
   return std::nullopt;
+}
+
+// In the child, before exec: what freshfs-mount may still do as root is
+// cut down to what serving a volume needs (the bounding set limits what
+// root gets at exec; no_new_privs stops it regaining anything). Kept:
+//   CAP_SYS_ADMIN        mount and unmount the FUSE filesystem at the target;
+// and for directory sources, which act on files owned by anyone:
+//   CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH   read and write the source's files
+//                        whatever their modes (the kernel already checked the
+//                        caller's permissions on the FUSE side);
+//   CAP_CHOWN, CAP_FOWNER, CAP_FSETID       create entries owned by the calling
+//                        user and change modes/times of files it does not own;
+//   CAP_MKNOD            mknod(2) through the mount.
+// Everything else (network admin, ptrace, module loading, raw I/O, setuid,
+// ...) is dropped. An S3 volume keeps CAP_SYS_ADMIN only.
+void DropPrivileges(bool s3) {
+  std::vector<int> keep = {CAP_SYS_ADMIN};
+  if (!s3) {
+    keep.insert(keep.end(), {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER,
+                             CAP_FSETID, CAP_MKNOD});
+  }
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (std::find(keep.begin(), keep.end(), cap) != keep.end()) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;  // past the last
+  }
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 }  // namespace
@@ -320,6 +348,8 @@ Status MountSupervisor::Launch(Volume& v) {
       return Internal("cannot pass the credentials to freshfs-mount");
     }
   }
+  const bool s3 = v.spec.attributes.count("source") &&
+                  v.spec.attributes.at("source").rfind("s3://", 0) == 0;
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -339,6 +369,7 @@ Status MountSupervisor::Launch(Volume& v) {
       ::dup2(log_fd, 2);
     }
     if (pipe_fds[0] >= 0) ::dup2(pipe_fds[0], kCredentialsFd);  // clears O_CLOEXEC on the copy
+    DropPrivileges(s3);
     ::syscall(SYS_close_range, pipe_fds[0] >= 0 ? kCredentialsFd + 1 : kCredentialsFd, ~0u, 0);
     ::execv(argv[0], argv.data());
     _exit(127);

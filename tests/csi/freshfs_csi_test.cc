@@ -474,6 +474,20 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
   // The secret is in no argv and in no file but the 0600 state.
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
+  // The child keeps CAP_SYS_ADMIN (to mount) and nothing else, and cannot
+  // regain anything.
+  {
+    const std::string status = ReadFile("/proc/" + std::to_string(child) + "/status");
+    auto field = [&](const std::string& name) {
+      size_t at = status.find("\n" + name + ":\t");
+      if (at == std::string::npos) return std::string();
+      at += name.size() + 3;
+      return status.substr(at, status.find('\n', at) - at);
+    };
+    EXPECT_EQ(field("CapEff"), "0000000000200000") << status;  // CAP_SYS_ADMIN (21)
+    EXPECT_EQ(field("CapBnd"), "0000000000200000") << status;
+    EXPECT_EQ(field("NoNewPrivs"), "1") << status;
+  }
   EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/cmdline").find("S3RVER"), std::string::npos);
   EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/environ").find("S3RVER"), std::string::npos);
   EXPECT_EQ(csi.log().find("S3RVER"), std::string::npos);
