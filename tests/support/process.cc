@@ -54,37 +54,10 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-// Forks and execs argv with stdin=/dev/null, stdout=out_fd, stderr=err_fd.
-pid_t Spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
-  if (argv.empty()) {
-    errno = EINVAL;
-    return -1;
-  }
-  const std::string path = ResolveInPath(argv[0]);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Child: async-signal-safe calls only.
-  int devnull = open("/dev/null", O_RDONLY);
-  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-  dup2(out_fd, STDOUT_FILENO);
-  dup2(err_fd, STDERR_FILENO);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  execv(path.c_str(), cargv.data());
-  const char msg[] = "exec failed\n";
-  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-  (void)ignored;
-  _exit(127);
-}
-
-// Spawn() with an explicit environment (execve instead of execv).
+// Forks and execs argv with stdin=/dev/null, stdout=out_fd, stderr=err_fd;
+// with `env`, as the whole environment (execve), else this process's.
 pid_t SpawnWithEnvironment(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env, int out_fd, int err_fd) {
+                           const std::vector<std::string>* env, int out_fd, int err_fd) {
   if (argv.empty()) {
     errno = EINVAL;
     return -1;
@@ -94,8 +67,10 @@ pid_t SpawnWithEnvironment(const std::vector<std::string>& argv,
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   std::vector<char*> cenv;
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  if (env) {
+    for (const auto& e : *env) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+  }
 
   const pid_t pid = fork();
   if (pid != 0) return pid;
@@ -107,11 +82,19 @@ pid_t SpawnWithEnvironment(const std::vector<std::string>& argv,
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  execve(path.c_str(), cargv.data(), cenv.data());
+  if (env) {
+    execve(path.c_str(), cargv.data(), cenv.data());
+  } else {
+    execv(path.c_str(), cargv.data());
+  }
   const char msg[] = "exec failed\n";
   ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
   _exit(127);
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+  return SpawnWithEnvironment(argv, nullptr, out_fd, err_fd);
 }
 
 char ProcessState(pid_t pid) {
@@ -141,49 +124,11 @@ std::string ProcessResult::Describe() const {
   return out.str();
 }
 
-ProcessResult RunToCompletion(const std::vector<std::string>& argv,
-                              std::chrono::milliseconds timeout) {
-  ProcessResult result;
-  int out_fd = memfd_create("stdout", MFD_CLOEXEC);
-  int err_fd = memfd_create("stderr", MFD_CLOEXEC);
-  if (out_fd < 0 || err_fd < 0) {
-    result.stderr_text = std::string("memfd_create: ") + std::strerror(errno);
-    if (out_fd >= 0) close(out_fd);
-    if (err_fd >= 0) close(err_fd);
-    return result;
-  }
-  const pid_t pid = Spawn(argv, out_fd, err_fd);
-  if (pid < 0) {
-    result.stderr_text = std::string("fork: ") + std::strerror(errno);
-  } else if (auto code = WaitForChild(pid, timeout)) {
-    result.exit_code = *code;
-  } else {
-    result.timed_out = true;
-    kill(pid, SIGKILL);
-    WaitForChild(pid, 5s);
-  }
-  result.stdout_text += ReadAll(out_fd);
-  result.stderr_text += ReadAll(err_fd);
-  close(out_fd);
-  close(err_fd);
-  return result;
-}
+namespace {
 
-ProcessResult RunToCompletionWithEnv(const std::vector<std::string>& argv,
-                                     const std::vector<std::pair<std::string, std::string>>& set,
-                                     const std::vector<std::string>& unset,
-                                     std::chrono::milliseconds timeout) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const std::string name = entry.substr(0, entry.find('='));
-    const bool dropped =
-        std::find(unset.begin(), unset.end(), name) != unset.end() ||
-        std::any_of(set.begin(), set.end(), [&](const auto& kv) { return kv.first == name; });
-    if (!dropped) env.push_back(entry);
-  }
-  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
-
+// Runs argv to completion, output captured; `env`: see SpawnWithEnvironment.
+ProcessResult Run(const std::vector<std::string>& argv, const std::vector<std::string>* env,
+                  std::chrono::milliseconds timeout) {
   ProcessResult result;
   int out_fd = memfd_create("stdout", MFD_CLOEXEC);
   int err_fd = memfd_create("stderr", MFD_CLOEXEC);
@@ -208,6 +153,31 @@ ProcessResult RunToCompletionWithEnv(const std::vector<std::string>& argv,
   close(out_fd);
   close(err_fd);
   return result;
+}
+
+}  // namespace
+
+ProcessResult RunToCompletion(const std::vector<std::string>& argv,
+                              std::chrono::milliseconds timeout) {
+  return Run(argv, nullptr, timeout);
+}
+
+ProcessResult RunToCompletionWithEnv(const std::vector<std::string>& argv,
+                                     const std::vector<std::pair<std::string, std::string>>& set,
+                                     const std::vector<std::string>& unset,
+                                     std::chrono::milliseconds timeout) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    const bool dropped =
+        std::find(unset.begin(), unset.end(), name) != unset.end() ||
+        std::any_of(set.begin(), set.end(), [&](const auto& kv) { return kv.first == name; });
+    if (!dropped) env.push_back(entry);
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+
+  return Run(argv, &env, timeout);
 }
 
 pid_t SpawnWithLog(const std::vector<std::string>& argv, const std::string& log_path) {
