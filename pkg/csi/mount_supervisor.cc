@@ -478,7 +478,7 @@ Status MountSupervisor::Unpublish(const std::string& volume_id, const std::strin
     fs::remove(target_path, ec);
     return Status::Ok();
   }
-  StopChild(*v);
+  (void)StopChild(*v);
   fs::remove(target_path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     spdlog::warn("removing {}: {}", target_path, ec.message());

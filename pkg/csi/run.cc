@@ -67,15 +67,21 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
                  ports.empty() ? 0 : ports.front());
   }
 
-  auto volumes = make_volume_manager(options, *config, *registry);
-  if (!volumes) {
-    spdlog::error("volume manager: {}", volumes.error().message);
-    return 1;
+  // The controller alone publishes nothing: no volume manager.
+  std::unique_ptr<VolumeManager> volumes;
+  std::shared_ptr<prometheus::Collectable> merged;
+  if (options.mode != Mode::kController) {
+    auto made = make_volume_manager(options, *config, *registry);
+    if (!made) {
+      spdlog::error("volume manager: {}", made.error().message);
+      return 1;
+    }
+    volumes = std::move(*made);
+    // The one scrape endpoint of the node also carries every volume's series.
+    // One collectable, so that families announced by freshfs-csi and by the
+    // children alike appear once. (The Exposer holds it weakly: this keeps it.)
+    merged = volumes->MetricsCollectable(registry);
   }
-  // The one scrape endpoint of the node also carries every volume's series.
-  // One collectable, so that families announced by freshfs-csi and by the
-  // children alike appear once. (The Exposer holds it weakly: this keeps it.)
-  std::shared_ptr<prometheus::Collectable> merged = (*volumes)->MetricsCollectable(registry);
   if (exposer) exposer->RegisterCollectable(merged ? merged : registry);
 
   ServerOptions server_options;
@@ -84,7 +90,7 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
   server_options.mode = options.mode;
   server_options.version = options.version;
   server_options.driver_config = *config;
-  server_options.volumes = volumes->get();
+  server_options.volumes = volumes.get();
   server_options.registry = registry.get();
   auto server = Server::Start(server_options);
   if (!server) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "csi/controller_service.h"
 #include "csi/identity_service.h"
 #include "csi/node_service.h"
 #include "csi/redact.h"
@@ -199,10 +200,9 @@ Result<std::string> SocketPathFromEndpoint(std::string_view endpoint) {
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (options.mode != Mode::kNode) {
-    return Unavailable("the controller service is not implemented yet (use --mode node)");
-  }
-  if (options.volumes == nullptr) return Internal("the node service needs a VolumeManager");
+  const bool node = options.mode != Mode::kController;
+  const bool controller = options.mode != Mode::kNode;
+  if (node && options.volumes == nullptr) return Internal("the node service needs a VolumeManager");
   auto path = SocketPathFromEndpoint(options.endpoint);
   if (!path) return path.error();
 
@@ -222,10 +222,14 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
                            " bytes)");
   }
 
-  const bool controller = options.mode != Mode::kNode;
   server->services_.push_back(std::make_unique<IdentityService>(options.version, controller));
-  server->services_.push_back(std::make_unique<NodeService>(
-      options.node_id, options.driver_config, *options.volumes));
+  if (node) {
+    server->services_.push_back(std::make_unique<NodeService>(
+        options.node_id, options.driver_config, *options.volumes));
+  }
+  if (controller) {
+    server->services_.push_back(std::make_unique<ControllerService>(options.driver_config));
+  }
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + bind_socket, grpc::InsecureServerCredentials());
@@ -246,8 +250,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   struct stat st;
   if (::lstat(path->c_str(), &st) == 0) server->socket_inode_ = st.st_ino;
   spdlog::info("CSI {} listening on unix://{} (driver {}, version {}, node {})",
-               controller ? "controller and node" : "node", *path, kDriverName, options.version,
-               options.node_id);
+               !controller ? "node" : node ? "controller and node" : "controller", *path,
+               kDriverName, options.version, options.node_id);
   return server;
 }
 

@@ -1,5 +1,5 @@
 // The CSI gRPC server: listens on a unix socket, serves the Identity service
-// and, by mode, the Node service (the Controller service is not there yet),
+// and, by mode, the Node and Controller services,
 // and passes every call through one interceptor that logs it (method,
 // duration, status code, the request with secrets redacted; Probe at debug
 // level) and counts it in CallStats.

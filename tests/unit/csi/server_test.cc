@@ -76,13 +76,6 @@ TEST_F(ServerTest, ProbeIsReady) {
   EXPECT_TRUE(response.ready().value());
 }
 
-TEST_F(ServerTest, ControllerModeIsNotAvailableYet) {
-  options_.mode = Mode::kController;
-  auto server = Server::Start(options_);
-  ASSERT_FALSE(server.ok());
-  EXPECT_EQ(server.error().code, ErrorCode::kUnavailable);
-}
-
 // --- the socket
 
 TEST_F(ServerTest, SocketIsOwnerOnly) {
