@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/duration.h"
+#include "util/percent.h"
 
 namespace freshfs::config {
 namespace {
@@ -144,13 +145,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return d[n][m];
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // Length of "scheme" in "scheme://...", or 0 when `source` has no scheme.
 size_t SchemeLength(std::string_view source) {
   const size_t colon = source.find("://");
@@ -190,16 +184,7 @@ std::optional<std::string> SourcePath(const std::string& source, std::string* re
     return std::nullopt;
   }
   rest.remove_prefix(slash);
-  std::string path;
-  for (size_t i = 0; i < rest.size(); ++i) {
-    if (rest[i] == '%' && i + 2 < rest.size() && HexValue(rest[i + 1]) >= 0 &&
-        HexValue(rest[i + 2]) >= 0) {
-      path += static_cast<char>(HexValue(rest[i + 1]) * 16 + HexValue(rest[i + 2]));
-      i += 2;
-    } else {
-      path += rest[i];
-    }
-  }
+  std::string path = PercentDecode(rest, /*plus_is_space=*/false);
   if (path.find('\0') != std::string::npos) {
     *reason = "file:// URL contains %00";
     return std::nullopt;

@@ -3,6 +3,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "util/percent.h"
 #include "util/quote.h"
 
 namespace freshfs::watch {
@@ -229,13 +230,6 @@ S3EventBody ParseDocument(std::string_view text, bool in_sns) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 S3EventBody ParseS3EventBody(std::string_view body) {
@@ -253,21 +247,7 @@ S3EventBody ParseS3EventBody(std::string_view body) {
 }
 
 std::string DecodeS3Key(std::string_view encoded) {
-  std::string out;
-  out.reserve(encoded.size());
-  for (size_t i = 0; i < encoded.size(); ++i) {
-    const char c = encoded[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < encoded.size() && HexValue(encoded[i + 1]) >= 0 &&
-               HexValue(encoded[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(encoded[i + 1]) * 16 + HexValue(encoded[i + 2]));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return PercentDecode(encoded, /*plus_is_space=*/true);
 }
 
 bool ChangesObject(const S3Event& event) { return Classify(event.event_name) != nullptr; }
