@@ -535,6 +535,7 @@ std::once_flag curl_init_once;
 // GETs every child's /metrics at once; bodies, or errors.
 std::vector<Transfer> FetchAll(const std::vector<ChildMetricsCollector::Child>& children,
                                std::chrono::milliseconds timeout) {
+  std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::vector<Transfer> transfers(children.size());
   CURLM* multi = curl_multi_init();
   if (!multi) {
@@ -616,13 +617,22 @@ std::vector<Transfer> FetchAll(const std::vector<ChildMetricsCollector::Child>& 
 
 }  // namespace
 
+ParsedExposition ScrapeLocalMetrics(int port, std::chrono::milliseconds timeout) {
+  std::vector<Transfer> transfers = FetchAll({ChildMetricsCollector::Child{"", port}}, timeout);
+  Transfer& t = transfers.front();
+  if (!t.error.empty()) {
+    ParsedExposition failed;
+    failed.error = t.url.empty() ? t.error : "GET " + t.url + ": " + t.error;
+    return failed;
+  }
+  return ParseExposition(t.body);
+}
+
 ChildMetricsCollector::ChildMetricsCollector(ListChildren list)
     : ChildMetricsCollector(std::move(list), Options()) {}
 
 ChildMetricsCollector::ChildMetricsCollector(ListChildren list, Options options)
-    : list_(std::move(list)), options_(std::move(options)) {
-  std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+    : list_(std::move(list)), options_(std::move(options)) {}
 
 std::vector<MetricFamily> ChildMetricsCollector::Collect() const {
   try {

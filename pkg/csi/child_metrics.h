@@ -66,6 +66,10 @@ void AddLabelIfMissing(std::vector<prometheus::MetricFamily>& families, const st
 std::vector<prometheus::MetricFamily> MergeFamilies(
     std::vector<std::vector<prometheus::MetricFamily>> parts);
 
+// GETs http://127.0.0.1:<port>/metrics (bounded by `timeout`) and parses it;
+// `error` says what failed.
+ParsedExposition ScrapeLocalMetrics(int port, std::chrono::milliseconds timeout);
+
 // A Collectable for freshfs-csi's prometheus::Exposer. Collect() lists the
 // children, GETs their /metrics in parallel (libcurl, 127.0.0.1, each bounded
 // by Options::timeout, so a scrape takes at most about that long), parses,

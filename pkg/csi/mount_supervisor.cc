@@ -1,6 +1,5 @@
 #include "csi/mount_supervisor.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -114,44 +113,10 @@ int MetricsPortFromLog(const std::string& path, std::streamoff offset) {
   return 0;
 }
 
-size_t AppendBody(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-std::optional<std::string> FetchMetrics(int port) {
-  CURL* curl = curl_easy_init();
-  if (!curl) return std::nullopt;
-  std::string body;
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK || status != 200) return std::nullopt;
-  return body;
-}
-
-// The value of the first sample of `name` in Prometheus text.
-std::optional<double> FirstSample(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-    char next = line[name.size()];
-    if (next != '{' && next != ' ') continue;
-    size_t space = line.rfind(' ');
-    try {
-      return std::stod(line.substr(space + 1));
-    } catch (...) {
-      return std::nullopt;
-    }
-  }
+// The value of gauge `name` in a scrape, if it has one.
+std::optional<double> GaugeValue(const ParsedExposition& scrape, const std::string& name) {
+  for (const auto& family : scrape.families)
+    if (family.name == name && !family.metric.empty()) return family.metric.front().gauge.value;
   return std::nullopt;
 }
 
@@ -542,13 +507,13 @@ Result<VolumeStats> MountSupervisor::Stats(const std::string& volume_id,
     std::string error;
     if (auto d = ParseDuration(it->second, &error)) poll = *d;
   }
-  auto text = port > 0 ? FetchMetrics(port) : std::nullopt;
-  if (!text) {
+  ParsedExposition scrape = ScrapeLocalMetrics(port, 2s);
+  if (!scrape.error.empty()) {
     stats.abnormal = true;
     stats.condition_message = "freshfs-mount does not answer on its metrics endpoint";
     return stats;
   }
-  auto staleness = FirstSample(*text, "freshfs_staleness_seconds");
+  auto staleness = GaugeValue(scrape, "freshfs_staleness_seconds");
   const double bound = 2.0 * double(poll.count()) / 1000.0 + 10.0;
   if (poll.count() > 0 && staleness && *staleness > bound) {
     stats.abnormal = true;
