@@ -16,13 +16,19 @@ namespace {
 
 constexpr size_t kDownloadChunk = 8 << 20;
 
-// "dir/report.csv" -> "dir/report.conflict-20261122T024513Z.csv".
-std::string ConflictKey(const std::string& key) {
+// Now in UTC, e.g. "20261122T024513Z".
+std::string UtcStamp() {
   char stamp[32];
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return stamp;
+}
+
+// "dir/report.csv" -> "dir/report.conflict-20261122T024513Z.csv".
+std::string ConflictKey(const std::string& key) {
+  const std::string stamp = UtcStamp();
   size_t slash = key.rfind('/');
   size_t dot = key.rfind('.');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash) ||
@@ -53,14 +59,8 @@ struct S3File::Block {
   std::string data;
 };
 
-namespace {
-
-// Fills `block` (number `index` of object `key` at `etag`), from the disk
-// cache or S3. Runs on a FUSE thread or the readahead pool; touches only
-// what it is given, so the file may be closed meanwhile.
-template <typename BlockT>
-void LoadBlockInto(S3Store* store, const std::string& key, const std::string& etag,
-                   uint64_t object_size, uint64_t index, const std::shared_ptr<BlockT>& block) {
+void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string& etag,
+                       uint64_t object_size, uint64_t index, const std::shared_ptr<Block>& block) {
   const size_t bs = store->settings().block_size;
   const uint64_t offset = index * bs;
   const size_t length = size_t(std::min<uint64_t>(bs, object_size - std::min(object_size, offset)));
@@ -94,8 +94,6 @@ void LoadBlockInto(S3Store* store, const std::string& key, const std::string& et
   block->done = true;
   block->cv.notify_all();
 }
-
-}  // namespace
 
 S3File::S3File(S3Store* store, std::string path, const s3tree::Node& node, bool writable)
     : store_(store), writable_(writable), path_(std::move(path)), node_(node) {}
@@ -184,11 +182,11 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
   }
   if (load_here) {
     if (wait) {
-      LoadBlockInto(store_, key, etag, size, index, block);
+      LoadBlock(store_, key, etag, size, index, block);
     } else {
       S3Store* store = store_;
       store_->readahead_pool().Submit([store, key, etag, size, index, block] {
-        LoadBlockInto(store, key, etag, size, index, block);
+        LoadBlock(store, key, etag, size, index, block);
       });
     }
   }
@@ -373,12 +371,7 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
   std::filesystem::create_directories(dir, ec);
   std::string name = key;
   std::replace(name.begin(), name.end(), '/', '%');
-  char stamp[32];
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ-", &tm);
-  std::string dest = dir + "/" + stamp + name;
+  std::string dest = dir + "/" + UtcStamp() + "-" + name;
   std::string proc = "/proc/self/fd/" + std::to_string(staging_.get());
   if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     // Already linked once (an earlier failure), or another filesystem: copy.

@@ -63,7 +63,11 @@ class S3File final : public FileHandle {
   Result<size_t> ReadRemoteOnce(char* buf, size_t size, off_t offset);  // ESTALE: version changed
   void FollowVersion();
   std::shared_ptr<Block> FetchBlock(uint64_t index, bool wait);
-  void LoadBlock(const std::shared_ptr<Block>& block, uint64_t index);
+  // Fills `block` (number `index` of object `key` at `etag`) from the disk
+  // cache or S3. Runs on a FUSE thread or the readahead pool and touches
+  // only what it is given, so the file may be closed meanwhile.
+  static void LoadBlock(S3Store* store, const std::string& key, const std::string& etag,
+                        uint64_t object_size, uint64_t index, const std::shared_ptr<Block>& block);
 
   S3Store* store_;
   const bool writable_;
