@@ -25,15 +25,6 @@ namespace {
 
 class S3ScaleTest : public S3MountedTest {
  protected:
-  std::unique_ptr<s3::Client> Client() {
-    s3::ClientConfig config;
-    config.endpoint = s3_.endpoint();
-    config.path_style = true;
-    config.region = S3Server::kRegion;
-    config.credentials.access_key_id = S3Server::kAccessKeyId;
-    config.credentials.secret_access_key = S3Server::kSecretAccessKey;
-    return s3::Client::Create(config, s3_.bucket());
-  }
   double Requests(const std::string& op) {
     auto scrape = Scrape();
     EXPECT_TRUE(scrape);

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "s3/client.h"
 #include "support/http_client.h"
 
 namespace freshfs::testing {
@@ -64,15 +63,18 @@ std::set<std::string> S3MountedTest::Keys() {
   return keys;
 }
 
-void S3MountedTest::PutDirect(const std::string& key, const std::string& data) {
+std::unique_ptr<s3::Client> S3MountedTest::Client() const {
   s3::ClientConfig config;
   config.endpoint = s3_.endpoint();
   config.path_style = true;
   config.region = S3Server::kRegion;
   config.credentials.access_key_id = S3Server::kAccessKeyId;
   config.credentials.secret_access_key = S3Server::kSecretAccessKey;
-  auto client = s3::Client::Create(config, s3_.bucket());
-  auto put = client->Put(key, data);
+  return s3::Client::Create(config, s3_.bucket());
+}
+
+void S3MountedTest::PutDirect(const std::string& key, const std::string& data) {
+  auto put = Client()->Put(key, data);
   ASSERT_TRUE(put) << put.error().Describe();
 }
 

@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "s3/client.h"
 #include "support/mount.h"
 #include "support/process.h"
 #include "support/s3rver.h"
@@ -40,8 +42,9 @@ class S3MountedTest : public ::testing::Test {
   void Put(const std::string& key, const std::string& data);
   std::set<std::string> Keys();
   // Through freshfs's own S3 client, for keys the aws CLI normalizes away
-  // ("../x", "a//b").
+  // ("../x", "a//b"), and for bulk uploads.
   void PutDirect(const std::string& key, const std::string& data);
+  std::unique_ptr<s3::Client> Client() const;
 
   // One scrape of the mount's /metrics, or nullopt.
   std::optional<std::string> Scrape();
