@@ -29,6 +29,7 @@
 #include "csi/child_metrics.h"
 #include "csi/mount_args.h"
 #include "util/duration.h"
+#include "util/mountinfo.h"
 
 namespace freshfs::csi {
 namespace {
@@ -47,23 +48,9 @@ std::string Hex(size_t h) {
   return buf;
 }
 
-// Whether `path` is a FUSE mountpoint, by /proc/self/mountinfo (never
-// touches the mount itself, which may be dead).
-bool IsFuseMount(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mountpoint;
-    fields >> id >> parent >> dev >> root >> mountpoint;
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::string fstype = line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3);
-    // mountinfo escapes spaces etc. as \040; targets from kubelet have none.
-    if (mountpoint == path && fstype.rfind("fuse", 0) == 0) return true;
-  }
-  return false;
-}
+// Whether a FUSE filesystem is mounted at `path` (by /proc/self/mountinfo:
+// never touches the mount itself, which may be dead).
+bool IsFuseMount(const std::string& path) { return IsMountedAt(path, "fuse"); }
 
 void DetachMount(const std::string& path) {
   if (IsFuseMount(path) && ::umount2(path.c_str(), MNT_DETACH) != 0)

@@ -7,8 +7,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "util/mountinfo.h"
 
 namespace freshfs::mount {
 namespace {
@@ -17,34 +17,7 @@ std::string Quote(const std::string& path) { return "\"" + path + "\""; }
 
 }  // namespace
 
-std::string UnescapeMountPath(std::string_view field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      auto octal = field.substr(i + 1, 3);
-      if (octal.find_first_not_of("01234567") == std::string_view::npos) {
-        out.push_back(char(std::stoi(std::string(octal), nullptr, 8)));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
-bool IsMountPoint(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mountpoint ...
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mountpoint;
-    fields >> id >> parent >> dev >> root >> mountpoint;
-    if (UnescapeMountPath(mountpoint) == path) return true;
-  }
-  return false;
-}
+bool IsMountPoint(const std::string& path) { return IsMountedAt(path); }
 
 bool IsStrictlyInside(const std::string& inner, const std::string& outer) {
   if (inner.size() <= outer.size()) return false;

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "util/mountinfo.h"
+
 namespace freshfs::mount {
 
 // Absolute, symlink-free path of the source directory, or an error message.
@@ -18,8 +20,7 @@ Checked CheckMountpoint(const std::string& path);
 // Whether `path` (absolute, canonical) is a mount point per /proc/self/mountinfo.
 bool IsMountPoint(const std::string& path);
 
-// Decodes the octal escapes (\040 etc.) /proc/self/mountinfo uses in paths.
-std::string UnescapeMountPath(std::string_view field);
+using freshfs::UnescapeMountPath;  // util/mountinfo.h
 
 // Whether `inner` is strictly below `outer` (both canonical).
 bool IsStrictlyInside(const std::string& inner, const std::string& outer);
