@@ -76,16 +76,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
                                              [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
-std::optional<bool> ParseBool(std::string_view v) {
-  for (std::string_view t : {"true", "yes", "on", "1"}) {
-    if (EqualsIgnoreCase(v, t)) return true;
-  }
-  for (std::string_view f : {"false", "no", "off", "0"}) {
-    if (EqualsIgnoreCase(v, f)) return false;
-  }
-  return std::nullopt;
-}
-
 // Decimal digits only: no sign, no spaces, no "0x".
 std::optional<std::string> ParseUnsigned(std::string_view v, uint64_t max, uint64_t* out) {
   if (v.empty()) return "missing value";
@@ -193,6 +183,16 @@ std::optional<std::string> SourcePath(const std::string& source, std::string* re
 }
 
 }  // namespace
+
+std::optional<bool> ParseBool(std::string_view v) {
+  for (std::string_view t : {"true", "yes", "on", "1"}) {
+    if (EqualsIgnoreCase(v, t)) return true;
+  }
+  for (std::string_view f : {"false", "no", "off", "0"}) {
+    if (EqualsIgnoreCase(v, f)) return false;
+  }
+  return std::nullopt;
+}
 
 std::span<const Setting> Settings() { return kSettings; }
 

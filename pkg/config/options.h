@@ -136,6 +136,9 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
 // to be a plausible typo, else empty.
 std::string ClosestName(std::string_view name, std::span<const std::string_view> candidates);
 
+// A boolean option value: true/yes/on/1 or false/no/off/0, any case.
+std::optional<bool> ParseBool(std::string_view value);
+
 
 // Checks the source syntax: "/path", "relative/path", "file:///path" or
 // "s3://bucket[/prefix]". Returns nullopt when usable, else a reason.

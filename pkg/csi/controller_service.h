@@ -1,36 +1,33 @@
-// CSI Controller service: dynamic provisioning of DIRECTORY volumes. A
-// StorageClass names a parent directory (parameter `source`, under the driver
-// config's allowedDirRoots); CreateVolume makes <source>/<name> (mode 0750)
-// and DeleteVolume removes it again (or keeps it, with onDelete: retain).
-// Dynamic provisioning of S3 prefixes is not supported yet: an s3:// source
-// is refused with INVALID_ARGUMENT "dynamic provisioning of S3 volumes is not
-// supported yet".
+// CSI Controller service: dynamic provisioning. A StorageClass names where
+// volumes are made (parameter `source`); CreateVolume makes one named after
+// the volume there and DeleteVolume removes it again (or keeps it, with
+// onDelete: retain):
+//   - a directory under the driver config's allowedDirRoots: <source>/<name>
+//     (dir_volumes.h);
+//   - s3://bucket[/prefix]: the prefix <prefix>/<name>/, using the
+//     provisioner secret's credentials (s3_volumes.h).
 //
 // StorageClass parameters:
 //   source      required: the parent directory (absolute path or file:///path)
+//               or s3://bucket[/prefix]
 //   onDelete    optional: delete (default) or retain
-//   pollInterval, uid, gid, fileMode, dirMode, revalidateOnOpen
+//   pollInterval, uid, gid, fileMode, dirMode, revalidateOnOpen, cacheSize,
+//   s3Endpoint, s3Region, s3PathStyle
 //               optional node volume attributes, checked as the node checks
 //               them (volume_context.h) and passed through to the volume
 //               context the node receives
 //   csi.storage.k8s.io/*  the external-provisioner's own keys: accepted, dropped
 // Anything else is INVALID_ARGUMENT naming it.
 //
-// State lives on disk, next to the volumes, so that any controller replica
-// can serve any call: <source>/.freshfs-<name>.json (0600) records the
-// parameters a volume was created with (idempotent CreateVolume, conflict
-// detection, onDelete). It is written before the directory is created and
-// removed after it is deleted, so only directories with such a file are ever
-// deleted, and a directory without one is never adopted (ALREADY_EXISTS).
+// State lives next to the volumes (a .freshfs-<name>.json record, see
+// volume_record.h), so that any controller replica can serve any call, and
+// volume ids carry everything DeleteVolume needs ("dir:<path>" or
+// "s3:<endpoint>;<region>;<style>;<bucket>/<prefix>", at most 128 bytes).
 //
-// Volume ids are "dir:" + the absolute real path of the volume directory, so
-// DeleteVolume needs no other input. CSI recommends ids of at most 128 bytes;
-// a longer one is refused with INVALID_ARGUMENT "volume path too long for a
-// volume id" (so volume paths are limited to 124 bytes).
-//
-// Every RPC checks its arguments first, then allowedDirRoots, then takes the
-// volume's try-lock (keyed by the volume id; ABORTED when another operation
-// on the volume is running). Errors reach gRPC through ToGrpcStatus() only.
+// Every RPC checks its arguments first, then allowedDirRoots or secrets, then
+// takes the volume's try-lock (keyed by the volume id; ABORTED when another
+// operation on the volume is running). Errors reach gRPC through
+// ToGrpcStatus() only.
 //
 // Called from gRPC worker threads concurrently.
 #pragma once
@@ -71,6 +68,8 @@ class ControllerService final : public ::csi::v1::Controller::Service {
   Status Create(const ::csi::v1::CreateVolumeRequest& request,
                 ::csi::v1::CreateVolumeResponse* response);
   Status Delete(const ::csi::v1::DeleteVolumeRequest& request);
+  Result<bool> Exists(const std::string& volume_id,
+                      const google::protobuf::Map<std::string, std::string>& secrets);
   Status Validate(const ::csi::v1::ValidateVolumeCapabilitiesRequest& request,
                   ::csi::v1::ValidateVolumeCapabilitiesResponse* response);
 

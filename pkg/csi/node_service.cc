@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "csi/dir_source.h"
+#include "csi/request_checks.h"
 #include "csi/volume_capability.h"
 #include "csi/volume_context.h"
 #include "util/quote.h"
@@ -13,19 +14,6 @@ namespace freshfs::csi {
 namespace pb = ::csi::v1;
 
 namespace {
-
-bool HasControlCharacter(const std::string& s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
-Status CheckVolumeId(const std::string& volume_id) {
-  if (volume_id.empty()) return InvalidArgument("volume_id is required");
-  if (HasControlCharacter(volume_id)) {
-    return InvalidArgument("volume_id " + Quoted(volume_id) + " contains control characters");
-  }
-  return Status::Ok();
-}
 
 // Set, absolute, and without "." or ".." components: kubelet never sends
 // those, and a path that is not what it looks like has no business here.

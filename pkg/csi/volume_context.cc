@@ -134,7 +134,7 @@ Result<CheckedVolumeContext> CheckVolumeContext(const StringMap& context) {
   return checked;
 }
 
-Result<StringMap> CheckS3Secrets(const StringMap& secrets) {
+Result<StringMap> CheckS3Secrets(const StringMap& secrets, std::string_view which) {
   StringMap credentials;
   for (std::string_view key : {"accessKeyId", "secretAccessKey", "sessionToken"}) {
     const auto it = secrets.find(std::string(key));
@@ -142,8 +142,8 @@ Result<StringMap> CheckS3Secrets(const StringMap& secrets) {
     if (it == secrets.end()) {
       if (!required) continue;
       return InvalidArgument("secret " + std::string(key) +
-                             " missing (s3:// sources need accessKeyId and secretAccessKey in "
-                             "the node publish secret)");
+                             " missing (s3:// sources need accessKeyId and secretAccessKey in " +
+                             std::string(which) + ")");
     }
     if (it->second.empty()) {
       if (!required) continue;

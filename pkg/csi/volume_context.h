@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "csi/errors.h"
 
@@ -34,7 +35,9 @@ Result<CheckedVolumeContext> CheckVolumeContext(const StringMap& context);
 
 // The S3 credentials in a publish request's secrets: accessKeyId and
 // secretAccessKey required and non-empty, sessionToken optional; other keys
-// are dropped. Errors are kInvalid and name the key, never a value.
-Result<StringMap> CheckS3Secrets(const StringMap& secrets);
+// are dropped. Errors are kInvalid and name the key, never a value; `which`
+// names the secret in them.
+Result<StringMap> CheckS3Secrets(const StringMap& secrets,
+                                 std::string_view which = "the node publish secret");
 
 }  // namespace freshfs::csi

@@ -502,4 +502,142 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
   EXPECT_FALSE(IsFuseMount(target));
 }
 
+// The keys under `prefix` in the test bucket, one per line as `aws s3 ls`
+// names them (relative to the bucket).
+std::string Keys(freshfs::testing::S3Server& s3, const std::string& prefix) {
+  std::string listing = s3.Aws({"s3", "ls", "--recursive", "s3://" + s3.bucket() + "/" + prefix}).stdout_text;
+  std::string keys;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    // "2026-11-22 05:44:36          5 volumes/pvc/file"
+    std::istringstream fields(line);
+    std::string date, time, size, key;
+    fields >> date >> time >> size;
+    std::getline(fields >> std::ws, key);
+    keys += key + "\n";
+  }
+  return keys;
+}
+
+TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
+  freshfs::testing::S3Server s3("provbucket");
+  ASSERT_TRUE(s3.Start());
+  auto args = Args();
+  args.insert(args.end(), {"--mode", "all"});
+  CsiProcess csi(args, tmp_.path() / "log");
+  auto channel = Connect(csi);
+  ASSERT_FALSE(HasFailure());
+  auto controller = pb::Controller::NewStub(channel);
+  auto node = pb::Node::NewStub(channel);
+  const std::map<std::string, std::string> secrets{
+      {"accessKeyId", freshfs::testing::S3Server::kAccessKeyId},
+      {"secretAccessKey", freshfs::testing::S3Server::kSecretAccessKey}};
+
+  auto create_request = [&](const std::string& name, const std::string& on_delete) {
+    pb::CreateVolumeRequest request;
+    request.set_name(name);
+    auto* capability = request.add_volume_capabilities();
+    capability->mutable_mount();
+    capability->mutable_access_mode()->set_mode(pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
+    auto& parameters = *request.mutable_parameters();
+    parameters["source"] = "s3://provbucket/volumes";
+    parameters["s3Endpoint"] = s3.endpoint();
+    parameters["s3PathStyle"] = "true";
+    parameters["pollInterval"] = "1s";
+    parameters["onDelete"] = on_delete;
+    parameters["csi.storage.k8s.io/pvc/name"] = "data";
+    for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
+    return request;
+  };
+  auto create = [&](const pb::CreateVolumeRequest& request, pb::CreateVolumeResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 60s);
+    return controller->CreateVolume(&context, request, response);
+  };
+  auto remove = [&](const std::string& volume_id, bool with_secrets = true) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 60s);
+    pb::DeleteVolumeRequest request;
+    request.set_volume_id(volume_id);
+    if (with_secrets) for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
+    pb::DeleteVolumeResponse response;
+    return controller->DeleteVolume(&context, request, &response);
+  };
+  auto validate = [&](const std::string& volume_id) {
+    grpc::ClientContext context;
+    pb::ValidateVolumeCapabilitiesRequest request;
+    request.set_volume_id(volume_id);
+    auto* capability = request.add_volume_capabilities();
+    capability->mutable_mount();
+    capability->mutable_access_mode()->set_mode(pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
+    for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
+    pb::ValidateVolumeCapabilitiesResponse response;
+    grpc::Status status = controller->ValidateVolumeCapabilities(&context, request, &response);
+    return status.ok() ? (response.has_confirmed() ? grpc::StatusCode::OK : grpc::StatusCode::UNKNOWN)
+                       : status.error_code();
+  };
+
+  // Without the provisioner secret: refused, nothing written.
+  auto request = create_request("pvc-s3", "delete");
+  request.clear_secrets();
+  pb::CreateVolumeResponse created;
+  EXPECT_EQ(create(request, &created).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Keys(s3, ""), "");
+
+  request = create_request("pvc-s3", "delete");
+  grpc::Status status = create(request, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << csi.log();
+  const std::string volume_id = created.volume().volume_id();
+  EXPECT_EQ(volume_id, "s3:" + s3.endpoint() + ";;true;provbucket/volumes/pvc-s3");
+  const auto& context = created.volume().volume_context();
+  EXPECT_EQ(context.at("source"), "s3://provbucket/volumes/pvc-s3");
+  EXPECT_EQ(context.at("s3Endpoint"), s3.endpoint());
+  EXPECT_EQ(context.at("pollInterval"), "1s");
+  EXPECT_EQ(context.count("onDelete"), 0u);
+  EXPECT_EQ(Keys(s3, ""), "volumes/.freshfs-pvc-s3.json\nvolumes/pvc-s3/\n");
+  EXPECT_EQ(validate(volume_id), grpc::StatusCode::OK);
+
+  // The same request again: the same volume. Other parameters: refused.
+  pb::CreateVolumeResponse again;
+  ASSERT_TRUE(create(request, &again).ok());
+  EXPECT_EQ(again.volume().volume_id(), volume_id);
+  auto changed = create_request("pvc-s3", "retain");
+  EXPECT_EQ(create(changed, &again).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  // A prefix someone else already uses is not adopted.
+  ASSERT_EQ(s3.Aws({"s3", "cp", "/etc/hostname", "s3://provbucket/volumes/taken/x"}).exit_code, 0);
+  grpc::Status taken = create(create_request("taken", "delete"), &again);
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS) << taken.error_message();
+
+  // Published with the context CreateVolume returned: an empty directory
+  // that writes land in, under the volume's prefix.
+  {
+    const fs::path target = tmp_.path() / "target";
+    auto publish = PublishRequest(volume_id, target, {context.begin(), context.end()});
+    for (const auto& [k, v] : secrets) (*publish.mutable_secrets())[k] = v;
+    grpc::Status published = Publish(*node, publish);
+    ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi.log();
+    EXPECT_TRUE(fs::is_empty(target));
+    std::ofstream(target / "result.txt") << "written by the pod";
+    EXPECT_EQ(s3.Aws({"s3", "cp", "s3://provbucket/volumes/pvc-s3/result.txt", "-"}).stdout_text,
+              "written by the pod");
+    ASSERT_TRUE(Unpublish(*node, volume_id, target).ok());
+  }
+
+  // Deleted: every object under the prefix and the record go, nothing else.
+  EXPECT_EQ(remove(volume_id, /*with_secrets=*/false).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  status = remove(volume_id);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << csi.log();
+  EXPECT_EQ(Keys(s3, ""), "volumes/taken/x\n");
+  EXPECT_TRUE(remove(volume_id).ok()) << "deleting twice is fine";
+  EXPECT_EQ(validate(volume_id), grpc::StatusCode::NOT_FOUND);
+
+  // onDelete: retain keeps the data and forgets the volume.
+  ASSERT_TRUE(create(create_request("pvc-keep", "retain"), &created).ok());
+  ASSERT_EQ(s3.Aws({"s3", "cp", "/etc/hostname", "s3://provbucket/volumes/pvc-keep/kept"}).exit_code, 0);
+  ASSERT_TRUE(remove(created.volume().volume_id()).ok());
+  EXPECT_EQ(Keys(s3, "volumes/pvc-keep"), "volumes/pvc-keep/\nvolumes/pvc-keep/kept\n");
+  EXPECT_EQ(Keys(s3, "volumes/.freshfs"), "");
+  EXPECT_EQ(csi.log().find(freshfs::testing::S3Server::kSecretAccessKey), std::string::npos);
+}
+
 }  // namespace

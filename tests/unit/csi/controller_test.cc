@@ -200,12 +200,26 @@ TEST_F(ControllerTest, CreateParameterChecks) {
   auto request = CreateRequest();
   request.mutable_parameters()->erase("source");
   ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
-              "parameter source is required (the directory to create volumes in)");
+              "parameter source is required (the directory or s3://bucket[/prefix] to create "
+              "volumes in)");
 
+  // S3 sources need the provisioner secret's credentials (tests/csi creates
+  // and deletes S3 volumes on a real server).
   request = CreateRequest();
   (*request.mutable_parameters())["source"] = "s3://bucket/team";
   ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
-              "dynamic provisioning of S3 volumes is not supported yet");
+              "secret accessKeyId missing (s3:// sources need accessKeyId and secretAccessKey "
+              "in the provisioner secret, csi.storage.k8s.io/provisioner-secret-name)");
+  (*request.mutable_secrets())["accessKeyId"] = "AK";
+  (*request.mutable_secrets())["secretAccessKey"] = "SK";
+  (*request.mutable_parameters())["s3Endpoint"] =
+      "http://an-endpoint-name-long-enough-to-push-the-volume-id-past-its-limit.objects.example.cluster."
+      "internal:9000";
+  ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
+              "volume id too long: \"s3:http://an-endpoint-name-long-enough-to-push-the-volume-"
+              "id-past-its-limit.objects.example.cluster.internal:9000;;;bucket/team/pvc-1\" is 133 bytes, at most 128 "
+              "(the id carries s3Endpoint, s3Region, the bucket, the source prefix and the "
+              "name: shorten the prefix or the endpoint)");
 
   request = CreateRequest();
   (*request.mutable_parameters())["pollIntervl"] = "5s";
