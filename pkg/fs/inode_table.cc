@@ -171,6 +171,17 @@ std::optional<std::string> InodeTable::PathOf(fuse_ino_t ino) const {
   return path;
 }
 
+std::vector<std::string> InodeTable::DirectoryPaths() const {
+  std::vector<std::string> paths{""};
+  std::lock_guard lock(mu_);
+  std::string path;
+  for (const auto& [ino, node] : nodes_) {
+    if (ino == kRoot || !S_ISDIR(node->type)) continue;
+    if (PathOfLocked(node.get(), &path)) paths.push_back(path);
+  }
+  return paths;
+}
+
 std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent,
                                                  std::string_view name) const {
   std::lock_guard lock(mu_);

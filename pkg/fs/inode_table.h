@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace freshfs::fs {
 
@@ -79,6 +80,13 @@ class InodeTable {
   // `from` (if any) takes its place. With `exchange`, the two swap.
   void Rename(fuse_ino_t from_parent, std::string_view from_name, fuse_ino_t to_parent,
               std::string_view to_name, bool exchange);
+
+  // The source paths of the directories the kernel holds (looked up and not
+  // yet forgotten), the root ("") first: everything the kernel may cache
+  // lies in them (names, negative entries) or is one of them. For syncs that
+  // cover only what the kernel may serve. One pass over every node under the
+  // table lock.
+  std::vector<std::string> DirectoryPaths() const;
 
   mode_t TypeOf(fuse_ino_t ino) const;  // 0 if unknown
   bool Known(fuse_ino_t ino) const;

@@ -79,6 +79,9 @@ class LiveCollectable : public prometheus::Collectable {
         live_.staleness_seconds);
     add("freshfs_watched_entries", "Entries of the source the watcher tracks",
         live_.watched_entries);
+    add("freshfs_kernel_inodes",
+        "Inodes the kernel holds references to (looked up and not yet forgotten)",
+        live_.kernel_inodes);
     return families;
   }
 

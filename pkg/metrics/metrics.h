@@ -62,6 +62,7 @@ class Metrics {
   struct Live {
     std::function<double()> staleness_seconds;
     std::function<double()> watched_entries;
+    std::function<double()> kernel_inodes;
   };
   void SetLive(Live live);
   double StalenessSeconds() const;

@@ -279,8 +279,10 @@ struct Volume::Parts {
       return false;
     }
     watch::Watcher* w = watcher.get();
+    fs::InodeTable* inodes = &filesystem->inodes();
     metrics->SetLive({[w] { return w->StalenessSeconds(); },
-                      [w] { return double(w->WatchedEntries()); }});
+                      [w] { return double(w->WatchedEntries()); },
+                      [inodes] { return double(inodes->Size()); }});
     return true;
   }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,6 +40,26 @@ TEST(InodeTable, ForgetDropsNodeOnlyAtZero) {
   t.Forget(a, 1);
   EXPECT_FALSE(t.Known(a));
   EXPECT_EQ(t.Find(kRoot, "a"), 0u);
+}
+
+TEST(InodeTable, DirectoryPathsAreTheDirectoriesTheKernelHolds) {
+  InodeTable t;
+  EXPECT_EQ(t.DirectoryPaths(), std::vector<std::string>{""});
+  fuse_ino_t a = t.Lookup(kRoot, "a", S_IFDIR);
+  fuse_ino_t b = t.Lookup(a, "b", S_IFDIR);
+  t.Lookup(b, "file", S_IFREG);
+  fuse_ino_t gone = t.Lookup(kRoot, "gone", S_IFDIR);
+  t.Lookup(gone, "inside", S_IFDIR);
+  t.Detach(kRoot, "gone");  // removed at the source: no path any more
+  std::vector<std::string> paths = t.DirectoryPaths();
+  ASSERT_FALSE(paths.empty());
+  EXPECT_EQ(paths.front(), "");
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "a", "a/b"}));
+  t.Forget(b, 1);  // forgotten: no longer cached
+  paths = t.DirectoryPaths();
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "a"}));
 }
 
 TEST(InodeTable, NumbersAreNeverReused) {

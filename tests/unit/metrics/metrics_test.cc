@@ -27,11 +27,12 @@ TEST(Metrics, EverySeriesCarriesTheVolumeLabel) {
 TEST(Metrics, LiveGaugesAreReadAtScrapeTimeAndCanBeUnset) {
   Metrics m("v", "t");
   double staleness = 1.5;
-  m.SetLive({[&] { return staleness; }, [] { return 42.0; }});
+  m.SetLive({[&] { return staleness; }, [] { return 42.0; }, [] { return 7.0; }});
   staleness = 7.25;
   std::string text = Exposition(m.live_collectable()->Collect());
   EXPECT_NE(text.find("freshfs_staleness_seconds{volume=\"v\"} 7.25"), std::string::npos);
   EXPECT_NE(text.find("freshfs_watched_entries{volume=\"v\"} 42"), std::string::npos);
+  EXPECT_NE(text.find("freshfs_kernel_inodes{volume=\"v\"} 7"), std::string::npos);
   m.SetLive({});  // e.g. the watcher is gone: nothing, rather than a dangling read
   EXPECT_TRUE(m.live_collectable()->Collect().empty());
 }
