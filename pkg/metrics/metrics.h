@@ -91,11 +91,12 @@ class Metrics {
   void Notified(double seconds_since_detection) { invalidation_latency_->Observe(seconds_since_detection); }
 
   // A full sync that started at `started_unix` took `seconds`.
-  void StoreRequest(StoreOp op, int error) {
+  void StoreRequest(StoreOp op, int error, std::chrono::nanoseconds duration) {
     StoreResult r = error == 0 ? StoreResult::kOk
                     : (error == ENOENT || error == ENODATA) ? StoreResult::kNotFound
                                             : StoreResult::kError;
     store_requests_[size_t(op)][size_t(r)]->Increment();
+    store_duration_[size_t(op)]->Observe(std::chrono::duration<double>(duration).count());
   }
   uint64_t StoreRequestCount(StoreOp op, StoreResult r) const {
     return uint64_t(store_requests_[size_t(op)][size_t(r)]->Value());
@@ -127,6 +128,7 @@ class Metrics {
   std::array<std::array<prometheus::Counter*, size_t(StoreResult::kCount)>,
              size_t(StoreOp::kCount)>
       store_requests_{};
+  std::array<prometheus::Histogram*, size_t(StoreOp::kCount)> store_duration_{};
   prometheus::Counter* store_bytes_down_ = nullptr;
   prometheus::Counter* store_bytes_up_ = nullptr;
   prometheus::Histogram* detection_ = nullptr;

@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/mount.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <map>
 #include <filesystem>
@@ -294,6 +297,41 @@ grpc::Status Unpublish(pb::Node::Stub& node, const std::string& volume, const fs
   return node.NodeUnpublishVolume(&context, request, &response);
 }
 
+// The contents of `path` read by a child process running as `uid` (and
+// gid `uid`), or "error: <errno text>".
+std::string ReadAs(uid_t uid, const fs::path& path) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return "error: pipe";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    std::string out;
+    if (::setgroups(0, nullptr) != 0 || ::setgid(uid) != 0 || ::setuid(uid) != 0) {
+      out = "error: setuid";
+    } else {
+      const int fd = ::open(path.c_str(), O_RDONLY);
+      if (fd < 0) {
+        out = std::string("error: ") + std::strerror(errno);
+      } else {
+        char buffer[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) out.append(buffer, size_t(n));
+        ::close(fd);
+      }
+    }
+    (void)!::write(pipe_fds[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string result;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) result.append(buffer, size_t(n));
+  ::close(pipe_fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  return result;
+}
+
 bool IsFuseMount(const fs::path& path) {
   std::ifstream in("/proc/self/mounts");
   std::string dev, mnt, type;
@@ -353,6 +391,10 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   ASSERT_TRUE(IsFuseMount(target));
   EXPECT_EQ(ReadFile(target / "hello.txt"), "hello");
+  // A pod's container runs as any user: it reads what the modes allow (the
+  // test's own directory is made traversable for it first).
+  fs::permissions(tmp_.path(), fs::perms(0755));
+  EXPECT_EQ(ReadAs(65534, target / "hello.txt"), "hello");
   // The same request again: fine. Another source at the same target: refused.
   EXPECT_TRUE(Publish(*node, request).ok());
   auto other = PublishRequest("vol-2", target, {{"source", source.string()}});

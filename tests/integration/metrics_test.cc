@@ -4,7 +4,7 @@
 // show up as errors and growing staleness; unusable --metrics-address values
 // fail the mount cleanly; scrapes racing an unmount see whole expositions or
 // connection errors; and a real Prometheus server scrapes the daemon (and
-// loads docs/prometheus/freshfs-rules.yml).
+// loads charts/freshfs/files/freshfs-rules.yml).
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
@@ -342,7 +342,9 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
       {"freshfs_fuse_requests_total", "counter", {"op"}},
       {"freshfs_fuse_request_duration_seconds", "histogram", {"op"}},
       {"freshfs_store_requests_total", "counter", {"op", "result"}},
+      {"freshfs_store_request_duration_seconds", "histogram", {"op"}},
       {"freshfs_store_bytes_total", "counter", {"direction"}},
+      {"freshfs_kernel_inodes", "gauge", {}},
   };
   for (const auto& f : families) {
     SCOPED_TRACE(f.name);
@@ -414,6 +416,9 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
   EXPECT_GE(Metric("freshfs_store_bytes_total", {{"direction", "read"}}), bytes + 300000);
   EXPECT_GT(Metric("freshfs_store_requests_total", {{"op", "read"}, {"result", "ok"}}),
             store_reads);
+  // Every counted store request is also timed.
+  EXPECT_EQ(Metric("freshfs_store_request_duration_seconds_count", {{"op", "read"}}),
+            Metric("freshfs_store_requests_total", {{"op", "read"}}));
   EXPECT_GT(Metric("freshfs_fuse_requests_total", {{"op", "read"}}), reads);
 
   // A change at the source: counted as a remote change, and the kernel is told.
@@ -692,14 +697,14 @@ INSTANTIATE_TEST_SUITE_P(Stop, MetricsShutdownTest, ::testing::Values(false, tru
 
 // ---------------------------------------------------------------- 6. Prometheus
 
-// The repository's docs/prometheus directory, found from this file's path
+// The repository's charts/freshfs/files directory, found from this file's path
 // (absolute in Ninja/Make builds); "" when it cannot be found.
 std::string RulesFile() {
   const std::string self = __FILE__;
   const std::string tail = "tests/integration/metrics_test.cc";
   if (self.size() < tail.size() || self.compare(self.size() - tail.size(), tail.size(), tail) != 0)
     return "";
-  std::string path = self.substr(0, self.size() - tail.size()) + "docs/prometheus/freshfs-rules.yml";
+  std::string path = self.substr(0, self.size() - tail.size()) + "charts/freshfs/files/freshfs-rules.yml";
   return access(path.c_str(), R_OK) == 0 ? path : "";
 }
 
@@ -795,7 +800,7 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
           << alert << " not loaded: " << r.body;
     EXPECT_EQ(r.body.find("\"health\":\"err\""), std::string::npos) << r.body;
   } else {
-    std::printf("[   INFO   ] docs/prometheus/freshfs-rules.yml not found from __FILE__; "
+    std::printf("[   INFO   ] charts/freshfs/files/freshfs-rules.yml not found from __FILE__; "
                 "rules not loaded\n");
   }
 }

@@ -28,6 +28,7 @@ TEST(MountArgsTest, AttributesBecomeFlags) {
   auto argv = MountArgs("/usr/bin/freshfs-mount", spec, {"/state/v/staging", "/state/v/cache"});
   EXPECT_EQ(argv.front(), "/usr/bin/freshfs-mount");
   EXPECT_TRUE(Has(argv, {"-f"}));
+  EXPECT_TRUE(Has(argv, {"--allow-other"}));  // pods run as any user
   EXPECT_TRUE(Has(argv, {"--volume-name", "pvc-1234_abc"}));
   EXPECT_TRUE(Has(argv, {"--metrics-address", "127.0.0.1:0"}));
   EXPECT_TRUE(Has(argv, {"--staging-dir", "/state/v/staging"}));
