@@ -95,9 +95,9 @@ Status InotifySource::Start(const Snapshot& snapshot) {
   if (!fd_.valid()) return Status::FromErrno(errno);
   stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) return Status::FromErrno(errno);
-  for (const auto& [path, state] : snapshot) {
+  snapshot.ForEach([this](const std::string& path, const EntryState& state) {
     if (state.is_dir()) AddWatch(path);
-  }
+  });
   watcher_->SetEventsHealthy(trusted_ && !out_of_watches_);
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();

@@ -1,61 +1,14 @@
 #include "watch/snapshot.h"
 
-#include <cerrno>
-#include <deque>
+#include <algorithm>
+#include <iterator>
 
 namespace freshfs::watch {
-
-EntryState EntryState::From(const struct stat& st) {
-  EntryState e;
-  e.mode = st.st_mode;
-  e.uid = st.st_uid;
-  e.gid = st.st_gid;
-  e.nlink = st.st_nlink;
-  e.size = st.st_size;
-  e.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  e.ino = st.st_ino;
-  return e;
-}
 
 bool IsWithin(std::string_view path, std::string_view dir) {
   if (dir.empty()) return true;
   if (path.size() < dir.size() || path.compare(0, dir.size(), dir) != 0) return false;
   return path.size() == dir.size() || path[dir.size()] == '/';
-}
-
-namespace {
-
-// Everything strictly under `dir` is the contiguous key range ["dir/", "dir0")
-// ('0' sorts right after '/'). "dir" itself stands apart: keys such as
-// "dir.txt" sort between "dir" and "dir/".
-template <typename Map>
-auto DescendantRange(Map& snapshot, std::string_view dir) {
-  if (dir.empty()) return std::make_pair(snapshot.begin(), snapshot.end());
-  std::string lo(dir), hi(dir);
-  lo.push_back('/');
-  hi.push_back('0');
-  return std::make_pair(snapshot.lower_bound(lo), snapshot.lower_bound(hi));
-}
-
-}  // namespace
-
-Snapshot CopySubtree(const Snapshot& snapshot, std::string_view path) {
-  Snapshot out;
-  if (auto it = snapshot.find(path); it != snapshot.end()) out.insert(*it);
-  auto [first, last] = DescendantRange(snapshot, path);
-  out.insert(first, last);
-  return out;
-}
-
-void EraseSubtree(Snapshot* snapshot, std::string_view path) {
-  auto [first, last] = DescendantRange(*snapshot, path);
-  snapshot->erase(first, last);
-  if (auto it = snapshot->find(path); it != snapshot->end()) snapshot->erase(it);
-}
-
-void ReplaceSubtree(Snapshot* snapshot, std::string_view path, Snapshot replacement) {
-  EraseSubtree(snapshot, path);
-  snapshot->merge(replacement);
 }
 
 bool Classify(const EntryState& before, const EntryState& after, ChangeKind* kind) {
@@ -77,67 +30,359 @@ bool Classify(const EntryState& before, const EntryState& after, ChangeKind* kin
   return false;
 }
 
-std::vector<Change> Diff(const Snapshot& before, const Snapshot& after) {
-  std::vector<Change> changes;
-  auto b = before.begin();
-  auto a = after.begin();
-  auto emit = [&](ChangeKind kind, const std::string& path, const EntryState* old_state,
-                  const EntryState* new_state) {
+void KeepSet::Add(std::string_view path) {
+  kept_.emplace(path);
+  while (!path.empty()) {
+    size_t slash = path.rfind('/');
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+    if (!above_.emplace(path).second) break;  // its ancestors are in already
+  }
+}
+
+namespace {
+
+void AppendName(std::string& path, std::string_view name) {
+  if (!path.empty()) path.push_back('/');
+  path.append(name);
+}
+
+}  // namespace
+
+// One entry. A directory's children live in `children` (null when it has none).
+struct Snapshot::Node {
+  std::string name;
+  EntryState state;
+  std::unique_ptr<Children> children;
+
+  Node() = default;
+  Node(const Node& other);
+  Node& operator=(const Node& other);
+  Node(Node&&) noexcept = default;
+  Node& operator=(Node&&) noexcept = default;
+  ~Node();
+};
+
+// A directory's entries sorted by name, in chunks: a lookup is two binary
+// searches, an insert or erase moves at most one chunk.
+class Snapshot::Children {
+ public:
+  static constexpr size_t kMaxChunk = 512;   // an insert splits a chunk above this
+  static constexpr size_t kFillChunk = 256;  // a rebuild fills chunks to this
+
+  std::vector<std::vector<Node>> chunks;  // never an empty chunk
+
+  size_t count() const {
+    size_t n = 0;
+    for (const auto& c : chunks) n += c.size();
+    return n;
+  }
+
+  Node* Find(std::string_view name) {
+    auto c = ChunkFor(name);
+    if (c == chunks.end()) return nullptr;
+    auto it = LowerBound(*c, name);
+    return it != c->end() && it->name == name ? &*it : nullptr;
+  }
+
+  void Insert(Node node) {  // `node.name` is not present
+    if (chunks.empty()) {
+      chunks.emplace_back().push_back(std::move(node));
+      return;
+    }
+    auto c = ChunkFor(node.name);
+    if (c == chunks.end()) --c;
+    auto at = LowerBound(*c, node.name);
+    c->insert(at, std::move(node));
+    if (c->size() > kMaxChunk) {
+      auto half = c->begin() + std::ptrdiff_t(c->size() / 2);
+      std::vector<Node> tail(std::make_move_iterator(half), std::make_move_iterator(c->end()));
+      c->erase(half, c->end());
+      chunks.insert(c + 1, std::move(tail));
+    }
+  }
+
+  void Erase(std::string_view name) {
+    auto c = ChunkFor(name);
+    if (c == chunks.end()) return;
+    auto it = LowerBound(*c, name);
+    if (it == c->end() || it->name != name) return;
+    c->erase(it);
+    if (c->empty()) chunks.erase(c);
+  }
+
+ private:
+  // The first chunk whose last name is not below `name`.
+  std::vector<std::vector<Node>>::iterator ChunkFor(std::string_view name) {
+    return std::partition_point(chunks.begin(), chunks.end(),
+                                [&](const std::vector<Node>& c) { return c.back().name < name; });
+  }
+  static std::vector<Node>::iterator LowerBound(std::vector<Node>& chunk, std::string_view name) {
+    return std::lower_bound(chunk.begin(), chunk.end(), name,
+                            [](const Node& n, std::string_view v) { return n.name < v; });
+  }
+};
+
+Snapshot::Node::Node(const Node& other)
+    : name(other.name),
+      state(other.state),
+      children(other.children ? std::make_unique<Children>(*other.children) : nullptr) {}
+
+Snapshot::Node& Snapshot::Node::operator=(const Node& other) {
+  if (this != &other) *this = Node(other);
+  return *this;
+}
+
+Snapshot::Node::~Node() = default;
+
+// One Reconcile(): walks the snapshot and the listing side by side.
+class Snapshot::Reconciler {
+ public:
+  Reconciler(Snapshot* snapshot, std::string_view root, const Listing* listing,
+             const KeepSet& keep, std::vector<Change>* changes)
+      : snapshot_(snapshot), root_(root), listing_(listing), keep_(keep), changes_(changes) {}
+
+  // `node` (at `path`) exists and is still there, now as `fresh`.
+  void Update(Node& node, const EntryState& fresh, std::string& path) {
+    if (keep_.Keeps(path)) return;
+    bool was_dir = node.state.is_dir();
+    bool now_dir = fresh.is_dir();
+    if (was_dir && !now_dir && keep_.Holds(path)) return;
+    ChangeKind kind;
+    if (Classify(node.state, fresh, &kind)) Emit(kind, path, &node.state, &fresh);
+    if (was_dir && !now_dir) DropChildren(node, path);
+    node.state = fresh;
+    if (now_dir) ReadChildren(node, path);
+  }
+
+  // `node` (at `path`) is gone. False if it is kept (the caller keeps it).
+  bool Remove(Node& node, std::string& path) {
+    if (keep_.Keeps(path) || keep_.Holds(path)) return false;
+    Emit(ChangeKind::kDeleted, path, &node.state, nullptr);
+    --snapshot_->size_;
+    DropChildren(node, path);
+    return true;
+  }
+
+  // `path` appeared as `fresh`: fills `out`. False if it is kept (absent).
+  bool Create(std::string_view name, const EntryState& fresh, std::string& path, Node* out) {
+    if (keep_.Keeps(path)) return false;
+    out->name.assign(name);
+    out->state = fresh;
+    ++snapshot_->size_;
+    Emit(ChangeKind::kCreated, path, nullptr, &fresh);
+    if (fresh.is_dir()) ReadChildren(*out, path);
+    return true;
+  }
+
+ private:
+  // The listing's relative path for `path` (which is at or below the root).
+  std::string_view Rel(std::string_view path) const {
+    if (path.size() == root_.size()) return {};
+    return path.substr(root_.empty() ? 0 : root_.size() + 1);
+  }
+
+  void ReadChildren(Node& dir, std::string& path) {
+    if (!listing_) return;  // not read: the children stay as they were
+    std::string_view rel = Rel(path);
+    if (listing_->Unreadable(rel)) return;
+    MergeChildren(dir, path, listing_->ChildrenOf(rel));
+  }
+
+  // Both sequences are in name order: one pass decides, per name, whether it
+  // stayed, went or came. Nodes are updated in place; only once a name comes
+  // or goes is the directory rebuilt (moving its nodes, not copying them).
+  void MergeChildren(Node& dir, std::string& path, std::span<const Listing::Item> items) {
+    Children* old = dir.children.get();
+    if (!old && items.empty()) return;
+    size_t ci = 0, i = 0;  // cursor into old->chunks
+    auto current = [&]() -> Node* {
+      return old && ci < old->chunks.size() ? &old->chunks[ci][i] : nullptr;
+    };
+    auto advance = [&] {
+      if (++i == old->chunks[ci].size()) {
+        ++ci;
+        i = 0;
+      }
+    };
+    std::unique_ptr<Children> rebuilt;
+    const size_t expected = std::max(old ? old->count() : 0, items.size());
+    size_t pushed = 0;
+    auto push = [&](Node&& node) {
+      auto& chunks = rebuilt->chunks;
+      if (chunks.empty() || chunks.back().size() >= Children::kFillChunk) {
+        size_t left = expected > pushed ? expected - pushed : 1;
+        chunks.emplace_back().reserve(std::min(Children::kFillChunk, left));
+      }
+      chunks.back().push_back(std::move(node));
+      ++pushed;
+    };
+    auto start_rebuild = [&] {  // moves what precedes the cursor
+      if (rebuilt) return;
+      rebuilt = std::make_unique<Children>();
+      if (!old) return;
+      for (size_t c = 0; c < ci; ++c)
+        for (Node& n : old->chunks[c]) push(std::move(n));
+      if (ci < old->chunks.size())
+        for (size_t k = 0; k < i; ++k) push(std::move(old->chunks[ci][k]));
+    };
+
+    const size_t len = path.size();
+    size_t j = 0;
+    for (;;) {
+      Node* o = current();
+      const Listing::Item* n = j < items.size() ? &items[j] : nullptr;
+      if (!o && !n) break;
+      int cmp = !o ? 1 : !n ? -1 : std::string_view(o->name).compare(n->name);
+      AppendName(path, cmp <= 0 ? std::string_view(o->name) : n->name);
+      if (cmp == 0) {
+        Update(*o, n->state, path);
+        if (rebuilt) push(std::move(*o));
+        advance();
+        ++j;
+      } else if (cmp < 0) {
+        if (Remove(*o, path)) start_rebuild();
+        else if (rebuilt) push(std::move(*o));
+        advance();
+      } else {
+        Node created;
+        if (Create(n->name, n->state, path, &created)) {
+          start_rebuild();
+          push(std::move(created));
+        }
+        ++j;
+      }
+      path.resize(len);
+    }
+    if (!rebuilt) return;
+    if (rebuilt->chunks.empty()) {
+      dir.children.reset();
+      return;
+    }
+    auto& last = rebuilt->chunks.back();
+    if (last.capacity() > last.size() + last.size() / 4 + 4) last.shrink_to_fit();
+    dir.children = std::move(rebuilt);
+  }
+
+  // Everything under `dir` is gone.
+  void DropChildren(Node& dir, std::string& path) {
+    if (!dir.children) return;
+    const size_t len = path.size();
+    for (auto& chunk : dir.children->chunks) {
+      for (Node& child : chunk) {
+        AppendName(path, child.name);
+        Emit(ChangeKind::kDeleted, path, &child.state, nullptr);
+        --snapshot_->size_;
+        DropChildren(child, path);
+        path.resize(len);
+      }
+    }
+    dir.children.reset();
+  }
+
+  void Emit(ChangeKind kind, const std::string& path, const EntryState* before,
+            const EntryState* after) {
+    if (!changes_) return;
     Change c;
     c.kind = kind;
     c.path = path;
-    c.was_dir = old_state && old_state->is_dir();
-    c.is_dir = new_state && new_state->is_dir();
-    c.remote_mtime_ns = new_state ? new_state->mtime_ns : 0;
-    changes.push_back(std::move(c));
-  };
-  while (b != before.end() || a != after.end()) {
-    if (a == after.end() || (b != before.end() && b->first < a->first)) {
-      emit(ChangeKind::kDeleted, b->first, &b->second, nullptr);
-      ++b;
-    } else if (b == before.end() || a->first < b->first) {
-      emit(ChangeKind::kCreated, a->first, nullptr, &a->second);
-      ++a;
-    } else {
-      ChangeKind kind;
-      if (Classify(b->second, a->second, &kind)) emit(kind, a->first, &b->second, &a->second);
-      ++a;
-      ++b;
-    }
+    c.was_dir = before && before->is_dir();
+    c.is_dir = after && after->is_dir();
+    c.remote_mtime_ns = after ? after->mtime_ns : 0;
+    changes_->push_back(std::move(c));
   }
-  return changes;
+
+  Snapshot* snapshot_;
+  std::string_view root_;
+  const Listing* listing_;
+  const KeepSet& keep_;
+  std::vector<Change>* changes_;
+};
+
+Snapshot::Snapshot() = default;
+Snapshot::~Snapshot() = default;
+Snapshot::Snapshot(Snapshot&&) noexcept = default;
+Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
+
+Snapshot::Snapshot(const Snapshot& other)
+    : root_(other.root_ ? std::make_unique<Node>(*other.root_) : nullptr), size_(other.size_) {}
+
+Snapshot& Snapshot::operator=(const Snapshot& other) {
+  if (this != &other) *this = Snapshot(other);
+  return *this;
 }
 
-Status ScanTree(store::Store& store, const std::string& path, Snapshot* out,
-                std::vector<std::string>* unreadable) {
-  auto root = store.StatFresh(path);
-  if (!root) return Status::FromErrno(root.error());
-  (*out)[path] = EntryState::From(*root);
-  if (!S_ISDIR(root->st_mode)) return Status::Ok();
-  if (auto tree = store.ListTree(path); tree.error() != ENOSYS) {
-    if (!tree) return Status::FromErrno(tree.error());
-    for (auto& e : *tree) out->insert_or_assign(store::JoinPath(path, e.name), EntryState::From(e.attr));
-    return Status::Ok();
+const Snapshot::Node* Snapshot::FindNode(std::string_view path) const {
+  Node* node = root_.get();
+  while (node && !path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view name = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    node = node->children ? node->children->Find(name) : nullptr;
   }
-  std::deque<std::string> dirs{path};
-  bool first = true;
-  while (!dirs.empty()) {
-    std::string dir = std::move(dirs.front());
-    dirs.pop_front();
-    auto entries = store.ListDetailed(dir);
-    if (!entries) {
-      if (first) return Status::FromErrno(entries.error());
-      if (entries.error() != ENOENT && unreadable) unreadable->push_back(dir);
-      continue;
+  return node;
+}
+
+const EntryState* Snapshot::Find(std::string_view path) const {
+  const Node* node = FindNode(path);
+  return node ? &node->state : nullptr;
+}
+
+void Snapshot::ForEach(
+    const std::function<void(const std::string& path, const EntryState&)>& fn) const {
+  if (!root_) return;
+  std::string path;
+  auto visit = [&](auto& self, const Node& node) -> void {
+    fn(path, node.state);
+    if (!node.children) return;
+    const size_t len = path.size();
+    for (const auto& chunk : node.children->chunks) {
+      for (const Node& child : chunk) {
+        AppendName(path, child.name);
+        self(self, child);
+        path.resize(len);
+      }
     }
-    first = false;
-    for (auto& e : *entries) {
-      std::string child = store::JoinPath(dir, e.name);
-      if (S_ISDIR(e.attr.st_mode)) dirs.push_back(child);
-      out->insert_or_assign(std::move(child), EntryState::From(e.attr));
+  };
+  visit(visit, *root_);
+}
+
+bool Snapshot::Reconcile(std::string_view path, const EntryState* fresh, const Listing* listing,
+                         const KeepSet& keep, std::vector<Change>* changes) {
+  Reconciler r(this, path, listing, keep, changes);
+  std::string p(path);
+  if (path.empty()) {
+    if (root_ && fresh) {
+      r.Update(*root_, *fresh, p);
+    } else if (root_) {
+      if (r.Remove(*root_, p)) root_.reset();
+    } else if (fresh) {
+      auto node = std::make_unique<Node>();
+      if (r.Create("", *fresh, p, node.get())) root_ = std::move(node);
+    }
+    return true;
+  }
+  size_t slash = path.rfind('/');
+  std::string_view parent_path =
+      slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  Node* parent = const_cast<Node*>(FindNode(parent_path));
+  if (!parent || !parent->state.is_dir()) return false;
+  Node* node = parent->children ? parent->children->Find(name) : nullptr;
+  if (node && fresh) {
+    r.Update(*node, *fresh, p);
+  } else if (node) {
+    if (r.Remove(*node, p)) {
+      parent->children->Erase(name);
+      if (parent->children->chunks.empty()) parent->children.reset();
+    }
+  } else if (fresh) {
+    Node created;
+    if (r.Create(name, *fresh, p, &created)) {
+      if (!parent->children) parent->children = std::make_unique<Children>();
+      parent->children->Insert(std::move(created));
     }
   }
-  return Status::Ok();
+  return true;
 }
 
 }  // namespace freshfs::watch

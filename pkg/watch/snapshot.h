@@ -1,44 +1,36 @@
-// Snapshot of the source as the watcher last saw it, and the diff that turns
-// two snapshots into change events.
+// Snapshot of the source as the watcher last saw it, and the reconciliation
+// that brings it up to date with a fresh Listing while reporting what changed.
 //
-// Plain data and pure functions; callers synchronize.
+// Built for sources of millions of entries (docs/scale.md):
+//   - a tree of directories; each entry stores its own name, not its path,
+//     and a 40-byte EntryState; a directory's children are a sorted vector
+//     cut into chunks of at most a few hundred, so adding one name to a
+//     directory of a million costs one chunk, not the directory;
+//   - a sync does not build a second snapshot to diff against: it walks the
+//     snapshot and the listing side by side, directory by directory, and
+//     updates in place; a directory whose names did not change is not
+//     rebuilt, so an unchanged sync allocates nothing.
+//
+// Plain data; callers synchronize.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
-#include <map>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "metrics/metrics.h"
-#include "store/store.h"
-#include "util/result.h"
+#include "watch/entry_state.h"
+#include "watch/listing.h"
 
 namespace freshfs::watch {
 
 using metrics::ChangeKind;
-
-// What the watcher remembers of one entry: enough to tell content changes
-// (size, mtime, identity) from attribute changes (mode, owner, links).
-struct EntryState {
-  mode_t mode = 0;  // type and permission bits
-  uid_t uid = 0;
-  gid_t gid = 0;
-  nlink_t nlink = 0;
-  off_t size = 0;
-  int64_t mtime_ns = 0;
-  ino_t ino = 0;  // the source's identity of the entry
-
-  static EntryState From(const struct stat& st);
-  bool is_dir() const { return S_ISDIR(mode); }
-  bool operator==(const EntryState&) const = default;
-};
-
-// Relative path ("" is the root) -> state, ordered so that a directory's
-// subtree is one contiguous range.
-using Snapshot = std::map<std::string, EntryState, std::less<>>;
 
 struct Change {
   ChangeKind kind = ChangeKind::kModified;
@@ -49,26 +41,63 @@ struct Change {
   int64_t remote_mtime_ns = 0;  // when the source says it happened, 0 if unknown
 };
 
-// Changes that turn `before` into `after`. Directory mtime/size changes are
-// not reported on their own: they follow from their children's changes.
-std::vector<Change> Diff(const Snapshot& before, const Snapshot& after);
-
-// Classifies one entry that exists in both; false if nothing a reader can
-// see changed.
+// Classifies one entry that exists before and after; false if nothing a
+// reader can see changed. A directory's own mtime/size changes are not
+// changes: they follow from its children's.
 bool Classify(const EntryState& before, const EntryState& after, ChangeKind* kind);
 
 // Whether `path` is `dir` or inside it ("" contains everything).
 bool IsWithin(std::string_view path, std::string_view dir);
 
-// `path` and everything under it, copied out / erased / replaced.
-Snapshot CopySubtree(const Snapshot& snapshot, std::string_view path);
-void EraseSubtree(Snapshot* snapshot, std::string_view path);
-void ReplaceSubtree(Snapshot* snapshot, std::string_view path, Snapshot replacement);
+// Paths a reconciliation leaves exactly as recorded, with everything under
+// them (the mount's own changes in flight or just ended). An entry above
+// such a path is not removed either, while the path is kept.
+class KeepSet {
+ public:
+  void Add(std::string_view path);
+  bool empty() const { return kept_.empty(); }
+  bool Keeps(std::string_view path) const { return !empty() && kept_.count(path) > 0; }
+  // Whether a kept path lies strictly below `dir`.
+  bool Holds(std::string_view dir) const { return !empty() && above_.count(dir) > 0; }
 
-// Reads `path` and, if it is a directory, everything under it, into `out`.
-// Subdirectories that cannot be read are listed in `unreadable` (their own
-// entry is recorded, their contents are not). Errors only for `path` itself.
-Status ScanTree(store::Store& store, const std::string& path, Snapshot* out,
-                std::vector<std::string>* unreadable);
+ private:
+  std::unordered_set<std::string, StringHash, std::equal_to<>> kept_, above_;
+};
+
+class Snapshot {
+ public:
+  Snapshot();
+  ~Snapshot();
+  Snapshot(const Snapshot& other);
+  Snapshot& operator=(const Snapshot& other);
+  Snapshot(Snapshot&&) noexcept;
+  Snapshot& operator=(Snapshot&&) noexcept;
+
+  // Entries, the root ("") included.
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const EntryState* Find(std::string_view path) const;
+  bool Contains(std::string_view path) const { return Find(path) != nullptr; }
+  // Every entry, each directory before its children, siblings by name.
+  void ForEach(const std::function<void(const std::string& path, const EntryState&)>& fn) const;
+
+  // Records what a scan found at `path`: `fresh` its state now (nullptr:
+  // gone) and, with `listing` (read below `path`, see ReadTree), everything
+  // under it; without one, a directory keeps the children it had. Paths in
+  // `keep` stay as they were. Appends each change, if `changes` is set, in
+  // the order above (a directory's deletion before its children's).
+  // False, changing nothing, if the parent directory of `path` is unknown.
+  bool Reconcile(std::string_view path, const EntryState* fresh, const Listing* listing,
+                 const KeepSet& keep, std::vector<Change>* changes);
+
+ private:
+  struct Node;
+  class Children;
+  class Reconciler;
+  const Node* FindNode(std::string_view path) const;
+
+  std::unique_ptr<Node> root_;  // null until the root is recorded
+  size_t size_ = 0;
+};
 
 }  // namespace freshfs::watch

@@ -17,10 +17,9 @@ double SecondsSince(int64_t then_ns) {
   return double(Ns(Clock::now()) - then_ns) / 1e9;
 }
 
-Snapshot Single(const Snapshot& snapshot, const std::string& path) {
-  Snapshot out;
-  if (auto it = snapshot.find(path); it != snapshot.end()) out.insert(*it);
-  return out;
+std::string_view ParentOf(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
 }  // namespace
@@ -78,10 +77,19 @@ bool Watcher::FullSync(bool report) {
   double start_unix = std::chrono::duration<double>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  Snapshot fresh;
-  std::vector<std::string> unreadable;
+  // Read everything first, holding no lock: the store may be slow.
+  Listing listing;
+  EntryState root;
   Status s = store_->CheckRoot();
-  if (s.ok()) s = ScanTree(*store_, "", &fresh, &unreadable);
+  if (s.ok()) {
+    auto st = store_->StatFresh("");
+    if (!st) {
+      s = Status::FromErrno(st.error());
+    } else {
+      root = EntryState::From(*st);
+      if (root.is_dir()) s = ReadTree(*store_, "", &listing);
+    }
+  }
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   static std::atomic<bool> failing{false};
   if (!s.ok()) {
@@ -97,26 +105,20 @@ bool Watcher::FullSync(bool report) {
   std::vector<Change> changes;
   {
     std::lock_guard lock(mu_);
-    // What could not be read this time is kept as it was, not reported gone.
-    for (const std::string& dir : unreadable) {
-      Snapshot kept = CopySubtree(snapshot_, dir);
-      kept.erase(dir);
-      fresh.merge(kept);
-    }
-    KeepOwnLocked(snapshot_, &fresh);
-    // A listing that began before one of our own changes ended may show the
-    // state before it: keep what that change recorded. (Older entries are
-    // settled: this listing began after them.)
+    // The mount's own changes in flight stay as recorded. So do those that
+    // ended after this listing began: it may show the state before them.
+    // (Older ones are settled: this listing began after them.) What could
+    // not be read is kept too: the listing marks it unreadable.
+    KeepSet keep = OwnLocked();
     for (auto it = own_ended_ns_.begin(); it != own_ended_ns_.end();) {
       if (it->second >= Ns(start)) {
-        ReplaceSubtree(&fresh, it->first, CopySubtree(snapshot_, it->first));
+        keep.Add(it->first);
         ++it;
       } else {
         it = own_ended_ns_.erase(it);
       }
     }
-    changes = Diff(snapshot_, fresh);
-    snapshot_.swap(fresh);
+    snapshot_.Reconcile("", &root, &listing, keep, report ? &changes : nullptr);
     watched_ = snapshot_.size();
   }
   last_sync_start_ns_ = Ns(start);
@@ -136,19 +138,33 @@ bool Watcher::IsOwnLocked(std::string_view path) const {
   }
 }
 
-void Watcher::KeepOwnLocked(const Snapshot& before, Snapshot* after) const {
-  for (const auto& [path, count] : own_) {
-    ReplaceSubtree(after, path, CopySubtree(before, path));
-  }
+KeepSet Watcher::OwnLocked() const {
+  KeepSet keep;
+  for (const auto& [path, count] : own_) keep.Add(path);
+  return keep;
 }
 
-std::vector<Change> Watcher::RescanLocked(const std::string& path, bool deep,
+std::string Watcher::RecordableLocked(std::string path) const {
+  while (!path.empty()) {
+    const EntryState* parent = snapshot_.Find(ParentOf(path));
+    if (parent && parent->is_dir()) break;
+    path.resize(ParentOf(path).size());
+  }
+  return path;
+}
+
+std::vector<Change> Watcher::RescanLocked(std::string path, bool deep,
                                           std::unique_lock<std::mutex>& lock) {
   if (IsOwnLocked(path)) return {};
-  auto it = snapshot_.find(path);
-  bool known = it != snapshot_.end();
-  bool known_dir = known && it->second.is_dir();
-  ino_t known_ino = known ? it->second.ino : 0;
+  // A path under a directory the snapshot does not hold (yet) is found by
+  // reading that directory whole.
+  if (std::string recordable = RecordableLocked(path); recordable != path) {
+    path = std::move(recordable);
+    deep = true;
+  }
+  const EntryState* known = snapshot_.Find(path);
+  bool known_dir = known && known->is_dir();
+  uint64_t known_ino = known ? known->ino : 0;
   lock.unlock();
 
   auto st = store_->StatFresh(path);
@@ -157,34 +173,35 @@ std::vector<Change> Watcher::RescanLocked(const std::string& path, bool deep,
   // or the caller asks; a directory whose own attributes changed is not.
   bool subtree = (known_dir && !now_dir) ||
                  (now_dir && (deep || !known_dir || known_ino != st->st_ino));
-  Snapshot fresh = ReadFresh(path, st, subtree);
+  Fresh fresh = ReadFresh(path, st, subtree);
 
   lock.lock();
   if (IsOwnLocked(path)) return {};
-  Snapshot before = subtree ? CopySubtree(snapshot_, path) : Single(snapshot_, path);
-  std::vector<Change> changes = Diff(before, fresh);
-  RecordLocked(path, std::move(fresh), subtree);
+  std::vector<Change> changes;
+  RecordLocked(path, fresh, OwnLocked(), &changes);
   return changes;
 }
 
-Snapshot Watcher::ReadFresh(const std::string& path, const Result<struct stat>& st,
-                            bool subtree) {
-  Snapshot fresh;
-  if (subtree && st && S_ISDIR(st->st_mode)) {
-    if (!ScanTree(*store_, path, &fresh, nullptr).ok()) fresh.clear();
-  } else if (st) {
-    fresh[path] = EntryState::From(*st);
+Watcher::Fresh Watcher::ReadFresh(const std::string& path, const Result<struct stat>& st,
+                                  bool subtree) {
+  Fresh fresh;
+  if (!st) return fresh;
+  fresh.state = EntryState::From(*st);
+  if (subtree && S_ISDIR(st->st_mode)) {
+    fresh.subtree = true;
+    // Unlistable although it was just there: it went away meanwhile.
+    if (!ReadTree(*store_, path, &fresh.listing).ok()) fresh = Fresh{};
   }
   return fresh;
 }
 
-void Watcher::RecordLocked(const std::string& path, Snapshot fresh, bool subtree) {
-  if (subtree) {
-    ReplaceSubtree(&snapshot_, path, std::move(fresh));
-  } else {
-    snapshot_.erase(path);
-    snapshot_.merge(fresh);
-  }
+void Watcher::RecordLocked(const std::string& path, const Fresh& fresh, const KeepSet& keep,
+                           std::vector<Change>* changes) {
+  // A gone entry goes with everything under it, whether or not its subtree
+  // was read. (Where the snapshot lacks the parent there is nowhere to
+  // record it; the next full sync sees it.)
+  snapshot_.Reconcile(path, fresh.state ? &*fresh.state : nullptr,
+                      fresh.subtree ? &fresh.listing : nullptr, keep, changes);
   watched_ = snapshot_.size();
 }
 
@@ -250,9 +267,9 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   // records the final state.)
   if (IsOwnLocked(path)) return;
   own_[path] = 1;  // keep the path ours while we look at it unlocked
-  auto known = snapshot_.find(path);
-  ino_t known_ino = known == snapshot_.end() ? 0 : known->second.ino;
-  bool known_dir = known != snapshot_.end() && known->second.is_dir();
+  const EntryState* known = snapshot_.Find(path);
+  uint64_t known_ino = known ? known->ino : 0;
+  bool known_dir = known && known->is_dir();
   lock.unlock();
   // A descriptor's attributes stand for the path only while the path still
   // names that file (it may have been renamed away since).
@@ -264,9 +281,9 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   }
   bool now_dir = st && S_ISDIR(st->st_mode);
   bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);
-  Snapshot fresh = ReadFresh(path, st, subtree);
+  Fresh fresh = ReadFresh(path, st, subtree);
   lock.lock();
-  RecordLocked(path, std::move(fresh), subtree);
+  RecordLocked(path, fresh, KeepSet{}, nullptr);  // seen, not reported: it is ours
   if (--own_[path] == 0) own_.erase(path);
   own_ended_ns_[path] = Ns(Clock::now());
 }
@@ -295,7 +312,7 @@ size_t Watcher::WatchedEntries() const { return watched_.load(); }
 
 bool Watcher::Contains(const std::string& path) const {
   std::lock_guard lock(mu_);
-  return snapshot_.count(path) > 0;
+  return snapshot_.Contains(path);
 }
 
 Snapshot Watcher::CopySnapshot() const {

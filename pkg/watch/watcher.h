@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -90,15 +91,23 @@ class Watcher : public fs::ChangeObserver {
   // changes (false for the initial scan, which only sets the baseline).
   bool FullSync(bool report);
   bool IsOwnLocked(std::string_view path) const;
-  // Drops changes to paths the mount is changing itself; keeps their old state.
-  void KeepOwnLocked(const Snapshot& before, Snapshot* after) const;
+  // The paths the mount is changing itself: a sync leaves them as recorded.
+  KeepSet OwnLocked() const;
   void Deliver(std::vector<Change> changes, Clock::time_point detected);
-  // What the source holds at `path` now (`st`: its stat): the entry, and
-  // with `subtree` (for a directory) everything under it.
-  Snapshot ReadFresh(const std::string& path, const Result<struct stat>& st, bool subtree);
-  // Puts `fresh` where the snapshot held `path` (and its subtree, with `subtree`).
-  void RecordLocked(const std::string& path, Snapshot fresh, bool subtree);
-  std::vector<Change> RescanLocked(const std::string& path, bool deep,
+  // What the source holds at `path` now: its state (none if gone) and, with
+  // `subtree` (for a directory), everything under it.
+  struct Fresh {
+    std::optional<EntryState> state;
+    Listing listing;
+    bool subtree = false;
+  };
+  Fresh ReadFresh(const std::string& path, const Result<struct stat>& st, bool subtree);
+  void RecordLocked(const std::string& path, const Fresh& fresh, const KeepSet& keep,
+                    std::vector<Change>* changes);
+  // The nearest of `path` and its ancestors whose parent directory the
+  // snapshot holds (only there can a scan be recorded).
+  std::string RecordableLocked(std::string path) const;
+  std::vector<Change> RescanLocked(std::string path, bool deep,
                                    std::unique_lock<std::mutex>& lock);
 
   store::Store* store_;

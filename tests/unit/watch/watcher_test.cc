@@ -49,7 +49,7 @@ TEST_F(WatcherTest, OwnChangesAreNeverReported) {
   watcher_->EndOwnChange("d/mine");
   ASSERT_TRUE(watcher_->SyncNow());
   EXPECT_TRUE(seen_.empty());
-  EXPECT_TRUE(watcher_->CopySnapshot().count("d/mine"));
+  EXPECT_TRUE(watcher_->CopySnapshot().Contains("d/mine"));
 }
 
 TEST_F(WatcherTest, OwnChangeOfADirectoryCoversItsSubtree) {
@@ -60,7 +60,7 @@ TEST_F(WatcherTest, OwnChangeOfADirectoryCoversItsSubtree) {
   watcher_->EndOwnChange("d");
   ASSERT_TRUE(watcher_->SyncNow());
   EXPECT_TRUE(seen_.empty());
-  EXPECT_FALSE(watcher_->CopySnapshot().count("d/f"));
+  EXPECT_FALSE(watcher_->CopySnapshot().Contains("d/f"));
 }
 
 TEST_F(WatcherTest, RescanOfANewDirectoryReportsItsContents) {
@@ -115,6 +115,21 @@ TEST_F(WatcherTest, RevalidateFlushesOnlyWhenSomethingChanged) {
   store_.Put("d/f", S_IFREG | 0644, "changed!");
   EXPECT_TRUE(watcher_->Revalidate("d/f"));
   EXPECT_EQ(flushes, 1);
+}
+
+TEST_F(WatcherTest, RescanUnderADirectoryNotYetSeenReportsThatDirectory) {
+  store_.Put("n", S_IFDIR | 0755);
+  store_.Put("n/m", S_IFDIR | 0755);
+  store_.Put("n/m/f", S_IFREG | 0644);
+  EXPECT_EQ(watcher_->Rescan("n/m/f", false), 3u);
+  ASSERT_EQ(seen_.size(), 3u);
+  EXPECT_EQ(seen_[0].path, "n");
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kCreated);
+  EXPECT_EQ(seen_[2].path, "n/m/f");
+  EXPECT_TRUE(watcher_->Contains("n/m/f"));
+  seen_.clear();
+  ASSERT_TRUE(watcher_->SyncNow());
+  EXPECT_TRUE(seen_.empty());
 }
 
 }  // namespace
