@@ -14,8 +14,9 @@ build_packages=(
   libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  # unit tests: the SigV4 tests compare signatures with botocore
-  python3 python3-botocore
+  # unit tests: the SigV4 tests compare signatures with botocore; the CSI
+  # metrics tests scrape over HTTP with curl
+  python3 python3-botocore curl
 )
 packages=("${build_packages[@]}")
 if [ "$build_only" = 0 ]; then
@@ -23,7 +24,7 @@ if [ "$build_only" = 0 ]; then
     # run
     fuse3
     # test
-    fio attr curl prometheus unzip
+    fio attr prometheus unzip
     # benchmarks: bench/report draws its plots with Debian's matplotlib (/usr/bin/python3)
     python3-matplotlib
     nodejs awscli python3-boto3
