@@ -22,6 +22,14 @@
 //                                            "r ID -1" after CAP seconds; at EOF with nothing
 //                                            pending: "s SWEEPS SECONDS CHECKS" (sweep
 //                                            intervals with items pending, their total)
+//   fsbench list DIR                         readdir(3) DIR to the end, then fstatat(2) every
+//                                            entry (no "." and ".."); prints "<readdir
+//                                            seconds> <stat seconds> <entries>"
+//   fsbench write FILE MIB                   create/truncate FILE, write MIB MiB with 1 MiB
+//                                            write(2)s (distinct content per MiB), close;
+//                                            prints "<seconds> <bytes>" (close included)
+//   fsbench create DIR N SIZE                create DIR/c00000..c<N-1> (O_EXCL), write SIZE
+//                                            bytes to each, close; prints "<seconds> <files>"
 // Option -nPASSES (first argument) repeats read/stat PASSES times in one timed sample.
 // read/stat print "<seconds> <count>" (bytes or stats); timing excludes process start.
 #define _GNU_SOURCE
@@ -30,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -142,7 +151,7 @@ int main(int argc, char **argv) {
     argv++, argc--;
   }
   if (argc < 3) {
-    fprintf(stderr, "usage: fsbench mkdata|read|stat|resident ARGS...\n");
+    fprintf(stderr, "usage: fsbench mkdata|stat|read|warm|evict|resident|smallread|watch|list|write|create ARGS...\n");
     return 2;
   }
   const char *cmd = argv[1];
@@ -267,6 +276,72 @@ int main(int argc, char **argv) {
       }
     double t1 = now();
     printf("%.9f %ld\n", t1 - t0, passes * n);
+    return 0;
+  }
+  if (!strcmp(cmd, "list") && argc == 3) {
+    double t0 = now();
+    DIR *d = opendir(argv[2]);
+    if (!d) return die("opendir", argv[2]);
+    size_t cap = 4096, n = 0;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      if (n == cap) names = realloc(names, (cap *= 2) * sizeof *names);
+      names[n++] = strdup(e->d_name);
+    }
+    if (errno) return die("readdir", argv[2]);
+    double t1 = now();
+    struct stat st;
+    for (size_t i = 0; i < n; i++)
+      if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW)) return die("stat", names[i]);
+    double t2 = now();
+    closedir(d);
+    printf("%.9f %.9f %zu\n", t1 - t0, t2 - t1, n);
+    return 0;
+  }
+  if (!strcmp(cmd, "write") && argc == 4) {
+    long mib = atol(argv[3]);
+    size_t bs = 1 << 20;
+    unsigned char *buf = aligned_alloc(4096, bs);
+    unsigned long long x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < bs; i++) {  // xorshift: incompressible, no syscall cost
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      buf[i] = (unsigned char)x;
+    }
+    double t0 = now();
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return die("create", argv[2]);
+    for (long i = 0; i < mib; i++) {
+      memcpy(buf, &i, sizeof i);  // every MiB differs from the others
+      for (size_t off = 0; off < bs;) {
+        ssize_t w = write(fd, buf + off, bs - off);
+        if (w < 0) return die("write", argv[2]);
+        off += w;
+      }
+    }
+    if (close(fd)) return die("close", argv[2]);
+    double t1 = now();
+    printf("%.9f %lld\n", t1 - t0, (long long)mib << 20);
+    return 0;
+  }
+  if (!strcmp(cmd, "create") && argc == 5) {
+    long n = atol(argv[3]), size = atol(argv[4]);
+    char *buf = malloc(size > 0 ? size : 1);
+    memset(buf, 'c', size > 0 ? size : 1);
+    int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+    if (dir < 0) return die("open", argv[2]);
+    double t0 = now();
+    for (long f = 0; f < n; f++) {
+      snprintf(p, sizeof p, "c%05ld", f);
+      int fd = openat(dir, p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+      if (fd < 0) return die("create", p);
+      if (size > 0 && write(fd, buf, size) != size) return die("write", p);
+      if (close(fd)) return die("close", p);
+    }
+    double t1 = now();
+    printf("%.9f %ld\n", t1 - t0, n);
     return 0;
   }
   if (!strcmp(cmd, "watch") && argc == 4) return watch(argv[2], atof(argv[3]));
