@@ -148,18 +148,16 @@ Status ControllerService::Create(const pb::CreateVolumeRequest& request,
     if (!credentials) return credentials.error();
     auto planned = PlanS3Volume(checked->parameters, name);
     if (!planned) return planned.error();
-    auto lock = locks_.TryLock(planned->id());
+    auto lock = Lock(planned->id());
     if (!lock) return Busy(planned->id());
-    if (locked_hook_) locked_hook_(planned->id());
     if (Status s = CreateS3Volume(*planned, wanted, *credentials); !s.ok()) return s;
     volume->set_volume_id(planned->id());
     context["source"] = planned->source();
   } else {
     auto planned = PlanDirVolume(checked->parent_path, name, config_.allowed_dir_roots);
     if (!planned) return planned.error();
-    auto lock = locks_.TryLock(planned->id());
+    auto lock = Lock(planned->id());
     if (!lock) return Busy(planned->id());
-    if (locked_hook_) locked_hook_(planned->id());
     if (Status s = CreateDirVolume(*planned, wanted); !s.ok()) return s;
     volume->set_volume_id(planned->id());
     context["source"] = planned->path();
@@ -175,9 +173,8 @@ Status ControllerService::Delete(const pb::DeleteVolumeRequest& request) {
   if (auto s3 = ParseS3VolumeId(volume_id)) {
     auto credentials = CheckProvisionerSecrets(request.secrets());
     if (!credentials) return credentials.error();
-    auto lock = locks_.TryLock(volume_id);
+    auto lock = Lock(volume_id);
     if (!lock) return Busy(volume_id);
-    if (locked_hook_) locked_hook_(volume_id);
     return DeleteS3Volume(*s3, *credentials);
   }
   auto dir = LocateDirVolume(volume_id, config_.allowed_dir_roots);
@@ -187,10 +184,15 @@ Status ControllerService::Delete(const pb::DeleteVolumeRequest& request) {
     spdlog::info("DeleteVolume {}: no such volume", volume_id);
     return Status::Ok();
   }
-  auto lock = locks_.TryLock(volume_id);
+  auto lock = Lock(volume_id);
   if (!lock) return Busy(volume_id);
-  if (locked_hook_) locked_hook_(volume_id);
   return DeleteDirVolume(**dir);
+}
+
+std::optional<VolumeLocks::Guard> ControllerService::Lock(const std::string& volume_id) {
+  auto lock = locks_.TryLock(volume_id);
+  if (lock && locked_hook_) locked_hook_(volume_id);
+  return lock;
 }
 
 // Whether the volume an id names exists; kNotFound when it cannot.

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "csi.grpc.pb.h"
@@ -68,6 +69,9 @@ class ControllerService final : public ::csi::v1::Controller::Service {
   Status Create(const ::csi::v1::CreateVolumeRequest& request,
                 ::csi::v1::CreateVolumeResponse* response);
   Status Delete(const ::csi::v1::DeleteVolumeRequest& request);
+  // The volume's try-lock (nullopt when another call holds it); runs the
+  // test hook once it is held.
+  std::optional<VolumeLocks::Guard> Lock(const std::string& volume_id);
   Result<bool> Exists(const std::string& volume_id,
                       const google::protobuf::Map<std::string, std::string>& secrets);
   Status Validate(const ::csi::v1::ValidateVolumeCapabilitiesRequest& request,
