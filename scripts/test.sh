@@ -36,7 +36,7 @@ if [ "${FRESHFS_SKIP_TSAN:-0}" != 1 ] && [ $# -eq 0 ]; then
     freshfs_s3_client_tests
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir "$tsan" --output-on-failure -j 2 --timeout 600 \
-    -R '^(Stress|WatcherTest|Invalidator|ChangeApplier|InodeTable|FileSystemTest|DiskCacheTest|ClientWire|WebhookServerTest|S3MountTest|S3EventsTest)' \
+    -R '^(Stress|WatcherTest|WatcherPoll|Invalidator|ChangeApplier|InodeTable|FileSystemTest|DiskCacheTest|ClientWire|WebhookServerTest|S3MountTest|S3EventsTest)' \
     || status=$?
 fi
 

@@ -60,6 +60,9 @@ struct Options {
   // Freshness. With a change source (poll or events) the kernel caches for
   // long and is told what went stale; without one, caches expire quickly.
   std::chrono::milliseconds poll_interval{5000};  // --poll-interval; 0 disables
+  // --full-sync-interval: polls in between list only the directories the
+  // kernel holds; 0: every poll lists the whole source.
+  std::chrono::milliseconds full_sync_interval{300000};
   Events events = Events::kAuto;                  // --events inotify|none
   bool revalidate_on_open = false;                // --revalidate-on-open
   bool push_small_files = false;                  // --push-small-files (notify_store)
@@ -104,7 +107,7 @@ enum class ValueKind {
   kTimeout,    // duration 0..24h, see util/duration.h
   kThreads,    // 1..1024
   kLogFormat,  // text|json
-  kPoll,       // duration 0..24h, 0 disables
+  kPoll,       // duration 0..24h (poll intervals)
   kEvents,     // inotify|none
   kAddress,    // HOST:PORT (port 0: any free port)
   kName,       // a volume name: letters, digits, . _ - (label value)

@@ -26,9 +26,9 @@ constexpr std::string_view kProvisionerPrefix = "csi.storage.k8s.io/";
 
 // The node volume attributes a StorageClass may set (volume_context.h checks
 // their values) and that are passed through to the volume context.
-constexpr std::array<std::string_view, 10> kPassThrough{
-    "pollInterval", "uid",        "gid",         "fileMode", "dirMode",
-    "revalidateOnOpen", "s3Endpoint", "s3Region", "s3PathStyle", "cacheSize",
+constexpr std::array<std::string_view, 11> kPassThrough{
+    "pollInterval", "fullSyncInterval", "uid",      "gid",         "fileMode",   "dirMode",
+    "revalidateOnOpen", "s3Endpoint",   "s3Region", "s3PathStyle", "cacheSize",
 };
 
 Error Busy(const std::string& volume_id) {

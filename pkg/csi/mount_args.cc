@@ -51,6 +51,7 @@ std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& 
     }
   };
   flag_value("pollInterval", "--poll-interval");
+  flag_value("fullSyncInterval", "--full-sync-interval");
   flag_value("s3Endpoint", "--s3-endpoint");
   flag_value("s3Region", "--s3-region");
   flag_bool("s3PathStyle", "--s3-path-style");

@@ -20,8 +20,9 @@ struct Attribute {
 // "source" is checked on its own; every other attribute is an option of
 // freshfs-mount and parsed exactly as freshfs-mount parses it, so the
 // two cannot disagree about what a valid value is.
-constexpr std::array<Attribute, 10> kAttributes{{
+constexpr std::array<Attribute, 11> kAttributes{{
     {"pollInterval", "poll-interval", false},
+    {"fullSyncInterval", "full-sync-interval", false},
     {"s3Endpoint", "s3-endpoint", true},
     {"s3Region", "s3-region", true},
     {"s3PathStyle", "s3-path-style", true},

@@ -209,27 +209,32 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                .Labels(constant)
                                .Register(*registry_)
                                .Add({}, FreshnessBuckets());
-  sync_duration_ = &prometheus::BuildHistogram()
-                        .Name("freshfs_sync_duration_seconds")
-                        .Help("Duration of full syncs of the source")
-                        .Labels(constant)
-                        .Register(*registry_)
-                        .Add({}, FreshnessBuckets());
-  syncs_ = &prometheus::BuildCounter()
-                .Name("freshfs_syncs_total")
-                .Help("Full syncs of the source attempted")
-                .Labels(constant)
-                .Register(*registry_)
-                .Add({});
+  auto& sync_duration = prometheus::BuildHistogram()
+                           .Name("freshfs_sync_duration_seconds")
+                           .Help("Duration of syncs of the source (kind: full, or cached: "
+                                 "only the directories the kernel holds)")
+                           .Labels(constant)
+                           .Register(*registry_);
+  auto& syncs = prometheus::BuildCounter()
+                    .Name("freshfs_syncs_total")
+                    .Help("Syncs of the source attempted (kind: full, or cached: only the "
+                          "directories the kernel holds)")
+                    .Labels(constant)
+                    .Register(*registry_);
+  for (SyncKind kind : {SyncKind::kFull, SyncKind::kCached}) {
+    const std::string name = kind == SyncKind::kFull ? "full" : "cached";
+    sync_duration_[size_t(kind)] = &sync_duration.Add({{"kind", name}}, FreshnessBuckets());
+    syncs_[size_t(kind)] = &syncs.Add({{"kind", name}});
+  }
   sync_errors_ = &prometheus::BuildCounter()
                       .Name("freshfs_sync_errors_total")
-                      .Help("Full syncs of the source that failed")
+                      .Help("Syncs of the source that failed")
                       .Labels(constant)
                       .Register(*registry_)
                       .Add({});
   last_sync_success_ = &prometheus::BuildGauge()
                             .Name("freshfs_last_sync_success_timestamp_seconds")
-                            .Help("Unix time the last successful full sync started")
+                            .Help("Unix time the last successful sync started")
                             .Labels(constant)
                             .Register(*registry_)
                             .Add({});
@@ -241,9 +246,9 @@ double Metrics::StalenessSeconds() const { return live_->Staleness(); }
 
 std::shared_ptr<prometheus::Collectable> Metrics::live_collectable() const { return live_; }
 
-void Metrics::SyncDone(double seconds, bool ok, double started_unix) {
-  syncs_->Increment();
-  sync_duration_->Observe(seconds);
+void Metrics::SyncDone(double seconds, bool ok, double started_unix, SyncKind kind) {
+  syncs_[size_t(kind)]->Increment();
+  sync_duration_[size_t(kind)]->Observe(seconds);
   if (ok) last_sync_success_->Set(started_unix);
   else sync_errors_->Increment();
 }

@@ -49,6 +49,9 @@ enum class StoreOp {
 const char* StoreOpName(StoreOp op);
 // How it went (label result): ok, not_found (ENOENT/ENODATA: often expected), error.
 enum class StoreResult { kOk, kNotFound, kError, kCount };
+// A full sync lists the whole source; a cached one only the directories the
+// kernel holds (see watch::Watcher).
+enum class SyncKind { kFull, kCached };
 
 class Metrics {
  public:
@@ -90,7 +93,6 @@ class Metrics {
   }
   void Notified(double seconds_since_detection) { invalidation_latency_->Observe(seconds_since_detection); }
 
-  // A full sync that started at `started_unix` took `seconds`.
   void StoreRequest(StoreOp op, int error, std::chrono::nanoseconds duration) {
     StoreResult r = error == 0 ? StoreResult::kOk
                     : (error == ENOENT || error == ENODATA) ? StoreResult::kNotFound
@@ -114,8 +116,10 @@ class Metrics {
     events_->Add({{"result", std::string(result)}}).Increment(double(n));
   }
 
-  void SyncDone(double seconds, bool ok, double started_unix);
+  // A sync that started at `started_unix` took `seconds`.
+  void SyncDone(double seconds, bool ok, double started_unix, SyncKind kind = SyncKind::kFull);
   uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
+  uint64_t Syncs(SyncKind kind) const { return uint64_t(syncs_[size_t(kind)]->Value()); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -133,9 +137,9 @@ class Metrics {
   prometheus::Counter* store_bytes_up_ = nullptr;
   prometheus::Histogram* detection_ = nullptr;
   prometheus::Histogram* invalidation_latency_ = nullptr;
-  prometheus::Histogram* sync_duration_ = nullptr;
+  std::array<prometheus::Histogram*, 2> sync_duration_{};  // by SyncKind
   prometheus::Counter* sync_errors_ = nullptr;
-  prometheus::Counter* syncs_ = nullptr;
+  std::array<prometheus::Counter*, 2> syncs_{};  // by SyncKind
   prometheus::Gauge* last_sync_success_ = nullptr;
   prometheus::Family<prometheus::Counter>* s3_requests_ = nullptr;
   prometheus::Gauge* s3_skipped_keys_ = nullptr;

@@ -195,10 +195,18 @@ struct Volume::Parts {
     ss.attributes.dir_mode = options.dir_mode.value_or(0755);
     ss.attributes.dir_mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
     // Names and attributes from the last listing are good until the next
-    // sync replaces them; without periodic syncs, for a second.
-    // (Generous: a listing of a big bucket can take longer than the poll
-    // interval, and a sync replaces everything it knew anyway.)
-    ss.metadata_ttl = options.poll_interval.count() > 0 ? 2 * options.poll_interval + 30s : 1s;
+    // sync replaces them; without periodic syncs, for a second. With cached
+    // syncs, only the directories the kernel holds are listed at each poll;
+    // what was listed longer ago than a poll interval is asked again. With
+    // full syncs only: generous, since a listing of a big bucket can take
+    // longer than the poll interval, and a sync replaces everything anyway.
+    if (options.poll_interval.count() <= 0) {
+      ss.metadata_ttl = 1s;
+    } else if (CachedSyncs()) {
+      ss.metadata_ttl = options.poll_interval;
+    } else {
+      ss.metadata_ttl = 2 * options.poll_interval + 30s;
+    }
     ss.staging_dir = options.staging_dir;
     ss.conflict = options.conflict == config::Conflict::kOverwrite
                       ? store::ConflictPolicy::kOverwrite
@@ -236,6 +244,12 @@ struct Volume::Parts {
     watching = options.poll_interval.count() > 0 || inotify;
   }
 
+  // Whether polls between full syncs list only what the kernel holds.
+  bool CachedSyncs() const {
+    return options.poll_interval.count() > 0 &&
+           options.full_sync_interval > options.poll_interval;
+  }
+
   fs::FsSettings FsSettings() const {
     fs::FsSettings s;
     s.read_only = options.read_only;
@@ -253,7 +267,10 @@ struct Volume::Parts {
     if (!watching && !options.revalidate_on_open) return true;
     watch::Watcher::Settings ws;
     ws.poll_interval = options.poll_interval;
+    ws.full_sync_interval = CachedSyncs() ? options.full_sync_interval : 0ms;
     watcher = std::make_unique<watch::Watcher>(&filesystem->store(), ws, metrics.get());
+    fs::InodeTable* table = &filesystem->inodes();
+    watcher->set_cached_dirs([table] { return table->DirectoryPaths(); });
     applier = std::make_unique<invalidate::ChangeApplier>(&filesystem->inodes(),
                                                           invalidator.get(), metrics.get());
     fs::FileSystem* fs = filesystem.get();

@@ -70,6 +70,10 @@ class InstrumentedStore final : public Store {
   Result<std::vector<DetailedEntry>> ListDetailed(std::string_view d) override {
     return Timed(m_, StoreOp::kList, [&] { return inner_->ListDetailed(d); });
   }
+  size_t ListPageSize() const override { return inner_->ListPageSize(); }
+  Result<std::vector<DetailedEntry>> ListFresh(std::string_view d) override {
+    return Timed(m_, StoreOp::kList, [&] { return inner_->ListFresh(d); });
+  }
   Result<std::vector<DetailedEntry>> ListTree(std::string_view d) override {
     const auto start = std::chrono::steady_clock::now();
     auto r = inner_->ListTree(d);

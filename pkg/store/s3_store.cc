@@ -99,8 +99,10 @@ std::optional<s3tree::Node> S3Store::KnownNode(const std::string& path) const {
 void S3Store::Forget(const std::string& path) {
   std::lock_guard lock(mu_);
   known_.erase(path);
+  listed_.erase(path);
   std::string lo = path + "/", hi = path + "0";
   known_.erase(known_.lower_bound(lo), known_.lower_bound(hi));
+  listed_.erase(listed_.lower_bound(lo), listed_.lower_bound(hi));
 }
 
 void S3Store::Register(const std::string& path, S3File* file) {
@@ -192,8 +194,8 @@ Result<struct stat> S3Store::Stat(std::string_view path) {
     auto it = known_.find(path);
     if (it != known_.end() && now - it->second.as_of < settings_.metadata_ttl)
       return StatOf(path, it->second.node);
-    if (it == known_.end() && now - complete_as_of_ < settings_.metadata_ttl)
-      return Errno{ENOENT};  // the last complete listing is recent and has no such name
+    if (it == known_.end() && ListedLocked(ParentOf(path), now))
+      return Errno{ENOENT};  // a recent listing of its directory has no such name
   }
   return StatFresh(path);
 }
@@ -214,8 +216,14 @@ Result<struct stat> S3Store::StatFresh(std::string_view path) {
   return StatOf(path, *node);
 }
 
+bool S3Store::ListedLocked(std::string_view dir, Clock::time_point now) const {
+  if (now - complete_as_of_ < settings_.metadata_ttl) return true;
+  auto it = listed_.find(dir);
+  return it != listed_.end() && now - it->second < settings_.metadata_ttl;
+}
+
 std::optional<std::vector<Store::DetailedEntry>> S3Store::ListKnownLocked(std::string_view dir) {
-  if (Clock::now() - complete_as_of_ >= settings_.metadata_ttl) return std::nullopt;
+  if (!ListedLocked(dir, Clock::now())) return std::nullopt;
   std::vector<DetailedEntry> out;
   const std::string base = dir.empty() ? "" : std::string(dir) + "/";
   if (!dir.empty()) {
@@ -237,9 +245,9 @@ std::optional<std::vector<Store::DetailedEntry>> S3Store::ListKnownLocked(std::s
   return out;
 }
 
-Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir) {
-  {
-    // While the last complete listing is recent, it answers: no request.
+Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir, bool fresh) {
+  if (!fresh) {
+    // While a recent listing covers the directory, it answers: no request.
     std::lock_guard lock(mu_);
     if (auto known = ListKnownLocked(dir)) {
       bool exists = dir.empty() || known_.count(dir);
@@ -284,18 +292,86 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir)
     it->second.mtime_ns = s3tree::WholeSeconds(o.mtime_ns);
   }
   LogSkipped(skipped);
+  AddMissingButThere(dir, &found, start);
   std::vector<DetailedEntry> out;
   for (auto& [name, node] : found) out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
+  const bool gone = found.empty() && !marker && !dir.empty();
   {
     std::lock_guard lock(mu_);
     for (auto& [name, node] : found) RememberLocked(JoinPath(dir, name), node, start);
+    ForgetUnlistedLocked(dir, found, start);
+    if (!gone) {
+      auto [it, inserted] = listed_.try_emplace(std::string(dir), start);
+      if (!inserted && it->second < start) it->second = start;
+    }
     AddWritersLocked(dir, &out);
   }
-  if (out.empty() && !marker && !dir.empty()) {
+  if (gone && out.empty()) {
     // Nothing under the prefix: the directory is gone (or never was).
     return Errno{ENOENT};
   }
   return out;
+}
+
+void S3Store::AddMissingButThere(std::string_view dir, std::map<std::string, s3tree::Node>* found,
+                                 Clock::time_point start) {
+  std::vector<std::pair<std::string, s3tree::Node>> missing;
+  {
+    std::lock_guard lock(mu_);
+    const std::string base = dir.empty() ? "" : std::string(dir) + "/";
+    auto it = known_.lower_bound(base);
+    while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
+      std::string_view rel = std::string_view(it->first).substr(base.size());
+      size_t slash = rel.find('/');
+      std::string name(rel.substr(0, slash));
+      if (slash != std::string_view::npos) {
+        it = known_.lower_bound(base + name + "0");  // past the child's subtree
+        continue;
+      }
+      if (it->second.node.dir && it->second.as_of <= start && !found->count(name))
+        missing.emplace_back(name, it->second.node);
+      ++it;
+    }
+  }
+  for (auto& [name, node] : missing) {
+    auto below = client_->List(KeyOf(JoinPath(dir, name)) + "/", "", 1);
+    // Kept unless S3 says it is empty: a failed check proves nothing.
+    if (!below || !below->objects.empty()) found->emplace(name, node);
+  }
+}
+
+void S3Store::ForgetUnlistedLocked(std::string_view dir,
+                                   const std::map<std::string, s3tree::Node>& listed,
+                                   Clock::time_point start) {
+  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
+  auto listed_dir = [&](std::string_view name) {
+    auto it = listed.find(std::string(name));
+    return it != listed.end() && it->second.dir;
+  };
+  auto it = known_.lower_bound(base);
+  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
+    std::string_view rel = std::string_view(it->first).substr(base.size());
+    size_t slash = rel.find('/');
+    std::string_view name = rel.substr(0, slash);
+    bool keep = slash == std::string_view::npos ? listed.count(std::string(name)) > 0
+                                                : listed_dir(name);
+    if (keep && slash != std::string_view::npos) {
+      it = known_.lower_bound(base + std::string(name) + "0");  // a listed directory's subtree
+    } else if (!keep && it->second.as_of <= start) {
+      it = known_.erase(it);  // gone (the mount's own newer changes stay)
+    } else {
+      ++it;
+    }
+  }
+  for (auto l = listed_.lower_bound(base); l != listed_.end() &&
+                                           l->first.compare(0, base.size(), base) == 0;) {
+    std::string_view rel = std::string_view(l->first).substr(base.size());
+    if (!rel.empty() && !listed_dir(rel.substr(0, rel.find('/')))) {
+      l = listed_.erase(l);
+    } else {
+      ++l;
+    }
+  }
 }
 
 void S3Store::AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries) {
@@ -309,7 +385,7 @@ void S3Store::AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>*
 }
 
 Result<std::vector<DirEntry>> S3Store::List(std::string_view dir) {
-  auto detailed = ListDir(dir);
+  auto detailed = ListDir(dir, /*fresh=*/false);
   if (!detailed) return Errno{detailed.error()};
   std::vector<DirEntry> out;
   out.reserve(detailed->size());
@@ -319,7 +395,11 @@ Result<std::vector<DirEntry>> S3Store::List(std::string_view dir) {
 }
 
 Result<std::vector<Store::DetailedEntry>> S3Store::ListDetailed(std::string_view dir) {
-  return ListDir(dir);
+  return ListDir(dir, /*fresh=*/false);
+}
+
+Result<std::vector<Store::DetailedEntry>> S3Store::ListFresh(std::string_view dir) {
+  return ListDir(dir, /*fresh=*/true);
 }
 
 Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir) {
@@ -342,6 +422,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
       if (known.as_of > start) fresh.insert_or_assign(path, known);
     known_.swap(fresh);
     complete_as_of_ = start;
+    std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
     skipped_ = tree.skipped.size();
     if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
   } else {

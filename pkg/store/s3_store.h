@@ -1,11 +1,13 @@
 // S3Store: a bucket (or a prefix of one) as a Store, through s3::Client.
 //
 // Tree mapping: store/s3_tree.h. Metadata: every listing and HEAD result is
-// remembered with the time its request started; Stat() answers from that
-// memory while it is younger than `metadata_ttl` (the watcher's full sync
-// refreshes all of it every poll interval, so lookups of known names cost
-// no request, and a complete listing also answers "no such name").
-// StatFresh(), List*() and everything the watcher calls go to S3.
+// remembered with the time its request started; Stat() and List*() answer
+// from that memory while it is younger than `metadata_ttl` (the watcher's
+// syncs refresh it every poll interval: the whole bucket in a full sync, the
+// directories the kernel holds in the others, so lookups of known names cost
+// no request). A directory listed whole within the TTL, or a complete
+// listing, also answers "no such name". StatFresh(), ListFresh(),
+// ListTree() and everything else the watcher calls go to S3.
 //
 // Files: reads fetch ranges (store/s3_file.h: blocks with readahead for
 // sequential reads, exact ranges for random ones, optionally through the
@@ -68,6 +70,8 @@ class S3Store final : public Store {
   Result<struct stat> StatFresh(std::string_view path) override;
   Result<std::vector<DirEntry>> List(std::string_view dir) override;
   Result<std::vector<DetailedEntry>> ListDetailed(std::string_view dir) override;
+  Result<std::vector<DetailedEntry>> ListFresh(std::string_view dir) override;
+  size_t ListPageSize() const override { return 1000; }  // ListObjectsV2's most keys
   Result<std::vector<DetailedEntry>> ListTree(std::string_view dir) override;
   Result<std::string> ReadLink(std::string_view path) override;
   Result<struct statvfs> StatFs() override;
@@ -120,10 +124,25 @@ class S3Store final : public Store {
   void LogSkipped(const std::vector<s3tree::Skipped>& skipped);
   std::optional<struct stat> StagedStat(std::string_view path);
   struct stat StatOf(std::string_view path, const s3tree::Node& node) const;
-  Result<std::vector<DetailedEntry>> ListDir(std::string_view dir);
-  // A directory's entries from the last complete listing while it is
-  // recent (an empty list for an unknown directory), else nullopt.
+  // One delimiter listing of `dir` (from memory while a recent listing
+  // covers it, unless `fresh`).
+  Result<std::vector<DetailedEntry>> ListDir(std::string_view dir, bool fresh);
+  // Whether a listing that started within the TTL covered all of `dir`.
+  bool ListedLocked(std::string_view dir, Clock::time_point now) const;
+  // A directory's entries from memory while a recent listing covers it (an
+  // empty list for an unknown directory), else nullopt.
   std::optional<std::vector<DetailedEntry>> ListKnownLocked(std::string_view dir);
+  // Adds to `listed` the subdirectories of `dir` that memory holds from
+  // before `start` and that S3 still has. (Some servers, s3rver among
+  // them, leave a prefix out of a delimiter listing when all its keys lie
+  // two levels deeper; a subdirectory is only gone once S3 says so.)
+  void AddMissingButThere(std::string_view dir, std::map<std::string, s3tree::Node>* listed,
+                          Clock::time_point start);
+  // After a complete listing of `dir` that started at `start`: forgets the
+  // children it did not show (with everything under them).
+  void ForgetUnlistedLocked(std::string_view dir,
+                            const std::map<std::string, s3tree::Node>& listed,
+                            Clock::time_point start);
   void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
   // After the last entry of `dir` went away: a marker keeps it (as a local
   // filesystem would; S3 would otherwise drop the directory with it).
@@ -138,6 +157,8 @@ class S3Store final : public Store {
   mutable std::mutex mu_;  // guards everything below
   std::map<std::string, Known, std::less<>> known_;
   Clock::time_point complete_as_of_{};  // start of the last complete listing
+  // Directories listed whole since, each with the start of its last listing.
+  std::map<std::string, Clock::time_point, std::less<>> listed_;
   std::multimap<std::string, S3File*, std::less<>> writers_;
   std::set<std::string> logged_skips_;
   size_t skipped_ = 0;

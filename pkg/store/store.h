@@ -86,6 +86,16 @@ class Store {
   // ListObjectsV2 per 1,000 keys). ENOSYS when the store has no faster way
   // than listing directory by directory (the caller then does that).
   virtual Result<std::vector<DetailedEntry>> ListTree(std::string_view dir);
+  // How many entries one listing request returns (S3: 1,000), when a
+  // request is what a listing costs; 0 for a store whose listings are
+  // local calls (a directory). The watcher weighs syncs by it.
+  virtual size_t ListPageSize() const { return 0; }
+  // ListDetailed() straight from the source, bypassing whatever the store
+  // caches (the watcher's syncs of single directories). The default is
+  // ListDetailed().
+  virtual Result<std::vector<DetailedEntry>> ListFresh(std::string_view dir) {
+    return ListDetailed(dir);
+  }
   // Stat() straight from the source, bypassing whatever the store caches
   // (used by the watcher to confirm a change). The default is Stat().
   virtual Result<struct stat> StatFresh(std::string_view path) { return Stat(path); }

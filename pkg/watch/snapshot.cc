@@ -137,9 +137,16 @@ Snapshot::Node::~Node() = default;
 // One Reconcile(): walks the snapshot and the listing side by side.
 class Snapshot::Reconciler {
  public:
+  // `one_level`: the listing holds the root's children only; directories
+  // below keep what they had, new ones start empty.
   Reconciler(Snapshot* snapshot, std::string_view root, const Listing* listing,
-             const KeepSet& keep, std::vector<Change>* changes)
-      : snapshot_(snapshot), root_(root), listing_(listing), keep_(keep), changes_(changes) {}
+             const KeepSet& keep, std::vector<Change>* changes, bool one_level = false)
+      : snapshot_(snapshot),
+        root_(root),
+        listing_(listing),
+        keep_(keep),
+        changes_(changes),
+        one_level_(one_level) {}
 
   // `node` (at `path`) exists and is still there, now as `fresh`.
   void Update(Node& node, const EntryState& fresh, std::string& path) {
@@ -174,18 +181,20 @@ class Snapshot::Reconciler {
     return true;
   }
 
+  // Brings `dir`'s children (at `path`) in line with the listing.
+  void ReadChildren(Node& dir, std::string& path) {
+    if (!listing_) return;  // not read: the children stay as they were
+    if (one_level_ && path.size() != root_.size()) return;
+    std::string_view rel = Rel(path);
+    if (listing_->Unreadable(rel)) return;
+    MergeChildren(dir, path, listing_->ChildrenOf(rel));
+  }
+
  private:
   // The listing's relative path for `path` (which is at or below the root).
   std::string_view Rel(std::string_view path) const {
     if (path.size() == root_.size()) return {};
     return path.substr(root_.empty() ? 0 : root_.size() + 1);
-  }
-
-  void ReadChildren(Node& dir, std::string& path) {
-    if (!listing_) return;  // not read: the children stay as they were
-    std::string_view rel = Rel(path);
-    if (listing_->Unreadable(rel)) return;
-    MergeChildren(dir, path, listing_->ChildrenOf(rel));
   }
 
   // Both sequences are in name order: one pass decides, per name, whether it
@@ -296,6 +305,7 @@ class Snapshot::Reconciler {
   const Listing* listing_;
   const KeepSet& keep_;
   std::vector<Change>* changes_;
+  const bool one_level_;
 };
 
 Snapshot::Snapshot() = default;
@@ -320,6 +330,11 @@ const Snapshot::Node* Snapshot::FindNode(std::string_view path) const {
     node = node->children ? node->children->Find(name) : nullptr;
   }
   return node;
+}
+
+size_t Snapshot::ChildCount(std::string_view path) const {
+  const Node* node = FindNode(path);
+  return node && node->children ? node->children->count() : 0;
 }
 
 const EntryState* Snapshot::Find(std::string_view path) const {
@@ -382,6 +397,17 @@ bool Snapshot::Reconcile(std::string_view path, const EntryState* fresh, const L
       parent->children->Insert(std::move(created));
     }
   }
+  return true;
+}
+
+bool Snapshot::ReconcileDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
+                            std::vector<Change>* changes) {
+  Node* node = const_cast<Node*>(FindNode(dir));
+  if (!node || !node->state.is_dir()) return false;
+  if (keep.Keeps(dir)) return true;
+  Reconciler r(this, dir, &listing, keep, changes, /*one_level=*/true);
+  std::string path(dir);
+  r.ReadChildren(*node, path);
   return true;
 }
 

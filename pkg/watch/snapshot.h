@@ -77,6 +77,8 @@ class Snapshot {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   const EntryState* Find(std::string_view path) const;
+  // How many entries directory `path` holds (0 if none or not a directory).
+  size_t ChildCount(std::string_view path) const;
   bool Contains(std::string_view path) const { return Find(path) != nullptr; }
   // Every entry, each directory before its children, siblings by name.
   void ForEach(const std::function<void(const std::string& path, const EntryState&)>& fn) const;
@@ -89,6 +91,13 @@ class Snapshot {
   // False, changing nothing, if the parent directory of `path` is unknown.
   bool Reconcile(std::string_view path, const EntryState* fresh, const Listing* listing,
                  const KeepSet& keep, std::vector<Change>* changes);
+  // Records one directory's listing (`listing` read at `dir`, its children
+  // only: ReadDir): each child's own state; what lies below a subdirectory
+  // stays as recorded, and a new subdirectory starts without children
+  // (its own listing fills them in, reported as created). False if the
+  // snapshot holds no directory `dir`.
+  bool ReconcileDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
+                    std::vector<Change>* changes);
 
  private:
   struct Node;

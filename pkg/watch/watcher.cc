@@ -31,6 +31,7 @@ Watcher::Watcher(store::Store* store, Settings settings, metrics::Metrics* metri
 Watcher::~Watcher() { Stop(); }
 
 Status Watcher::Start() {
+  last_full_start_ = Clock::now();
   if (!FullSync(/*report=*/false)) return Status::FromErrno(EIO);
   stopping_ = false;
   poll_thread_ = std::thread([this] { PollLoop(); });
@@ -64,20 +65,118 @@ void Watcher::PollLoop() {
       poll_cv_.wait(lock, wake);
     }
     if (stopping_) return;
+    // A full sync when asked for one (events were lost), or when the last
+    // one is a full-sync interval old; cached syncs in between.
+    bool full = sync_requested_ || !cached_dirs_ || settings_.full_sync_interval.count() <= 0 ||
+                Clock::now() - last_full_start_ >= settings_.full_sync_interval;
     sync_requested_ = false;
     lock.unlock();
-    SyncNow();
+    if (full) {
+      last_full_start_ = Clock::now();
+      SyncNow();
+    } else {
+      CachedSync();
+    }
     lock.lock();
   }
 }
 
 bool Watcher::SyncNow() { return FullSync(/*report=*/true); }
 
+bool Watcher::SyncCached() { return cached_dirs_ ? CachedSync() : SyncNow(); }
+
+void Watcher::SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start,
+                           double start_unix) {
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+  if (metrics_) metrics_->SyncDone(took, s.ok(), start_unix, kind);
+  if (!s.ok()) {
+    if (!sync_failing_.exchange(true))
+      spdlog::warn("sync of the source failed: {}; serving what was last seen",
+                   std::strerror(s.error));
+    return;
+  }
+  last_sync_start_ns_ = Ns(start);
+  if (sync_failing_.exchange(false)) spdlog::info("sync of the source works again");
+}
+
+KeepSet Watcher::KeepLocked(Clock::time_point start) {
+  // The mount's own changes in flight stay as recorded. So do those that
+  // ended after this listing began: it may show the state before them.
+  // (Older ones are settled: this listing began after them.)
+  KeepSet keep = OwnLocked();
+  for (auto it = own_ended_ns_.begin(); it != own_ended_ns_.end();) {
+    if (it->second >= Ns(start)) {
+      keep.Add(it->first);
+      ++it;
+    } else {
+      it = own_ended_ns_.erase(it);
+    }
+  }
+  return keep;
+}
+
+bool Watcher::CachedSync() {
+  const Clock::time_point start = Clock::now();
+  const double start_unix = std::chrono::duration<double>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  std::vector<std::string> dirs = cached_dirs_();
+  std::sort(dirs.begin(), dirs.end());  // each directory after its parent
+  if (const size_t page = store_->ListPageSize(); page > 0) {
+    // Where listings cost requests, a cached sync must cost fewer than a
+    // full one (ceil(entries / page) with one listing of the whole tree):
+    // when the kernel holds many small directories, it does not.
+    size_t cached = 0, full = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (const std::string& dir : dirs) cached += snapshot_.ChildCount(dir) / page + 1;
+      full = snapshot_.size() / page + 1;
+    }
+    if (cached >= full) {
+      spdlog::debug("cached sync would take {} listing requests, a full one {}: full sync",
+                    cached, full);
+      return FullSync(/*report=*/true);
+    }
+  }
+  Status s = store_->CheckRoot();
+  if (s.ok()) {
+    // The root's own state (its parent's listing would say for the others).
+    auto st = store_->StatFresh("");
+    if (!st) s = Status::FromErrno(st.error());
+    if (st && !S_ISDIR(st->st_mode)) s = Status::FromErrno(ENOTDIR);
+  }
+  for (size_t i = 0; s.ok() && i < dirs.size(); ++i) {
+    const std::string& dir = dirs[i];
+    auto entries = store_->ListFresh(dir);
+    if (!entries) {
+      // A directory that went away: its parent's listing says so.
+      if (entries.error() != ENOENT || dir.empty()) s = Status::FromErrno(entries.error());
+      continue;
+    }
+    Listing listing;
+    listing.AddDir("", std::move(*entries));
+    listing.Finish();
+    std::vector<Change> changes;
+    bool recorded;
+    {
+      std::lock_guard lock(mu_);
+      recorded = snapshot_.ReconcileDir(dir, listing, KeepLocked(start), &changes);
+      watched_ = snapshot_.size();
+    }
+    // One the snapshot does not hold (yet) is read whole, as an event would be.
+    if (!recorded) Rescan(dir, /*deep=*/true);
+    Deliver(std::move(changes), Clock::now());
+  }
+  SyncFinished(s, metrics::SyncKind::kCached, start, start_unix);
+  if (s.ok() && !dirs.empty()) ::malloc_trim(0);
+  return s.ok();
+}
+
 bool Watcher::FullSync(bool report) {
-  Clock::time_point start = Clock::now();
-  double start_unix = std::chrono::duration<double>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const Clock::time_point start = Clock::now();
+  const double start_unix = std::chrono::duration<double>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
   // Read everything first, holding no lock: the store may be slow.
   Listing listing;
   EntryState root;
@@ -91,40 +190,19 @@ bool Watcher::FullSync(bool report) {
       if (root.is_dir()) s = ReadTree(*store_, "", &listing);
     }
   }
-  double took = std::chrono::duration<double>(Clock::now() - start).count();
-  static std::atomic<bool> failing{false};
   if (!s.ok()) {
-    sync_failing_ = true;
-    if (metrics_) metrics_->SyncDone(took, false, start_unix);
-    if (!failing.exchange(true))
-      spdlog::warn("sync of the source failed: {}; serving what was last seen",
-                   std::strerror(s.error));
+    SyncFinished(s, metrics::SyncKind::kFull, start, start_unix);
     return false;
   }
-  if (failing.exchange(false)) spdlog::info("sync of the source works again");
 
   std::vector<Change> changes;
   {
     std::lock_guard lock(mu_);
-    // The mount's own changes in flight stay as recorded. So do those that
-    // ended after this listing began: it may show the state before them.
-    // (Older ones are settled: this listing began after them.) What could
-    // not be read is kept too: the listing marks it unreadable.
-    KeepSet keep = OwnLocked();
-    for (auto it = own_ended_ns_.begin(); it != own_ended_ns_.end();) {
-      if (it->second >= Ns(start)) {
-        keep.Add(it->first);
-        ++it;
-      } else {
-        it = own_ended_ns_.erase(it);
-      }
-    }
-    snapshot_.Reconcile("", &root, &listing, keep, report ? &changes : nullptr);
+    // What could not be read is kept too: the listing marks it unreadable.
+    snapshot_.Reconcile("", &root, &listing, KeepLocked(start), report ? &changes : nullptr);
     watched_ = snapshot_.size();
   }
-  last_sync_start_ns_ = Ns(start);
-  sync_failing_ = false;
-  if (metrics_) metrics_->SyncDone(took, true, start_unix);
+  SyncFinished(s, metrics::SyncKind::kFull, start, start_unix);
   if (report) Deliver(std::move(changes), Clock::now());
   // A sync of a big source allocates and frees its whole listing (about 180
   // bytes an entry); hand the freed pages back, or the daemon's RSS keeps

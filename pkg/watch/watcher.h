@@ -1,7 +1,11 @@
 // Watcher: keeps a Snapshot of the source and turns every difference it
 // finds into Changes for one sink, whichever way the difference was found:
-//   - periodic full sync (the safety net; the only source that sees changes
-//     other machines make to an NFS/SMB/CephFS directory);
+//   - periodic syncs (the safety net; the only source that sees changes
+//     other machines make to an NFS/SMB/CephFS directory). With a source of
+//     cached directories and a full-sync interval, most polls are "cached
+//     syncs": they list only the directories the kernel holds, one level
+//     each, since everything the kernel may serve lies in them; a full sync
+//     of the whole source runs once per full-sync interval;
 //   - targeted rescans, fed by an event source (inotify) or by on-open
 //     revalidation;
 //   - the mount's own changes, which are recorded but never reported.
@@ -36,17 +40,24 @@ class Watcher : public fs::ChangeObserver {
  public:
   struct Settings {
     std::chrono::milliseconds poll_interval{5000};  // 0: no periodic sync
+    // How often a poll lists the whole source; the polls between are cached
+    // syncs. 0: every poll is a full sync. (Needs set_cached_dirs().)
+    std::chrono::milliseconds full_sync_interval{0};
   };
   // Receives each batch of changes with the time they were detected.
   using Sink = std::function<void(const std::vector<Change>&, Clock::time_point)>;
   // Pushes queued notifications out; used by Revalidate() before it returns.
   using Flush = std::function<void()>;
+  // The source paths of the directories the kernel holds (fs::InodeTable::
+  // DirectoryPaths()).
+  using CachedDirs = std::function<std::vector<std::string>()>;
 
   Watcher(store::Store* store, Settings settings, metrics::Metrics* metrics);
   ~Watcher() override;
 
   void set_sink(Sink sink) { sink_ = std::move(sink); }
   void set_flush(Flush flush) { flush_ = std::move(flush); }
+  void set_cached_dirs(CachedDirs dirs) { cached_dirs_ = std::move(dirs); }
 
   // Scans the whole source (synchronously: the kernel must not cache anything
   // the snapshot has not seen), then starts the poll thread.
@@ -55,6 +66,8 @@ class Watcher : public fs::ChangeObserver {
 
   // Runs a full sync now, on the calling thread. False if it failed.
   bool SyncNow();
+  // Runs a cached sync now (a full one without set_cached_dirs()).
+  bool SyncCached();
   // Asks the poll thread for a full sync as soon as possible (e.g. an event
   // source lost events).
   void RequestSync();
@@ -90,6 +103,14 @@ class Watcher : public fs::ChangeObserver {
   // Scans everything and diffs against the snapshot; `report`: deliver the
   // changes (false for the initial scan, which only sets the baseline).
   bool FullSync(bool report);
+  // Lists each of the directories the kernel holds and records what changed
+  // in them (their children's own state; nothing deeper).
+  bool CachedSync();
+  // Metrics, the staleness bound and logs after a sync of either kind.
+  void SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start,
+                    double start_unix);
+  // The paths a sync whose listing began at `start` leaves as recorded.
+  KeepSet KeepLocked(Clock::time_point start);
   bool IsOwnLocked(std::string_view path) const;
   // The paths the mount is changing itself: a sync leaves them as recorded.
   KeepSet OwnLocked() const;
@@ -115,6 +136,7 @@ class Watcher : public fs::ChangeObserver {
   metrics::Metrics* metrics_;
   Sink sink_;
   Flush flush_;
+  CachedDirs cached_dirs_;
 
   mutable std::mutex mu_;  // guards snapshot_ and own_
   Snapshot snapshot_;
@@ -122,6 +144,7 @@ class Watcher : public fs::ChangeObserver {
   std::unordered_map<std::string, int64_t> own_ended_ns_;  // path -> when our change ended
 
   std::atomic<int64_t> last_sync_start_ns_{0};  // steady clock, successful syncs only
+  Clock::time_point last_full_start_{};  // poll thread only: the last full sync attempted
   std::atomic<int64_t> last_heartbeat_ns_{0};
   std::atomic<bool> events_healthy_{false};
   // While syncs fail, events prove nothing (the source may be gone or

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <map>
 #include <mutex>
@@ -41,6 +42,13 @@ class FakeStore : public store::Store {
     std::lock_guard lock(mu_);
     return stat_calls_;
   }
+  int list_calls() {
+    std::lock_guard lock(mu_);
+    return list_calls_;
+  }
+  // Makes listings "cost requests" of `n` entries each (0: local calls).
+  void set_list_page_size(size_t n) { page_size_ = n; }
+  size_t ListPageSize() const override { return page_size_; }
 
   std::string Describe() const override { return "fake"; }
 
@@ -59,6 +67,7 @@ class FakeStore : public store::Store {
 
   Result<std::vector<store::DirEntry>> List(std::string_view dir) override {
     std::lock_guard lock(mu_);
+    ++list_calls_;
     std::string d(dir);
     auto it = entries_.find(d);
     if (it == entries_.end()) return Errno{ENOENT};
@@ -165,6 +174,8 @@ class FakeStore : public store::Store {
   std::map<std::string, Node> entries_;
   ino_t next_ino_ = 100;
   int stat_calls_ = 0;
+  int list_calls_ = 0;
+  std::atomic<size_t> page_size_{0};
 };
 
 }  // namespace freshfs::testing

@@ -262,6 +262,68 @@ TEST(Reconcile, AnUnreadableDirectoryKeepsWhatWasKnownOfItsContents) {
   EXPECT_TRUE(s.Contains("locked/f"));
 }
 
+// A one-level listing of directory `dir` of `model` (what a cached sync reads).
+Listing DirListingOf(const Model& model, const std::string& dir) {
+  std::vector<store::Store::DetailedEntry> entries;
+  for (const auto& [path, state] : model) {
+    if (path.empty() || path == dir || !IsWithin(path, dir)) continue;
+    std::string rel = dir.empty() ? path : path.substr(dir.size() + 1);
+    if (rel.find('/') == std::string::npos) entries.push_back({rel, StatOf(state)});
+  }
+  Listing listing;
+  listing.AddDir("", std::move(entries));
+  listing.Finish();
+  return listing;
+}
+
+TEST(ReconcileDir, RecordsTheChildrenOnlyAndANewDirectoryStartsEmpty) {
+  Model before{{"", Dir(1)}, {"a", Dir(2)}, {"a/x", File(1)}, {"b", Dir(3)},
+               {"b/y", File(1)}, {"f", File(1)}};
+  Model after{{"", Dir(1)}, {"a", Dir(2)}, {"a/x", File(5)}, {"c", Dir(4)},
+              {"c/z", File(1)}, {"f", File(2)}};
+  Snapshot s = SnapshotOf(before);
+  std::vector<Change> changes;
+  ASSERT_TRUE(s.ReconcileDir("", DirListingOf(after, ""), {}, &changes));
+  std::vector<std::pair<ChangeKind, std::string>> want = {{ChangeKind::kDeleted, "b"},
+                                                          {ChangeKind::kDeleted, "b/y"},
+                                                          {ChangeKind::kCreated, "c"},
+                                                          {ChangeKind::kModified, "f"}};
+  EXPECT_EQ(Kinds(changes), want);
+  EXPECT_EQ(s.Find("a/x")->size, 1);  // one level: a's children are a's listing's business
+  EXPECT_EQ(s.ChildCount("c"), 0u);
+  EXPECT_EQ(s.ChildCount(""), 3u);
+
+  changes.clear();
+  ASSERT_TRUE(s.ReconcileDir("a", DirListingOf(after, "a"), {}, &changes));
+  ASSERT_TRUE(s.ReconcileDir("c", DirListingOf(after, "c"), {}, &changes));
+  want = {{ChangeKind::kModified, "a/x"}, {ChangeKind::kCreated, "c/z"}};
+  EXPECT_EQ(Kinds(changes), want);
+  EXPECT_EQ(ModelOf(s), after);
+  EXPECT_EQ(s.size(), after.size());
+
+  changes.clear();  // the same listings again: nothing
+  for (const char* dir : {"", "a", "c"})
+    ASSERT_TRUE(s.ReconcileDir(dir, DirListingOf(after, dir), {}, &changes));
+  EXPECT_TRUE(changes.empty());
+}
+
+TEST(ReconcileDir, UnknownOrNotADirectoryChangesNothingAndKeptPathsStay) {
+  Snapshot s = SnapshotOf({{"", Dir(1)}, {"d", Dir()}, {"d/mine", File(1)}, {"f", File(1)}});
+  std::vector<Change> changes;
+  Listing empty;
+  empty.Finish();
+  EXPECT_FALSE(s.ReconcileDir("nodir", empty, {}, &changes));
+  EXPECT_FALSE(s.ReconcileDir("f", empty, {}, &changes));
+  KeepSet keep;
+  keep.Add("d/mine");
+  ASSERT_TRUE(s.ReconcileDir("d", empty, keep, &changes));
+  EXPECT_TRUE(changes.empty());
+  EXPECT_TRUE(s.Contains("d/mine"));
+  ASSERT_TRUE(s.ReconcileDir("d", empty, {}, &changes));
+  EXPECT_EQ(Kinds(changes),
+            (std::vector<std::pair<ChangeKind, std::string>>{{ChangeKind::kDeleted, "d/mine"}}));
+}
+
 TEST(Listing, UnsortedDirectoriesAreSortedAndADuplicateNameKeepsItsLastEntry) {
   Listing listing;
   listing.AddDir("", {{"c", StatOf(File(1))}, {"a", StatOf(File(1))}, {"c", StatOf(File(3))},

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "fakes/fake_store.h"
+#include "metrics/metrics.h"
 
 namespace freshfs::watch {
 namespace {
@@ -130,6 +133,92 @@ TEST_F(WatcherTest, RescanUnderADirectoryNotYetSeenReportsThatDirectory) {
   seen_.clear();
   ASSERT_TRUE(watcher_->SyncNow());
   EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(WatcherTest, CachedSyncListsOnlyTheDirectoriesTheKernelHolds) {
+  store_.Put("e", S_IFDIR | 0755);
+  store_.Put("e/g", S_IFREG | 0644, "one");
+  ASSERT_TRUE(watcher_->SyncNow());
+  seen_.clear();
+  watcher_->set_cached_dirs([] { return std::vector<std::string>{"d", ""}; });
+
+  store_.Put("d/f", S_IFREG | 0644, "longer");  // in a directory the kernel holds
+  store_.Put("top", S_IFREG | 0644);            // in the root, which it always holds
+  store_.Put("e/g", S_IFREG | 0644, "changed");  // in one it does not hold
+  const int lists = store_.list_calls();
+  ASSERT_TRUE(watcher_->SyncCached());
+  EXPECT_EQ(store_.list_calls() - lists, 2);  // "" and "d", not "e"
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kCreated);
+  EXPECT_EQ(seen_[0].path, "top");
+  EXPECT_EQ(seen_[1].kind, ChangeKind::kModified);
+  EXPECT_EQ(seen_[1].path, "d/f");
+
+  // The kernel caches nothing of "e"; the next full sync catches up with it.
+  seen_.clear();
+  ASSERT_TRUE(watcher_->SyncNow());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].path, "e/g");
+  seen_.clear();
+  ASSERT_TRUE(watcher_->SyncCached());
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(WatcherTest, CachedSyncFillsInADirectoryItFirstSawAsNew) {
+  watcher_->set_cached_dirs([] { return std::vector<std::string>{"n/m", "n", ""}; });
+  store_.Put("n", S_IFDIR | 0755);
+  store_.Put("n/m", S_IFDIR | 0755);
+  store_.Put("n/m/f", S_IFREG | 0644);
+  ASSERT_TRUE(watcher_->SyncCached());
+  ASSERT_EQ(seen_.size(), 3u);
+  EXPECT_EQ(seen_[0].path, "n");
+  EXPECT_EQ(seen_[1].path, "n/m");
+  EXPECT_EQ(seen_[2].path, "n/m/f");
+  EXPECT_TRUE(watcher_->Contains("n/m/f"));
+  // A directory that went away since the kernel looked it up: its parent's
+  // listing reports it, with what was under it.
+  seen_.clear();
+  store_.Erase("n/m/f");
+  store_.Erase("n/m");
+  ASSERT_TRUE(watcher_->SyncCached());
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kDeleted);
+  EXPECT_EQ(seen_[0].path, "n/m");
+  EXPECT_EQ(seen_[1].path, "n/m/f");
+}
+
+TEST_F(WatcherTest, CachedSyncIsFullWhenTheHeldDirectoriesCostMoreRequests) {
+  store_.Put("e", S_IFDIR | 0755);
+  store_.Put("e/g", S_IFREG | 0644, "one");
+  ASSERT_TRUE(watcher_->SyncNow());
+  seen_.clear();
+  // Listing "" and "d" takes two requests; the whole source fits in one.
+  store_.set_list_page_size(1000);
+  watcher_->set_cached_dirs([] { return std::vector<std::string>{"", "d"}; });
+  store_.Put("e/g", S_IFREG | 0644, "changed");
+  ASSERT_TRUE(watcher_->SyncCached());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].path, "e/g");  // only a full sync sees it
+}
+
+TEST(WatcherPoll, FullSyncsRunAtTheirIntervalAndCachedSyncsBetween) {
+  freshfs::testing::FakeStore store;
+  metrics::Metrics metrics("v", "test");
+  Watcher::Settings s;
+  s.poll_interval = std::chrono::milliseconds(20);
+  s.full_sync_interval = std::chrono::milliseconds(3600'000);
+  Watcher watcher(&store, s, &metrics);
+  watcher.set_cached_dirs([] { return std::vector<std::string>{""}; });
+  ASSERT_TRUE(watcher.Start().ok());  // the initial scan is full
+  for (int i = 0; i < 500 && metrics.Syncs(metrics::SyncKind::kCached) < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(metrics.Syncs(metrics::SyncKind::kCached), 3u);
+  EXPECT_EQ(metrics.Syncs(metrics::SyncKind::kFull), 1u);
+  watcher.RequestSync();  // e.g. events were lost: the next one is full
+  for (int i = 0; i < 500 && metrics.Syncs(metrics::SyncKind::kFull) < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(metrics.Syncs(metrics::SyncKind::kFull), 2u);
+  watcher.Stop();
 }
 
 }  // namespace
