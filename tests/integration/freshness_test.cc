@@ -478,6 +478,41 @@ class FreshnessSingleTest : public ::testing::Test {
   int port_ = 0;
 };
 
+// Polls between full syncs list only the directories the kernel holds: with
+// 40 directories in the source and the kernel holding the root and one of
+// them, each sync lists two; a change there still shows within the bound,
+// and a directory looked into for the first time shows what it holds now.
+TEST_F(FreshnessSingleTest, CachedSyncsListOnlyTheDirectoriesTheKernelHolds) {
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(mkdir(m_.Src("d" + std::to_string(i)).c_str(), 0755), 0);
+    ASSERT_EQ(WriteFile(m_.Src("d" + std::to_string(i) + "/f"), "one"), 0);
+  }
+  ASSERT_TRUE(Start({"--events", "none", "--poll-interval", "200ms", "--full-sync-interval",
+                     "1h"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("d0/f")), "one");
+  auto value = [&](const std::string& name, const std::map<std::string, std::string>& labels) {
+    auto text = ScrapeMetrics(port_);
+    return text ? MetricSum(*text, name, labels).value_or(-1) : -1;
+  };
+  auto cached = [&] { return value("freshfs_syncs_total", {{"kind", "cached"}}); };
+  auto lists = [&] { return value("freshfs_store_requests_total", {{"op", "list"}}); };
+  const double cached0 = cached(), lists0 = lists();
+  const double full0 = value("freshfs_syncs_total", {{"kind", "full"}});
+  ASSERT_TRUE(WaitFor([&] { return cached() >= cached0 + 5; }, 10s, 20ms)) << m_.Log();
+  const double syncs = cached() - cached0, listed = lists() - lists0;
+  EXPECT_LE(listed, 2 * syncs + 2) << syncs << " syncs listed " << listed << " directories";
+  EXPECT_GE(listed, 2 * syncs - 2) << syncs << " syncs listed " << listed << " directories";
+  EXPECT_EQ(value("freshfs_syncs_total", {{"kind", "full"}}), full0);
+
+  LetTimestampsMove();
+  ASSERT_EQ(WriteFile(m_.Src("d0/f"), "two!"), 0);
+  auto took = WaitFor([&] { return ReadFile(m_.Mnt("d0/f")) == "two!"; }, 10s, 10ms);
+  ASSERT_TRUE(took) << "d0/f never changed through the mount\n" << m_.Log();
+  EXPECT_LE(took->count(), 2200) << "a 200 ms poll took " << took->count() << " ms";
+  ASSERT_EQ(WriteFile(m_.Src("d39/f"), "changed while nobody looked"), 0);
+  EXPECT_EQ(ReadFile(m_.Mnt("d39/f")), "changed while nobody looked");
+}
+
 // 7. --revalidate-on-open: the very next open sees a change, without waiting.
 TEST_F(FreshnessSingleTest, RevalidateOnOpenSeesChangeImmediately) {
   ASSERT_EQ(WriteFile(m_.Src("r"), Pattern(16384, 20)), 0);

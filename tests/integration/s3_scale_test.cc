@@ -1,5 +1,6 @@
 // S3 sources with more data: a directory of 10,000 objects (listed in
-// ceil(N/1000) requests, stat'ed without one), a 1 GiB object read back
+// ceil(N/1000) requests, stat'ed without one), syncs that list only what
+// the kernel holds, a 1 GiB object read back
 // byte-exact sequentially and at random offsets, and the on-disk cache
 // serving a remount without a single GET.
 #include <fcntl.h>
@@ -68,6 +69,59 @@ TEST_F(S3ScaleTest, TenThousandObjectsListInTenRequestsAndStatWithoutAny) {
   // The listing and the attributes came from the sync's listing.
   EXPECT_EQ(Requests("list"), lists_at_mount);
   EXPECT_EQ(Requests("head"), 0);
+}
+
+// Polling cost follows what the kernel holds (docs/scale.md#polling-cost):
+// with 3,000 objects in "many/" that the kernel never looked into, a sync
+// lists "" and "small" (2 requests), not the bucket (4); a remote change in
+// "small" still shows; a file in "many" read for the first time is current
+// although "many" was last listed at mount time; and once the kernel holds
+// "many" too, listing what it holds would cost more than the whole bucket,
+// so the syncs are full again.
+TEST_F(S3ScaleTest, CachedSyncsCostWhatTheKernelHoldsNotTheBucket) {
+  constexpr int kObjects = 3000;
+  auto client = Client();
+  std::atomic<int> next{0}, failed{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 16; ++t) {
+    writers.emplace_back([&] {
+      for (int i = next++; i < kObjects; i = next++) {
+        char name[32];
+        std::snprintf(name, sizeof name, "many/f%05d", i);
+        if (!client->Put(name, std::to_string(i))) ++failed;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_EQ(failed.load(), 0);
+  Put("small/a", "one");
+
+  ASSERT_TRUE(StartMount({"--poll-interval", "300ms", "--full-sync-interval", "1h"}));
+  ASSERT_EQ(ReadFile(m_.Mnt("small/a")), "one");  // the kernel now holds "" and "small"
+  auto syncs = [&](const char* kind) {
+    auto scrape = Scrape();
+    EXPECT_TRUE(scrape);
+    return MetricSum(scrape.value_or(""), "freshfs_syncs_total", {{"kind", kind}}).value_or(-1);
+  };
+  const double cached0 = syncs("cached"), full0 = syncs("full"), lists0 = Requests("list");
+  ASSERT_TRUE(WaitFor([&] { return syncs("cached") >= cached0 + 5; }, 20s, 50ms))
+      << "no cached syncs\n" << m_.Log();
+  const double cached = syncs("cached") - cached0, lists = Requests("list") - lists0;
+  EXPECT_EQ(syncs("full"), full0);
+  // Two requests a sync (one more for a sync under way at either end).
+  EXPECT_LE(lists, 2 * cached + 2) << cached << " cached syncs made " << lists << " LISTs";
+  EXPECT_GE(lists, 2 * cached - 2) << cached << " cached syncs made " << lists << " LISTs";
+
+  Put("small/a", "two!");  // the other writer, in a directory the kernel holds
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("small/a")) == "two!"; }, 5s, 50ms))
+      << "small/a still reads \"" << ReadFile(m_.Mnt("small/a")).value_or("?") << "\"";
+  Put("many/f00007", "changed since the mount's listing");
+  EXPECT_EQ(ReadFile(m_.Mnt("many/f00007")), "changed since the mount's listing");
+
+  ASSERT_EQ(SortedNames(ListDir(m_.Mnt("many"))).size(), size_t(kObjects));
+  // "", "small" and "many" take 1 + 1 + 4 requests; the bucket 4.
+  EXPECT_TRUE(WaitFor([&] { return syncs("full") >= full0 + 2; }, 20s, 50ms))
+      << "syncs stayed cached with the kernel holding \"many\"\n" << m_.Log();
 }
 
 // FRESHFS_S3_BIG_MIB overrides the size (default 1024).
