@@ -195,18 +195,13 @@ struct Volume::Parts {
     ss.attributes.dir_mode = options.dir_mode.value_or(0755);
     ss.attributes.dir_mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
     // Names and attributes from the last listing are good until the next
-    // sync replaces them; without periodic syncs, for a second. With cached
-    // syncs, only the directories the kernel holds are listed at each poll;
-    // what was listed longer ago than a poll interval is asked again. With
-    // full syncs only: generous, since a listing of a big bucket can take
-    // longer than the poll interval, and a sync replaces everything anyway.
-    if (options.poll_interval.count() <= 0) {
-      ss.metadata_ttl = 1s;
-    } else if (CachedSyncs()) {
-      ss.metadata_ttl = options.poll_interval;
-    } else {
-      ss.metadata_ttl = 2 * options.poll_interval + 30s;
-    }
+    // sync replaces them; without periodic syncs, for a second. (Generous:
+    // a listing of a big bucket can take longer than the poll interval.)
+    // With cached syncs, a complete listing is good only about one poll
+    // interval for what no later sync lists: the directories the kernel
+    // does not hold, which it may look into anew.
+    ss.metadata_ttl = options.poll_interval.count() > 0 ? 2 * options.poll_interval + 30s : 1s;
+    if (CachedSyncs()) ss.complete_listing_ttl = options.poll_interval;
     ss.staging_dir = options.staging_dir;
     ss.conflict = options.conflict == config::Conflict::kOverwrite
                       ? store::ConflictPolicy::kOverwrite

@@ -192,9 +192,10 @@ Result<struct stat> S3Store::Stat(std::string_view path) {
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
     auto it = known_.find(path);
-    if (it != known_.end() && now - it->second.as_of < settings_.metadata_ttl)
+    const bool listed = ListedLocked(ParentOf(path), now);
+    if (it != known_.end() && (listed || now - it->second.as_of < CompleteTtlLocked()))
       return StatOf(path, it->second.node);
-    if (it == known_.end() && ListedLocked(ParentOf(path), now))
+    if (it == known_.end() && listed)
       return Errno{ENOENT};  // a recent listing of its directory has no such name
   }
   return StatFresh(path);
@@ -216,8 +217,14 @@ Result<struct stat> S3Store::StatFresh(std::string_view path) {
   return StatOf(path, *node);
 }
 
+S3Store::Clock::duration S3Store::CompleteTtlLocked() const {
+  using namespace std::chrono_literals;
+  if (settings_.complete_listing_ttl.count() <= 0) return settings_.metadata_ttl;
+  return settings_.complete_listing_ttl + 2 * complete_took_ + 1s;
+}
+
 bool S3Store::ListedLocked(std::string_view dir, Clock::time_point now) const {
-  if (now - complete_as_of_ < settings_.metadata_ttl) return true;
+  if (now - complete_as_of_ < CompleteTtlLocked()) return true;
   auto it = listed_.find(dir);
   return it != listed_.end() && now - it->second < settings_.metadata_ttl;
 }
@@ -422,6 +429,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
       if (known.as_of > start) fresh.insert_or_assign(path, known);
     known_.swap(fresh);
     complete_as_of_ = start;
+    complete_took_ = Clock::now() - start;
     std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
     skipped_ = tree.skipped.size();
     if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);

@@ -2,11 +2,12 @@
 //
 // Tree mapping: store/s3_tree.h. Metadata: every listing and HEAD result is
 // remembered with the time its request started; Stat() and List*() answer
-// from that memory while it is younger than `metadata_ttl` (the watcher's
-// syncs refresh it every poll interval: the whole bucket in a full sync, the
-// directories the kernel holds in the others, so lookups of known names cost
-// no request). A directory listed whole within the TTL, or a complete
-// listing, also answers "no such name". StatFresh(), ListFresh(),
+// from that memory while the listing of the directory is younger than
+// `metadata_ttl` (the watcher's syncs refresh it every poll interval: the
+// whole bucket in a full sync, the directories the kernel holds in a cached
+// one, so lookups of known names cost no request), or than
+// `complete_listing_ttl` for what only a complete listing covered. Such a
+// directory also answers "no such name". StatFresh(), ListFresh(),
 // ListTree() and everything else the watcher calls go to S3.
 //
 // Files: reads fetch ranges (store/s3_file.h: blocks with readahead for
@@ -47,6 +48,11 @@ struct S3StoreSettings {
   std::string prefix;  // "" or "dir/sub/" (normalized, trailing '/')
   s3tree::Attributes attributes;
   std::chrono::milliseconds metadata_ttl{1000};
+  // With cached syncs, a complete listing answers for the directories no
+  // later listing covers only this long (plus twice the time the listing
+  // took): they are the ones the kernel does not hold, and a name it looks
+  // up there anew must be as current as the last sync. 0: metadata_ttl.
+  std::chrono::milliseconds complete_listing_ttl{0};
   std::string staging_dir;  // writes are staged here; failed uploads kept in <dir>/failed
   ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
   size_t block_size = 8 << 20;   // sequential reads fetch blocks of this size
@@ -127,8 +133,10 @@ class S3Store final : public Store {
   // One delimiter listing of `dir` (from memory while a recent listing
   // covers it, unless `fresh`).
   Result<std::vector<DetailedEntry>> ListDir(std::string_view dir, bool fresh);
-  // Whether a listing that started within the TTL covered all of `dir`.
+  // Whether a listing that started within its TTL covered all of `dir`.
   bool ListedLocked(std::string_view dir, Clock::time_point now) const;
+  // How long the last complete listing answers for what it covered.
+  Clock::duration CompleteTtlLocked() const;
   // A directory's entries from memory while a recent listing covers it (an
   // empty list for an unknown directory), else nullopt.
   std::optional<std::vector<DetailedEntry>> ListKnownLocked(std::string_view dir);
@@ -157,6 +165,7 @@ class S3Store final : public Store {
   mutable std::mutex mu_;  // guards everything below
   std::map<std::string, Known, std::less<>> known_;
   Clock::time_point complete_as_of_{};  // start of the last complete listing
+  Clock::duration complete_took_{};     // and how long it took
   // Directories listed whole since, each with the start of its last listing.
   std::map<std::string, Clock::time_point, std::less<>> listed_;
   std::multimap<std::string, S3File*, std::less<>> writers_;
