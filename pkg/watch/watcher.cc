@@ -149,8 +149,12 @@ bool Watcher::CachedSync() {
     const std::string& dir = dirs[i];
     auto entries = store_->ListFresh(dir);
     if (!entries) {
-      // A directory that went away: its parent's listing says so.
-      if (entries.error() != ENOENT || dir.empty()) s = Status::FromErrno(entries.error());
+      // A directory that went away or became a file: its parent's listing
+      // says so. One that cannot be read keeps what was known of it, as in
+      // a full sync. Anything else (the network) fails the sync.
+      const int e = entries.error();
+      bool gone = !dir.empty() && (e == ENOENT || e == ENOTDIR);
+      if (dir.empty() || (!gone && e != EACCES && e != EPERM)) s = Status::FromErrno(e);
       continue;
     }
     Listing listing;
