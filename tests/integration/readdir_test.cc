@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support/fs_util.h"
+#include "support/http_client.h"
 #include "support/mount.h"
 
 namespace freshfs::testing {
@@ -149,6 +150,29 @@ TEST(ReaddirTest, TenThousandEntriesListedCompletelyOnce) {
   const auto again_names = WithoutDots(*again);
   EXPECT_TRUE(std::set<std::string>(again_names.begin(), again_names.end()) == unique);
   EXPECT_EQ(again_names.size(), names.size());
+}
+
+// With the kernel caching for long (a change source runs), one listing
+// hands the kernel every entry's attributes, so an `ls -l` (read the whole
+// directory, then stat each name) does not send a lookup per name.
+TEST(ReaddirTest, AListingFillsTheKernelsCacheForTheStatsThatFollow) {
+  constexpr int kCount = 5000;
+  Mount m;
+  ASSERT_EQ(mkdir(m.Src("big").c_str(), 0755), 0);
+  CreateFiles(m.Src("big"), "f", kCount);
+  ASSERT_TRUE(m.Start({"--metrics-address", "127.0.0.1:0"}));
+  auto port = m.MetricsPort();
+  ASSERT_TRUE(port) << m.Log();
+  auto lookups = [&] {
+    auto text = ScrapeMetrics(*port);
+    return text ? MetricSum(*text, "freshfs_fuse_requests_total", {{"op", "lookup"}}).value_or(-1)
+                : -1;
+  };
+  const auto names = WithoutDots(ListDir(m.Mnt("big")).value_or(std::vector<std::string>{}));
+  ASSERT_EQ(names.size(), size_t(kCount));
+  const double before = lookups();
+  for (const auto& name : names) ASSERT_TRUE(Lstat(m.Mnt("big/" + name))) << name;
+  EXPECT_LE(lookups() - before, 1) << "stats after a listing went to the daemon";
 }
 
 TEST(ReaddirTest, TelldirSeekdirReturnToTheSameEntry) {
