@@ -484,7 +484,9 @@ Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int fla
 
 Result<std::unique_ptr<FileHandle>> S3Store::Create(std::string_view path, int flags, mode_t,
                                                     const Caller&) {
-  auto existing = StatFresh(path);
+  // What a recent listing says is as good as asking (a name that appears
+  // meanwhile is caught by the upload, which checks again).
+  auto existing = Stat(path);
   if (existing) {
     if (flags & O_EXCL) return Errno{EEXIST};
     if (S_ISDIR(existing->st_mode)) return Errno{EISDIR};
@@ -504,7 +506,12 @@ Status S3Store::MakeDir(std::string_view path, mode_t, const Caller&) {
   if (!put) return Status::FromErrno(put.error().ToErrno());
   s3tree::Node node{.dir = true};
   node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
-  Remember(std::string(path), node);
+  std::lock_guard lock(mu_);
+  const auto now = Clock::now();
+  RememberLocked(std::string(path), node, now);
+  // Nothing was under it a moment ago: as good as a listing of it, so the
+  // names created in it next need no request to be known as new.
+  listed_.insert_or_assign(std::string(path), now);
   return Status::Ok();
 }
 

@@ -128,6 +128,28 @@ TEST_F(S3ScaleTest, CachedSyncsCostWhatTheKernelHoldsNotTheBucket) {
       << "syncs stayed cached with the kernel holding \"many\"\n" << m_.Log();
 }
 
+// A new file costs its upload and no more: in a directory made through the
+// mount (so known to be empty) or listed lately, the lookup and the create
+// need no request; the upload is a HEAD (for servers that ignore
+// conditional writes), the PUT and a HEAD for the object's LastModified.
+TEST_F(S3ScaleTest, NewFilesCostOnlyTheirUpload) {
+  Put("listed/old", "x");
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(mkdir(m_.Mnt("made").c_str(), 0755), 0) << ErrnoName(errno);
+  for (const char* dir : {"made", "listed"}) {
+    SCOPED_TRACE(dir);
+    const double lists = Requests("list"), heads = Requests("head"), puts = Requests("put");
+    constexpr int kFiles = 10;
+    for (int i = 0; i < kFiles; ++i)
+      ASSERT_EQ(WriteFile(m_.Mnt(std::string(dir) + "/n" + std::to_string(i)), "data"), 0);
+    EXPECT_EQ(Requests("put") - puts, kFiles);
+    EXPECT_LE(Requests("head") - heads, 2 * kFiles);
+    // (A sync may list the bucket meanwhile: one LIST each.)
+    EXPECT_LE(Requests("list") - lists, 3);
+  }
+  EXPECT_EQ(Get("made/n3"), "data");
+}
+
 // FRESHFS_S3_BIG_MIB overrides the size (default 1024).
 TEST_F(S3ScaleTest, OneGibObjectReadsBackExactlySequentiallyAndAtRandom) {
   const char* env = std::getenv("FRESHFS_S3_BIG_MIB");
