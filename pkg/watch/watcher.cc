@@ -34,6 +34,7 @@ Status Watcher::Start() {
   last_full_start_ = Clock::now();
   if (!FullSync(/*report=*/false)) return Status::FromErrno(EIO);
   stopping_ = false;
+  stop_ = false;
   poll_thread_ = std::thread([this] { PollLoop(); });
   return Status::Ok();
 }
@@ -42,6 +43,7 @@ void Watcher::Stop() {
   {
     std::lock_guard lock(poll_mu_);
     stopping_ = true;
+    stop_ = true;
   }
   poll_cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
@@ -146,6 +148,7 @@ bool Watcher::CachedSync() {
     if (st && !S_ISDIR(st->st_mode)) s = Status::FromErrno(ENOTDIR);
   }
   for (size_t i = 0; s.ok() && i < dirs.size(); ++i) {
+    if (stop_) return false;  // unmounting: what is left does not matter
     const std::string& dir = dirs[i];
     auto entries = store_->ListFresh(dir);
     if (!entries) {

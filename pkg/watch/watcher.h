@@ -155,6 +155,7 @@ class Watcher : public fs::ChangeObserver {
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
   bool stopping_ = false;
+  std::atomic<bool> stop_{false};  // stopping_, for a sync under way to give up early
   bool sync_requested_ = false;
   std::thread poll_thread_;
 };
