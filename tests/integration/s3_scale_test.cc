@@ -31,24 +31,29 @@ class S3ScaleTest : public S3MountedTest {
     EXPECT_TRUE(scrape);
     return MetricSum(scrape.value_or(""), "freshfs_s3_requests_total", {{"op", op}}).value_or(0);
   }
+  // Objects "many/f00000" ... with their number as content, 16 PUTs at a
+  // time; returns how many failed.
+  int PutMany(int count) {
+    auto client = Client();
+    std::atomic<int> next{0}, failed{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 16; ++t) {
+      writers.emplace_back([&] {
+        for (int i = next++; i < count; i = next++) {
+          char name[32];
+          std::snprintf(name, sizeof name, "many/f%05d", i);
+          if (!client->Put(name, std::to_string(i))) ++failed;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    return failed.load();
+  }
 };
 
 TEST_F(S3ScaleTest, TenThousandObjectsListInTenRequestsAndStatWithoutAny) {
   constexpr int kObjects = 10000;
-  auto client = Client();
-  std::atomic<int> next{0}, failed{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 16; ++t) {
-    writers.emplace_back([&] {
-      for (int i = next++; i < kObjects; i = next++) {
-        char name[32];
-        std::snprintf(name, sizeof name, "many/f%05d", i);
-        if (!client->Put(name, std::to_string(i))) ++failed;
-      }
-    });
-  }
-  for (auto& w : writers) w.join();
-  ASSERT_EQ(failed.load(), 0);
+  ASSERT_EQ(PutMany(kObjects), 0) << "PUTs failed";
 
   // No periodic sync during the test: every request is accounted for.
   ASSERT_TRUE(StartMount({"--poll-interval", "1h"}));
@@ -81,20 +86,7 @@ TEST_F(S3ScaleTest, TenThousandObjectsListInTenRequestsAndStatWithoutAny) {
 // so the syncs are full again.
 TEST_F(S3ScaleTest, CachedSyncsCostWhatTheKernelHoldsNotTheBucket) {
   constexpr int kObjects = 5000;
-  auto client = Client();
-  std::atomic<int> next{0}, failed{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 16; ++t) {
-    writers.emplace_back([&] {
-      for (int i = next++; i < kObjects; i = next++) {
-        char name[32];
-        std::snprintf(name, sizeof name, "many/f%05d", i);
-        if (!client->Put(name, std::to_string(i))) ++failed;
-      }
-    });
-  }
-  for (auto& w : writers) w.join();
-  ASSERT_EQ(failed.load(), 0);
+  ASSERT_EQ(PutMany(kObjects), 0) << "PUTs failed";
   Put("small/a", "one");
   // s3rver leaves "deep/x/" out of a delimiter listing of "deep/" (its only
   // object is two levels further down): cached syncs must not take that
