@@ -415,35 +415,50 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
   auto listing = client_->List(base, "");
   if (!listing) return Errno{listing.error().ToErrno()};
   s3tree::Tree tree = s3tree::BuildTree(listing->objects, base);
+  // A big bucket's listing is held three ways at once at most: free each
+  // as soon as it is used (the keys here, the tree below).
+  std::vector<s3::ObjectInfo>().swap(listing->objects);
   LogSkipped(tree.skipped);
   const std::string dir_prefix = dir.empty() ? "" : std::string(dir) + "/";
   std::vector<DetailedEntry> out;
   out.reserve(tree.nodes.size());
-  std::lock_guard lock(mu_);
-  if (dir.empty()) {
-    // A complete picture: replace what was known, except what the mount
-    // itself changed while the listing ran.
-    std::map<std::string, Known, std::less<>> fresh;
-    for (auto& [path, node] : tree.nodes) fresh.emplace(path, Known{node, start});
-    for (auto& [path, known] : known_)
-      if (known.as_of > start) fresh.insert_or_assign(path, known);
-    known_.swap(fresh);
-    complete_as_of_ = start;
-    complete_took_ = Clock::now() - start;
-    std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
-    skipped_ = tree.skipped.size();
-    if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
-  } else {
-    for (auto& [path, node] : tree.nodes) RememberLocked(dir_prefix + path, node, start);
-  }
   for (auto& [path, node] : tree.nodes) out.push_back(DetailedEntry{path, StatOf(dir_prefix + path, node)});
+  if (!dir.empty()) {
+    std::lock_guard lock(mu_);
+    for (auto& [path, node] : tree.nodes) RememberLocked(dir_prefix + path, node, start);
+    AddUnlistedWritersLocked(dir_prefix, tree.nodes, &out);
+    return out;
+  }
+  // A complete picture: replace what was known (built outside the lock,
+  // moving the tree's nodes), except what the mount itself changed while
+  // the listing ran.
+  std::map<std::string, Known, std::less<>> fresh;
+  while (!tree.nodes.empty()) {
+    auto node = tree.nodes.extract(tree.nodes.begin());
+    fresh.emplace_hint(fresh.end(), std::move(node.key()), Known{std::move(node.mapped()), start});
+  }
+  std::lock_guard lock(mu_);
+  for (auto& [path, known] : known_)
+    if (known.as_of > start) fresh.insert_or_assign(path, known);
+  known_.swap(fresh);
+  complete_as_of_ = start;
+  complete_took_ = Clock::now() - start;
+  std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
+  skipped_ = tree.skipped.size();
+  if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
+  AddUnlistedWritersLocked("", known_, &out);
+  return out;
+}
+
+template <typename Map>
+void S3Store::AddUnlistedWritersLocked(const std::string& dir_prefix, const Map& listed,
+                                       std::vector<DetailedEntry>* out) {
   // Files being written that S3 has not seen yet are part of the tree too.
   for (auto& [path, file] : writers_) {
-    if (!dir.empty() && path.compare(0, dir_prefix.size(), dir_prefix) != 0) continue;
+    if (path.compare(0, dir_prefix.size(), dir_prefix) != 0) continue;
     std::string rel = path.substr(dir_prefix.size());
-    if (!tree.nodes.count(rel)) out.push_back(DetailedEntry{rel, file->LocalStat()});
+    if (!listed.count(rel)) out->push_back(DetailedEntry{rel, file->LocalStat()});
   }
-  return out;
 }
 
 Result<std::string> S3Store::ReadLink(std::string_view) { return Errno{EINVAL}; }

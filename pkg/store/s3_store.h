@@ -152,6 +152,11 @@ class S3Store final : public Store {
                             const std::map<std::string, s3tree::Node>& listed,
                             Clock::time_point start);
   void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
+  // Adds the files being written under `dir_prefix` ("" or "dir/") that
+  // `listed` (keyed by path relative to it) lacks: S3 has not seen them yet.
+  template <typename Map>
+  void AddUnlistedWritersLocked(const std::string& dir_prefix, const Map& listed,
+                                std::vector<DetailedEntry>* out);
   // After the last entry of `dir` went away: a marker keeps it (as a local
   // filesystem would; S3 would otherwise drop the directory with it).
   void KeepDirectory(std::string_view dir);
