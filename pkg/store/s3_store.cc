@@ -429,14 +429,13 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
     AddUnlistedWritersLocked(dir_prefix, tree.nodes, &out);
     return out;
   }
-  // A complete picture: replace what was known (built outside the lock,
-  // moving the tree's nodes), except what the mount itself changed while
-  // the listing ran.
+  // A complete picture: replace what was known (built outside the lock),
+  // except what the mount itself changed while the listing ran. (Built
+  // whole before the tree goes: freeing tree nodes one by one between the
+  // new map's allocations leaves pages half used, which RSS keeps.)
   std::map<std::string, Known, std::less<>> fresh;
-  while (!tree.nodes.empty()) {
-    auto node = tree.nodes.extract(tree.nodes.begin());
-    fresh.emplace_hint(fresh.end(), std::move(node.key()), Known{std::move(node.mapped()), start});
-  }
+  for (auto& [path, node] : tree.nodes) fresh.emplace_hint(fresh.end(), path, Known{node, start});
+  tree.nodes.clear();
   std::lock_guard lock(mu_);
   for (auto& [path, known] : known_)
     if (known.as_of > start) fresh.insert_or_assign(path, known);
