@@ -39,6 +39,7 @@ constexpr Setting kSettings[] = {
     {"max-threads", ValueKind::kThreads, ""},
     {"poll-interval", ValueKind::kPoll, ""},
     {"full-sync-interval", ValueKind::kPoll, ""},
+    {"self-check-interval", ValueKind::kPoll, ""},
     {"events", ValueKind::kEvents, ""},
     {"revalidate-on-open", ValueKind::kBool, ""},
     {"push-small-files", ValueKind::kBool, ""},
@@ -271,7 +272,9 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
     case ValueKind::kPoll: {
       std::chrono::milliseconds d{};
       if (auto reason = ParseTimeout(value, &d)) return reason;
-      (name == "full-sync-interval" ? options.full_sync_interval : options.poll_interval) = d;
+      (name == "full-sync-interval"    ? options.full_sync_interval
+       : name == "self-check-interval" ? options.self_check_interval
+                                       : options.poll_interval) = d;
       return std::nullopt;
     }
     case ValueKind::kEvents: {

@@ -63,6 +63,9 @@ struct Options {
   // --full-sync-interval: polls in between list only the directories the
   // kernel holds; 0: every poll lists the whole source.
   std::chrono::milliseconds full_sync_interval{300000};
+  // --self-check-interval: how often a few files' cached pages are compared
+  // with the source (freshfs_stale_reads_detected_total); 0 disables.
+  std::chrono::milliseconds self_check_interval{60000};
   Events events = Events::kAuto;                  // --events inotify|none
   bool revalidate_on_open = false;                // --revalidate-on-open
   bool push_small_files = false;                  // --push-small-files (notify_store)

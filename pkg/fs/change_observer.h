@@ -26,6 +26,17 @@ class ChangeObserver {
   // Checks `path` against the source now and pushes out anything stale
   // before returning. True if it had changed.
   virtual bool Revalidate(const std::string& path) = 0;
+  // The source changed at `path` although the kernel may not have been told
+  // (an open found another object there than the inode stands for): look
+  // again and push out what is stale, without waiting for it.
+  virtual void Recheck(const std::string& path) { (void)Revalidate(path); }
+  // An entry at `path` (of type `type`) was handed to the kernel, which may
+  // cache it from now on. A change source that never saw it (it came and
+  // went between two syncs) must still tell the kernel when it goes.
+  virtual void Served(const std::string& path, mode_t type) {
+    (void)path;
+    (void)type;
+  }
 };
 
 // RAII bracket for one or two paths (rename has two).

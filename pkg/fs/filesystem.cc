@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace freshfs::fs {
@@ -57,6 +58,15 @@ Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view 
   return std::move(*path);
 }
 
+fuse_ino_t FileSystem::Enter(fuse_ino_t parent, std::string_view name, const std::string& path,
+                             const struct stat& st) {
+  // Lookup count +1: the caller replies with this entry.
+  fuse_ino_t ino =
+      inodes_.Lookup(parent, name, st.st_mode, IdentityOf(st), store::VersionOf(st));
+  if (ino != 0 && observer_) observer_->Served(path, st.st_mode & S_IFMT);
+  return ino;
+}
+
 Result<Entry> FileSystem::EnterNew(fuse_ino_t parent, std::string_view name,
                                    const std::string& path) {
   auto st = store_->Stat(path);
@@ -64,10 +74,26 @@ Result<Entry> FileSystem::EnterNew(fuse_ino_t parent, std::string_view name,
   Entry entry;
   entry.attr = *st;
   Report(&entry.attr);
-  // Lookup count +1: the caller replies with this entry.
-  entry.ino = inodes_.Lookup(parent, name, st->st_mode, IdentityOf(*st));
+  entry.ino = Enter(parent, name, path, *st);
   if (entry.ino == 0) return Errno{ENOENT};
   return entry;
+}
+
+void FileSystem::FollowOwnChange(fuse_ino_t ino, const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) return;
+  inodes_.SetVersion(ino, store::VersionOf(st));
+  // What the kernel caches of it is what the writer wrote: the new version.
+  inodes_.Confirm(ino);
+}
+
+bool FileSystem::SameVersion(fuse_ino_t ino, store::FileHandle* handle,
+                             const std::string& path) {
+  const uint64_t want = inodes_.VersionOf(ino);
+  if (want == 0) return true;
+  auto st = handle->Stat();
+  if (!st || store::VersionOf(*st) == want) return true;
+  if (observer_) observer_->Recheck(path);  // the kernel's inode is outdated: tell it
+  return false;
 }
 
 Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
@@ -115,7 +141,9 @@ Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange&
       OwnChange own(observer_, *path);
       Status s = store_->SetAttr(*path, change);
       if (!s.ok()) return Errno{s.error};
-      return GetAttr(ino, nullptr);
+      auto st = GetAttr(ino, nullptr);
+      if (st) FollowOwnChange(ino, *st);
+      return st;
     }
     fh = AnyOpenHandle(ino);
     if (!fh) return Errno{ENOENT};
@@ -124,7 +152,9 @@ Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange&
   if (auto path = inodes_.PathOf(ino)) own.emplace(observer_, *path);
   Status s = fh->SetAttr(change);
   if (!s.ok()) return Errno{s.error};
-  return GetAttr(ino, fh);
+  auto st = GetAttr(ino, fh);
+  if (st && own) FollowOwnChange(ino, *st);
+  return st;
 }
 
 Result<std::string> FileSystem::ReadLink(fuse_ino_t ino) {
@@ -218,7 +248,16 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
   if (!to) return Status::FromErrno(to.error());
   OwnChange own(observer_, *from, *to);
   Status s = store_->Rename(*from, *to, flags);
-  if (s.ok()) inodes_.Rename(parent, name, new_parent, new_name, flags & RENAME_EXCHANGE);
+  if (!s.ok()) return s;
+  inodes_.Rename(parent, name, new_parent, new_name, flags & RENAME_EXCHANGE);
+  // A store whose versions depend on the name (S3 copies the object) made
+  // new ones; the inodes that moved stand for them.
+  auto follow = [this](fuse_ino_t dir, std::string_view entry, const std::string& at) {
+    if (fuse_ino_t moved = inodes_.Find(dir, entry); moved != 0)
+      if (auto st = store_->Stat(at)) FollowOwnChange(moved, *st);
+  };
+  follow(new_parent, new_name, *to);
+  if (flags & RENAME_EXCHANGE) follow(parent, name, *from);
   return s;
 }
 
@@ -238,6 +277,19 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   auto handle = store_->Open(*path, flags);
   if (!handle) return Errno{handle.error()};
   file->handle = std::move(*handle);
+  if (own) {
+    if (auto st = file->handle->Stat()) FollowOwnChange(ino, *st);
+  } else {
+    // The name may lead to another object than the inode stands for by
+    // now (replaced at the source since the lookup). Reading it through the
+    // inode's page cache would mix two versions there.
+    if (!file->writable && !inodes_.Confirmed(ino)) {
+      Status pinned = file->handle->Pin();
+      if (!pinned.ok()) return Errno{pinned.error};
+    }
+    if (SameVersion(ino, file->handle.get(), *path)) inodes_.Confirm(ino);
+    else file->direct_io = true;
+  }
   Track(file.get());
   return file.release();
 }
@@ -258,7 +310,7 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   Created created;
   created.entry.attr = *st;
   Report(&created.entry.attr);
-  created.entry.ino = inodes_.Lookup(parent, name, st->st_mode, IdentityOf(*st));  // count +1
+  created.entry.ino = Enter(parent, name, *path, *st);  // count +1
   if (created.entry.ino == 0) return Errno{ENOENT};
   file->ino = created.entry.ino;
   file->handle = std::move(*handle);
@@ -282,17 +334,23 @@ void FileSystem::Release(OpenFile* file) {
   delete file;
 }
 
-FileSystem::OwnWrite::OwnWrite(FileSystem& fs, OpenFile* file)
-    : observer_(fs.observer_), file_(file) {
-  if (!observer_) return;
+bool FileSystem::OpenForWriting(fuse_ino_t ino) {
+  std::lock_guard lock(open_mu_);
+  auto [begin, end] = open_.equal_range(ino);
+  return std::any_of(begin, end, [](const auto& entry) { return entry.second->writable; });
+}
+
+FileSystem::OwnWrite::OwnWrite(FileSystem& fs, OpenFile* file) : fs_(fs), file_(file) {
+  if (!fs_.observer_) return;
   path_ = fs.inodes_.PathOf(file->ino);
-  if (path_) observer_->BeginOwnChange(*path_);
+  if (path_) fs_.observer_->BeginOwnChange(*path_);
 }
 
 FileSystem::OwnWrite::~OwnWrite() {
-  if (!observer_ || !path_) return;
+  if (!fs_.observer_ || !path_) return;
   auto st = file_->handle->Stat();
-  observer_->EndOwnChange(*path_, st ? &*st : nullptr);
+  if (st) fs_.FollowOwnChange(file_->ino, *st);  // an S3 upload is a new version
+  fs_.observer_->EndOwnChange(*path_, st ? &*st : nullptr);
 }
 
 Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
@@ -308,6 +366,16 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
     auto opened = store_->Open(*path, O_RDONLY);
     if (!opened) return Errno{opened.error()};
     handle = std::move(*opened);
+    if (!inodes_.Confirmed(ino)) {
+      Status pinned = handle->Pin();
+      if (!pinned.ok()) return Errno{pinned.error};
+    }
+    // Without an open there is no descriptor to read past the page cache:
+    // the object the inode stands for was replaced and cannot be reached
+    // by its name any more (as a stale NFS handle). The watcher retires the
+    // inode; a new open of the name finds the new object.
+    if (!SameVersion(ino, handle.get(), *path)) return Errno{ESTALE};
+    inodes_.Confirm(ino);
     std::lock_guard lock(unopened_mu_);
     if (unopened_.size() >= kUnopenedMax) unopened_.erase(unopened_.begin());
     unopened_[ino] = handle;
@@ -348,6 +416,7 @@ void FileSystem::DropUnopened(fuse_ino_t ino) {
 Status FileSystem::LoadDir(DirHandle* dir) {
   auto path = PathOf(dir->ino);
   if (!path) return Status::FromErrno(path.error());
+  dir->listed = invalidations_.Begin();
   auto listing = store_->List(*path);
   if (!listing) return Status::FromErrno(listing.error());
   // "." and ".." need non-zero inode numbers: readdir(3) skips entries with 0.
@@ -400,11 +469,12 @@ Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
     item.entry.attr.st_mode = e.type;
     bool dot = i < 2;
     if (plus && !dot) {
-      auto st = store_->Stat(store::JoinPath(*dir_path, e.name));
+      const std::string child = store::JoinPath(*dir_path, e.name);
+      auto st = store_->Stat(child);
       if (!st) continue;  // vanished since the listing: skip it
       item.entry.attr = *st;
       Report(&item.entry.attr);
-      item.entry.ino = inodes_.Lookup(dir->ino, e.name, st->st_mode, IdentityOf(*st));  // +1
+      item.entry.ino = Enter(dir->ino, e.name, child, *st);  // +1
     }
     if (!emit(item)) {
       // Did not fit into the reply: the kernel never sees it, so undo the +1.

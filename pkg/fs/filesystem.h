@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fs/change_observer.h"
+#include "fs/invalidation_log.h"
 #include "fs/inode_table.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -49,6 +50,10 @@ struct OpenFile {
   // Opened for writing (flush/fsync may then change the source; FUSE does
   // not repeat the open flags in those requests).
   bool writable = false;
+  // The name led to another version of the object than the inode stands
+  // for (replaced between the lookup and the open): this descriptor reads
+  // and writes past the page cache, so the inode's pages never mix versions.
+  bool direct_io = false;
   // Held shared by every request using the file, exclusively by release: the
   // kernel sends release only after the last use is answered, and this makes
   // that order explicit (and visible to ThreadSanitizer).
@@ -69,6 +74,7 @@ struct DirHandle {
   std::mutex mu;
   bool loaded = false;
   std::vector<store::DirEntry> entries;  // [0] ".", [1] "..", then the children
+  InvalidationLog::Ticket listed = 0;    // taken before the listing was read
 };
 
 // One item of a readdir reply. `entry.ino` is 0 for "." and ".." and for
@@ -88,6 +94,8 @@ class FileSystem {
   // Who to tell about the mount's own changes (the watcher); may stay unset.
   void set_observer(ChangeObserver* observer) { observer_ = observer; }
   InodeTable& inodes() { return inodes_; }
+  // Data invalidations of late, against which replies are checked.
+  InvalidationLog& invalidations() { return invalidations_; }
   store::Store& store() { return *store_; }
 
   Result<Entry> Lookup(fuse_ino_t parent, std::string_view name);
@@ -119,6 +127,8 @@ class FileSystem {
   Result<Created> Create(fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
                          const store::Caller& caller);
   void Release(OpenFile* file);
+  // Whether a descriptor open for writing exists for `ino`.
+  bool OpenForWriting(fuse_ino_t ino);
 
   // Brackets a change made through an open file (write, fallocate) as the
   // mount's own, recording the file's attributes right after it.
@@ -130,7 +140,7 @@ class FileSystem {
     OwnWrite& operator=(const OwnWrite&) = delete;
 
    private:
-    ChangeObserver* observer_;
+    FileSystem& fs_;
     OpenFile* file_;
     std::optional<std::string> path_;
   };
@@ -171,6 +181,15 @@ class FileSystem {
   Result<std::string> ChildPathOf(fuse_ino_t parent, std::string_view name) const;
   // Stats the new (parent, name) and hands it to the kernel (count +1).
   Result<Entry> EnterNew(fuse_ino_t parent, std::string_view name, const std::string& path);
+  // Records (count +1) that the kernel is handed `st` at (parent, name).
+  fuse_ino_t Enter(fuse_ino_t parent, std::string_view name, const std::string& path,
+                   const struct stat& st);
+  // The mount changed the object at `path` itself: the inode stands for
+  // the version the source holds now.
+  void FollowOwnChange(fuse_ino_t ino, const struct stat& st);
+  // Whether `handle` reads the version `ino` stands for; when not, the
+  // watcher is asked to look at `path` again.
+  bool SameVersion(fuse_ino_t ino, store::FileHandle* handle, const std::string& path);
   store::FileHandle* AnyOpenHandle(fuse_ino_t ino);
   void Track(OpenFile* file);
   Status LoadDir(DirHandle* dir);
@@ -178,6 +197,7 @@ class FileSystem {
   std::unique_ptr<store::Store> store_;
   const FsSettings settings_;
   InodeTable inodes_;
+  InvalidationLog invalidations_;
 
   // Open files per inode, so an unlinked-but-open file can still be stat'ed
   // and truncated by inode (the kernel may send getattr without a handle).

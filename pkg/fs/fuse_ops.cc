@@ -59,6 +59,22 @@ double AttrTimeout(fuse_req_t req) {
   double t = Ctx(req).cache.attr_timeout;
   return Degraded(req) ? std::min(t, kFallbackTimeout) : t;
 }
+// A read that hands the kernel pages of `ino`: if the source changed while
+// it was answered, the invalidation that went out meanwhile is repeated
+// after the reply (see InvalidationLog).
+class CachedReply {
+ public:
+  CachedReply(fuse_req_t req, fuse_ino_t ino)
+      : log_(Fs(req).invalidations()), ino_(ino), ticket_(log_.Begin()) {}
+  // Call after the reply was written: the kernel has taken it by then.
+  void Done() { log_.AfterReply(ino_, ticket_); }
+
+ private:
+  InvalidationLog& log_;
+  fuse_ino_t ino_;
+  InvalidationLog::Ticket ticket_;
+};
+
 DirHandle* DirOf(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
 store::Caller CallerOf(fuse_req_t req) {
@@ -199,6 +215,12 @@ void SetOpenFlags(fuse_req_t req, fuse_file_info* fi, const OpenFile& file) {
   // Keep cached pages unless the file was just found changed at the source
   // (then the kernel drops them as part of this open).
   fi->keep_cache = Ctx(req).cache.keep_cache && !Degraded(req) && !file.changed_at_source;
+  if (file.direct_io) {
+    // Another version than the inode's: past the page cache, which keeps
+    // the inode's own version for the descriptors opened on it.
+    fi->direct_io = 1;
+    fi->keep_cache = 1;
+  }
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -232,19 +254,16 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kRead);
   if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
+  CachedReply cached(req, ino);
   FileUse use(fi);
   store::FileHandle* fh = use.handle();
-  if (fh == nullptr) {  // no open was sent (FUSE_CAP_NO_OPEN_SUPPORT)
-    std::vector<char> data(size);
-    auto r = Fs(req).ReadUnopened(ino, data.data(), size, off);
-    if (!r) return (void)fuse_reply_err(req, r.error());
-    fuse_reply_buf(req, data.data(), *r);
-    return;
-  }
   std::vector<char> data(size);
-  auto r = fh->Read(data.data(), size, off);
+  // Without a handle no open was sent (FUSE_CAP_NO_OPEN_SUPPORT).
+  auto r = fh ? fh->Read(data.data(), size, off)
+              : Fs(req).ReadUnopened(ino, data.data(), size, off);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_buf(req, data.data(), *r);
+  cached.Done();
 }
 
 // Writes `in` at `off` as the mount's own change. Returns before any reply:
@@ -365,6 +384,9 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
   Status s = Fs(req).ReadDir(DirOf(fi), off, plus, emit);
   if (!s.ok() && used == 0) return (void)fuse_reply_err(req, s.error);
   fuse_reply_buf(req, buf.data(), used);
+  // The listing was read at opendir (or rewind): if the directory changed
+  // since, the kernel may now cache it after it was told to drop it.
+  Fs(req).invalidations().AfterReply(DirOf(fi)->ino, DirOf(fi)->listed);
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -413,6 +435,16 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   ReplyStatus(req, Fs(req).RemoveXattr(ino, name));
 }
 
+void OpRetrieveReply(fuse_req_t req, void* cookie, fuse_ino_t, off_t, fuse_bufvec* bufv) {
+  std::string data(fuse_buf_size(bufv), '\0');
+  fuse_bufvec flat = FUSE_BUFVEC_INIT(data.size());
+  flat.buf[0].mem = data.data();
+  ssize_t copied = fuse_buf_copy(&flat, bufv, fuse_buf_copy_flags(0));
+  data.resize(copied > 0 ? size_t(copied) : 0);
+  if (Ctx(req).on_retrieve) Ctx(req).on_retrieve(cookie, std::move(data));
+  fuse_reply_none(req);
+}
+
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = OpInit;
@@ -448,6 +480,7 @@ fuse_lowlevel_ops MakeOperations() {
   ops.getxattr = OpGetxattr;
   ops.listxattr = OpListxattr;
   ops.removexattr = OpRemovexattr;
+  ops.retrieve_reply = OpRetrieveReply;
   return ops;
 }
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
 
 #include "fs/filesystem.h"
 #include "metrics/metrics.h"
@@ -46,6 +47,8 @@ struct FuseContext {
   std::atomic<unsigned> kernel_minor{0};
   // Called once from the init op, when the kernel connection is up.
   std::function<void(fuse_conn_info*)> on_init;
+  // The kernel's answer to a notify_retrieve: the cached bytes it sent.
+  std::function<void(void* cookie, std::string data)> on_retrieve;
 };
 
 const fuse_lowlevel_ops& FuseOperations();

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <random>
 #include <vector>
 
 namespace freshfs::fs {
@@ -81,23 +82,29 @@ void InodeTable::RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_vie
 }
 
 fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
-                              ino_t identity) {
+                              ino_t identity, uint64_t version) {
   std::lock_guard lock(mu_);
   if (!FindLocked(parent)) return 0;
   type &= S_IFMT;
+  auto same_version = [version](const Node* node) {
+    return version == 0 || node->version == 0 || node->version == version;
+  };
   auto it = children_.find(ChildKey{parent, name});
   if (it != children_.end()) {
     Node* node = it->second;
-    if (node->type == type) {
+    if (node->type == type && same_version(node)) {
+      if (node->version == 0) node->version = version;
       ++node->nlookup;
       return node->ino;
     }
-    // Same name, different object: the kernel must see a new inode.
+    // Same name, different object (or another version of it): the kernel
+    // must see a new inode.
     RemoveLinkLocked(node, parent, name);
   }
   if (identity != 0 && type != S_IFDIR) {
     auto same = identities_.find(identity);
-    if (same != identities_.end() && same->second->type == type) {
+    if (same != identities_.end() && same->second->type == type &&
+        same_version(same->second)) {
       // Another name of a file the kernel already knows: share the inode.
       Node* node = same->second;
       AttachLocked(node, parent, name);
@@ -109,6 +116,7 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   node->ino = next_ino_++;
   node->type = type;
   node->nlookup = 1;
+  node->version = version;
   Node* raw = node.get();
   nodes_.emplace(raw->ino, std::move(node));
   AttachLocked(raw, parent, name);
@@ -182,6 +190,35 @@ std::vector<std::string> InodeTable::DirectoryPaths() const {
   return paths;
 }
 
+std::vector<std::pair<std::string, mode_t>> InodeTable::Paths() const {
+  std::vector<std::pair<std::string, mode_t>> paths;
+  std::lock_guard lock(mu_);
+  std::string path;
+  for (const auto& [ino, node] : nodes_) {
+    if (ino != kRoot && PathOfLocked(node.get(), &path)) paths.emplace_back(path, node->type);
+  }
+  return paths;
+}
+
+std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n,
+                                                                         uint64_t seed) const {
+  std::vector<std::pair<fuse_ino_t, std::string>> picked;
+  std::mt19937_64 rng(seed);
+  std::lock_guard lock(mu_);
+  std::vector<const Node*> chosen;  // reservoir sampling over the files
+  size_t seen = 0;
+  for (const auto& [ino, node] : nodes_) {
+    if (!S_ISREG(node->type) || node->parent == 0) continue;
+    ++seen;
+    if (chosen.size() < n) chosen.push_back(node.get());
+    else if (size_t j = rng() % seen; j < n) chosen[j] = node.get();
+  }
+  std::string path;
+  for (const Node* node : chosen)
+    if (PathOfLocked(node, &path)) picked.emplace_back(node->ino, path);
+  return picked;
+}
+
 std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent,
                                                  std::string_view name) const {
   std::lock_guard lock(mu_);
@@ -236,6 +273,31 @@ void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
   if (from) RemoveLinkLocked(from, from_parent, from_copy);
   if (from) AttachLocked(from, to_parent, to_copy);
   if (exchange && to) AttachLocked(to, from_parent, from_copy);
+}
+
+uint64_t InodeTable::VersionOf(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(ino);
+  return node ? node->version : 0;
+}
+
+void InodeTable::SetVersion(fuse_ino_t ino, uint64_t version) {
+  std::lock_guard lock(mu_);
+  if (Node* node = FindLocked(ino); node && node->version != version) {
+    node->version = version;
+    node->confirmed = false;
+  }
+}
+
+bool InodeTable::Confirmed(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  const Node* node = FindLocked(ino);
+  return node && node->confirmed;
+}
+
+void InodeTable::Confirm(fuse_ino_t ino) {
+  std::lock_guard lock(mu_);
+  if (Node* node = FindLocked(ino)) node->confirmed = true;
 }
 
 mode_t InodeTable::TypeOf(fuse_ino_t ino) const {

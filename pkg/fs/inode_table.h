@@ -16,6 +16,13 @@
 // were all removed (unlink, rename over it, replaced at the source by another
 // type) is "detached": it stays until forgotten, but has no path.
 //
+// Versions: each non-directory node also records the version of the
+// source object the kernel was handed (the source's inode number; for S3 it
+// changes with the ETag). A name that now means another version of the
+// object (replaced by a rename over it, or a new PUT) gets a new node, as a
+// local filesystem gives a new inode: the old node keeps its page cache for
+// descriptors opened on it, and new opens never mix pages of two versions.
+//
 // Thread-safe: one mutex; no method blocks on I/O or calls out.
 #pragma once
 
@@ -29,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace freshfs::fs {
@@ -45,9 +53,12 @@ class InodeTable {
   // one made (the name now means a different object).
   // `identity`: the source's inode number for a non-directory with more than
   // one link (0 otherwise): another name of the same file shares the node.
+  // `version`: the source object's version (see above; 0 = unknown, matches
+  // any): a node at that name with another version is detached and a new
+  // one made, as for another type.
   // Returns 0 if `parent` is unknown (a caller bug or a forgotten parent).
   fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
-                    ino_t identity = 0);
+                    ino_t identity = 0, uint64_t version = 0);
 
   // A hard link made through the mount: (parent, name) becomes another name
   // of `ino`, whose count is raised by one. Returns 0 if either is unknown.
@@ -87,6 +98,23 @@ class InodeTable {
   // cover only what the kernel may serve. One pass over every node under the
   // table lock.
   std::vector<std::string> DirectoryPaths() const;
+  // Every entry the kernel holds (the root aside), with its type. One pass
+  // under the table lock.
+  std::vector<std::pair<std::string, mode_t>> Paths() const;
+  // Up to `n` regular files the kernel holds, chosen at random (`seed`),
+  // with their paths. One pass under the table lock.
+  std::vector<std::pair<fuse_ino_t, std::string>> SampleFiles(size_t n, uint64_t seed) const;
+
+  // The version of the source object `ino` stands for (0 if unknown).
+  uint64_t VersionOf(fuse_ino_t ino) const;
+  // The mount itself changed the object (a write, truncate or rename through
+  // it made a new version): the node stands for the new one.
+  void SetVersion(fuse_ino_t ino, uint64_t version);
+  // Whether data of the node's version was read from the source since it
+  // was handed to the kernel (an S3 open of an unconfirmed node first asks
+  // which version the object has now: see FileHandle::Pin()).
+  bool Confirmed(fuse_ino_t ino) const;
+  void Confirm(fuse_ino_t ino);
 
   mode_t TypeOf(fuse_ino_t ino) const;  // 0 if unknown
   bool Known(fuse_ino_t ino) const;
@@ -105,6 +133,8 @@ class InodeTable {
     mode_t type = 0;
     uint64_t nlookup = 0;
     ino_t identity = 0;                       // set while in identities_
+    uint64_t version = 0;                     // see "Versions" above
+    bool confirmed = false;
     std::unique_ptr<std::list<Link>> more;    // further hard links (rare)
   };
   struct ChildKey {

@@ -26,6 +26,7 @@ void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino,
 }
 
 void ChangeApplier::Push(Notification n) {
+  if (n.type == InvalType::kInodeData && log_) log_->Note(n.ino);
   if (batch_keys_.insert(Invalidator::KeyOf(n)).second) {
     batch_.push_back(std::move(n));
     return;
@@ -61,6 +62,20 @@ void ChangeApplier::Appeared(const std::string& path, Clock::time_point detected
   // Also drops a cached negative entry ("no such file") for the name.
   Notify(InvalType::kEntry, r.parent, 0, name, detected);
   Notify(InvalType::kInodeData, 0, r.parent, {}, detected);
+}
+
+void ChangeApplier::Replaced(const std::string& path, fs::InodeTable::Resolved r,
+                             Clock::time_point detected) {
+  // As after rename(2) over a local file: the old object loses the name
+  // (descriptors open on it keep reading it, pages and all), and the next
+  // lookup of the name makes a new inode with an empty page cache. The
+  // second notification drops whatever the name points at by then, should
+  // a lookup have raced ahead of the first.
+  std::string name(NameOf(path));
+  Notify(InvalType::kDelete, r.parent, r.ino, name, detected);
+  Notify(InvalType::kEntry, r.parent, 0, name, detected);
+  if (on_content_change_) on_content_change_(r.ino);
+  inodes_->Detach(r.parent, name);
 }
 
 void ChangeApplier::CollapseNamesIntoEpoch(Clock::time_point detected) {
@@ -124,6 +139,13 @@ void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
       case metrics::ChangeKind::kAttributes: {
         fs::InodeTable::Resolved r = inodes_->Resolve(c.path);
         if (r.ino == 0) break;  // not cached: nothing to tell the kernel
+        if (c.replaced) {
+          // A lookup that raced ahead may have handed the kernel the new
+          // version already: then nothing it holds is stale.
+          if (c.version == 0 || inodes_->VersionOf(r.ino) != c.version)
+            Replaced(c.path, r, detected);
+          break;
+        }
         bool data = c.kind == metrics::ChangeKind::kModified;
         if (data && on_content_change_) on_content_change_(r.ino);
         Notify(data ? InvalType::kInodeData : InvalType::kInodeAttr, 0, r.ino, {}, detected);

@@ -6,7 +6,10 @@
 //                  + parent's data (readdir cache) and attributes
 //   deleted        notify_delete(parent, child, name) when the kernel knows the
 //                  child, + parent; nothing for names under a deleted directory
-//   modified       inval_inode(ino, 0, 0): attributes and cached pages
+//   modified       inval_inode(ino, 0, 0): attributes and cached pages;
+//                  replaced (a new object under the name: a rename over it,
+//                  a new S3 ETag): notify_delete(parent, ino, name), so the
+//                  name gets a new inode and old descriptors keep theirs
 //   attributes     inval_inode(ino, -1, 0)
 //   type changed   deleted + created
 //   renamed        deleted at the old name + created at the new one
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "fs/inode_table.h"
+#include "fs/invalidation_log.h"
 #include "invalidate/invalidator.h"
 #include "metrics/metrics.h"
 #include "watch/snapshot.h"
@@ -43,6 +47,10 @@ class ChangeApplier {
     on_content_change_ = std::move(fn);
   }
 
+  // Optional: where data invalidations are noted before they are queued,
+  // so replies that raced them repeat them (fs::InvalidationLog).
+  void set_invalidation_log(fs::InvalidationLog* log) { log_ = log; }
+
   // Optional: the new content of a changed file to push into the page cache
   // right after its invalidation (notify_store), or nullopt to skip it.
   using Pusher = std::function<std::optional<std::string>(fuse_ino_t, const std::string& path)>;
@@ -57,6 +65,7 @@ class ChangeApplier {
  private:
   void Gone(const std::string& path, bool is_dir, Clock::time_point detected);
   void Appeared(const std::string& path, Clock::time_point detected);
+  void Replaced(const std::string& path, fs::InodeTable::Resolved r, Clock::time_point detected);
   void Push(Notification n);  // into batch_, once per key
   void CollapseNamesIntoEpoch(Clock::time_point detected);
   void Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
@@ -73,6 +82,7 @@ class ChangeApplier {
   metrics::Metrics* metrics_;
   std::function<void(fuse_ino_t)> on_content_change_;
   Pusher pusher_;
+  fs::InvalidationLog* log_ = nullptr;
 };
 
 }  // namespace freshfs::invalidate

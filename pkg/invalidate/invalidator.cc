@@ -47,10 +47,21 @@ std::string Invalidator::KeyOf(const Notification& n) {
   return key;
 }
 
+void Invalidator::Call(std::function<void(KernelNotifier&)> fn) {
+  Notification n;
+  n.call = std::move(fn);
+  Enqueue(std::move(n));
+}
+
 void Invalidator::Enqueue(Notification n) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
+    if (n.call) {
+      queue_.emplace_back(next_seq_++, std::move(n));
+      wake_.notify_one();
+      return;
+    }
     // A pending full invalidation of the inode covers an attributes-only one.
     if (n.type == InvalType::kInodeAttr) {
       Notification data = n;
@@ -112,7 +123,7 @@ void Invalidator::Loop() {
     if (stopping_) return;
     auto [seq, n] = std::move(queue_.front());
     queue_.pop_front();
-    pending_keys_.erase(KeyOf(n));
+    if (!n.call) pending_keys_.erase(KeyOf(n));
     lock.unlock();  // never hold our lock while the kernel may block us
     Send(n);
     lock.lock();
@@ -122,6 +133,7 @@ void Invalidator::Loop() {
 }
 
 void Invalidator::Send(const Notification& n) {
+  if (n.call) return n.call(*notifier_);
   InvalType type = n.type;
   int rc = -ENOSYS;
   switch (type) {

@@ -43,6 +43,9 @@ struct Notification {
   std::string name;       // kEntry, kExpireEntry, kDelete
   std::string data;       // kStore: the file's new content
   Clock::time_point detected = Clock::now();
+  // Set: not a notification of the kinds above but a call to make on the
+  // notification thread, in order with them (a retrieve); never coalesced.
+  std::function<void(KernelNotifier&)> call;
 };
 
 class Invalidator {
@@ -56,6 +59,8 @@ class Invalidator {
   void Stop();
 
   void Enqueue(Notification n);
+  // Runs `fn` on the notification thread after everything queued before.
+  void Call(std::function<void(KernelNotifier&)> fn);
   // Waits until everything enqueued before this call was sent. False on timeout.
   bool Flush(std::chrono::milliseconds timeout);
 

@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <cerrno>
 #include <string_view>
 
 namespace freshfs::invalidate {
@@ -28,6 +29,14 @@ class KernelNotifier {
   // Invalidates every cached name at once (FUSE_NOTIFY_INC_EPOCH, Linux 6.16+);
   // -ENOSYS where the kernel lacks it.
   virtual int IncrementEpoch() = 0;
+  // Asks the kernel for the pages of `ino` it caches from `offset` on (up
+  // to `size` bytes, stopping at the first page it does not hold); they
+  // arrive as a retrieve_reply request carrying `cookie`. -ENOENT: the
+  // kernel holds no such inode (no reply comes then).
+  virtual int Retrieve(fuse_ino_t ino, off_t offset, size_t size, void* cookie) {
+    (void)ino, (void)offset, (void)size, (void)cookie;
+    return -ENOSYS;
+  }
 };
 
 class FuseNotifier final : public KernelNotifier {
@@ -55,6 +64,9 @@ class FuseNotifier final : public KernelNotifier {
     return fuse_lowlevel_notify_store(se_, ino, 0, &buf, fuse_buf_copy_flags(0));
   }
   int IncrementEpoch() override;
+  int Retrieve(fuse_ino_t ino, off_t offset, size_t size, void* cookie) override {
+    return fuse_lowlevel_notify_retrieve(se_, ino, size, offset, cookie);
+  }
 
  private:
   fuse_session* se_;

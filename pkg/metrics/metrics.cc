@@ -238,6 +238,30 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                             .Labels(constant)
                             .Register(*registry_)
                             .Add({});
+  auto& self_checks = prometheus::BuildCounter()
+                          .Name("freshfs_self_checks_total")
+                          .Help("Samples of the kernel's cached pages compared with the source "
+                                "(result: match, stale, not_cached, inconclusive)")
+                          .Labels(constant)
+                          .Register(*registry_);
+  const char* results[] = {"match", "stale", "not_cached", "inconclusive"};
+  for (size_t i = 0; i < size_t(SelfCheckResult::kCount); ++i)
+    self_checks_[i] = &self_checks.Add({{"result", results[i]}});
+  stale_reads_ = &prometheus::BuildCounter()
+                      .Name("freshfs_stale_reads_detected_total")
+                      .Help("Cached views found stale by the self-check although the watcher "
+                            "had seen the change (each was invalidated on the spot)")
+                      .Labels(constant)
+                      .Register(*registry_)
+                      .Add({});
+  invalidation_repeats_ = &prometheus::BuildCounter()
+                               .Name("freshfs_invalidation_repeats_total")
+                               .Help("Reads and listings answered while their inode was "
+                                     "invalidated, whose invalidation was sent again after "
+                                     "the reply")
+                               .Labels(constant)
+                               .Register(*registry_)
+                               .Add({});
 }
 
 void Metrics::SetLive(Live live) { live_->Set(std::move(live)); }

@@ -52,6 +52,11 @@ enum class StoreResult { kOk, kNotFound, kError, kCount };
 // A full sync lists the whole source; a cached one only the directories the
 // kernel holds (see watch::Watcher).
 enum class SyncKind { kFull, kCached };
+// What one sample of the kernel's cache against the source found
+// (invalidate::SelfCheck): the same bytes, stale bytes (or a name still
+// leading to a replaced object), nothing cached there, or no verdict (the
+// source changed during the check, or a change is still on its way).
+enum class SelfCheckResult { kMatch, kStale, kNotCached, kInconclusive, kCount };
 
 class Metrics {
  public:
@@ -116,6 +121,19 @@ class Metrics {
     events_->Add({{"result", std::string(result)}}).Increment(double(n));
   }
 
+  void SelfCheck(SelfCheckResult result) {
+    self_checks_[size_t(result)]->Increment();
+    if (result == SelfCheckResult::kStale) stale_reads_->Increment();
+  }
+  uint64_t SelfChecks(SelfCheckResult result) const {
+    return uint64_t(self_checks_[size_t(result)]->Value());
+  }
+  uint64_t StaleReadsDetected() const { return uint64_t(stale_reads_->Value()); }
+  // A read or listing raced an invalidation and the invalidation was sent
+  // again after its reply (fs::InvalidationLog).
+  void InvalidationRepeated() { invalidation_repeats_->Increment(); }
+  uint64_t InvalidationRepeats() const { return uint64_t(invalidation_repeats_->Value()); }
+
   // A sync that started at `started_unix` took `seconds`.
   void SyncDone(double seconds, bool ok, double started_unix, SyncKind kind = SyncKind::kFull);
   uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
@@ -144,6 +162,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* s3_requests_ = nullptr;
   prometheus::Gauge* s3_skipped_keys_ = nullptr;
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
+  std::array<prometheus::Counter*, size_t(SelfCheckResult::kCount)> self_checks_{};
+  prometheus::Counter* stale_reads_ = nullptr;
+  prometheus::Counter* invalidation_repeats_ = nullptr;
   std::shared_ptr<class LiveCollectable> live_;
 };
 

@@ -19,6 +19,7 @@
 #include "fs/session.h"
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
+#include "invalidate/self_check.h"
 #include "metrics/metrics.h"
 #include "metrics/process_collector.h"
 #include "mount/signals.h"
@@ -105,6 +106,7 @@ struct Volume::Parts {
   std::unique_ptr<watch::Watcher> watcher;
   std::unique_ptr<invalidate::Invalidator> invalidator;
   std::unique_ptr<invalidate::ChangeApplier> applier;
+  std::unique_ptr<invalidate::SelfCheck> self_check;
   std::unique_ptr<watch::InotifySource> inotify_source;
   std::unique_ptr<watch::S3EventSource> s3_events;
   std::shared_ptr<prometheus::Collectable> process_collector;
@@ -266,10 +268,20 @@ struct Volume::Parts {
     watcher = std::make_unique<watch::Watcher>(&filesystem->store(), ws, metrics.get());
     fs::InodeTable* table = &filesystem->inodes();
     watcher->set_cached_dirs([table] { return table->DirectoryPaths(); });
+    watcher->set_known_entries([table] { return table->Paths(); });
     applier = std::make_unique<invalidate::ChangeApplier>(&filesystem->inodes(),
                                                           invalidator.get(), metrics.get());
     fs::FileSystem* fs = filesystem.get();
     applier->set_on_content_change([fs](fuse_ino_t ino) { fs->DropUnopened(ino); });
+    applier->set_invalidation_log(&fs->invalidations());
+    invalidate::Invalidator* repeat_to = invalidator.get();
+    fs->invalidations().set_repeat([repeat_to, m = metrics.get()](fuse_ino_t ino) {
+      m->InvalidationRepeated();
+      invalidate::Notification n;
+      n.type = invalidate::InvalType::kInodeData;
+      n.ino = ino;
+      repeat_to->Enqueue(std::move(n));
+    });
     if (options.push_small_files) {
       applier->set_pusher([fs](fuse_ino_t ino, const std::string& path) {
         return fs->RecentlyRead(ino) ? fs->ReadSmallFile(path, kPushLimit)
@@ -281,6 +293,18 @@ struct Volume::Parts {
                               watch::Clock::time_point detected) {
       apply->Apply(changes, detected);
     });
+    if (options.self_check_interval.count() > 0) {
+      invalidate::SelfCheck::Settings sc;
+      sc.interval = options.self_check_interval;
+      self_check = std::make_unique<invalidate::SelfCheck>(
+          fs, watcher.get(), invalidator.get(), metrics.get(), sc,
+          [apply](const std::vector<watch::Change>& changes) {
+            apply->Apply(changes, watch::Clock::now());
+          });
+      ctx.on_retrieve = [check = self_check.get()](void* cookie, std::string data) {
+        check->OnRetrieved(cookie, std::move(data));
+      };
+    }
     invalidate::Invalidator* inv = invalidator.get();
     // On-open revalidation waits for its notifications: they concern an
     // inode the opener holds no lock on (see DESIGN.md); bounded all the same.
@@ -379,6 +403,7 @@ struct Volume::Parts {
   // inotify starts once the mount is up; a sync right after covers changes
   // made between the initial scan and the watches.
   void StartEvents() {
+    if (self_check) self_check->Start();
     if (s3_events) s3_events->Run();
     if (!inotify || !watcher) return;
     inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source, events_trusted);
@@ -397,6 +422,7 @@ struct Volume::Parts {
     // (an unmount racing a SIGTERM): one stops everything, the other waits
     // for that, so no thread is ever joined twice.
     std::lock_guard lock(stop_mu);
+    if (self_check) self_check->Stop();
     if (s3_events) s3_events->Stop();
     if (inotify_source) inotify_source->Stop();
     if (watcher) watcher->Stop();

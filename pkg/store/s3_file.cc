@@ -197,27 +197,48 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
   return block;
 }
 
-void S3File::FollowVersion() {
-  std::string path;
+Status S3File::Pin() {
+  if (writable_) return Status::Ok();
+  const size_t bs = store_->settings().block_size;
+  std::string key;
   {
     std::lock_guard lock(state_mu_);
-    path = path_;
+    if (blocks_.count(0)) return Status::Ok();  // reading a settled version already
+    key = store_->KeyOf(path_);
   }
-  auto known = store_->KnownNode(path);
+  // Unconditional: the point is to learn which version S3 has now (the
+  // metadata may be a poll interval old). The block is the one the first
+  // read would fetch.
+  std::string data(bs, '\0');
+  s3::ObjectInfo info;
+  auto got = store_->client().GetRange(key, 0, bs, data.data(), s3::Condition{}, &info);
+  if (!got) {
+    spdlog::warn("opening s3 object {}: {}", key, got.error().Describe());
+    return Status::FromErrno(got.error().ToErrno());
+  }
+  data.resize(*got);
+  auto block = std::make_shared<Block>();
   std::lock_guard lock(state_mu_);
-  if (known && !known->dir && !known->etag.empty() && known->etag != node_.etag) {
-    node_ = *known;
-    blocks_.clear();
-    window_ = 1;
+  if (!info.etag.empty() && info.etag != node_.etag) {
+    node_.etag = info.etag;
+    node_.size = info.size;
+    if (info.mtime_ns > 0) node_.mtime_ns = info.mtime_ns;
   }
+  cache::DiskCache* disk = store_->settings().disk_cache;
+  if (disk && !node_.etag.empty() && data.size() == std::min<uint64_t>(bs, node_.size))
+    disk->Put(key, node_.etag, 0, data);
+  block->data = std::move(data);
+  block->done = true;
+  blocks_[0] = std::move(block);
+  return Status::Ok();
 }
 
 Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
-  // The object may have changed since the open: once the mount knows (a
-  // sync, an event), reads follow the new version, as reads of a local file
-  // rewritten in place would; old bytes must not refill the page cache
-  // after the kernel was told to drop them.
-  FollowVersion();
+  // One open file reads one version of the object, as a descriptor of a
+  // replaced local file keeps reading the file it opened; the mount gives
+  // the new version a new inode. S3 keeps no old versions (unversioned
+  // buckets), so a range not fetched before the object changed is gone:
+  // that read fails, and a new open reads the new version.
   auto r = ReadRemoteOnce(buf, size, offset);
   if (r.error() == ESTALE) {
     std::string path;
@@ -225,11 +246,11 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
       std::lock_guard lock(state_mu_);
       path = path_;
     }
-    (void)store_->StatFresh(path);
-    FollowVersion();
-    r = ReadRemoteOnce(buf, size, offset);
+    spdlog::warn("s3 object {} changed while open; reopen it to read the new version",
+                 store_->KeyOf(path));
+    (void)store_->StatFresh(path);  // the next open finds the new version
+    return Errno{EIO};
   }
-  if (r.error() == ESTALE) return Errno{EIO};
   return r;
 }
 

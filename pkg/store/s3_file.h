@@ -3,9 +3,11 @@
 // Reading (not opened for writing): sequential reads fetch blocks of
 // settings().block_size and keep up to readahead_blocks in flight on the
 // store's pool, ramping up while the reader stays sequential; a read that
-// jumps elsewhere fetches only the range it asked for. Every GET is
-// conditional on the ETag seen at open, so one open file never mixes two
-// versions (a changed object reads as EIO; reopen to see the new one).
+// jumps elsewhere fetches only the range it asked for. Pin() (called by
+// the filesystem at open) fetches the first block unconditionally and
+// settles the version from it; every later GET is conditional on that
+// ETag, so one open file never mixes two versions (a range fetched after
+// the object changed reads as EIO; reopen to see the new one).
 // Blocks go through the optional on-disk cache, keyed by ETag.
 //
 // Writing: the object is staged in an unlinked local file (downloaded first
@@ -45,6 +47,7 @@ class S3File final : public FileHandle {
   Status Fsync(bool datasync) override;
   Status Allocate(int mode, off_t offset, off_t length) override;
   Result<off_t> Seek(off_t offset, int whence) override;
+  Status Pin() override;
 
   // For S3Store: the local state of a file open for writing.
   struct stat LocalStat();
@@ -61,7 +64,6 @@ class S3File final : public FileHandle {
   Status SaveFailedLocked(const std::string& key, const std::string& why);
   Result<size_t> ReadRemote(char* buf, size_t size, off_t offset);
   Result<size_t> ReadRemoteOnce(char* buf, size_t size, off_t offset);  // ESTALE: version changed
-  void FollowVersion();
   std::shared_ptr<Block> FetchBlock(uint64_t index, bool wait);
   // Fills `block` (number `index` of object `key` at `etag`) from the disk
   // cache or S3. Runs on a FUSE thread or the readahead pool and touches

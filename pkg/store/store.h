@@ -59,6 +59,12 @@ class FileHandle {
   virtual Status Fsync(bool datasync) = 0;
   virtual Status Allocate(int mode, off_t offset, off_t length) = 0;
   virtual Result<off_t> Seek(off_t offset, int whence) = 0;  // SEEK_DATA/SEEK_HOLE
+  // Settles which version of the object this handle reads, asking the
+  // source if the handle only knows it from cached metadata, so Stat()
+  // reports the version every read will return. A local file is settled at
+  // open (the descriptor is the version); an S3 object fetches its first
+  // block here, which its first read would fetch anyway.
+  virtual Status Pin() { return Status::Ok(); }
 };
 
 class Store {
@@ -124,6 +130,14 @@ class Store {
                           std::string_view value, int flags) = 0;
   virtual Status RemoveXattr(std::string_view path, const std::string& name) = 0;
 };
+
+// The version of the object a stat describes, as the kernel's inodes are
+// keyed by it (fs::InodeTable): the source's inode number, which a rename
+// over the name changes (S3 folds the ETag into it). 0 for directories,
+// which are never replaced under a name that stays cached.
+inline uint64_t VersionOf(const struct stat& st) {
+  return S_ISDIR(st.st_mode) ? 0 : uint64_t(st.st_ino);
+}
 
 // Joins a directory path and a child name ("" + "a" -> "a", "a" + "b" -> "a/b").
 std::string JoinPath(std::string_view dir, std::string_view name);

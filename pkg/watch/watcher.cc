@@ -174,6 +174,7 @@ bool Watcher::CachedSync() {
     if (!recorded) Rescan(dir, /*deep=*/true);
     Deliver(std::move(changes), Clock::now());
   }
+  if (s.ok()) SweepServed(start);
   SyncFinished(s, metrics::SyncKind::kCached, start, start_unix);
   if (s.ok() && !dirs.empty()) ::malloc_trim(0);
   return s.ok();
@@ -209,8 +210,11 @@ bool Watcher::FullSync(bool report) {
     snapshot_.Reconcile("", &root, &listing, KeepLocked(start), report ? &changes : nullptr);
     watched_ = snapshot_.size();
   }
+  if (report) {
+    Deliver(std::move(changes), Clock::now());
+    SweepServed(start);
+  }
   SyncFinished(s, metrics::SyncKind::kFull, start, start_unix);
-  if (report) Deliver(std::move(changes), Clock::now());
   // A sync of a big source allocates and frees its whole listing (about 180
   // bytes an entry); hand the freed pages back, or the daemon's RSS keeps
   // the peak of every sync.
@@ -296,6 +300,7 @@ void Watcher::RecordLocked(const std::string& path, const Fresh& fresh, const Ke
 }
 
 size_t Watcher::Rescan(const std::string& path, bool deep) {
+  const Clock::time_point start = Clock::now();
   std::vector<Change> changes;
   {
     std::unique_lock lock(mu_);
@@ -303,10 +308,12 @@ size_t Watcher::Rescan(const std::string& path, bool deep) {
   }
   size_t n = changes.size();
   Deliver(std::move(changes), Clock::now());
+  SweepServed(start, path, deep);
   return n;
 }
 
 size_t Watcher::RescanRename(const std::string& from, const std::string& to) {
+  const Clock::time_point start = Clock::now();
   std::vector<Change> gone, came;
   {
     std::unique_lock lock(mu_);
@@ -339,6 +346,8 @@ size_t Watcher::RescanRename(const std::string& from, const std::string& to) {
   }
   size_t n = changes.size();
   Deliver(std::move(changes), Clock::now());
+  SweepServed(start, from, /*subtree=*/true);
+  SweepServed(start, to, /*subtree=*/true);
   return n;
 }
 
@@ -384,6 +393,69 @@ bool Watcher::Revalidate(const std::string& path) {
   return n > 0;
 }
 
+void Watcher::Recheck(const std::string& path) { Rescan(path, false); }
+
+void Watcher::Served(const std::string& path, mode_t type) {
+  std::lock_guard lock(served_mu_);
+  if (served_.size() >= kServedMax && !served_.count(path)) {
+    served_overflow_ = true;
+    return;
+  }
+  served_[path] = {Ns(Clock::now()), type};
+}
+
+void Watcher::SweepServed(Clock::time_point before, std::string_view under, bool subtree) {
+  const int64_t before_ns = Ns(before);
+  std::vector<std::pair<std::string, mode_t>> candidates;
+  bool all_known = false;
+  {
+    std::lock_guard lock(served_mu_);
+    if (!subtree) {
+      // One path (a rescan of a file): no walk over everything served.
+      auto it = served_.find(std::string(under));
+      if (it != served_.end() && it->second.first < before_ns) {
+        candidates.emplace_back(it->first, it->second.second);
+        served_.erase(it);
+      }
+    }
+    if (subtree && served_overflow_ && under.empty() && known_entries_) {
+      served_overflow_ = false;
+      served_.clear();
+      all_known = true;
+    }
+    for (auto it = served_.begin(); subtree && it != served_.end();) {
+      if (it->second.first < before_ns && IsWithin(it->first, under)) {
+        candidates.emplace_back(it->first, it->second.second);
+        it = served_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Outside served_mu_: the inode table takes its own lock.
+  if (all_known) candidates = known_entries_();
+  if (candidates.empty()) return;
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [path, type] : candidates) {
+      if (path.empty() || snapshot_.Contains(path) || IsOwnLocked(path)) continue;
+      Change c;
+      c.kind = ChangeKind::kDeleted;
+      c.path = std::move(path);
+      c.was_dir = S_ISDIR(type);
+      changes.push_back(std::move(c));
+    }
+  }
+  if (changes.empty()) return;
+  spdlog::debug("{} entries the kernel was given are gone, unseen by any listing",
+                changes.size());
+  // Directories before what was under them (the applier skips those).
+  std::sort(changes.begin(), changes.end(),
+            [](const Change& a, const Change& b) { return a.path < b.path; });
+  Deliver(std::move(changes), Clock::now());
+}
+
 void Watcher::Heartbeat() { last_heartbeat_ns_ = Ns(Clock::now()); }
 
 void Watcher::SetEventsHealthy(bool healthy) {
@@ -403,6 +475,13 @@ size_t Watcher::WatchedEntries() const { return watched_.load(); }
 bool Watcher::Contains(const std::string& path) const {
   std::lock_guard lock(mu_);
   return snapshot_.Contains(path);
+}
+
+bool Watcher::Settled(const std::string& path, const EntryState& state) const {
+  std::lock_guard lock(mu_);
+  if (IsOwnLocked(path) || own_ended_ns_.count(path)) return false;
+  const EntryState* known = snapshot_.Find(path);
+  return known && *known == state;
 }
 
 Snapshot Watcher::CopySnapshot() const {

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fs/change_observer.h"
@@ -51,6 +52,9 @@ class Watcher : public fs::ChangeObserver {
   // The source paths of the directories the kernel holds (fs::InodeTable::
   // DirectoryPaths()).
   using CachedDirs = std::function<std::vector<std::string>()>;
+  // Every entry the kernel holds, with its type (fs::InodeTable::Paths()):
+  // what a sweep checks when too many entries were served to track each.
+  using KnownEntries = std::function<std::vector<std::pair<std::string, mode_t>>()>;
 
   Watcher(store::Store* store, Settings settings, metrics::Metrics* metrics);
   ~Watcher() override;
@@ -58,6 +62,7 @@ class Watcher : public fs::ChangeObserver {
   void set_sink(Sink sink) { sink_ = std::move(sink); }
   void set_flush(Flush flush) { flush_ = std::move(flush); }
   void set_cached_dirs(CachedDirs dirs) { cached_dirs_ = std::move(dirs); }
+  void set_known_entries(KnownEntries known) { known_entries_ = std::move(known); }
 
   // Scans the whole source (synchronously: the kernel must not cache anything
   // the snapshot has not seen), then starts the poll thread.
@@ -82,6 +87,8 @@ class Watcher : public fs::ChangeObserver {
   void BeginOwnChange(const std::string& path) override;
   void EndOwnChange(const std::string& path, const struct stat* known = nullptr) override;
   bool Revalidate(const std::string& path) override;
+  void Recheck(const std::string& path) override;
+  void Served(const std::string& path, mode_t type) override;
 
   // An event source that sees every change keeps the bound tight: it calls
   // Heartbeat() whenever it has delivered everything up to now, and
@@ -96,6 +103,10 @@ class Watcher : public fs::ChangeObserver {
   double StalenessSeconds() const;
   size_t WatchedEntries() const;
   bool Contains(const std::string& path) const;  // in the snapshot
+  // Whether the snapshot holds exactly `state` at `path` and the mount is
+  // not changing the path itself: whatever the watcher found there was
+  // handed on to the kernel's notifications.
+  bool Settled(const std::string& path, const EntryState& state) const;
   Snapshot CopySnapshot() const;  // for tests and diagnostics
 
  private:
@@ -115,6 +126,13 @@ class Watcher : public fs::ChangeObserver {
   // The paths the mount is changing itself: a sync leaves them as recorded.
   KeepSet OwnLocked() const;
   void Deliver(std::vector<Change> changes, Clock::time_point detected);
+  // Entries served to the kernel before `before` (`under` and, with
+  // `subtree`, everything within it; "" is the root) that the snapshot does
+  // not hold are gone from the source, though no listing ever showed them
+  // (they came and went between two): reported as deleted, so the kernel
+  // drops them too. The rest are settled (the snapshot holds them: later
+  // changes are found as any other).
+  void SweepServed(Clock::time_point before, std::string_view under = {}, bool subtree = true);
   // What the source holds at `path` now: its state (none if gone) and, with
   // `subtree` (for a directory), everything under it.
   struct Fresh {
@@ -137,6 +155,7 @@ class Watcher : public fs::ChangeObserver {
   Sink sink_;
   Flush flush_;
   CachedDirs cached_dirs_;
+  KnownEntries known_entries_;
 
   mutable std::mutex mu_;  // guards snapshot_ and own_
   Snapshot snapshot_;
@@ -151,6 +170,14 @@ class Watcher : public fs::ChangeObserver {
   // replaced under the watches), so only the last good sync bounds staleness.
   std::atomic<bool> sync_failing_{false};
   std::atomic<size_t> watched_{0};
+
+  // Entries handed to the kernel since the last sweep: path -> (when, type).
+  // Bounded: past kServedMax, the next sweep checks every entry the kernel
+  // holds instead.
+  static constexpr size_t kServedMax = 100'000;
+  std::mutex served_mu_;  // a leaf: never held while taking mu_
+  std::unordered_map<std::string, std::pair<int64_t, mode_t>> served_;
+  bool served_overflow_ = false;
 
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <fcntl.h>
 #include <map>
 #include <mutex>
 #include <string>
@@ -93,8 +96,42 @@ class FakeStore : public store::Store {
 
   Result<struct statvfs> StatFs() override { return (struct statvfs){}; }
 
-  Result<std::unique_ptr<store::FileHandle>> Open(std::string_view, int) override {
-    return Errno{ENOSYS};
+  // A descriptor of the object the path names at open, read-only: it keeps
+  // reading that version whatever happens to the path (as a local file's).
+  class File final : public store::FileHandle {
+   public:
+    explicit File(Node node) : node_(std::move(node)) {}
+    Result<size_t> Read(char* buf, size_t size, off_t offset) override {
+      if (size_t(offset) >= node_.data.size()) return size_t(0);
+      size_t n = std::min(size, node_.data.size() - size_t(offset));
+      std::memcpy(buf, node_.data.data() + offset, n);
+      return n;
+    }
+    Result<size_t> Write(const char*, size_t, off_t) override { return Errno{EBADF}; }
+    Result<struct stat> Stat() override {
+      struct stat st {};
+      st.st_mode = node_.mode;
+      st.st_size = off_t(node_.data.size());
+      st.st_ino = node_.ino;
+      st.st_nlink = 1;
+      return st;
+    }
+    Status SetAttr(const store::AttrChange&) override { return Status::FromErrno(EBADF); }
+    Status Flush() override { return Status::Ok(); }
+    Status Fsync(bool) override { return Status::Ok(); }
+    Status Allocate(int, off_t, off_t) override { return Status::FromErrno(EOPNOTSUPP); }
+    Result<off_t> Seek(off_t, int) override { return Errno{ENXIO}; }
+
+   private:
+    Node node_;
+  };
+  Result<std::unique_ptr<store::FileHandle>> Open(std::string_view path, int flags) override {
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EROFS};
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(std::string(path));
+    if (it == entries_.end()) return Errno{ENOENT};
+    if (S_ISDIR(it->second.mode)) return Errno{EISDIR};
+    return std::unique_ptr<store::FileHandle>(new File(it->second));
   }
   Result<std::unique_ptr<store::FileHandle>> Create(std::string_view, int, mode_t,
                                                     const store::Caller&) override {

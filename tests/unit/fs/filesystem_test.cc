@@ -54,6 +54,75 @@ TEST_F(FileSystemTest, LookupCountsAndForgetReleases) {
   EXPECT_FALSE(fs_->inodes().Known(e->ino));
 }
 
+// Records what the filesystem tells its change source.
+class RecordingObserver : public ChangeObserver {
+ public:
+  void BeginOwnChange(const std::string&) override {}
+  void EndOwnChange(const std::string&, const struct stat*) override {}
+  bool Revalidate(const std::string&) override { return false; }
+  void Recheck(const std::string& path) override { rechecked.push_back(path); }
+  void Served(const std::string& path, mode_t type) override { served.emplace_back(path, type); }
+  std::vector<std::string> rechecked;
+  std::vector<std::pair<std::string, mode_t>> served;
+};
+
+// Between the kernel's lookup and its open, another writer renamed a new
+// file over the name. Reading the new file through the old inode's page
+// cache would mix the two versions there: this open goes past the cache,
+// and the watcher is asked to retire the old inode.
+TEST_F(FileSystemTest, AnOpenThatFindsAReplacedObjectReadsPastThePageCache) {
+  RecordingObserver observer;
+  fs_->set_observer(&observer);
+  store_->Put("f", S_IFREG | 0644, "version one");
+  auto e = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(e.ok());
+  auto first = fs_->Open(e->ino, O_RDONLY);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE((*first)->direct_io);
+  EXPECT_TRUE(observer.rechecked.empty());
+
+  store_->Put("f", S_IFREG | 0644, "version two");  // a new source inode
+  auto second = fs_->Open(e->ino, O_RDONLY);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE((*second)->direct_io);
+  EXPECT_EQ(observer.rechecked, std::vector<std::string>{"f"});
+  char buf[32] = {};
+  auto n = (*second)->handle->Read(buf, sizeof buf, 0);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "version two");  // one whole version
+  // The first descriptor keeps reading what it opened.
+  n = (*first)->handle->Read(buf, sizeof buf, 0);
+  EXPECT_EQ(std::string(buf, *n), "version one");
+  fs_->Release(*first);
+  fs_->Release(*second);
+
+  // The next lookup of the name hands the kernel a new inode.
+  auto again = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->ino, e->ino);
+  auto third = fs_->Open(again->ino, O_RDONLY);
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE((*third)->direct_io);
+  fs_->Release(*third);
+}
+
+TEST_F(FileSystemTest, EveryEntryHandedToTheKernelIsReportedServed) {
+  RecordingObserver observer;
+  fs_->set_observer(&observer);
+  store_->Put("d", S_IFDIR | 0755);
+  store_->Put("d/a", S_IFREG | 0644);
+  store_->Put("d/b", S_IFREG | 0644);
+  auto d = fs_->Lookup(kRoot, "d");
+  ASSERT_TRUE(d.ok());
+  auto dir = fs_->OpenDir(d->ino);
+  ASSERT_TRUE(dir.ok());
+  std::vector<std::string> names;
+  ReadAll(*dir, 0, /*plus=*/true, 100, &names);
+  fs_->ReleaseDir(*dir);
+  using Served = std::vector<std::pair<std::string, mode_t>>;
+  EXPECT_EQ(observer.served, (Served{{"d", S_IFDIR}, {"d/a", S_IFREG}, {"d/b", S_IFREG}}));
+}
+
 TEST_F(FileSystemTest, LookupOfMissingNameIsEnoentAndCountsNothing) {
   auto e = fs_->Lookup(kRoot, "missing");
   EXPECT_EQ(e.error(), ENOENT);

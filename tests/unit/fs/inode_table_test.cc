@@ -62,6 +62,53 @@ TEST(InodeTable, DirectoryPathsAreTheDirectoriesTheKernelHolds) {
   EXPECT_EQ(paths, (std::vector<std::string>{"", "a"}));
 }
 
+TEST(InodeTable, ANameThatLeadsToAnotherVersionGetsANewInode) {
+  InodeTable t;
+  fuse_ino_t v1 = t.Lookup(kRoot, "f", S_IFREG, 0, /*version=*/100);
+  EXPECT_EQ(t.Lookup(kRoot, "f", S_IFREG, 0, 100), v1);  // same object: same inode
+  EXPECT_EQ(t.LookupCount(v1), 2u);
+  fuse_ino_t v2 = t.Lookup(kRoot, "f", S_IFREG, 0, 101);  // replaced at the source
+  EXPECT_NE(v2, v1);
+  EXPECT_EQ(t.VersionOf(v2), 101u);
+  EXPECT_EQ(t.Find(kRoot, "f"), v2);
+  // The old inode stays (open descriptors use it) but has no name.
+  EXPECT_TRUE(t.Known(v1));
+  EXPECT_EQ(t.PathOf(v1), std::nullopt);
+  // Version 0 (unknown) matches whatever the node has.
+  EXPECT_EQ(t.Lookup(kRoot, "f", S_IFREG, 0, 0), v2);
+}
+
+TEST(InodeTable, TheMountsOwnNewVersionKeepsTheInode) {
+  InodeTable t;
+  fuse_ino_t f = t.Lookup(kRoot, "f", S_IFREG, 0, 100);
+  t.Confirm(f);
+  EXPECT_TRUE(t.Confirmed(f));
+  t.SetVersion(f, 200);  // an upload through the mount made a new ETag
+  EXPECT_FALSE(t.Confirmed(f));  // the new version has not been read yet
+  EXPECT_EQ(t.Lookup(kRoot, "f", S_IFREG, 0, 200), f);
+}
+
+TEST(InodeTable, SampleFilesPicksOnlyNamedFilesTheKernelHolds) {
+  InodeTable t;
+  fuse_ino_t d = t.Lookup(kRoot, "d", S_IFDIR);
+  std::vector<fuse_ino_t> files;
+  for (int i = 0; i < 20; ++i)
+    files.push_back(t.Lookup(d, "f" + std::to_string(i), S_IFREG, 0, 1 + i));
+  t.Lookup(kRoot, "link", S_IFLNK);
+  t.Detach(d, "f0");  // no name: cannot be checked against the source
+  auto picked = t.SampleFiles(5, 42);
+  ASSERT_EQ(picked.size(), 5u);
+  for (const auto& [ino, path] : picked) {
+    EXPECT_NE(ino, files[0]);
+    EXPECT_EQ(t.PathOf(ino), path);
+    EXPECT_EQ(t.TypeOf(ino), mode_t(S_IFREG));
+  }
+  EXPECT_EQ(t.SampleFiles(100, 1).size(), 19u);
+  // Different seeds, different picks (over 19 files, 5 of them).
+  auto other = t.SampleFiles(5, 43);
+  EXPECT_NE(picked, other);
+}
+
 TEST(InodeTable, NumbersAreNeverReused) {
   InodeTable t;
   fuse_ino_t a = t.Lookup(kRoot, "a", S_IFREG);

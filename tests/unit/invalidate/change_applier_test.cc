@@ -52,6 +52,45 @@ TEST_F(ChangeApplierTest, NothingIsSentForEntriesUnderUnknownDirectories) {
   EXPECT_EQ(metrics_.RemoteChangeCount(ChangeKind::kModified), 2u);  // still counted
 }
 
+// A rename over the name (or a new S3 ETag): a new object, not the old one
+// rewritten. The old inode loses the name, as after rename(2) on a local
+// filesystem; its pages stay for the descriptors open on it.
+TEST_F(ChangeApplierTest, ReplacedFileLosesItsNameButKeepsItsPages) {
+  fuse_ino_t old = inodes_.Lookup(kRoot, "f", S_IFREG, 0, /*version=*/7);
+  watch::Change c = C(ChangeKind::kModified, "f");
+  c.replaced = true;
+  c.version = 8;
+  auto calls = Apply({c});
+  EXPECT_EQ(calls, (std::vector<std::string>{"delete 1 " + std::to_string(old) + " f",
+                                             "entry 1 f"}));
+  EXPECT_EQ(inodes_.Find(kRoot, "f"), 0u);
+  EXPECT_TRUE(inodes_.Known(old));  // until the kernel forgets it
+  // The next lookup of the name makes a new inode for the new object.
+  fuse_ino_t now = inodes_.Lookup(kRoot, "f", S_IFREG, 0, 8);
+  EXPECT_NE(now, old);
+}
+
+TEST_F(ChangeApplierTest, ReplacedFileTheKernelAlreadyHasAtItsNewVersionNeedsNothing) {
+  inodes_.Lookup(kRoot, "f", S_IFREG, 0, /*version=*/8);  // a lookup raced ahead
+  watch::Change c = C(ChangeKind::kModified, "f");
+  c.replaced = true;
+  c.version = 8;
+  EXPECT_TRUE(Apply({c}).empty());
+}
+
+TEST_F(ChangeApplierTest, DataInvalidationsAreNotedBeforeTheyAreSent) {
+  fs::InvalidationLog log;
+  applier_.set_invalidation_log(&log);
+  fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
+  fs::InvalidationLog::Ticket before = log.Begin();
+  kernel_.Block();  // the notification cannot have gone out yet
+  applier_.Apply({C(ChangeKind::kModified, "f")}, Clock::now());
+  EXPECT_TRUE(log.Raced(f, before));
+  EXPECT_FALSE(log.Raced(f, log.Begin()));
+  kernel_.Unblock();
+  EXPECT_TRUE(inv_.Flush(5s));
+}
+
 TEST_F(ChangeApplierTest, ModifiedKnownFileDropsItsPages) {
   fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG);
   auto calls = Apply({C(ChangeKind::kModified, "f")});

@@ -201,6 +201,83 @@ TEST_F(WatcherTest, CachedSyncIsFullWhenTheHeldDirectoriesCostMoreRequests) {
   EXPECT_EQ(seen_[0].path, "e/g");  // only a full sync sees it
 }
 
+TEST_F(WatcherTest, ReplacedFileIsReportedAsANewObject) {
+  store_.Put("d/f", S_IFREG | 0644, "two");  // another writer renamed a new file over it
+  ASSERT_TRUE(watcher_->SyncNow());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kModified);
+  EXPECT_TRUE(seen_[0].replaced);
+  EXPECT_EQ(seen_[0].version, store_.Stat("d/f")->st_ino);
+}
+
+// A name that came and went between two syncs was never in any listing;
+// the kernel was handed it all the same (a reader looked it up) and would
+// keep it for as long as it caches, unless the watcher says it is gone.
+TEST_F(WatcherTest, ANameServedBetweenTwoSyncsIsReportedGoneAtTheNext) {
+  store_.Put("d/brief", S_IFREG | 0644, "x");
+  watcher_->Served("d/brief", S_IFREG);  // a lookup handed it to the kernel
+  watcher_->Served("d/f", S_IFREG);      // one the snapshot knows: nothing to say
+  store_.Erase("d/brief");
+  ASSERT_TRUE(watcher_->SyncNow());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kDeleted);
+  EXPECT_EQ(seen_[0].path, "d/brief");
+  EXPECT_FALSE(seen_[0].was_dir);
+  seen_.clear();
+  ASSERT_TRUE(watcher_->SyncNow());  // reported once
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(WatcherTest, ANameServedBetweenTwoSyncsThatStillExistsIsCreatedNotGone) {
+  store_.Put("d/new", S_IFREG | 0644, "x");
+  watcher_->Served("d/new", S_IFREG);
+  ASSERT_TRUE(watcher_->SyncCached());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kCreated);
+}
+
+TEST_F(WatcherTest, ARescanFindingNothingReportsAServedNameGone) {
+  // inotify: a create and a delete in one batch rescan the path once.
+  store_.Put("d/blip", S_IFREG | 0644, "x");
+  watcher_->Served("d/blip", S_IFREG);
+  store_.Erase("d/blip");
+  watcher_->Rescan("d/blip", false);
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].kind, ChangeKind::kDeleted);
+  EXPECT_EQ(seen_[0].path, "d/blip");
+}
+
+TEST_F(WatcherTest, TooManyServedNamesAreCheckedAgainstEverythingTheKernelHolds) {
+  watcher_->set_known_entries([] {
+    return std::vector<std::pair<std::string, mode_t>>{{"d", S_IFDIR}, {"d/ghost", S_IFREG}};
+  });
+  for (int i = 0; i <= 100'000; ++i) watcher_->Served("d/n" + std::to_string(i), S_IFREG);
+  ASSERT_TRUE(watcher_->SyncNow());
+  // The first 100,000 are checked one by one, the rest through what the
+  // kernel holds; none exists, all are reported once.
+  size_t gone = 0;
+  bool ghost = false;
+  for (const auto& c : seen_) {
+    EXPECT_EQ(c.kind, ChangeKind::kDeleted);
+    ++gone;
+    ghost |= c.path == "d/ghost";
+  }
+  EXPECT_TRUE(ghost);
+  EXPECT_EQ(gone, 1u);  // the overflow replaces the tracked names by the kernel's
+}
+
+TEST_F(WatcherTest, SettledMeansTheWatcherHasSeenThatState) {
+  auto st = store_.Stat("d/f");
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(watcher_->Settled("d/f", EntryState::From(*st)));
+  store_.Put("d/f", S_IFREG | 0644, "changed");
+  EXPECT_FALSE(watcher_->Settled("d/f", EntryState::From(*store_.Stat("d/f"))));
+  watcher_->BeginOwnChange("d/f");
+  ASSERT_TRUE(watcher_->SyncNow());
+  EXPECT_FALSE(watcher_->Settled("d/f", EntryState::From(*store_.Stat("d/f"))));  // ours, in flight
+  watcher_->EndOwnChange("d/f");
+}
+
 TEST(WatcherPoll, FullSyncsRunAtTheirIntervalAndCachedSyncsBetween) {
   freshfs::testing::FakeStore store;
   metrics::Metrics metrics("v", "test");
