@@ -47,8 +47,17 @@ void FileSystem::Report(struct stat* st) const {
 
 Result<std::string> FileSystem::PathOf(fuse_ino_t ino) const {
   auto path = inodes_.PathOf(ino);
-  if (!path) return Errno{ENOENT};
+  if (!path) return Errno{NoPathError(ino)};
   return std::move(*path);
+}
+
+int FileSystem::NoPathError(fuse_ino_t ino) const {
+  // An inode the kernel still holds whose name went away (deleted, or
+  // replaced by another object) while a path walk that found it was under
+  // way: ESTALE makes the kernel walk the path again with its names
+  // revalidated (as for NFS), so open(2) or stat(2) of a name that was
+  // replaced reaches the new object instead of failing.
+  return inodes_.Known(ino) ? ESTALE : ENOENT;
 }
 
 Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view name) const {
@@ -128,6 +137,8 @@ Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
     st = store_->Stat(*path);
   } else if (store::FileHandle* open = AnyOpenHandle(ino)) {
     st = open->Stat();  // unlinked but still open
+  } else {
+    st = Errno{NoPathError(ino)};
   }
   if (st) Report(&*st);
   return st;
@@ -264,6 +275,12 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
 Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   if (settings_.read_only && Writes(flags)) return Errno{EROFS};
   auto path = PathOf(ino);
+  // The kernel found the inode by a name that now leads to a newer version
+  // of the object (replaced while the open was under way): open that, past
+  // the page cache (the version check below sees the difference).
+  if (!path) {
+    if (auto former = inodes_.FormerPath(ino)) path = std::move(*former);
+  }
   if (!path) return Errno{path.error()};
   auto file = std::make_unique<OpenFile>();
   file->ino = ino;

@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -74,7 +75,8 @@ struct DirHandle {
   std::mutex mu;
   bool loaded = false;
   std::vector<store::DirEntry> entries;  // [0] ".", [1] "..", then the children
-  InvalidationLog::Ticket listed = 0;    // taken before the listing was read
+  // Taken before the listing was read; atomic: read after a reply, outside mu.
+  std::atomic<InvalidationLog::Ticket> listed{0};
 };
 
 // One item of a readdir reply. `entry.ino` is 0 for "." and ".." and for
@@ -178,6 +180,9 @@ class FileSystem {
 
  private:
   Result<std::string> PathOf(fuse_ino_t ino) const;
+  // Why `ino` has no path: ESTALE for an inode whose name went away, ENOENT
+  // for one the kernel does not hold.
+  int NoPathError(fuse_ino_t ino) const;
   Result<std::string> ChildPathOf(fuse_ino_t parent, std::string_view name) const;
   // Stats the new (parent, name) and hands it to the kernel (count +1).
   Result<Entry> EnterNew(fuse_ino_t parent, std::string_view name, const std::string& path);

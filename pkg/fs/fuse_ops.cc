@@ -66,7 +66,8 @@ class CachedReply {
  public:
   CachedReply(fuse_req_t req, fuse_ino_t ino)
       : log_(Fs(req).invalidations()), ino_(ino), ticket_(log_.Begin()) {}
-  // Call after the reply was written: the kernel has taken it by then.
+  // Call after the reply was written (and without touching the request,
+  // which the reply freed): the kernel has taken the reply by then.
   void Done() { log_.AfterReply(ino_, ticket_); }
 
  private:
@@ -383,10 +384,15 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
   };
   Status s = Fs(req).ReadDir(DirOf(fi), off, plus, emit);
   if (!s.ok() && used == 0) return (void)fuse_reply_err(req, s.error);
+  // Once replied to, the request is freed and the directory may be
+  // released: take what is needed after the reply now.
+  InvalidationLog& log = Fs(req).invalidations();
+  const fuse_ino_t ino = DirOf(fi)->ino;
+  const InvalidationLog::Ticket listed = DirOf(fi)->listed;
   fuse_reply_buf(req, buf.data(), used);
   // The listing was read at opendir (or rewind): if the directory changed
   // since, the kernel may now cache it after it was told to drop it.
-  Fs(req).invalidations().AfterReply(DirOf(fi)->ino, DirOf(fi)->listed);
+  log.AfterReply(ino, listed);
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {

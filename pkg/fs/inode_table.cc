@@ -46,6 +46,7 @@ void InodeTable::ForgetIdentityLocked(Node* node) {
 
 void InodeTable::AttachLocked(Node* node, fuse_ino_t parent, std::string_view name) {
   if (node->parent == 0) {
+    retired_.erase(node->ino);
     node->parent = parent;
     node->name.assign(name);
     children_[ChildKey{parent, node->name}] = node;
@@ -99,7 +100,8 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
     }
     // Same name, different object (or another version of it): the kernel
     // must see a new inode.
-    RemoveLinkLocked(node, parent, name);
+    if (node->type == type) RetireLocked(node, parent, name);
+    else RemoveLinkLocked(node, parent, name);
   }
   if (identity != 0 && type != S_IFDIR) {
     auto same = identities_.find(identity);
@@ -150,6 +152,7 @@ void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
   node->nlookup = n >= node->nlookup ? 0 : node->nlookup - n;
   if (node->nlookup > 0) return;
   DetachLocked(node);
+  retired_.erase(ino);
   // Children keep their own counts (the kernel forgets children before their
   // parent); any still attached here become unreachable by path.
   nodes_.erase(ino);
@@ -257,6 +260,30 @@ void InodeTable::Detach(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = children_.find(ChildKey{parent, name});
   if (it != children_.end()) RemoveLinkLocked(it->second, parent, name);
+}
+
+void InodeTable::RetireLocked(Node* node, fuse_ino_t parent, std::string_view name) {
+  std::string former(name);  // `name` may point into the link removed next
+  RemoveLinkLocked(node, parent, former);
+  if (node->parent == 0) retired_[node->ino] = Link{parent, std::move(former)};
+}
+
+void InodeTable::Retire(fuse_ino_t parent, std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = children_.find(ChildKey{parent, name});
+  if (it != children_.end()) RetireLocked(it->second, parent, name);
+}
+
+std::optional<std::string> InodeTable::FormerPath(fuse_ino_t ino) const {
+  std::lock_guard lock(mu_);
+  auto it = retired_.find(ino);
+  if (it == retired_.end()) return std::nullopt;
+  const Node* parent = FindLocked(it->second.parent);
+  std::string path;
+  if (!parent || !PathOfLocked(parent, &path)) return std::nullopt;
+  if (!path.empty()) path.push_back('/');
+  path.append(it->second.name);
+  return path;
 }
 
 void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,

@@ -87,6 +87,14 @@ class InodeTable {
   // The name is gone (unlink/rmdir at the source or through the mount).
   // The node keeps its other names, if it has any.
   void Detach(fuse_ino_t parent, std::string_view name);
+  // The name now leads to another version of the object: as Detach(), but
+  // the node remembers the name it had (FormerPath()), which still leads to
+  // the object's newer version. (A lookup that finds another version at a
+  // name retires the node there the same way.)
+  void Retire(fuse_ino_t parent, std::string_view name);
+  // The path a retired node had, while it has no other: an open of it that
+  // was under way when it was retired opens what the name leads to now.
+  std::optional<std::string> FormerPath(fuse_ino_t ino) const;
   // Mirrors rename(2): the node at `to` (if any) is detached, the one at
   // `from` (if any) takes its place. With `exchange`, the two swap.
   void Rename(fuse_ino_t from_parent, std::string_view from_name, fuse_ino_t to_parent,
@@ -150,6 +158,7 @@ class InodeTable {
   void DetachLocked(Node* node);  // every link
   void AttachLocked(Node* node, fuse_ino_t parent, std::string_view name);
   void RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_view name);
+  void RetireLocked(Node* node, fuse_ino_t parent, std::string_view name);
   void ForgetIdentityLocked(Node* node);
   bool PathOfLocked(const Node* node, std::string* out) const;
 
@@ -158,6 +167,7 @@ class InodeTable {
   std::unordered_map<fuse_ino_t, std::unique_ptr<Node>> nodes_;
   std::unordered_map<ChildKey, Node*, ChildKeyHash> children_;
   std::unordered_map<ino_t, Node*> identities_;  // source inode -> node, multi-link files
+  std::unordered_map<fuse_ino_t, Link> retired_;  // see Retire()
 };
 
 }  // namespace freshfs::fs

@@ -75,7 +75,7 @@ void ChangeApplier::Replaced(const std::string& path, fs::InodeTable::Resolved r
   Notify(InvalType::kDelete, r.parent, r.ino, name, detected);
   Notify(InvalType::kEntry, r.parent, 0, name, detected);
   if (on_content_change_) on_content_change_(r.ino);
-  inodes_->Detach(r.parent, name);
+  inodes_->Retire(r.parent, name);
 }
 
 void ChangeApplier::CollapseNamesIntoEpoch(Clock::time_point detected) {

@@ -121,7 +121,9 @@ void S3Server::Stop() {
   // s3rver encrypts ListObjectsV2 continuation tokens with DES, which
   // Node >= 17 (OpenSSL 3) only offers with the legacy provider: without it
   // every truncated listing is a 500. env(1) execs, so the PID stays s3rver's.
-  pid_ = SpawnWithLog({"/usr/bin/env", "NODE_OPTIONS=--openssl-legacy-provider", S3rverBinary(),
+  std::string node_options = "NODE_OPTIONS=--openssl-legacy-provider";
+  if (atomic_writes_) node_options += " --require " FRESHFS_S3RVER_ATOMIC_JS;
+  pid_ = SpawnWithLog({"/usr/bin/env", node_options, S3rverBinary(),
                        "-d", data_dir_, "-a", "127.0.0.1", "-p", std::to_string(port_),
                        "--configure-bucket", bucket_},
                       log_path_);

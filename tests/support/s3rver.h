@@ -47,6 +47,13 @@ class S3Server {
   ::testing::AssertionResult Start();
   // Stops s3rver (SIGTERM, then SIGKILL); safe when not running.
   void Stop();
+  // Before Start(): preload tests/support/s3rver_atomic.js, which makes
+  // s3rver replace, read, list and delete objects atomically as S3 does.
+  // Stock s3rver rewrites an object's file in place and its ETag afterwards,
+  // so a GET or LIST racing a PUT can see 0 bytes, a mix of the old and new
+  // body, or new bytes under the old ETag. Off by default (the other tests
+  // never race a PUT with a read).
+  void set_atomic_writes(bool on) { atomic_writes_ = on; }
   bool running() const;
 
   const std::string& bucket() const { return bucket_; }
@@ -71,6 +78,7 @@ class S3Server {
   const std::string log_path_;
   int port_ = 0;
   pid_t pid_ = -1;
+  bool atomic_writes_ = false;
 };
 
 }  // namespace freshfs::testing
