@@ -95,14 +95,11 @@ void FileSystem::FollowOwnChange(fuse_ino_t ino, const struct stat& st) {
   inodes_.Confirm(ino);
 }
 
-bool FileSystem::SameVersion(fuse_ino_t ino, store::FileHandle* handle,
-                             const std::string& path) {
+bool FileSystem::SameVersion(fuse_ino_t ino, store::FileHandle& handle) {
   const uint64_t want = inodes_.VersionOf(ino);
   if (want == 0) return true;
-  auto st = handle->Stat();
-  if (!st || store::VersionOf(*st) == want) return true;
-  if (observer_) observer_->Recheck(path);  // the kernel's inode is outdated: tell it
-  return false;
+  auto st = handle.Stat();
+  return !st || store::VersionOf(*st) == want;
 }
 
 Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
@@ -300,12 +297,18 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
     // The name may lead to another object than the inode stands for by
     // now (replaced at the source since the lookup). Reading it through the
     // inode's page cache would mix two versions there.
-    if (!file->writable && !inodes_.Confirmed(ino)) {
+    // A handle that reads another version than the inode's, or one no read
+    // has confirmed yet, first settles which version it really reads.
+    if (!file->writable && (!inodes_.Confirmed(ino) || !SameVersion(ino, *file->handle))) {
       Status pinned = file->handle->Pin();
       if (!pinned.ok()) return Errno{pinned.error};
     }
-    if (SameVersion(ino, file->handle.get(), *path)) inodes_.Confirm(ino);
-    else file->direct_io = true;
+    if (SameVersion(ino, *file->handle)) {
+      inodes_.Confirm(ino);
+    } else {
+      file->direct_io = true;
+      if (observer_) observer_->Recheck(*path);  // the kernel's inode is outdated: tell it
+    }
   }
   Track(file.get());
   return file.release();
@@ -383,7 +386,7 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
     auto opened = store_->Open(*path, O_RDONLY);
     if (!opened) return Errno{opened.error()};
     handle = std::move(*opened);
-    if (!inodes_.Confirmed(ino)) {
+    if (!inodes_.Confirmed(ino) || !SameVersion(ino, *handle)) {
       Status pinned = handle->Pin();
       if (!pinned.ok()) return Errno{pinned.error};
     }
@@ -391,7 +394,10 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
     // the object the inode stands for was replaced and cannot be reached
     // by its name any more (as a stale NFS handle). The watcher retires the
     // inode; a new open of the name finds the new object.
-    if (!SameVersion(ino, handle.get(), *path)) return Errno{ESTALE};
+    if (!SameVersion(ino, *handle)) {
+      if (observer_) observer_->Recheck(*path);
+      return Errno{ESTALE};
+    }
     inodes_.Confirm(ino);
     std::lock_guard lock(unopened_mu_);
     if (unopened_.size() >= kUnopenedMax) unopened_.erase(unopened_.begin());

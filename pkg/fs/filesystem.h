@@ -192,9 +192,8 @@ class FileSystem {
   // The mount changed the object at `path` itself: the inode stands for
   // the version the source holds now.
   void FollowOwnChange(fuse_ino_t ino, const struct stat& st);
-  // Whether `handle` reads the version `ino` stands for; when not, the
-  // watcher is asked to look at `path` again.
-  bool SameVersion(fuse_ino_t ino, store::FileHandle* handle, const std::string& path);
+  // Whether `handle` reads the version `ino` stands for.
+  bool SameVersion(fuse_ino_t ino, store::FileHandle& handle);
   store::FileHandle* AnyOpenHandle(fuse_ino_t ino);
   void Track(OpenFile* file);
   Status LoadDir(DirHandle* dir);

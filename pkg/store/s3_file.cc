@@ -56,7 +56,7 @@ struct S3File::Block {
   std::condition_variable cv;
   bool done = false;
   int error = 0;
-  std::string data;
+  cache::MemoryBlocks::Block data;  // set once done without error
 };
 
 void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string& etag,
@@ -64,6 +64,15 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
   const size_t bs = store->settings().block_size;
   const uint64_t offset = index * bs;
   const size_t length = size_t(std::min<uint64_t>(bs, object_size - std::min(object_size, offset)));
+  // Another open file of this version fetched it lately: the only place it
+  // still is once the object changed in S3.
+  if (auto shared = store->memory_blocks().Get(key, etag, index)) {
+    std::lock_guard lock(block->mu);
+    block->data = std::move(shared);
+    block->done = true;
+    block->cv.notify_all();
+    return;
+  }
   std::string data(length, '\0');
   int error = 0;
   cache::DiskCache* disk = store->settings().disk_cache;
@@ -88,8 +97,13 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
       if (disk && *got == length) disk->Put(key, etag, index, data);
     }
   }
+  cache::MemoryBlocks::Block shared;
+  if (error == 0) {
+    shared = std::make_shared<const std::string>(std::move(data));
+    store->memory_blocks().Put(key, etag, index, shared);
+  }
   std::lock_guard lock(block->mu);
-  block->data = std::move(data);
+  block->data = std::move(shared);
   block->error = error;
   block->done = true;
   block->cv.notify_all();
@@ -224,10 +238,13 @@ Status S3File::Pin() {
     node_.size = info.size;
     if (info.mtime_ns > 0) node_.mtime_ns = info.mtime_ns;
   }
-  cache::DiskCache* disk = store_->settings().disk_cache;
-  if (disk && !node_.etag.empty() && data.size() == std::min<uint64_t>(bs, node_.size))
-    disk->Put(key, node_.etag, 0, data);
-  block->data = std::move(data);
+  auto shared = std::make_shared<const std::string>(std::move(data));
+  if (!node_.etag.empty() && shared->size() == std::min<uint64_t>(bs, node_.size)) {
+    if (cache::DiskCache* disk = store_->settings().disk_cache)
+      disk->Put(key, node_.etag, 0, *shared);
+    store_->memory_blocks().Put(key, node_.etag, 0, shared);
+  }
+  block->data = std::move(shared);
   block->done = true;
   blocks_[0] = std::move(block);
   return Status::Ok();
@@ -301,9 +318,9 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
     if (block->error) return Errno{block->error};
     uint64_t block_start = index * bs;
     uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
-    if (from >= block->data.size()) break;
-    size_t n = std::min(size - copied, block->data.size() - size_t(from));
-    std::memcpy(buf + copied, block->data.data() + from, n);
+    if (from >= block->data->size()) break;
+    size_t n = std::min(size - copied, block->data->size() - size_t(from));
+    std::memcpy(buf + copied, block->data->data() + from, n);
     copied += n;
   }
   // Read ahead: the window doubles while the reader stays sequential.

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "cache/disk_cache.h"
+#include "cache/memory_blocks.h"
 #include "s3/client.h"
 #include "store/s3_tree.h"
 #include "store/store.h"
@@ -59,6 +60,9 @@ struct S3StoreSettings {
   size_t readahead_blocks = 4;   // at most this many fetched ahead per open file
   size_t max_dir_rename_objects = 1000;  // larger directories: EXDEV (mv copies instead)
   cache::DiskCache* disk_cache = nullptr;  // optional, not owned
+  // Blocks open files fetched lately, shared between open files of one
+  // version (cache::MemoryBlocks); in bytes.
+  size_t memory_blocks_bytes = 32 << 20;
   std::function<void(size_t)> on_skipped_keys;  // after each complete listing
 };
 
@@ -106,6 +110,7 @@ class S3Store final : public Store {
   s3::Client& client() { return *client_; }
   const S3StoreSettings& settings() const { return settings_; }
   TaskPool& readahead_pool() { return pool_; }
+  cache::MemoryBlocks& memory_blocks() { return memory_blocks_; }
   std::string KeyOf(std::string_view path) const;
   // Records what the mount itself just did to `path`.
   void Remember(const std::string& path, const s3tree::Node& node);
@@ -166,6 +171,7 @@ class S3Store final : public Store {
   std::unique_ptr<s3::Client> client_;
   const S3StoreSettings settings_;
   TaskPool pool_;
+  cache::MemoryBlocks memory_blocks_{settings_.memory_blocks_bytes};
 
   mutable std::mutex mu_;  // guards everything below
   std::map<std::string, Known, std::less<>> known_;
