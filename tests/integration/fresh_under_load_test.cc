@@ -83,11 +83,7 @@ constexpr int kNameReaders = 4;
 constexpr int kNamePool = 200;
 
 // Seconds each workload runs: FRESHFS_LOAD_SECONDS, default 20.
-int LoadSeconds() {
-  const char* env = std::getenv("FRESHFS_LOAD_SECONDS");
-  int s = env && *env ? std::atoi(env) : 20;
-  return s > 0 ? s : 20;
-}
+int LoadSeconds() { return SecondsFromEnv("FRESHFS_LOAD_SECONDS", 20); }
 
 long long ToMs(Clock::duration d) {
   return std::chrono::duration_cast<Ms>(d).count();

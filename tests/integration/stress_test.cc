@@ -35,11 +35,7 @@ constexpr int kReaders = 8;
 constexpr int kDirs = 4;
 constexpr int kFilesPerDir = 25;
 
-int StressSeconds() {
-  const char* env = std::getenv("FRESHFS_STRESS_SECONDS");
-  int s = env && *env ? std::atoi(env) : 10;
-  return s > 0 ? s : 10;
-}
+int StressSeconds() { return SecondsFromEnv("FRESHFS_STRESS_SECONDS", 10); }
 
 std::string DirName(int d) { return "d" + std::to_string(d); }
 

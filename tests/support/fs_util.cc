@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -149,6 +150,12 @@ std::vector<std::string> SortedNames(const std::optional<std::vector<std::string
     if (n != "." && n != "..") out.push_back(n);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+int SecondsFromEnv(const char* name, int fallback) {
+  const char* env = std::getenv(name);
+  int s = env && *env ? std::atoi(env) : fallback;
+  return s > 0 ? s : fallback;
 }
 
 }  // namespace freshfs::testing

@@ -49,6 +49,10 @@ std::optional<struct stat> Lstat(const std::string& path);
 
 std::string ErrnoName(int err);
 
+// A positive whole number of seconds from environment variable `name`
+// (e.g. FRESHFS_STRESS_SECONDS), else `fallback`.
+int SecondsFromEnv(const char* name, int fallback);
+
 // Polls `condition` every 10 ms until it holds or `timeout` passes; returns
 // whether it held. For changes made behind the mount's back (in the source),
 // which the mount learns about asynchronously.
