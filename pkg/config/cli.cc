@@ -257,6 +257,10 @@ std::string HelpText() {
       "S3 bucket (s3://bucket[/prefix]), at MOUNTPOINT through FUSE and keeps the\n"
       "kernel's caches fresh when SOURCE changes.\n"
       "\n"
+      "MOUNTPOINT may be /dev/fd/N: a /dev/fuse descriptor the caller opened,\n"
+      "mounted (mount(2) with fd=N) and lets freshfs-mount inherit; it then\n"
+      "neither mounts nor unmounts, and needs no privilege to mount.\n"
+      "\n"
       "Options:\n";
   for (const auto& [option, description] : rows) {
     std::string line = "  " + option;

@@ -1,6 +1,7 @@
 #include "mount/preflight.h"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,8 +50,33 @@ Checked CheckSourceDir(const std::string& path) {
   return c;
 }
 
+std::optional<int> FuseFdOf(const std::string& mountpoint) {
+  constexpr std::string_view kPrefix = "/dev/fd/";
+  if (!mountpoint.starts_with(kPrefix)) return std::nullopt;
+  const std::string digits = mountpoint.substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::atoi(digits.c_str());
+}
+
 Checked CheckMountpoint(const std::string& path) {
   Checked c;
+  if (std::optional<int> fd = FuseFdOf(path)) {
+    // Mounted by the caller, which hands over its /dev/fuse descriptor.
+    struct stat st;
+    if (::fstat(*fd, &st) != 0) {
+      c.error = "mountpoint " + Quote(path) + ": descriptor " + std::to_string(*fd) +
+                " is not open (the caller mounts with fd=N and passes /dev/fd/N with that "
+                "descriptor inherited)";
+    } else if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(10, 229)) {
+      c.error = "mountpoint " + Quote(path) + ": descriptor " + std::to_string(*fd) +
+                " is not /dev/fuse";
+    } else {
+      c.path = path;
+    }
+    return c;
+  }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOTCONN) {

@@ -15,7 +15,12 @@ struct Checked {
 };
 
 Checked CheckSourceDir(const std::string& path);
+// A directory to mount on, or "/dev/fd/N": a /dev/fuse descriptor the caller
+// opened, mounted (mount(2) with fd=N) and lets this process inherit; it is
+// then neither mounted nor unmounted here.
 Checked CheckMountpoint(const std::string& path);
+// N for a mountpoint of the form "/dev/fd/N", else nullopt.
+std::optional<int> FuseFdOf(const std::string& mountpoint);
 
 // Whether `path` (absolute, canonical) is a mount point per /proc/self/mountinfo.
 bool IsMountPoint(const std::string& path);

@@ -178,7 +178,7 @@ int Run(const config::Options& given, std::string_view version) {
     PrintError(mountpoint.error);
     return 1;
   }
-  if (!s3 && IsStrictlyInside(mountpoint.path, source.path)) {
+  if (!s3 && !FuseFdOf(mountpoint.path) && IsStrictlyInside(mountpoint.path, source.path)) {
     PrintError("mountpoint \"" + options.mountpoint + "\" is inside the source \"" +
                source.path + "\"; the mount would contain itself");
     return 1;
