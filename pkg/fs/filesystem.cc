@@ -52,12 +52,12 @@ Result<std::string> FileSystem::PathOf(fuse_ino_t ino) const {
 }
 
 int FileSystem::NoPathError(fuse_ino_t ino) const {
-  // An inode the kernel still holds whose name went away (deleted, or
-  // replaced by another object) while a path walk that found it was under
-  // way: ESTALE makes the kernel walk the path again with its names
-  // revalidated (as for NFS), so open(2) or stat(2) of a name that was
-  // replaced reaches the new object instead of failing.
-  return inodes_.Known(ino) ? ESTALE : ENOENT;
+  // An inode whose name now leads to another object (replaced while a path
+  // walk that found it was under way): ESTALE makes the kernel walk the
+  // path again with its names revalidated (as for NFS), so stat(2) of a
+  // name that was replaced reaches the new object instead of failing. A
+  // deleted name is simply gone.
+  return inodes_.FormerPath(ino) ? ESTALE : ENOENT;
 }
 
 Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view name) const {
@@ -274,9 +274,13 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   auto path = PathOf(ino);
   // The kernel found the inode by a name that now leads to a newer version
   // of the object (replaced while the open was under way): open that, past
-  // the page cache (the version check below sees the difference).
+  // the page cache.
+  bool retired = false;
   if (!path) {
-    if (auto former = inodes_.FormerPath(ino)) path = std::move(*former);
+    if (auto former = inodes_.FormerPath(ino)) {
+      path = std::move(*former);
+      retired = true;
+    }
   }
   if (!path) return Errno{path.error()};
   auto file = std::make_unique<OpenFile>();
@@ -291,14 +295,16 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   auto handle = store_->Open(*path, flags);
   if (!handle) return Errno{handle.error()};
   file->handle = std::move(*handle);
-  if (own) {
+  if (retired) {
+    file->direct_io = true;
+  } else if (own) {
     if (auto st = file->handle->Stat()) FollowOwnChange(ino, *st);
   } else {
     // The name may lead to another object than the inode stands for by
-    // now (replaced at the source since the lookup). Reading it through the
-    // inode's page cache would mix two versions there.
-    // A handle that reads another version than the inode's, or one no read
-    // has confirmed yet, first settles which version it really reads.
+    // now (replaced at the source since the lookup): reading it through the
+    // inode's page cache would mix two versions there. A handle that reads
+    // another version than the inode's, or one no read has confirmed yet,
+    // first settles which version it really reads.
     if (!file->writable && (!inodes_.Confirmed(ino) || !SameVersion(ino, *file->handle))) {
       Status pinned = file->handle->Pin();
       if (!pinned.ok()) return Errno{pinned.error};
@@ -307,7 +313,9 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
       inodes_.Confirm(ino);
     } else {
       file->direct_io = true;
-      if (observer_) observer_->Recheck(*path);  // the kernel's inode is outdated: tell it
+      // The kernel's inode is outdated: have it retired (unless the
+      // revalidation above just did).
+      if (observer_ && !file->changed_at_source) observer_->Recheck(*path);
     }
   }
   Track(file.get());

@@ -140,10 +140,11 @@ void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
         fs::InodeTable::Resolved r = inodes_->Resolve(c.path);
         if (r.ino == 0) break;  // not cached: nothing to tell the kernel
         if (c.replaced) {
-          // A lookup that raced ahead may have handed the kernel the new
-          // version already: then nothing it holds is stale.
-          if (c.version == 0 || inodes_->VersionOf(r.ino) != c.version)
-            Replaced(c.path, r, detected);
+          // Even if the inode there already stands for the new version (a
+          // lookup raced ahead): a slower lookup that read the source before
+          // the change may still be handing the kernel an older one, and
+          // only this notification, which waits for it, drops that.
+          Replaced(c.path, r, detected);
           break;
         }
         bool data = c.kind == metrics::ChangeKind::kModified;

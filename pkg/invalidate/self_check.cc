@@ -144,7 +144,6 @@ SelfCheckResult SelfCheck::Check(fuse_ino_t ino, const std::string& path, uint64
     c.kind = metrics::ChangeKind::kModified;
     c.path = path;
     c.replaced = true;
-    c.version = store::VersionOf(*before);
     c.remote_mtime_ns = state.mtime_ns;
     if (repair_) repair_({c});
     return SelfCheckResult::kStale;
@@ -183,7 +182,6 @@ SelfCheckResult SelfCheck::Check(fuse_ino_t ino, const std::string& path, uint64
   watch::Change c;
   c.kind = metrics::ChangeKind::kModified;
   c.path = path;
-  c.version = store::VersionOf(*before);
   c.remote_mtime_ns = state.mtime_ns;
   if (repair_) repair_({c});
   return SelfCheckResult::kStale;

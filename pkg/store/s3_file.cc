@@ -220,6 +220,30 @@ Status S3File::Pin() {
     if (blocks_.count(0)) return Status::Ok();  // reading a settled version already
     key = store_->KeyOf(path_);
   }
+  std::string etag;
+  uint64_t size;
+  {
+    std::lock_guard lock(state_mu_);
+    etag = node_.etag;
+    size = node_.size;
+  }
+  // With the first block of the version the metadata names on disk, one
+  // HEAD tells whether that is still the object's version.
+  if (cache::DiskCache* disk = store_->settings().disk_cache; disk && !etag.empty()) {
+    std::string cached(size_t(std::min<uint64_t>(bs, size)), '\0');
+    auto got = disk->Get(key, etag, 0, cached.data(), cached.size());
+    if (got && *got == cached.size()) {
+      auto head = store_->client().Head(key);
+      if (head && head->etag == etag) {
+        auto block = std::make_shared<Block>();
+        block->data = std::make_shared<const std::string>(std::move(cached));
+        block->done = true;
+        std::lock_guard lock(state_mu_);
+        blocks_[0] = std::move(block);
+        return Status::Ok();
+      }
+    }
+  }
   // Unconditional: the point is to learn which version S3 has now (the
   // metadata may be a poll interval old). The block is the one the first
   // read would fetch.

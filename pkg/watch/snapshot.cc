@@ -298,7 +298,6 @@ class Snapshot::Reconciler {
     c.is_dir = after && after->is_dir();
     c.remote_mtime_ns = after ? after->mtime_ns : 0;
     c.replaced = kind == ChangeKind::kModified && before && after && before->ino != after->ino;
-    c.version = after && !after->is_dir() ? after->ino : 0;
     changes_->push_back(std::move(c));
   }
 

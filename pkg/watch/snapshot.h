@@ -42,8 +42,6 @@ struct Change {
   // kModified: the name now means another object (a new source inode: a
   // rename over it; S3: a new ETag), not the same one rewritten in place.
   bool replaced = false;
-  // The object's version after the change (store::VersionOf), 0 if none.
-  uint64_t version = 0;
 };
 
 // Classifies one entry that exists before and after; false if nothing a

@@ -385,6 +385,12 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   RecordLocked(path, fresh, KeepSet{}, nullptr);  // seen, not reported: it is ours
   if (--own_[path] == 0) own_.erase(path);
   own_ended_ns_[path] = Ns(Clock::now());
+  lock.unlock();
+  // What the mount itself made of the path is recorded now: an entry it
+  // handed the kernel there is settled (a name it removed is not a remote
+  // deletion).
+  std::lock_guard served(served_mu_);
+  served_.erase(path);
 }
 
 bool Watcher::Revalidate(const std::string& path) {
