@@ -295,21 +295,22 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   auto handle = store_->Open(*path, flags);
   if (!handle) return Errno{handle.error()};
   file->handle = std::move(*handle);
-  if (retired) {
-    file->direct_io = true;
-  } else if (own) {
-    if (auto st = file->handle->Stat()) FollowOwnChange(ino, *st);
+  if (own) {
+    if (auto st = file->handle->Stat(); st && !retired) FollowOwnChange(ino, *st);
   } else {
     // The name may lead to another object than the inode stands for by
     // now (replaced at the source since the lookup): reading it through the
     // inode's page cache would mix two versions there. A handle that reads
     // another version than the inode's, or one no read has confirmed yet,
     // first settles which version it really reads.
-    if (!file->writable && (!inodes_.Confirmed(ino) || !SameVersion(ino, *file->handle))) {
+    if (!file->writable &&
+        (retired || !inodes_.Confirmed(ino) || !SameVersion(ino, *file->handle))) {
       Status pinned = file->handle->Pin();
       if (!pinned.ok()) return Errno{pinned.error};
     }
-    if (SameVersion(ino, *file->handle)) {
+    if (retired) {
+      file->direct_io = true;
+    } else if (SameVersion(ino, *file->handle)) {
       inodes_.Confirm(ino);
     } else {
       file->direct_io = true;
@@ -318,6 +319,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
       if (observer_ && !file->changed_at_source) observer_->Recheck(*path);
     }
   }
+  if (retired) file->direct_io = true;
   Track(file.get());
   return file.release();
 }

@@ -316,13 +316,24 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
     }
   }
   if (!sequential) {
-    // A jump: fetch just what was asked for.
+    // A jump: fetch just what was asked for, unless another open file of
+    // this version fetched its block lately (the only place it may still
+    // be once the object changed in S3).
     s3::Condition cond;
     std::string key, etag;
     {
       std::lock_guard lock(state_mu_);
       key = store_->KeyOf(path_);
       cond.if_match = node_.etag;
+    }
+    if (first == last) {
+      if (auto shared = store_->memory_blocks().Get(key, cond.if_match, first)) {
+        const uint64_t from = uint64_t(offset) - first * bs;
+        if (from + size <= shared->size()) {
+          std::memcpy(buf, shared->data() + from, size);
+          return size;
+        }
+      }
     }
     s3::ObjectInfo info;
     auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond, &info);
