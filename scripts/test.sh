@@ -20,13 +20,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The freshness stress test runs this long under ASan and again under TSan.
 export FRESHFS_STRESS_SECONDS=${FRESHFS_STRESS_SECONDS:-60}
 status=0
-# Left out of the default run until it passes every time (docs/freshness.md,
-# "Known gaps": inode numbers the source reuses); bench/fresh-under-load and
-# `scripts/test.sh -R FreshUnderLoad` run it.
-known_gaps=()
-[ $# -gt 0 ] || known_gaps=(-E '^FreshUnderLoad\.ReplacedFilesPolling$')
-ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "${known_gaps[@]}" "$@" ||
-  status=$?
+ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
 
 # The race-prone parts once more under ThreadSanitizer: unit tests, the
 # freshness stress test (readers, a fast remote writer, the invalidator),

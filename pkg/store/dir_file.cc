@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "store/dir_store.h"
+#include "store/source_stat.h"
 
 namespace freshfs::store {
 
@@ -40,7 +41,7 @@ Result<size_t> DirFile::Write(const char* buf, size_t size, off_t offset) {
 
 Result<struct stat> DirFile::Stat() {
   struct stat st;
-  if (::fstat(fd_.get(), &st) != 0) return Errno{errno};
+  if (SourceStatAt(fd_.get(), "", AT_EMPTY_PATH, &st) != 0) return Errno{errno};
   return st;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "store/dir_file.h"
+#include "store/source_stat.h"
 
 namespace freshfs::store {
 namespace {
@@ -108,7 +109,7 @@ Result<struct stat> DirStore::Stat(std::string_view path) {
   auto parent = OpenParent(path);
   if (!parent) return Errno{parent.error()};
   struct stat st;
-  if (::fstatat(parent->fd, parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (SourceStatAt(parent->fd, parent->leaf.c_str(), AT_SYMLINK_NOFOLLOW, &st) != 0)
     return Errno{errno};
   return st;
 }
@@ -152,7 +153,7 @@ Result<std::vector<Store::DetailedEntry>> DirStore::ListDetailed(std::string_vie
   std::vector<DetailedEntry> entries;
   Status s = ReadDirectory(path, [&](int dirfd, const struct dirent& d) {
     DetailedEntry e;
-    if (::fstatat(dirfd, d.d_name, &e.attr, AT_SYMLINK_NOFOLLOW) != 0) return;  // vanished
+    if (SourceStatAt(dirfd, d.d_name, AT_SYMLINK_NOFOLLOW, &e.attr) != 0) return;  // vanished
     e.name = d.d_name;
     entries.push_back(std::move(e));
   });

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
 #include <linux/fs.h>
 #include <unistd.h>
 
@@ -39,6 +42,39 @@ TEST_F(DirStoreTest, StatsRootAndChildren) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->st_size, 5);
   EXPECT_EQ(store_->Stat("nope").error(), ENOENT);
+}
+
+// A writer that renames new files over one name: the filesystem may hand
+// each new file the inode number the last one freed (ext4 alternates two),
+// yet every one is another object, and the mount keys its kernel inodes by
+// this number. Where the filesystem keeps birth times, none repeats.
+TEST_F(DirStoreTest, FilesRenamedOverANameAreToldApartEvenWhenTheirNumbersRepeat) {
+  struct statx probe;
+  if (::statx(AT_FDCWD, root_.c_str(), 0, STATX_BTIME, &probe) != 0 ||
+      !(probe.stx_mask & STATX_BTIME))
+    GTEST_SKIP() << root_ << " keeps no birth times";
+  std::set<ino_t> raw, seen;
+  ino_t last = 0;
+  for (int i = 0; i < 50; ++i) {
+    std::ofstream(root_ / "tmp") << "version " << i;
+    stdfs::rename(root_ / "tmp", root_ / "f");
+    struct stat plain;
+    ASSERT_EQ(::lstat((root_ / "f").c_str(), &plain), 0);
+    raw.insert(plain.st_ino);
+    auto st = store_->Stat("f");
+    ASSERT_TRUE(st.ok());
+    EXPECT_TRUE(seen.insert(st->st_ino).second) << "version " << i << " looks like an older one";
+    last = st->st_ino;
+    // The same object reads the same through a descriptor and a listing.
+    auto file = store_->Open("f", O_RDONLY);
+    ASSERT_TRUE(file.ok());
+    EXPECT_EQ((*file)->Stat()->st_ino, st->st_ino);
+  }
+  auto listed = store_->ListDetailed("");
+  ASSERT_TRUE(listed.ok());
+  for (const auto& e : *listed)
+    if (e.name == "f") EXPECT_EQ(e.attr.st_ino, last);
+  std::printf("raw inode numbers: %zu distinct of 50\n", raw.size());
 }
 
 TEST_F(DirStoreTest, ListOmitsDotEntries) {
