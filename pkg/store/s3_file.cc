@@ -214,16 +214,12 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
 Status S3File::Pin() {
   if (writable_) return Status::Ok();
   const size_t bs = store_->settings().block_size;
-  std::string key;
+  std::string key, etag;
+  uint64_t size;
   {
     std::lock_guard lock(state_mu_);
     if (blocks_.count(0)) return Status::Ok();  // reading a settled version already
     key = store_->KeyOf(path_);
-  }
-  std::string etag;
-  uint64_t size;
-  {
-    std::lock_guard lock(state_mu_);
     etag = node_.etag;
     size = node_.size;
   }

@@ -89,13 +89,6 @@ void S3Store::Remember(const std::string& path, const s3tree::Node& node) {
   RememberLocked(path, node, Clock::now());
 }
 
-std::optional<s3tree::Node> S3Store::KnownNode(const std::string& path) const {
-  std::lock_guard lock(mu_);
-  auto it = known_.find(path);
-  if (it == known_.end()) return std::nullopt;
-  return it->second.node;
-}
-
 void S3Store::Forget(const std::string& path) {
   std::lock_guard lock(mu_);
   known_.erase(path);

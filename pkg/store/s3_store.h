@@ -115,8 +115,6 @@ class S3Store final : public Store {
   // Records what the mount itself just did to `path`.
   void Remember(const std::string& path, const s3tree::Node& node);
   void Forget(const std::string& path);
-  // The latest version the mount knows of `path`, however old that is.
-  std::optional<s3tree::Node> KnownNode(const std::string& path) const;
   // Files open for writing: Stat()/List() show their local state.
   void Register(const std::string& path, S3File* file);
   void Unregister(const std::string& path, S3File* file);
