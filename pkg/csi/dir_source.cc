@@ -1,6 +1,10 @@
 #include "csi/dir_source.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -84,6 +88,37 @@ Result<std::string> ResolveDirSource(const std::string& path,
   if (::stat(real.c_str(), &st) != 0) return Internal(source + ": " + std::strerror(errno));
   if (!S_ISDIR(st.st_mode)) return InvalidArgument(source + " is not a directory");
   return real;
+}
+
+Result<UniqueFd> OpenDirSource(const std::string& path, const std::vector<std::string>& roots) {
+  const std::string source = "source " + Quoted(path);
+  const std::string lexical = Lexical(path);
+  for (const std::string& root : roots) {
+    int error = 0;
+    const std::string real_root = RealPath(root, &error);
+    if (real_root.empty() || !IsUnder(lexical, real_root)) continue;
+    UniqueFd root_fd(::open(real_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd.valid()) continue;
+    std::string relative = lexical.substr(real_root == "/" ? 1 : real_root.size());
+    while (!relative.empty() && relative.front() == '/') relative.erase(0, 1);
+    if (relative.empty()) relative = ".";
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const int fd = int(::syscall(SYS_openat2, root_fd.get(), relative.c_str(), &how, sizeof how));
+    if (fd >= 0) return UniqueFd(fd);
+    switch (errno) {
+      case ELOOP:
+      case EXDEV:
+        return PermissionDenied(source + " leads through a symlink; refused (allowed roots " +
+                                RootList(roots) + ")");
+      case ENOENT: return NotFound(source + " does not exist");
+      case ENOTDIR: return InvalidArgument(source + " is not a directory");
+      case EACCES: return PermissionDenied(source + ": " + std::strerror(errno));
+      default: return Internal(source + ": " + std::strerror(errno));
+    }
+  }
+  return PermissionDenied(source + " is outside the allowed directory roots " + RootList(roots));
 }
 
 }  // namespace freshfs::csi

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "csi/errors.h"
+#include "util/unique_fd.h"
 
 namespace freshfs::csi {
 
@@ -23,5 +24,14 @@ namespace freshfs::csi {
 // Messages never say whether a path outside the roots exists.
 Result<std::string> ResolveDirSource(const std::string& path,
                                      const std::vector<std::string>& roots);
+
+// Opens the directory source `path` (absolute, normally what
+// ResolveDirSource returned) for a volume's process to serve, so that the
+// process never resolves a path again: beneath the real path of the root it
+// lies under, with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a
+// component swapped for a symlink since the check (to anywhere, inside the
+// roots or not) fails instead of leading elsewhere. Errors as
+// ResolveDirSource, plus kPermissionDenied for a symlink on the way.
+Result<UniqueFd> OpenDirSource(const std::string& path, const std::vector<std::string>& roots);
 
 }  // namespace freshfs::csi

@@ -24,17 +24,37 @@ std::string CredentialsFileText(const std::map<std::string, std::string>& secret
   return text;
 }
 
+bool IsS3Spec(const VolumeSpec& spec) {
+  auto it = spec.attributes.find("source");
+  return it != spec.attributes.end() && it->second.starts_with("s3://");
+}
+
+bool IsReadOnlySpec(const VolumeSpec& spec) {
+  if (spec.read_only) return true;
+  for (const std::string& flags : spec.mount_flags) {
+    size_t start = 0;
+    while (start <= flags.size()) {
+      size_t comma = flags.find(',', start);
+      if (comma == std::string::npos) comma = flags.size();
+      if (flags.compare(start, comma - start, "ro") == 0) return true;
+      start = comma + 1;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& spec,
                                    const VolumeDirs& dirs) {
-  // --allow-other: the pod's containers run as any user, and the daemon
-  // runs as root; freshfs-mount always mounts with default_permissions, so
-  // the kernel checks each access against the mode, uid and gid the volume
-  // shows (uid/gid/fileMode/dirMode attributes), as on any filesystem.
+  // --allow-other: the pod's containers run as any user; the mount
+  // (csi/fuse_connection.h) has allow_other and default_permissions, so the
+  // kernel checks each access against the mode, uid and gid the volume shows
+  // (uid/gid/fileMode/dirMode attributes), as on any filesystem.
   std::vector<std::string> argv{binary,          "-f",
                                 "--volume-name", VolumeLabel(spec.volume_id),
                                 "--metrics-address", "127.0.0.1:0",
                                 "--staging-dir", dirs.staging,
-                                "--allow-other"};
+                                "--allow-other",
+                                "--ready-fd", std::to_string(kReadyFd)};
   auto attr = [&](const char* name) -> const std::string* {
     auto it = spec.attributes.find(name);
     return it == spec.attributes.end() ? nullptr : &it->second;
@@ -73,8 +93,9 @@ std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& 
     argv.push_back("/dev/fd/" + std::to_string(kCredentialsFd));
   }
   const std::string* source = attr("source");
-  argv.push_back(source ? *source : "");
-  argv.push_back(spec.target_path);
+  const std::string fd_path = "/dev/fd/";
+  argv.push_back(IsS3Spec(spec) ? *source : fd_path + std::to_string(kSourceFd));
+  argv.push_back(fd_path + std::to_string(kFuseFd));
   return argv;
 }
 

@@ -17,10 +17,21 @@ struct VolumeDirs {
   std::string cache;    // --cache-dir, used when the spec sets cacheSize
 };
 
-// The fd number the child reads its S3 credentials from.
-inline constexpr int kCredentialsFd = 3;
+// The fds a volume's freshfs-mount inherits, by number.
+inline constexpr int kCredentialsFd = 3;  // S3 credentials (a pipe), S3 volumes only
+inline constexpr int kFuseFd = 4;         // the FUSE connection freshfs-csi mounted
+inline constexpr int kSourceFd = 5;       // the source directory, directory volumes only
+inline constexpr int kReadyFd = 6;        // where it reports READY <port> or ERROR <message>
 
-// argv for `freshfs-mount -f ... SOURCE TARGET`, argv[0] = `binary`.
+// Whether the spec's source is an S3 URL (else a directory).
+bool IsS3Spec(const VolumeSpec& spec);
+
+// Whether the volume is mounted read-only: the request says so, or its
+// mount flags hold "ro".
+bool IsReadOnlySpec(const VolumeSpec& spec);
+
+// argv for `freshfs-mount -f ... --ready-fd 6 SOURCE /dev/fd/4`, argv[0] =
+// `binary`; SOURCE is the S3 URL, or /dev/fd/5 for a directory.
 std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& spec,
                                    const VolumeDirs& dirs);
 

@@ -1,19 +1,12 @@
 #include "csi/mount_supervisor.h"
 
-#include <fcntl.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <linux/capability.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,14 +15,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "csi/child_metrics.h"
+#include "csi/fuse_connection.h"
 #include "csi/mount_args.h"
+#include "csi/spawn.h"
 #include "util/duration.h"
-#include "util/mountinfo.h"
 
 namespace freshfs::csi {
 namespace {
@@ -42,64 +34,6 @@ constexpr auto kMaxBackoff = 30s;
 constexpr auto kFirstBackoff = 500ms;
 constexpr auto kHealthyAfter = 60s;
 
-std::string Hex(size_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016zx", h);
-  return buf;
-}
-
-// Whether a FUSE filesystem is mounted at `path` (by /proc/self/mountinfo:
-// never touches the mount itself, which may be dead).
-bool IsFuseMount(const std::string& path) { return IsMountedAt(path, "fuse"); }
-
-void DetachMount(const std::string& path) {
-  if (IsFuseMount(path) && ::umount2(path.c_str(), MNT_DETACH) != 0)
-    spdlog::warn("detaching {}: {}", path, std::strerror(errno));
-}
-
-bool ProcessAlive(pid_t pid, bool own_child) {
-  if (pid <= 0) return false;
-  if (own_child) {
-    int status = 0;
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    return r == 0;
-  }
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), {});
-  size_t close = content.rfind(')');
-  return close != std::string::npos && close + 2 < content.size() && content[close + 2] != 'Z';
-}
-
-std::string CommandLine(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  std::replace(s.begin(), s.end(), '\0', ' ');
-  return s;
-}
-
-// The last non-empty line of `path` written after `offset`.
-std::string LastLine(const std::string& path, std::streamoff offset) {
-  std::ifstream in(path);
-  in.seekg(offset);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last;
-}
-
-int MetricsPortFromLog(const std::string& path, std::streamoff offset) {
-  std::ifstream in(path);
-  in.seekg(offset);
-  std::string line;
-  const std::string marker = "metrics at http://127.0.0.1:";
-  while (std::getline(in, line)) {
-    size_t at = line.find(marker);
-    if (at != std::string::npos) return std::atoi(line.c_str() + at + marker.size());
-  }
-  return 0;
-}
-
 // The value of gauge `name` in a scrape, if it has one.
 std::optional<double> GaugeValue(const ParsedExposition& scrape, const std::string& name) {
   for (const auto& family : scrape.families)
@@ -107,30 +41,16 @@ std::optional<double> GaugeValue(const ParsedExposition& scrape, const std::stri
   return std::nullopt;
 }
 
-// In the child, before exec: what freshfs-mount may still do as root is
-// cut down to what serving a volume needs (the bounding set limits what
-// root gets at exec; no_new_privs stops it regaining anything). Kept:
-//   CAP_SYS_ADMIN        mount and unmount the FUSE filesystem at the target;
-// and for directory sources, which act on files owned by anyone:
-//   CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH   read and write the source's files
-//                        whatever their modes (the kernel already checked the
-//                        caller's permissions on the FUSE side);
-//   CAP_CHOWN, CAP_FOWNER, CAP_FSETID       create entries owned by the calling
-//                        user and change modes/times of files it does not own;
-//   CAP_MKNOD            mknod(2) through the mount.
-// Everything else (network admin, ptrace, module loading, raw I/O, setuid,
-// ...) is dropped. An S3 volume keeps CAP_SYS_ADMIN only.
-void DropPrivileges(bool s3) {
-  std::vector<int> keep = {CAP_SYS_ADMIN};
-  if (!s3) {
-    keep.insert(keep.end(), {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER,
-                             CAP_FSETID, CAP_MKNOD});
+// A freshfs-mount that a freshfs-csi before 0.6 started (it mounted by
+// itself; no start time was recorded): identified by its command line.
+void StopLegacyChild(const VolumeState& state) {
+  std::ifstream in("/proc/" + std::to_string(state.pid) + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (state.pid > 0 && cmdline.find("freshfs-mount") != std::string::npos &&
+      cmdline.find(" " + state.spec.target_path) != std::string::npos) {
+    ::kill(state.pid, SIGKILL);
   }
-  for (int cap = 0; cap <= 63; ++cap) {
-    if (std::find(keep.begin(), keep.end(), cap) != keep.end()) continue;
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;  // past the last
-  }
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 }  // namespace
@@ -153,20 +73,25 @@ std::string DefaultMountBinary() {
   return "/usr/bin/freshfs-mount";
 }
 
+// One published volume: its process, and the supervisor's bookkeeping.
 struct MountSupervisor::Volume {
-  VolumeSpec spec;
-  pid_t pid = -1;
-  bool own_child = false;  // ours to waitpid (not re-adopted)
-  int port = 0;
+  explicit Volume(std::unique_ptr<VolumeProcess> p) : process(std::move(p)) {}
+  const VolumeSpec& spec() const { return process->spec(); }
+
+  std::unique_ptr<VolumeProcess> process;
   uint64_t restarts = 0;
-  bool busy = false;  // Publish/Unpublish/restart in progress: the supervisor keeps off
+  bool busy = false;       // Publish/Unpublish/restart in progress: the supervisor keeps off
+  bool running = false;    // as last seen by the supervisor (for Stats and Children)
+  int port = 0;            // the running child's metrics port
+  std::string last_error;  // why the last start failed
   Clock::time_point started{};
   Clock::time_point next_try{};
   std::chrono::milliseconds backoff = kFirstBackoff;
 };
 
-MountSupervisor::MountSupervisor(Settings settings, prometheus::Registry* registry)
-    : settings_(std::move(settings)) {
+MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process,
+                                 VolumeStateStore store, prometheus::Registry* registry)
+    : settings_(std::move(settings)), process_(std::move(process)), store_(std::move(store)) {
   if (registry) {
     restarts_ = &prometheus::BuildCounter()
                      .Name("freshfs_csi_child_restarts_total")
@@ -182,14 +107,25 @@ MountSupervisor::MountSupervisor(Settings settings, prometheus::Registry* regist
 
 Result<std::unique_ptr<MountSupervisor>> MountSupervisor::Start(Settings settings,
                                                                 prometheus::Registry* registry) {
-  std::error_code ec;
-  fs::create_directories(fs::path(settings.state_dir) / "volumes", ec);
-  if (ec) return Internal("state directory " + settings.state_dir + ": " + ec.message());
-  ::chmod(settings.state_dir.c_str(), 0700);  // holds S3 secrets of published volumes
-  ::chmod((settings.state_dir + "/volumes").c_str(), 0700);
+  auto store = VolumeStateStore::Open(settings.state_dir);
+  if (!store) return store.error();
   if (::access(settings.mount_binary.c_str(), X_OK) != 0)
     return Internal("freshfs-mount binary " + settings.mount_binary + ": " + std::strerror(errno));
-  std::unique_ptr<MountSupervisor> s(new MountSupervisor(std::move(settings), registry));
+  ProcessSettings process;
+  process.mount_binary = settings.mount_binary;
+  process.ready_timeout = settings.ready_timeout;
+  process.allowed_dir_roots = settings.allowed_dir_roots;
+  process.s3_user = settings.s3_user;
+  if (!settings.child_cgroup.empty()) {
+    auto cgroups = ChildCgroups::Open(settings.child_cgroup);
+    if (!cgroups) return cgroups.error();
+    process.cgroups = std::move(*cgroups);
+  } else {
+    spdlog::warn("no --child-cgroup: volume processes stay in freshfs-csi's cgroup and die "
+                 "with its container");
+  }
+  std::unique_ptr<MountSupervisor> s(
+      new MountSupervisor(std::move(settings), std::move(process), std::move(*store), registry));
   s->Restore();
   s->supervisor_ = std::thread([p = s.get()] { p->Supervise(); });
   return s;
@@ -205,179 +141,53 @@ MountSupervisor::~MountSupervisor() {
   // Children keep serving their volumes; the next freshfs-csi adopts them.
 }
 
-std::string MountSupervisor::StateFile(const std::string& target) const {
-  return settings_.state_dir + "/volumes/" + Hex(std::hash<std::string>{}(target)) + ".json";
+std::shared_ptr<MountSupervisor::Volume> MountSupervisor::MakeVolume(const VolumeSpec& spec) const {
+  const std::string& target = spec.target_path;
+  return std::make_shared<Volume>(std::make_unique<VolumeProcess>(
+      process_, spec, store_.VolumeDir(target), store_.Key(target)));
 }
 
-std::string MountSupervisor::VolumeDir(const std::string& target) const {
-  return settings_.state_dir + "/volumes/" + Hex(std::hash<std::string>{}(target)) + ".d";
+void MountSupervisor::Save(const Volume& v) const {
+  VolumeState state;
+  state.spec = v.spec();
+  state.pid = v.process->pid();
+  state.start_time = v.process->start_time();
+  state.port = v.process->port();
+  state.restarts = v.restarts;
+  if (Status s = store_.Save(state); !s.ok()) spdlog::error("{}", s.message());
 }
 
-void MountSupervisor::SaveState(const Volume& v) const {
-  nlohmann::json j;
-  j["volume_id"] = v.spec.volume_id;
-  j["target_path"] = v.spec.target_path;
-  j["read_only"] = v.spec.read_only;
-  j["mount_flags"] = v.spec.mount_flags;
-  j["attributes"] = v.spec.attributes;
-  j["secrets"] = v.spec.secrets;
-  j["pid"] = v.pid;
-  j["port"] = v.port;
-  j["restarts"] = v.restarts;
-  const std::string path = StateFile(v.spec.target_path), tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    spdlog::error("saving state {}: {}", tmp, std::strerror(errno));
-    return;
-  }
-  std::string text = j.dump();
-  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    spdlog::error("saving state {}: {}", path, std::strerror(errno));
-}
-
-void MountSupervisor::Restore() {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(settings_.state_dir + "/volumes", ec)) {
-    if (entry.path().extension() != ".json") continue;
-    auto v = std::make_shared<Volume>();
-    try {
-      std::ifstream in(entry.path());
-      nlohmann::json j = nlohmann::json::parse(in);
-      v->spec.volume_id = j.at("volume_id");
-      v->spec.target_path = j.at("target_path");
-      v->spec.read_only = j.at("read_only");
-      v->spec.mount_flags = j.at("mount_flags").get<std::vector<std::string>>();
-      v->spec.attributes = j.at("attributes").get<std::map<std::string, std::string>>();
-      v->spec.secrets = j.at("secrets").get<std::map<std::string, std::string>>();
-      v->pid = j.at("pid");
-      v->port = j.at("port");
-      v->restarts = j.value("restarts", uint64_t(0));
-    } catch (const std::exception& e) {
-      spdlog::error("state file {} is unreadable ({}); ignoring it", entry.path().string(), e.what());
-      continue;
-    }
-    const std::string& target = v->spec.target_path;
-    bool alive = ProcessAlive(v->pid, false) &&
-                 CommandLine(v->pid).find(" " + target) != std::string::npos && IsFuseMount(target);
-    if (alive) {
-      spdlog::info("volume {} at {}: adopted running freshfs-mount (pid {})", v->spec.volume_id,
-                   target, v->pid);
-      v->started = Clock::now();
-    } else {
-      spdlog::info("volume {} at {}: freshfs-mount is gone; restoring it", v->spec.volume_id, target);
-      v->pid = -1;  // the supervisor starts it at once
-    }
-    volumes_[target] = v;
-  }
+void MountSupervisor::UpdatePublished() {
   if (published_) published_->Set(double(volumes_.size()));
 }
 
-Status MountSupervisor::Launch(Volume& v) {
-  const std::string& target = v.spec.target_path;
-  VolumeDirs dirs{VolumeDir(target) + "/staging", VolumeDir(target) + "/cache"};
-  std::error_code ec;
-  fs::create_directories(dirs.staging, ec);
-  DetachMount(target);  // a dead mount of an earlier child
-  fs::create_directories(target, ec);
-  if (ec) return Internal("target " + target + ": " + ec.message());
-  const std::string log = VolumeDir(target) + "/freshfs-mount.log";
-  std::streamoff log_start = 0;
-  {
-    struct stat st {};
-    if (::stat(log.c_str(), &st) == 0) log_start = st.st_size;
-  }
-  std::vector<std::string> args = MountArgs(settings_.mount_binary, v.spec, dirs);
-  int pipe_fds[2] = {-1, -1};
-  if (!v.spec.secrets.empty()) {
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
-    std::string text = CredentialsFileText(v.spec.secrets);
-    bool written = ::write(pipe_fds[1], text.data(), text.size()) == ssize_t(text.size());
-    ::close(pipe_fds[1]);
-    if (!written) {
-      ::close(pipe_fds[0]);
-      return Internal("cannot pass the credentials to freshfs-mount");
+void MountSupervisor::Restore() {
+  for (VolumeState& state : store_.LoadAll()) {
+    auto v = MakeVolume(state.spec);
+    v->restarts = state.restarts;
+    const std::string& target = state.spec.target_path;
+    Status adopted = state.start_time == 0
+                         ? NotFound("started by an older freshfs-csi")
+                         : v->process->Adopt(state.pid, state.start_time, state.port);
+    if (adopted.ok()) {
+      spdlog::info("volume {} at {}: adopted running freshfs-mount (pid {})", state.spec.volume_id,
+                   target, state.pid);
+      v->running = true;
+      v->port = state.port;
+      v->started = Clock::now();
+    } else {
+      spdlog::info("volume {} at {}: cannot adopt freshfs-mount (pid {}): {}; mounting it again",
+                   state.spec.volume_id, target, state.pid, adopted.message());
+      if (state.start_time == 0) {
+        StopLegacyChild(state);
+      } else if (ProcessStartTime(state.pid) == state.start_time) {
+        ::kill(state.pid, SIGKILL);  // ours, but not to be kept
+      }
+      v->process->Clear();  // the supervisor starts it at once
     }
+    volumes_[target] = v;
   }
-  const bool s3 = v.spec.attributes.count("source") &&
-                  v.spec.attributes.at("source").rfind("s3://", 0) == 0;
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // The child: its own session (signals to freshfs-csi do not reach it),
-    // output to the volume's log, credentials on fd 3, nothing else.
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    ::dup2(null_fd, 0);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
-    }
-    if (pipe_fds[0] >= 0) ::dup2(pipe_fds[0], kCredentialsFd);  // clears O_CLOEXEC on the copy
-    DropPrivileges(s3);
-    ::syscall(SYS_close_range, pipe_fds[0] >= 0 ? kCredentialsFd + 1 : kCredentialsFd, ~0u, 0);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  if (log_fd >= 0) ::close(log_fd);
-  if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
-  if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
-
-  const auto deadline = Clock::now() + settings_.ready_timeout;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      std::string why = LastLine(log, log_start);
-      DetachMount(target);
-      return Internal("freshfs-mount for volume " + v.spec.volume_id + " exited: " +
-                      (why.empty() ? "no message" : why));
-    }
-    if (IsFuseMount(target)) break;
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      DetachMount(target);
-      return Unavailable("freshfs-mount for volume " + v.spec.volume_id + " did not mount within " +
-                         FormatDuration(settings_.ready_timeout) + ": " + LastLine(log, log_start));
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  v.pid = pid;
-  v.own_child = true;
-  v.started = Clock::now();
-  for (int i = 0; i < 100 && v.port == 0; ++i) {  // logged before the mount: normally at once
-    v.port = MetricsPortFromLog(log, log_start);
-    if (v.port == 0) std::this_thread::sleep_for(10ms);
-  }
-  spdlog::info("volume {} mounted at {} (freshfs-mount pid {})", v.spec.volume_id, target, pid);
-  return Status::Ok();
-}
-
-Status MountSupervisor::StopChild(Volume& v) {
-  const std::string& target = v.spec.target_path;
-  if (IsFuseMount(target) && ::umount2(target.c_str(), 0) != 0) {
-    spdlog::warn("unmounting {}: {}; detaching it", target, std::strerror(errno));
-    ::umount2(target.c_str(), MNT_DETACH);
-  }
-  if (v.pid > 0) {
-    ::kill(v.pid, SIGTERM);
-    const auto deadline = Clock::now() + 10s;
-    while (ProcessAlive(v.pid, v.own_child) && Clock::now() < deadline)
-      std::this_thread::sleep_for(20ms);
-    if (ProcessAlive(v.pid, v.own_child)) {
-      ::kill(v.pid, SIGKILL);
-      if (v.own_child) ::waitpid(v.pid, nullptr, 0);
-    }
-  }
-  v.pid = -1;
-  return Status::Ok();
+  UpdatePublished();
 }
 
 Status MountSupervisor::Publish(const VolumeSpec& spec) {
@@ -385,32 +195,33 @@ Status MountSupervisor::Publish(const VolumeSpec& spec) {
   {
     std::lock_guard lock(mu_);
     if (auto it = volumes_.find(spec.target_path); it != volumes_.end()) {
-      if (it->second->spec == spec) return Status::Ok();
+      if (it->second->spec() == spec) return Status::Ok();
       return AlreadyExists("target " + spec.target_path + " already has volume " +
-                           it->second->spec.volume_id + " published with other parameters");
+                           it->second->spec().volume_id + " published with other parameters");
     }
     for (auto& [target, other] : volumes_) {
-      if (other->spec.volume_id == spec.volume_id &&
-          other->spec.attributes != spec.attributes)
+      if (other->spec().volume_id == spec.volume_id && other->spec().attributes != spec.attributes)
         return AlreadyExists("volume " + spec.volume_id + " is published at " + target +
                              " with other attributes");
     }
-    v = std::make_shared<Volume>();
-    v->spec = spec;
+    v = MakeVolume(spec);
     v->busy = true;
     volumes_[spec.target_path] = v;
   }
-  Status s = Launch(*v);
+  Status s = v->process->Start();
   std::lock_guard lock(mu_);
   if (!s.ok()) {
     volumes_.erase(spec.target_path);
     std::error_code ec;
-    fs::remove_all(VolumeDir(spec.target_path), ec);
+    fs::remove_all(store_.VolumeDir(spec.target_path), ec);
     return s;
   }
-  SaveState(*v);
+  Save(*v);
+  v->running = true;
+  v->port = v->process->port();
+  v->started = Clock::now();
   v->busy = false;
-  if (published_) published_->Set(double(volumes_.size()));
+  UpdatePublished();
   return Status::Ok();
 }
 
@@ -419,23 +230,23 @@ Status MountSupervisor::Unpublish(const std::string& volume_id, const std::strin
   {
     std::lock_guard lock(mu_);
     auto it = volumes_.find(target_path);
-    if (it != volumes_.end() && it->second->spec.volume_id == volume_id) {
+    if (it != volumes_.end() && it->second->spec().volume_id == volume_id) {
       v = it->second;
       v->busy = true;
     }
   }
   std::error_code ec;
   if (!v) {
-    DetachMount(target_path);  // whatever is left there
+    DetachFuse(target_path);  // whatever is left there
     fs::remove(target_path, ec);
     return Status::Ok();
   }
-  (void)StopChild(*v);
+  v->process->Stop();
   fs::remove(target_path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     spdlog::warn("removing {}: {}", target_path, ec.message());
-  fs::remove(StateFile(target_path), ec);
-  const std::string dir = VolumeDir(target_path);
+  store_.Remove(target_path);
+  const std::string dir = store_.VolumeDir(target_path);
   if (fs::exists(dir + "/staging/failed", ec)) {
     spdlog::warn("volume {}: failed uploads are kept in {}/staging/failed", volume_id, dir);
   } else {
@@ -443,7 +254,7 @@ Status MountSupervisor::Unpublish(const std::string& volume_id, const std::strin
   }
   std::lock_guard lock(mu_);
   volumes_.erase(target_path);
-  if (published_) published_->Set(double(volumes_.size()));
+  UpdatePublished();
   spdlog::info("volume {} unpublished from {}", volume_id, target_path);
   return Status::Ok();
 }
@@ -451,31 +262,31 @@ Status MountSupervisor::Unpublish(const std::string& volume_id, const std::strin
 Result<VolumeStats> MountSupervisor::Stats(const std::string& volume_id,
                                            const std::string& volume_path) {
   VolumeSpec spec;
-  pid_t pid;
-  bool own;
+  bool running;
   int port;
   uint64_t restarts;
+  std::string last_error;
   {
     std::lock_guard lock(mu_);
     auto it = volumes_.find(volume_path);
-    if (it == volumes_.end() || it->second->spec.volume_id != volume_id)
+    if (it == volumes_.end() || it->second->spec().volume_id != volume_id)
       return NotFound("volume " + volume_id + " is not published at " + volume_path);
-    spec = it->second->spec;
-    pid = it->second->pid;
-    own = it->second->own_child;
-    port = it->second->port;
-    restarts = it->second->restarts;
+    const Volume& v = *it->second;
+    spec = v.spec();
+    running = v.running;
+    port = v.port;
+    restarts = v.restarts;
+    last_error = v.last_error;
   }
   VolumeStats stats;
-  bool running = pid > 0 && (own ? ::kill(pid, 0) == 0 : ProcessAlive(pid, false));
   if (!running) {
     stats.abnormal = true;
     stats.condition_message = "freshfs-mount is not running; restarting it (" +
-                              std::to_string(restarts) + " restarts so far)";
+                              std::to_string(restarts) + " restarts so far)" +
+                              (last_error.empty() ? "" : ": " + last_error);
     return stats;
   }
-  const std::string source = spec.attributes.count("source") ? spec.attributes.at("source") : "";
-  if (source.rfind("s3://", 0) != 0) {
+  if (!IsS3Spec(spec)) {
     struct statvfs st {};
     if (::statvfs(volume_path.c_str(), &st) == 0) {
       VolumeUsage bytes, inodes;
@@ -520,7 +331,7 @@ std::vector<MountSupervisor::Child> MountSupervisor::Children() const {
   std::lock_guard lock(mu_);
   std::vector<Child> out;
   for (auto& [target, v] : volumes_)
-    if (v->pid > 0 && v->port > 0) out.push_back(Child{VolumeLabel(v->spec.volume_id), v->port});
+    if (v->running && v->port > 0) out.push_back(Child{VolumeLabel(v->spec().volume_id), v->port});
   return out;
 }
 
@@ -550,6 +361,8 @@ void MountSupervisor::Supervise() {
   }
 }
 
+// The restart loop for one volume: a child that died has its connection
+// aborted and is started again, with backoff while starts keep failing.
 void MountSupervisor::CheckOne(const std::string& target) {
   std::shared_ptr<Volume> v;
   {
@@ -557,32 +370,41 @@ void MountSupervisor::CheckOne(const std::string& target) {
     auto it = volumes_.find(target);
     if (it == volumes_.end() || it->second->busy) return;
     v = it->second;
-    const auto now = Clock::now();
-    if (ProcessAlive(v->pid, v->own_child)) {
-      if (now - v->started > kHealthyAfter) v->backoff = kFirstBackoff;
-      return;
-    }
-    if (now < v->next_try) return;
     v->busy = true;
   }
-  if (v->pid > 0) {
+  const auto now = Clock::now();
+  const bool alive = v->process->Alive();
+  bool start = false;
+  if (alive) {
+    if (now - v->started > kHealthyAfter) v->backoff = kFirstBackoff;
+  } else if (v->running) {
     spdlog::warn("volume {}: freshfs-mount (pid {}) died; mounting it again at {}",
-                 v->spec.volume_id, v->pid, target);
+                 v->spec().volume_id, v->process->pid(), target);
     ++v->restarts;
-    if (restarts_) restarts_->Add({{"volume", VolumeLabel(v->spec.volume_id)}}).Increment();
-  }
-  v->pid = -1;
-  v->port = 0;
-  Status s = Launch(*v);
-  std::lock_guard lock(mu_);
-  if (s.ok()) {
-    SaveState(*v);
+    if (restarts_) restarts_->Add({{"volume", VolumeLabel(v->spec().volume_id)}}).Increment();
+    v->process->Clear();
+    start = true;
   } else {
-    spdlog::error("volume {}: {}; next try in {}", v->spec.volume_id, s.message(),
+    start = now >= v->next_try;
+  }
+  Status s = start ? v->process->Start() : Status::Ok();
+  std::lock_guard lock(mu_);
+  if (start && s.ok()) {
+    v->running = true;
+    v->port = v->process->port();
+    v->last_error.clear();
+    v->started = Clock::now();
+    Save(*v);
+  } else if (start) {
+    spdlog::error("volume {}: {}; next try in {}", v->spec().volume_id, s.message(),
                   FormatDuration(v->backoff));
+    v->running = false;
+    v->last_error = s.message();
     v->next_try = Clock::now() + v->backoff;
     v->backoff = std::min<std::chrono::milliseconds>(v->backoff * 2, kMaxBackoff);
   }
+  if (!alive && !start) v->running = false;
+  if (!v->running) v->port = 0;
   v->busy = false;
 }
 

@@ -1,23 +1,22 @@
 // MountSupervisor: the real VolumeManager. One freshfs-mount process per
-// published target, so one volume's failure never touches another.
+// published target, so one volume's failure never touches another; the
+// mechanics of one volume are in csi/volume_process.h, what is kept on disk
+// in csi/volume_state.h.
 //
-//   Publish    starts `freshfs-mount -f ...` (csi/mount_args.h) in its own
-//              session, S3 secrets through an inherited pipe, and returns
-//              once the target is a FUSE mount; on a timeout or an early
-//              exit it kills the child, cleans up and reports the child's
-//              last words.
-//   supervise  a thread checks every child; one that died has its dead
-//              mount detached (ENOTCONN) and is started again at the same
-//              target with backoff (0.5 s doubling to 30 s), counted in
+//   Publish    mounts the target (freshfs-csi holds the FUSE connection),
+//              starts freshfs-mount on it and returns once it reported
+//              READY; on failure nothing is left and the error says why.
+//   supervise  a thread checks every child; one that died has its
+//              connection aborted and is started again at the same target
+//              with backoff (0.5 s doubling to 30 s), counted in
 //              freshfs_csi_child_restarts_total.
-//   state      every published volume is a 0600 file in <state>/volumes
-//              (the spec, secrets included, and the child's pid): a new
-//              freshfs-csi (after a crash or an upgrade) re-adopts live
-//              children and restores dead ones. Children outlive
-//              freshfs-csi; the destructor leaves them running.
-//   Unpublish  unmounts, stops the child by PID, removes the target
-//              directory, the state file and the staging directory (unless
-//              it holds failed uploads).
+//   restore    a new freshfs-csi (replaced container, crash, upgrade)
+//              re-adopts live children by pid and start time and takes back
+//              its duplicates of their fds; volumes whose child is gone are
+//              mounted again. The destructor leaves children running.
+//   Unpublish  unmounts, stops the child, removes its cgroup, the target
+//              directory, the state and the volume directory (unless it
+//              holds failed uploads).
 //
 // Thread-safe. Calls for one volume are serialised by the node service.
 #pragma once
@@ -32,6 +31,8 @@
 #include <vector>
 
 #include "csi/volume_manager.h"
+#include "csi/volume_process.h"
+#include "csi/volume_state.h"
 
 namespace prometheus {
 class Collectable;
@@ -55,14 +56,17 @@ class MountSupervisor final : public VolumeManager {
     std::string state_dir;
     std::chrono::milliseconds ready_timeout{30000};
     std::chrono::milliseconds check_interval{500};
+    std::vector<std::string> allowed_dir_roots;  // checked again at every (re)start
+    std::string child_cgroup;                    // empty: children stay in our cgroup
+    std::pair<uid_t, gid_t> s3_user{65534, 65534};
   };
   struct Child {
     std::string volume;  // metrics label
     int port = 0;        // the child's metrics endpoint on 127.0.0.1
   };
 
-  // Creates the state directory (0700), re-adopts or restores what it lists,
-  // starts supervising.
+  // Opens the state directory, re-adopts or restores what it lists, starts
+  // supervising.
   static Result<std::unique_ptr<MountSupervisor>> Start(Settings settings,
                                                         prometheus::Registry* registry);
   ~MountSupervisor() override;
@@ -79,18 +83,18 @@ class MountSupervisor final : public VolumeManager {
 
  private:
   struct Volume;
-  MountSupervisor(Settings settings, prometheus::Registry* registry);
-  std::string StateFile(const std::string& target) const;
-  std::string VolumeDir(const std::string& target) const;
-  // Starts the child for `v` and waits for its mount. Called without mu_.
-  Status Launch(Volume& v);
-  void SaveState(const Volume& v) const;
+  MountSupervisor(Settings settings, ProcessSettings process, VolumeStateStore store,
+                  prometheus::Registry* registry);
+  std::shared_ptr<Volume> MakeVolume(const VolumeSpec& spec) const;
+  void Save(const Volume& v) const;
   void Restore();
   void Supervise();
   void CheckOne(const std::string& target);
-  Status StopChild(Volume& v);
+  void UpdatePublished();
 
   const Settings settings_;
+  const ProcessSettings process_;
+  const VolumeStateStore store_;
   prometheus::Family<prometheus::Counter>* restarts_ = nullptr;
   prometheus::Gauge* published_ = nullptr;
 

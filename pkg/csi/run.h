@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
+#include <utility>
 
 #include "csi/errors.h"
 #include "csi/server.h"
@@ -27,6 +29,8 @@ struct RunOptions {
   std::optional<std::string> config_file;       // --config: driver config (driver_config.h)
   bool debug = false;                           // --debug
   std::string mount_binary;                     // --mount-binary (default: next to freshfs-csi, else PATH)
+  std::string child_cgroup;                     // --child-cgroup: cgroup v2 dir for volume processes
+  std::pair<uid_t, gid_t> s3_user{65534, 65534};  // --s3-user UID:GID
   std::string version;                          // the freshfs version
 };
 

@@ -1,5 +1,6 @@
 #include "util/mountinfo.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -21,7 +22,8 @@ std::string UnescapeMountPath(std::string_view field) {
   return out;
 }
 
-bool IsMountedAt(const std::string& path, std::string_view type_prefix) {
+std::vector<MountEntry> MountsAt(const std::string& path, std::string_view type_prefix) {
+  std::vector<MountEntry> found;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
@@ -34,9 +36,17 @@ bool IsMountedAt(const std::string& path, std::string_view type_prefix) {
     if (dash == std::string::npos) continue;
     std::string_view fstype = std::string_view(line).substr(dash + 3);
     fstype = fstype.substr(0, fstype.find(' '));
-    if (fstype.substr(0, type_prefix.size()) == type_prefix) return true;
+    if (fstype.substr(0, type_prefix.size()) != type_prefix) continue;
+    MountEntry entry;
+    entry.fstype = std::string(fstype);
+    if (std::sscanf(dev.c_str(), "%u:%u", &entry.major, &entry.minor) != 2) continue;
+    found.push_back(std::move(entry));
   }
-  return false;
+  return found;
+}
+
+bool IsMountedAt(const std::string& path, std::string_view type_prefix) {
+  return !MountsAt(path, type_prefix).empty();
 }
 
 }  // namespace freshfs

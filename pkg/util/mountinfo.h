@@ -4,8 +4,20 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace freshfs {
+
+// One line of /proc/self/mountinfo.
+struct MountEntry {
+  std::string fstype;    // "fuse.freshfs", "ext4", ...
+  unsigned major = 0;    // st_dev of the mount's root
+  unsigned minor = 0;
+};
+
+// The filesystems mounted at `path` (absolute, canonical) whose type starts
+// with `type_prefix`, bottom first (a mount stacked on another comes later).
+std::vector<MountEntry> MountsAt(const std::string& path, std::string_view type_prefix = "");
 
 // Whether a filesystem whose type starts with `type_prefix` ("" = any,
 // "fuse" = fuse and fuse.*) is mounted at `path` (absolute, canonical).

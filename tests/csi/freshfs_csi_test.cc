@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "csi.grpc.pb.h"
+#include "csi_binary.h"
 #include "support/s3rver.h"
 
 namespace {
@@ -36,110 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace pb = ::csi::v1;
 using namespace std::chrono_literals;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/freshfs-csi-bin-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// freshfs-csi with `args`, output into `log`. Stopped by PID.
-class CsiProcess {
- public:
-  CsiProcess(std::vector<std::string> args, fs::path log) : log_(std::move(log)) {
-    args.insert(args.begin(), FRESHFS_CSI_BIN);
-    // Everything allocated before fork(): gRPC threads may hold malloc's lock.
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~CsiProcess() {
-    if (pid_ > 0 && !exit_status_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Exit status (code, or 128 + signal) once it exited within `timeout`.
-  std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!exit_status_ && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      } else {
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-    return exit_status_;
-  }
-
-  void Signal(int signo) { ::kill(pid_, signo); }
-  std::string log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  std::optional<int> exit_status_;
-};
-
-// A TCP port nobody listens on right now.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// The body of GET /metrics, or "" when nothing answers.
-std::string ScrapeMetrics(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    (void)!::write(fd, request.data(), request.size());
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, size_t(n));
-  }
-  ::close(fd);
-  return response;
-}
+using namespace freshfs::testing;
 
 class FreshfsCsiTest : public ::testing::Test {
  protected:
@@ -149,6 +47,9 @@ class FreshfsCsiTest : public ::testing::Test {
     fs::create_directories(roots_ / "vol");
     config_ = tmp_.path() / "csi.yaml";
     std::ofstream(config_) << "allowedDirRoots: [" << roots_.string() << "]\n";
+    // S3 volumes' processes run as nobody: they must reach their directories
+    // in the state dir (as under /var/lib on a node).
+    fs::permissions(tmp_.path(), fs::perms(0711));
   }
 
   std::vector<std::string> Args() const {
@@ -268,34 +169,6 @@ TEST_F(FreshfsCsiTest, ServesUntilSigtermThenRemovesItsSocket) {
   EXPECT_FALSE(fs::exists(fs::symlink_status(socket_))) << "socket left behind";
 }
 
-pb::NodePublishVolumeRequest PublishRequest(const std::string& volume, const fs::path& target,
-                                            const std::map<std::string, std::string>& context) {
-  pb::NodePublishVolumeRequest publish;
-  publish.set_volume_id(volume);
-  publish.set_target_path(target.string());
-  publish.mutable_volume_capability()->mutable_mount();
-  publish.mutable_volume_capability()->mutable_access_mode()->set_mode(
-      pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
-  for (const auto& [k, v] : context) (*publish.mutable_volume_context())[k] = v;
-  return publish;
-}
-
-grpc::Status Publish(pb::Node::Stub& node, const pb::NodePublishVolumeRequest& request) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 60s);
-  pb::NodePublishVolumeResponse response;
-  return node.NodePublishVolume(&context, request, &response);
-}
-
-grpc::Status Unpublish(pb::Node::Stub& node, const std::string& volume, const fs::path& target) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 60s);
-  pb::NodeUnpublishVolumeRequest request;
-  request.set_volume_id(volume);
-  request.set_target_path(target.string());
-  pb::NodeUnpublishVolumeResponse response;
-  return node.NodeUnpublishVolume(&context, request, &response);
-}
 
 // The contents of `path` read by a child process running as `uid` (and
 // gid `uid`), or "error: <errno text>".
@@ -332,36 +205,8 @@ std::string ReadAs(uid_t uid, const fs::path& path) {
   return result;
 }
 
-bool IsFuseMount(const fs::path& path) {
-  std::ifstream in("/proc/self/mounts");
-  std::string dev, mnt, type;
-  std::string rest;
-  while (in >> dev >> mnt >> type && std::getline(in, rest))
-    if (mnt == path.string() && type.rfind("fuse", 0) == 0) return true;
-  return false;
-}
 
-// The pid of the freshfs-mount serving `target`, from the driver's state.
-pid_t ChildPid(const fs::path& state_dir, const fs::path& target) {
-  for (const auto& entry : fs::directory_iterator(state_dir / "volumes")) {
-    if (entry.path().extension() != ".json") continue;
-    const std::string text = ReadFile(entry.path());
-    if (text.find("\"" + target.string() + "\"") == std::string::npos) continue;
-    size_t at = text.find("\"pid\":");
-    if (at != std::string::npos) return pid_t(std::atoi(text.c_str() + at + 6));
-  }
-  return -1;
-}
 
-template <typename F>
-bool Eventually(F f, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return f();
-}
 
 class PublishTest : public FreshfsCsiTest {
  protected:
@@ -516,8 +361,8 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
   // The secret is in no argv and in no file but the 0600 state.
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
-  // The child keeps CAP_SYS_ADMIN (to mount) and nothing else, and cannot
-  // regain anything.
+  // freshfs-csi mounted for it: the child runs as nobody with no
+  // capabilities at all, and cannot gain any.
   {
     const std::string status = ReadFile("/proc/" + std::to_string(child) + "/status");
     auto field = [&](const std::string& name) {
@@ -526,8 +371,13 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
       at += name.size() + 3;
       return status.substr(at, status.find('\n', at) - at);
     };
-    EXPECT_EQ(field("CapEff"), "0000000000200000") << status;  // CAP_SYS_ADMIN (21)
-    EXPECT_EQ(field("CapBnd"), "0000000000200000") << status;
+    EXPECT_EQ(field("Uid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(field("Gid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(field("Groups").find_first_not_of(" "), std::string::npos) << status;
+    EXPECT_EQ(field("CapEff"), "0000000000000000") << status;
+    EXPECT_EQ(field("CapPrm"), "0000000000000000") << status;
+    EXPECT_EQ(field("CapBnd"), "0000000000000000") << status;
+    EXPECT_EQ(field("CapAmb"), "0000000000000000") << status;
     EXPECT_EQ(field("NoNewPrivs"), "1") << status;
   }
   EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/cmdline").find("S3RVER"), std::string::npos);

@@ -45,8 +45,9 @@ TEST(MountArgsTest, AttributesBecomeFlags) {
   EXPECT_TRUE(Has(argv, {"--read-only"}));
   EXPECT_TRUE(Has(argv, {"-o", "noatime"}));
   EXPECT_TRUE(Has(argv, {"--s3-credentials-file", "/dev/fd/3"}));
+  EXPECT_TRUE(Has(argv, {"--ready-fd", "6"}));
   EXPECT_EQ(argv[argv.size() - 2], "s3://bucket/team");
-  EXPECT_EQ(argv.back(), spec.target_path);
+  EXPECT_EQ(argv.back(), "/dev/fd/4");  // the connection freshfs-csi mounted
   for (const std::string& a : argv) {
     EXPECT_EQ(a.find("very-secret"), std::string::npos) << a;
     EXPECT_EQ(a.find("AKIDEXAMPLE"), std::string::npos) << a;
@@ -62,7 +63,20 @@ TEST(MountArgsTest, DirectoryVolumeHasNoS3Flags) {
   EXPECT_FALSE(Has(argv, {"--s3-credentials-file"}));
   EXPECT_FALSE(Has(argv, {"--cache-dir"}));
   EXPECT_FALSE(Has(argv, {"--read-only"}));
-  EXPECT_EQ(argv[argv.size() - 2], "/srv/data/v");
+  // The directory freshfs-csi opened beneath its root: never a path to resolve again.
+  EXPECT_EQ(argv[argv.size() - 2], "/dev/fd/5");
+  EXPECT_EQ(argv.back(), "/dev/fd/4");
+}
+
+TEST(MountArgsTest, ReadOnlyFromTheRequestOrTheMountFlags) {
+  VolumeSpec spec;
+  EXPECT_FALSE(IsReadOnlySpec(spec));
+  spec.mount_flags = {"noatime,ro"};
+  EXPECT_TRUE(IsReadOnlySpec(spec));
+  spec.mount_flags = {"rofs", "nosuid"};
+  EXPECT_FALSE(IsReadOnlySpec(spec));
+  spec.read_only = true;
+  EXPECT_TRUE(IsReadOnlySpec(spec));
 }
 
 TEST(MountArgsTest, CredentialsFileTextIsAnAwsProfile) {

@@ -1,0 +1,274 @@
+#include "csi/volume_process.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "csi/dir_source.h"
+#include "csi/fuse_connection.h"
+#include "csi/mount_args.h"
+#include "csi/spawn.h"
+#include "util/quote.h"
+
+namespace freshfs::csi {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// The last non-empty line of `path` from `offset` on.
+std::string LastLine(const std::string& path, std::streamoff offset) {
+  std::ifstream in(path);
+  in.seekg(offset);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+std::streamoff FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+// pidfd_getfd(2): a duplicate of fd `number` of the process behind `pidfd`.
+UniqueFd TakeFd(int pidfd, int number) {
+  return UniqueFd(int(::syscall(SYS_pidfd_getfd, pidfd, number, 0)));
+}
+
+bool SameFile(int a, int b) {
+  struct stat sa {}, sb {};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+Status ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 && st.st_uid == uid && st.st_gid == gid) return Status::Ok();
+  std::error_code ec;
+  if (::lchown(dir.c_str(), uid, gid) != 0)
+    return Internal("chown " + Quoted(dir) + ": " + std::strerror(errno));
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (::lchown(it->path().c_str(), uid, gid) != 0)
+      return Internal("chown " + Quoted(it->path().string()) + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<int> kDirCapabilities = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN,
+                                           CAP_FOWNER,       CAP_FSETID,          CAP_MKNOD};
+
+VolumeProcess::VolumeProcess(const ProcessSettings& settings, VolumeSpec spec,
+                             std::string state_dir, std::string cgroup)
+    : settings_(settings),
+      spec_(std::move(spec)),
+      state_dir_(std::move(state_dir)),
+      cgroup_(std::move(cgroup)),
+      s3_(IsS3Spec(spec_)) {}
+
+VolumeProcess::~VolumeProcess() = default;
+
+Status VolumeProcess::OpenSource() {
+  if (s3_ || source_.valid()) return Status::Ok();
+  auto fd = OpenDirSource(spec_.attributes.at("source"), settings_.allowed_dir_roots);
+  if (!fd) return fd.error();
+  source_ = std::move(*fd);
+  return Status::Ok();
+}
+
+Status VolumeProcess::PrepareDirs(std::string* staging, std::string* cache, std::string* log) {
+  *staging = state_dir_ + "/staging";
+  *cache = state_dir_ + "/cache";
+  *log = state_dir_ + "/freshfs-mount.log";
+  std::error_code ec;
+  fs::create_directories(*staging, ec);
+  if (!ec) fs::create_directories(*cache, ec);
+  if (ec) return Internal("volume directory " + Quoted(state_dir_) + ": " + ec.message());
+  ::chmod(state_dir_.c_str(), 0700);
+  // An S3 volume's process runs unprivileged: its directories are its own.
+  if (s3_) return ChownTree(state_dir_, settings_.s3_user.first, settings_.s3_user.second);
+  return Status::Ok();
+}
+
+Status VolumeProcess::Start() {
+  const std::string& target = spec_.target_path;
+  if (Status s = OpenSource(); !s.ok()) return s;
+  std::string staging, cache, log;
+  if (Status s = PrepareDirs(&staging, &cache, &log); !s.ok()) return s;
+  DetachFuse(target);  // a dead mount of an earlier child
+  std::error_code ec;
+  fs::create_directories(target, ec);
+  if (ec) return Internal("target " + Quoted(target) + ": " + ec.message());
+
+  auto fuse = MountFuse(target, {spec_.attributes.at("source"), IsReadOnlySpec(spec_)});
+  if (!fuse) return fuse.error();
+  // From here on a failure unmounts again.
+  auto fail = [&](Status s) {
+    if (::umount2(target.c_str(), MNT_DETACH) != 0)
+      spdlog::warn("unmounting {}: {}", target, std::strerror(errno));
+    settings_.cgroups.Remove(cgroup_);
+    return s;
+  };
+
+  int ready[2], credentials[2] = {-1, -1};
+  if (::pipe2(ready, O_CLOEXEC) != 0) return fail(Internal(std::string("pipe: ") + std::strerror(errno)));
+  UniqueFd ready_read(ready[0]), ready_write(ready[1]), credentials_read;
+  if (!spec_.secrets.empty()) {
+    if (::pipe2(credentials, O_CLOEXEC) != 0)
+      return fail(Internal(std::string("pipe: ") + std::strerror(errno)));
+    credentials_read.reset(credentials[0]);
+    UniqueFd credentials_write(credentials[1]);
+    const std::string text = CredentialsFileText(spec_.secrets);  // fits a pipe's buffer
+    if (::write(credentials_write.get(), text.data(), text.size()) != ssize_t(text.size()))
+      return fail(Internal("cannot pass the credentials to freshfs-mount"));
+  }
+
+  SpawnPlan plan;
+  plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache});
+  UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  plan.log_fd = log_fd.get();
+  plan.fds = {{fuse->get(), kFuseFd}, {ready_write.get(), kReadyFd}};
+  if (credentials_read.valid()) plan.fds.push_back({credentials_read.get(), kCredentialsFd});
+  if (source_.valid()) plan.fds.push_back({source_.get(), kSourceFd});
+  UniqueFd procs, cgroup_ns;
+  if (settings_.cgroups.enabled()) {
+    auto opened = settings_.cgroups.Prepare(cgroup_);
+    if (!opened) return fail(opened.error());
+    procs = std::move(*opened);
+    cgroup_ns = settings_.cgroups.NamespaceToEnter();
+  }
+  plan.cgroup_procs_fd = procs.get();
+  plan.cgroup_namespace_fd = cgroup_ns.get();
+  if (s3_) {
+    plan.user = settings_.s3_user;
+  } else {
+    plan.keep_caps = kDirCapabilities;
+  }
+  const std::streamoff log_start = FileSize(log);
+  auto pid = Spawn(plan);
+  if (!pid) return fail(Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
+                                 pid.error().message));
+  ready_write.reset();
+  credentials_read.reset();
+  auto port = AwaitReady(ready_read.get(), settings_.ready_timeout);
+  if (!port) {
+    ::kill(*pid, SIGKILL);
+    ::waitpid(*pid, nullptr, 0);
+    std::string why = port.error().message;
+    if (const std::string last = LastLine(log, log_start); !last.empty() && why.find(last) == std::string::npos)
+      why += " (last log line: " + last + ")";
+    return fail(Error{port.error().code,
+                      "freshfs-mount for volume " + spec_.volume_id + " failed: " + why});
+  }
+  pid_ = *pid;
+  own_child_ = true;
+  pidfd_ = OpenPidFd(pid_);
+  start_time_ = ProcessStartTime(pid_);
+  port_ = *port;
+  fuse_ = std::move(*fuse);
+  spdlog::info("volume {} mounted at {} (freshfs-mount pid {}{})", spec_.volume_id, target, pid_,
+               settings_.cgroups.enabled() ? ", cgroup " + settings_.cgroups.parent() + "/" + cgroup_
+                                           : std::string());
+  return Status::Ok();
+}
+
+Status VolumeProcess::Adopt(pid_t pid, uint64_t start_time, int port) {
+  if (start_time == 0 || ProcessStartTime(pid) != start_time)
+    return NotFound("freshfs-mount (pid " + std::to_string(pid) + ") is gone");
+  if (!IsFuseMount(spec_.target_path))
+    return NotFound("nothing is mounted at " + spec_.target_path);
+  UniqueFd pidfd = OpenPidFd(pid);
+  if (!pidfd.valid() || ProcessStartTime(pid) != start_time)
+    return NotFound("freshfs-mount (pid " + std::to_string(pid) + ") is gone");
+  UniqueFd fuse = TakeFd(pidfd.get(), kFuseFd);
+  if (!fuse.valid() || !IsFuseDevice(fuse.get()))
+    return Internal("cannot take the FUSE connection of pid " + std::to_string(pid) + ": " +
+                    (fuse.valid() ? "fd 4 is not /dev/fuse" : std::strerror(errno)));
+  if (!s3_) {
+    // The directory it serves must still be what the current config allows
+    // at the source path (the roots may have changed; nothing is re-resolved
+    // for the child either way).
+    UniqueFd served = TakeFd(pidfd.get(), kSourceFd);
+    if (Status s = OpenSource(); !s.ok()) return s;
+    if (!served.valid() || !SameFile(served.get(), source_.get())) {
+      source_.reset();
+      return PermissionDenied("volume " + spec_.volume_id + ": the directory its freshfs-mount "
+                              "serves is not what " + spec_.attributes.at("source") + " is now");
+    }
+  }
+  pid_ = pid;
+  start_time_ = start_time;
+  port_ = port;
+  pidfd_ = std::move(pidfd);
+  fuse_ = std::move(fuse);
+  own_child_ = false;
+  return Status::Ok();
+}
+
+bool VolumeProcess::Alive() {
+  if (pid_ <= 0) return false;
+  if (PidFdAlive(pidfd_.get())) return true;
+  Reap();
+  return false;
+}
+
+void VolumeProcess::Reap() {
+  if (!own_child_ || !pidfd_.valid()) return;
+  siginfo_t info{};
+  ::waitid(P_PIDFD, id_t(pidfd_.get()), &info, WEXITED | WNOHANG);  // exactly this child
+}
+
+void VolumeProcess::ForgetChild() {
+  pid_ = -1;
+  start_time_ = 0;
+  port_ = 0;
+  pidfd_.reset();
+}
+
+void VolumeProcess::Clear() {
+  AbortFuse(spec_.target_path);
+  fuse_.reset();
+  DetachFuse(spec_.target_path);
+  settings_.cgroups.Remove(cgroup_);
+  ForgetChild();
+}
+
+void VolumeProcess::Stop() {
+  const std::string& target = spec_.target_path;
+  if (IsFuseMount(target) && ::umount2(target.c_str(), 0) != 0) {
+    spdlog::warn("unmounting {}: {}; detaching it", target, std::strerror(errno));
+    DetachFuse(target);
+  }
+  DetachFuse(target);  // anything stacked below
+  if (pid_ > 0 && PidFdAlive(pidfd_.get())) {
+    // It exits by itself once the mount is gone; SIGTERM in case it is busy.
+    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 10000) == 0)
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+    ::poll(&p, 1, 5000);
+  }
+  Reap();
+  fuse_.reset();
+  source_.reset();
+  settings_.cgroups.Remove(cgroup_);
+  ForgetChild();
+}
+
+}  // namespace freshfs::csi

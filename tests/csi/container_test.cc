@@ -1,0 +1,294 @@
+// The node plugin's container replaced under running applications, played
+// with the kernel's own mechanisms: freshfs-csi runs in a cgroup of its own
+// (a container), in a mount namespace whose kubelet directory is shared with
+// the test's (Bidirectional mount propagation) and in a cgroup namespace of
+// its own; it shares the test's PID namespace, as the chart's hostPID gives
+// it. An application reads the volumes from a mount namespace of its own
+// with private propagation, as a container keeps the mounts it started
+// with. The runtime's stop is cgroup.kill.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "csi_binary.h"
+#include "support/s3rver.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace freshfs::testing;
+
+// Where cgroup v2 is mounted ("" when it is not).
+fs::path CgroupV2Root() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mountpoint;
+    fields >> id >> parent >> dev >> root >> mountpoint;
+    if (root == "/") return mountpoint;
+  }
+  return {};
+}
+
+bool Populated(const fs::path& cgroup) {
+  const std::string events = ReadFile(cgroup / "cgroup.events");
+  return events.find("populated 1") != std::string::npos;
+}
+
+// Kills everything in `cgroup` and below, then removes them.
+void KillCgroupTree(const fs::path& cgroup) {
+  std::error_code ec;
+  if (!fs::exists(cgroup, ec)) return;
+  std::ofstream(cgroup / "cgroup.kill") << "1";
+  Eventually([&] { return !Populated(cgroup); }, 10s);
+  std::vector<fs::path> dirs;
+  for (auto it = fs::recursive_directory_iterator(cgroup, ec); !ec && it != fs::end(it); it.increment(ec))
+    if (it->is_directory()) dirs.push_back(it->path());
+  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
+  ::rmdir(cgroup.c_str());
+}
+
+std::string StatusField(pid_t pid, const std::string& name) {
+  const std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  size_t at = status.find("\n" + name + ":\t");
+  if (at == std::string::npos) return "";
+  at += name.size() + 3;
+  return status.substr(at, status.find('\n', at) - at);
+}
+
+// A process that is gone (or a zombie nobody reaped yet).
+bool Gone(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  return stat.empty() || (close != std::string::npos && stat[close + 2] == 'Z');
+}
+
+class PluginContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const fs::path cgroup_root = CgroupV2Root();
+    if (cgroup_root.empty()) GTEST_SKIP() << "no cgroup v2 mounted: cannot play a container";
+    cgroup_ = cgroup_root / ("freshfs-test-" + std::to_string(::getpid()));
+    ASSERT_TRUE(fs::create_directories(cgroup_ / "plugin"));
+    fs::permissions(tmp_.path(), fs::perms(0711));  // the S3 volume's process runs as nobody
+    kubelet_ = tmp_.path() / "kubelet";
+    fs::create_directories(kubelet_);
+    ASSERT_EQ(::mount(kubelet_.c_str(), kubelet_.c_str(), nullptr, MS_BIND, nullptr), 0);
+    kubelet_mounted_ = true;
+    ASSERT_EQ(::mount(nullptr, kubelet_.c_str(), nullptr, MS_SHARED, nullptr), 0);
+    roots_ = tmp_.path() / "data";
+    fs::create_directories(roots_ / "vol");
+    config_ = tmp_.path() / "csi.yaml";
+    std::ofstream(config_) << "allowedDirRoots: [" << roots_.string() << "]\n";
+    dir_target_ = kubelet_ / "pods/app/volumes/dir/mount";
+    s3_target_ = kubelet_ / "pods/app/volumes/s3/mount";
+  }
+
+  void TearDown() override {
+    if (reader_ > 0) {
+      ::kill(reader_, SIGKILL);
+      ::waitpid(reader_, nullptr, 0);
+    }
+    if (!cgroup_.empty()) KillCgroupTree(cgroup_ / "plugin");
+    for (const fs::path& target : {dir_target_, s3_target_}) {
+      if (target.empty()) continue;
+      const pid_t child = ChildPid(tmp_.path() / "state", target);
+      if (child > 0 && !Gone(child)) ::kill(child, SIGKILL);
+      for (int i = FuseMountCount(target); i > 0; --i) ::umount2(target.c_str(), MNT_DETACH);
+    }
+    if (!cgroup_.empty()) KillCgroupTree(cgroup_);
+    if (kubelet_mounted_) ::umount2(kubelet_.c_str(), MNT_DETACH);
+  }
+
+  // freshfs-csi in its "container": a cgroup of its own, a mount namespace
+  // (the kubelet directory stays a shared peer of the test's) and a cgroup
+  // namespace of its own.
+  std::unique_ptr<CsiProcess> StartPlugin(const std::string& log) {
+    const int procs = ::open((cgroup_ / "plugin" / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    EXPECT_GE(procs, 0);
+    CsiProcess::Launch launch;
+    launch.wrapper = {"unshare", "--mount", "--cgroup", "--propagation", "unchanged", "--"};
+    launch.cgroup_procs_fd = procs;
+    auto csi = std::make_unique<CsiProcess>(
+        std::vector<std::string>{"--endpoint", "unix://" + (tmp_.path() / "csi.sock").string(),
+                                 "--node-id", "node-a", "--config", config_.string(),
+                                 "--state-dir", (tmp_.path() / "state").string(),
+                                 "--mount-binary", FRESHFS_MOUNT_BIN,
+                                 "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port_),
+                                 "--child-cgroup", (cgroup_ / "volumes").string()},
+        tmp_.path() / log, launch);
+    ::close(procs);
+    return csi;
+  }
+
+  std::unique_ptr<pb::Node::Stub> Connect(CsiProcess& csi) {
+    auto channel = grpc::CreateChannel("unix://" + (tmp_.path() / "csi.sock").string(),
+                                       grpc::InsecureChannelCredentials());
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + 20s))
+      ADD_FAILURE() << "freshfs-csi did not come up:\n" << csi.log();
+    return pb::Node::NewStub(channel);
+  }
+
+  // The reader's report (see app_reader_main.cc) as key -> rest of line.
+  std::map<std::string, std::string> Report() const {
+    std::map<std::string, std::string> out;
+    std::istringstream lines(ReadFile(tmp_.path() / "reader.report"));
+    for (std::string line; std::getline(lines, line);) {
+      const size_t space = line.find(' ');
+      if (space == std::string::npos) continue;
+      std::string key = line.substr(0, space), rest = line.substr(space + 1);
+      if (key == "content") {
+        const size_t file_end = rest.find(' ');
+        key = rest.substr(0, file_end);
+        rest = file_end == std::string::npos ? "" : rest.substr(file_end + 1);
+      }
+      out[key] = rest;
+    }
+    return out;
+  }
+
+  TempDir tmp_;
+  fs::path cgroup_, kubelet_, roots_, config_, dir_target_, s3_target_;
+  bool kubelet_mounted_ = false;
+  pid_t reader_ = -1;
+  const int metrics_port_ = FreePort();
+};
+
+TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepArriving) {
+  S3Server s3("containerbucket");
+  ASSERT_TRUE(s3.Start());
+  std::ofstream(roots_ / "vol" / "hello.txt") << "dir-1";
+  const fs::path object = tmp_.path() / "object.txt";
+  std::ofstream(object) << "s3-1";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://containerbucket/team/s3.txt"}).exit_code, 0);
+
+  auto csi = StartPlugin("plugin-1.log");
+  auto node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  auto dir_request = PublishRequest("dir-vol", dir_target_,
+                                    {{"source", (roots_ / "vol").string()}, {"pollInterval", "1s"}});
+  auto s3_request = PublishRequest("s3-vol", s3_target_,
+                                   {{"source", "s3://containerbucket/team"},
+                                    {"s3Endpoint", s3.endpoint()},
+                                    {"s3PathStyle", "true"},
+                                    {"pollInterval", "1s"}});
+  (*s3_request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
+  (*s3_request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  grpc::Status published = Publish(*node, dir_request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  published = Publish(*node, s3_request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  // Mounted in the plugin's namespace, propagated to the "host".
+  ASSERT_EQ(FuseMountCount(dir_target_), 1);
+  ASSERT_EQ(FuseMountCount(s3_target_), 1);
+
+  // Who the volumes' processes are, and where.
+  const pid_t dir_child = ChildPid(tmp_.path() / "state", dir_target_);
+  const pid_t s3_child = ChildPid(tmp_.path() / "state", s3_target_);
+  ASSERT_GT(dir_child, 0);
+  ASSERT_GT(s3_child, 0);
+  EXPECT_EQ(StatusField(s3_child, "Uid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(StatusField(s3_child, "CapEff"), "0000000000000000");
+  EXPECT_EQ(StatusField(s3_child, "CapBnd"), "0000000000000000");
+  EXPECT_EQ(StatusField(s3_child, "NoNewPrivs"), "1");
+  EXPECT_EQ(StatusField(dir_child, "Uid"), "0\t0\t0\t0");
+  // CAP_CHOWN 0, DAC_OVERRIDE 1, DAC_READ_SEARCH 2, FOWNER 3, FSETID 4, MKNOD 27; no SYS_ADMIN.
+  EXPECT_EQ(StatusField(dir_child, "CapEff"), "000000000800001f");
+  EXPECT_EQ(StatusField(dir_child, "CapBnd"), "000000000800001f");
+  EXPECT_EQ(StatusField(dir_child, "NoNewPrivs"), "1");
+  for (pid_t child : {dir_child, s3_child}) {
+    const std::string cgroup = ReadFile("/proc/" + std::to_string(child) + "/cgroup");
+    EXPECT_NE(cgroup.find("/freshfs-test-" + std::to_string(::getpid()) + "/volumes/"),
+              std::string::npos)
+        << cgroup;
+  }
+
+  // The application starts after its volumes are mounted.
+  {
+    std::vector<std::string> args = {FRESHFS_APP_READER_BIN, (tmp_.path() / "reader.report").string(),
+                                     "10", (dir_target_ / "hello.txt").string(),
+                                     (s3_target_ / "s3.txt").string()};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    reader_ = ::fork();
+    if (reader_ == 0) {
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 50; }, 10s))
+      << ReadFile(tmp_.path() / "reader.report");
+
+  // The runtime stops the plugin's container.
+  node.reset();
+  std::ofstream(cgroup_ / "plugin" / "cgroup.kill") << "1";
+  ASSERT_TRUE(Eventually([&] { return !Populated(cgroup_ / "plugin"); }, 10s));
+  ASSERT_TRUE(csi->Wait(5s).has_value());
+  EXPECT_FALSE(Gone(dir_child));
+  EXPECT_FALSE(Gone(s3_child));
+  std::this_thread::sleep_for(1s);  // no plugin at all for a while
+
+  // Its replacement, with the same state directory.
+  csi = StartPlugin("plugin-2.log");
+  node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(Eventually([&] {
+    return VolumeCondition(*node, "dir-vol", dir_target_).empty() &&
+           VolumeCondition(*node, "s3-vol", s3_target_).empty();
+  }, 15s)) << VolumeCondition(*node, "dir-vol", dir_target_) << " / "
+           << VolumeCondition(*node, "s3-vol", s3_target_) << "\n" << csi->log();
+  EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_published_volumes 2"), std::string::npos)
+      << ScrapeMetrics(metrics_port_);
+  EXPECT_EQ(ChildPid(tmp_.path() / "state", dir_target_), dir_child) << csi->log();
+  EXPECT_EQ(ChildPid(tmp_.path() / "state", s3_target_), s3_child) << csi->log();
+
+  // Changes made afterwards reach the application through its own mounts.
+  {
+    const fs::path next = roots_ / "vol" / ".hello.next";
+    std::ofstream(next) << "dir-2";
+    fs::rename(next, roots_ / "vol" / "hello.txt");
+  }
+  std::ofstream(object) << "s3-2";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://containerbucket/team/s3.txt"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] {
+    auto report = Report();
+    return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
+           report[(s3_target_ / "s3.txt").string()] == "s3-2";
+  }, 15s)) << ReadFile(tmp_.path() / "reader.report");
+
+  ::kill(reader_, SIGTERM);
+  ::waitpid(reader_, nullptr, 0);
+  reader_ = -1;
+  auto report = Report();
+  EXPECT_EQ(report["failures"], "0") << "first failure: " << report["first_failure"];
+  EXPECT_GT(std::atol(report["reads"].c_str()), 200);
+  EXPECT_EQ(FuseMountCount(dir_target_), 1) << "a second mount was stacked on the target";
+  EXPECT_EQ(FuseMountCount(s3_target_), 1) << "a second mount was stacked on the target";
+
+  // Unpublish through the new plugin: nothing is left.
+  ASSERT_TRUE(Unpublish(*node, "dir-vol", dir_target_).ok());
+  ASSERT_TRUE(Unpublish(*node, "s3-vol", s3_target_).ok());
+  EXPECT_TRUE(Eventually([&] { return Gone(dir_child) && Gone(s3_child); }, 10s));
+  EXPECT_FALSE(IsFuseMount(dir_target_));
+  EXPECT_FALSE(IsFuseMount(s3_target_));
+  EXPECT_FALSE(fs::exists(dir_target_));
+  std::vector<std::string> cgroups;
+  for (const auto& entry : fs::directory_iterator(cgroup_ / "volumes"))
+    if (entry.is_directory()) cgroups.push_back(entry.path().filename());
+  EXPECT_TRUE(cgroups.empty()) << cgroups.size() << " volume cgroups left";
+  EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
+}
+
+}  // namespace
