@@ -63,6 +63,7 @@ std::string_view ValueName(ValueKind kind) {
     case ValueKind::kUrl: return "URL";
     case ValueKind::kSize: return "SIZE";
     case ValueKind::kConflict: return "POLICY";
+    case ValueKind::kFd: return "N";
   }
   return "VALUE";
 }
@@ -217,6 +218,10 @@ std::string HelpText() {
        {"serve Prometheus metrics at", "http://HOST:PORT/metrics (port 0: any free port,", "logged)"}},
       {"    --volume-name NAME",
        {"the volume label in metrics (default: the", "mountpoint's last component)"}},
+      {"    --ready-fd N",
+       {"report the start-up outcome on inherited",
+        "descriptor N, then close it: one line,",
+        "\"READY <metrics port or 0>\" or \"ERROR <reason>\""}},
       {"    --s3-endpoint URL",
        {"S3 server, e.g. http://127.0.0.1:9000 (default:", "AWS, https://s3.REGION.amazonaws.com)"}},
       {"    --s3-region NAME", {"signing region (default: $AWS_REGION or", "us-east-1)"}},
@@ -260,6 +265,8 @@ std::string HelpText() {
       "MOUNTPOINT may be /dev/fd/N: a /dev/fuse descriptor the caller opened,\n"
       "mounted (mount(2) with fd=N) and lets freshfs-mount inherit; it then\n"
       "neither mounts nor unmounts, and needs no privilege to mount.\n"
+      "SOURCE may be /dev/fd/N too: an open directory the caller hands over;\n"
+      "exactly that directory is served, its path is never looked up.\n"
       "\n"
       "Options:\n";
   for (const auto& [option, description] : rows) {

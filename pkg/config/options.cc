@@ -45,6 +45,7 @@ constexpr Setting kSettings[] = {
     {"push-small-files", ValueKind::kBool, ""},
     {"metrics-address", ValueKind::kAddress, ""},
     {"volume-name", ValueKind::kName, ""},
+    {"ready-fd", ValueKind::kFd, ""},
     {"s3-endpoint", ValueKind::kUrl, ""},
     {"s3-region", ValueKind::kString, ""},
     {"s3-path-style", ValueKind::kBool, ""},
@@ -323,6 +324,15 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (value == "keep-both") options.conflict = Conflict::kKeepBoth;
       else if (value == "overwrite") options.conflict = Conflict::kOverwrite;
       else return "must be keep-both or overwrite";
+      return std::nullopt;
+    }
+    case ValueKind::kFd: {
+      uint64_t fd = 0;
+      if (auto reason = ParseUnsigned(value, std::numeric_limits<int>::max(), &fd)) return reason;
+      // Those carry other output (logs on stderr), and a number freed after
+      // the report would be taken by the next file opened.
+      if (fd <= 2) return "must be 3 or more (0, 1 and 2 are stdin, stdout and stderr)";
+      options.ready_fd = static_cast<int>(fd);
       return std::nullopt;
     }
     case ValueKind::kName: {

@@ -81,6 +81,10 @@ struct Options {
   std::optional<std::string> metrics_address;  // --metrics-address HOST:PORT
   std::optional<std::string> volume_name;      // --volume-name (label "volume")
 
+  // --ready-fd: an inherited descriptor (a pipe's write end) that gets one
+  // line, "READY <metrics-port>" or "ERROR <message>", then is closed.
+  std::optional<int> ready_fd;
+
   // Kernel-side I/O.
   unsigned max_threads = 16;  // --max-threads: FUSE worker threads
 
@@ -117,6 +121,7 @@ enum class ValueKind {
   kUrl,        // http://host[:port] or https://...
   kSize,       // bytes, with an optional K, M, G or T suffix (powers of 1024)
   kConflict,   // keep-both|overwrite
+  kFd,         // a descriptor number: decimal 3..2147483647 (not stdin/stdout/stderr)
 };
 
 struct Setting {

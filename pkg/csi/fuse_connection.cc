@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "util/mountinfo.h"
 #include "util/quote.h"
@@ -55,8 +54,7 @@ int FuseMountCount(const std::string& target) { return int(MountsAt(target, "fus
 void AbortFuse(const std::string& target) {
   const auto mounts = MountsAt(target, "fuse");
   if (mounts.empty()) return;
-  std::error_code ec;
-  if (std::filesystem::is_empty(kConnections, ec) &&
+  if (!IsMountedAt(kConnections, "fusectl") &&
       ::mount("fusectl", kConnections, "fusectl", 0, nullptr) != 0) {
     spdlog::warn("cannot mount fusectl on {}: {}", kConnections, std::strerror(errno));
   }

@@ -1,6 +1,6 @@
 // How a checked VolumeSpec becomes a freshfs-mount command line (pure
 // function, unit-tested). Secrets never appear here: S3 credentials reach
-// the child through an inherited pipe named by --s3-credentials-file
+// the child through an inherited memory file named by --s3-credentials-file
 // /dev/fd/N.
 #pragma once
 
@@ -18,7 +18,7 @@ struct VolumeDirs {
 };
 
 // The fds a volume's freshfs-mount inherits, by number.
-inline constexpr int kCredentialsFd = 3;  // S3 credentials (a pipe), S3 volumes only
+inline constexpr int kCredentialsFd = 3;  // S3 credentials (a sealed memfd), S3 volumes only
 inline constexpr int kFuseFd = 4;         // the FUSE connection freshfs-csi mounted
 inline constexpr int kSourceFd = 5;       // the source directory, directory volumes only
 inline constexpr int kReadyFd = 6;        // where it reports READY <port> or ERROR <message>

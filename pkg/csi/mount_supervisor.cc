@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -50,6 +51,21 @@ void StopLegacyChild(const VolumeState& state) {
   if (state.pid > 0 && cmdline.find("freshfs-mount") != std::string::npos &&
       cmdline.find(" " + state.spec.target_path) != std::string::npos) {
     ::kill(state.pid, SIGKILL);
+  }
+}
+
+// The first directory on the way to `path` that `user` cannot search
+// (S3 volumes' processes must reach their directories in the state dir),
+// or "" when there is none.
+std::string UnsearchableBy(const std::string& path, std::pair<uid_t, gid_t> user) {
+  for (fs::path p = fs::absolute(path); ; p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      const bool ok = (st.st_mode & S_IXOTH) || (st.st_uid == user.first && (st.st_mode & S_IXUSR)) ||
+                      (st.st_gid == user.second && (st.st_mode & S_IXGRP));
+      if (!ok) return p.string();
+    }
+    if (!p.has_relative_path()) return "";
   }
 }
 
@@ -123,6 +139,12 @@ Result<std::unique_ptr<MountSupervisor>> MountSupervisor::Start(Settings setting
   } else {
     spdlog::warn("no --child-cgroup: volume processes stay in freshfs-csi's cgroup and die "
                  "with its container");
+  }
+  if (std::string blocked = UnsearchableBy(settings.state_dir + "/volumes", settings.s3_user);
+      !blocked.empty()) {
+    spdlog::error("{} is not searchable by the S3 volumes' user {}:{}: S3 volumes cannot start "
+                  "until it is (chmod o+x)",
+                  blocked, settings.s3_user.first, settings.s3_user.second);
   }
   std::unique_ptr<MountSupervisor> s(
       new MountSupervisor(std::move(settings), std::move(process), std::move(*store), registry));

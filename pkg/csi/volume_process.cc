@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -69,6 +70,25 @@ Status ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
   return Status::Ok();
 }
 
+// The credentials as a sealed memfd of any size, readable by `owner` alone
+// (the child opens /dev/fd/3 again, which checks the file's mode).
+Result<UniqueFd> CredentialsFile(const std::string& text, std::pair<uid_t, gid_t> owner) {
+  UniqueFd fd(::memfd_create("freshfs-credentials", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd.valid()) return Internal(std::string("memfd_create: ") + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Internal(std::string("writing the credentials: ") + std::strerror(errno));
+    done += size_t(n);
+  }
+  if (::fchmod(fd.get(), 0400) != 0 || ::fchown(fd.get(), owner.first, owner.second) != 0 ||
+      ::lseek(fd.get(), 0, SEEK_SET) != 0 ||
+      ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+    return Internal(std::string("sealing the credentials: ") + std::strerror(errno));
+  return fd;
+}
+
 }  // namespace
 
 const std::vector<int> kDirCapabilities = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN,
@@ -126,17 +146,15 @@ Status VolumeProcess::Start() {
     return s;
   };
 
-  int ready[2], credentials[2] = {-1, -1};
+  int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return fail(Internal(std::string("pipe: ") + std::strerror(errno)));
-  UniqueFd ready_read(ready[0]), ready_write(ready[1]), credentials_read;
+  UniqueFd ready_read(ready[0]), ready_write(ready[1]), credentials;
   if (!spec_.secrets.empty()) {
-    if (::pipe2(credentials, O_CLOEXEC) != 0)
-      return fail(Internal(std::string("pipe: ") + std::strerror(errno)));
-    credentials_read.reset(credentials[0]);
-    UniqueFd credentials_write(credentials[1]);
-    const std::string text = CredentialsFileText(spec_.secrets);  // fits a pipe's buffer
-    if (::write(credentials_write.get(), text.data(), text.size()) != ssize_t(text.size()))
-      return fail(Internal("cannot pass the credentials to freshfs-mount"));
+    // A sealed memory file, not a pipe: written in full before the child
+    // exists, whatever its size, and nothing here can block on a reader.
+    auto made = CredentialsFile(CredentialsFileText(spec_.secrets), settings_.s3_user);
+    if (!made) return fail(made.error());
+    credentials = std::move(*made);
   }
 
   SpawnPlan plan;
@@ -144,7 +162,7 @@ Status VolumeProcess::Start() {
   UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   plan.log_fd = log_fd.get();
   plan.fds = {{fuse->get(), kFuseFd}, {ready_write.get(), kReadyFd}};
-  if (credentials_read.valid()) plan.fds.push_back({credentials_read.get(), kCredentialsFd});
+  if (credentials.valid()) plan.fds.push_back({credentials.get(), kCredentialsFd});
   if (source_.valid()) plan.fds.push_back({source_.get(), kSourceFd});
   UniqueFd procs, cgroup_ns;
   if (settings_.cgroups.enabled()) {
@@ -165,7 +183,7 @@ Status VolumeProcess::Start() {
   if (!pid) return fail(Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
                                  pid.error().message));
   ready_write.reset();
-  credentials_read.reset();
+  credentials.reset();
   auto port = AwaitReady(ready_read.get(), settings_.ready_timeout);
   if (!port) {
     ::kill(*pid, SIGKILL);

@@ -1,5 +1,6 @@
 #include "mount/preflight.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -16,7 +17,58 @@ namespace {
 
 std::string Quote(const std::string& path) { return "\"" + path + "\""; }
 
+// A source handed over as an open directory descriptor ("/dev/fd/N").
+Checked CheckSourceFd(const std::string& given, int fd) {
+  Checked c;
+  const std::string descriptor = "source " + Quote(given) + ": descriptor " + std::to_string(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    c.error = descriptor + " is not open (the caller opens the directory and passes /dev/fd/N "
+                           "with that descriptor inherited)";
+    return c;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    c.error = descriptor + " is not a directory";
+    return c;
+  }
+  if (st.st_nlink == 0) {
+    c.error = descriptor + ": the directory was removed";
+    return c;
+  }
+  // A descriptor of our own, above the standard ones (a daemon redirects
+  // those), so that the caller's number may be anything.
+  c.held.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!c.held.valid()) {
+    c.error = descriptor + ": " + std::strerror(errno);
+    return c;
+  }
+  const std::string proc = "/proc/self/fd/" + std::to_string(c.held.get());
+  if (::access(proc.c_str(), R_OK | X_OK) != 0) {
+    c.error = descriptor + ": not readable: " + std::strerror(errno);
+    c.held.reset();
+    return c;
+  }
+  c.path = proc;
+  c.name = given + " (" + CurrentPath(proc) + ")";
+  return c;
+}
+
 }  // namespace
+
+std::optional<int> DevFdNumber(const std::string& path) {
+  constexpr std::string_view kPrefix = "/dev/fd/";
+  if (!path.starts_with(kPrefix)) return std::nullopt;
+  const std::string digits = path.substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::atoi(digits.c_str());
+}
+
+std::string CurrentPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  return ::realpath(path.c_str(), resolved) ? std::string(resolved) : path;
+}
 
 bool IsMountPoint(const std::string& path) { return IsMountedAt(path); }
 
@@ -27,6 +79,7 @@ bool IsStrictlyInside(const std::string& inner, const std::string& outer) {
 }
 
 Checked CheckSourceDir(const std::string& path) {
+  if (std::optional<int> fd = DevFdNumber(path)) return CheckSourceFd(path, *fd);
   Checked c;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -47,17 +100,8 @@ Checked CheckSourceDir(const std::string& path) {
     return c;
   }
   c.path = resolved;
+  c.name = c.path;
   return c;
-}
-
-std::optional<int> FuseFdOf(const std::string& mountpoint) {
-  constexpr std::string_view kPrefix = "/dev/fd/";
-  if (!mountpoint.starts_with(kPrefix)) return std::nullopt;
-  const std::string digits = mountpoint.substr(kPrefix.size());
-  if (digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return std::atoi(digits.c_str());
 }
 
 Checked CheckMountpoint(const std::string& path) {

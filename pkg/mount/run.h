@@ -10,7 +10,9 @@
 namespace freshfs::mount {
 
 // Returns the process exit code. Errors are reported as one line on stderr
-// ("freshfs-mount: ...") in the process the user started.
+// ("freshfs-mount: ...") in the process the user started; with --ready-fd
+// the outcome also goes there, as "READY <metrics port>" or "ERROR <message>"
+// (docs/configuration.md, "For supervisors").
 int Run(const config::Options& options, std::string_view version);
 
 }  // namespace freshfs::mount

@@ -94,7 +94,9 @@ std::string DefaultVolumeName(const std::string& mountpoint) {
 
 struct Volume::Parts {
   config::Options options;
-  std::string source, mountpoint, version;
+  std::string source;       // s3:// URL or the directory's path (see Checked)
+  std::string source_name;  // the same for messages
+  std::string mountpoint, version;
   bool watching = false;  // a change source runs: caches may be long-lived
   bool inotify = false;
   bool events_trusted = false;
@@ -134,17 +136,21 @@ struct Volume::Parts {
     exposer->RegisterCollectable(metrics->live_collectable());
     process_collector = metrics::MakeProcessCollector();
     exposer->RegisterCollectable(process_collector);
-    auto ports = exposer->GetListeningPorts();
     spdlog::info("metrics at http://{}:{}/metrics", address.substr(0, address.rfind(':')),
-                 ports.empty() ? 0 : ports.front());
+                 MetricsPort());
     return true;
+  }
+  int MetricsPort() const {
+    if (!exposer) return 0;
+    std::vector<int> ports = exposer->GetListeningPorts();
+    return ports.empty() ? 0 : ports.front();
   }
 
   bool OpenStore(std::unique_ptr<store::Store>* out, std::string* error) {
     if (s3) return OpenS3Store(out, error);
-    auto dir = store::DirStore::Open(source);
+    auto dir = store::DirStore::Open(source, source_name);
     if (!dir) {
-      *error = "source \"" + source + "\": " + std::strerror(dir.error());
+      *error = "source \"" + source_name + "\": " + std::strerror(dir.error());
       return false;
     }
     *out = std::move(*dir);
@@ -164,7 +170,7 @@ struct Volume::Parts {
                                      options.s3_profile.value_or(""),
                                      [](const char* name) -> const char* { return std::getenv(name); });
     if (!creds.ok()) {
-      *error = "source \"" + source + "\": " + creds.error;
+      *error = "source \"" + source_name + "\": " + creds.error;
       return false;
     }
     cc.credentials = creds.credentials;
@@ -213,7 +219,7 @@ struct Volume::Parts {
     std::string why;
     auto opened = store::S3Store::Open(std::move(client), std::move(ss), &why);
     if (!opened) {
-      *error = "source \"" + source + "\": " + why;
+      *error = "source \"" + source_name + "\": " + why;
       return false;
     }
     *out = std::move(*opened);
@@ -311,7 +317,7 @@ struct Volume::Parts {
     watcher->set_flush([inv] { inv->Flush(1s); });
     filesystem->set_observer(watcher.get());
     if (!watcher->Start().ok()) {
-      *error = "source \"" + source + "\": the initial scan failed";
+      *error = "source \"" + source_name + "\": the initial scan failed";
       return false;
     }
     watch::Watcher* w = watcher.get();
@@ -388,7 +394,7 @@ struct Volume::Parts {
   bool MountSession(std::string* error) {
     fs::SessionSettings ss;
     ss.mountpoint = mountpoint;
-    ss.fsname = source;
+    ss.fsname = source_name;
     ss.allow_other = options.allow_other;
     ss.read_only = options.read_only;
     ss.debug = options.debug;
@@ -440,11 +446,12 @@ struct Volume::Parts {
   }
 };
 
-Volume::Volume(const config::Options& options, std::string source, std::string mountpoint,
+Volume::Volume(const config::Options& options, const Checked& source, std::string mountpoint,
                std::string version)
     : parts_(std::make_unique<Parts>()) {
   parts_->options = options;
-  parts_->source = std::move(source);
+  parts_->source = source.path;
+  parts_->source_name = source.name.empty() ? source.path : source.name;
   parts_->mountpoint = std::move(mountpoint);
   parts_->version = std::move(version);
 }
@@ -483,6 +490,8 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   p.StartEvents();
   return true;
 }
+
+int Volume::MetricsPort() const { return parts_->MetricsPort(); }
 
 int Volume::Serve() {
   Parts& p = *parts_;

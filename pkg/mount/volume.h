@@ -14,13 +14,15 @@
 #include <string>
 
 #include "config/options.h"
+#include "mount/preflight.h"
 
 namespace freshfs::mount {
 
 class Volume {
  public:
-  // `source` and `mountpoint` are checked, canonical paths.
-  Volume(const config::Options& options, std::string source, std::string mountpoint,
+  // `source`: an s3:// URL, or a checked directory (its path and name; the
+  // caller keeps what it holds open). `mountpoint`: a checked, canonical path.
+  Volume(const config::Options& options, const Checked& source, std::string mountpoint,
          std::string version);
   ~Volume();
 
@@ -30,6 +32,11 @@ class Volume {
   bool Mount(std::function<void()> on_ready, std::string* error);
   // Serves until unmounted or signalled, then shuts down. Returns the exit code.
   int Serve();
+
+  // The port the metrics endpoint listens on (the one chosen for
+  // --metrics-address HOST:0), or 0 without one. Valid once Mount() got
+  // as far as the endpoint; any thread.
+  int MetricsPort() const;
 
  private:
   struct Parts;

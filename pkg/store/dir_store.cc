@@ -52,10 +52,11 @@ Status ApplyAttrChange(int fd, const AttrChange& change) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& root) {
+Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& root, std::string name) {
   int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno{errno};
-  return std::unique_ptr<DirStore>(new DirStore(UniqueFd(fd), root));
+  if (name.empty()) name = root;
+  return std::unique_ptr<DirStore>(new DirStore(UniqueFd(fd), root, std::move(name)));
 }
 
 Result<DirStore::Parent> DirStore::OpenParent(std::string_view path) const {
@@ -102,6 +103,8 @@ Status DirStore::CheckRoot() {
   if (::fstat(root_.get(), &by_fd) != 0) return Status::FromErrno(errno);
   if (by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino)
     return Status::FromErrno(ESTALE);
+  // Removed, yet still reachable through /proc/self/fd/N: no links left.
+  if (by_fd.st_nlink == 0) return Status::FromErrno(ENOENT);
   return Status::Ok();
 }
 

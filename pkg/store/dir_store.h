@@ -20,13 +20,18 @@ namespace freshfs::store {
 
 class DirStore final : public Store {
  public:
-  // Opens `root` (an absolute directory path). Errors: errno of open(2).
-  static Result<std::unique_ptr<DirStore>> Open(const std::string& root);
+  // Opens `root` (an absolute directory path, or "/proc/self/fd/N" for a
+  // directory held open: then no path is looked up). `name` is how
+  // Describe() shows it (default: `root`). Errors: errno of open(2).
+  static Result<std::unique_ptr<DirStore>> Open(const std::string& root,
+                                                std::string name = {});
 
-  std::string Describe() const override { return "dir:" + root_path_; }
+  std::string Describe() const override { return "dir:" + name_; }
 
-  // ENOENT when the source path is gone, ESTALE when it now leads to another
-  // directory than the one mounted (follow it by remounting).
+  // ENOENT when the source path is gone or the directory was removed (for
+  // a root reached through /proc/self/fd/N, the only way it can be gone),
+  // ESTALE when the path now leads to another directory than the one
+  // mounted (follow it by remounting).
   Status CheckRoot() override;
   Result<struct stat> Stat(std::string_view path) override;
   Result<std::vector<DirEntry>> List(std::string_view dir) override;
@@ -55,8 +60,8 @@ class DirStore final : public Store {
   Status RemoveXattr(std::string_view path, const std::string& name) override;
 
  private:
-  DirStore(UniqueFd root, std::string root_path)
-      : root_(std::move(root)), root_path_(std::move(root_path)) {}
+  DirStore(UniqueFd root, std::string root_path, std::string name)
+      : root_(std::move(root)), root_path_(std::move(root_path)), name_(std::move(name)) {}
 
   // The directory holding `path`'s last component, and that component.
   // For the root itself, `leaf` is "." and the descriptor is the root's.
@@ -74,6 +79,7 @@ class DirStore final : public Store {
 
   UniqueFd root_;
   std::string root_path_;
+  std::string name_;
 };
 
 // "/proc/self/fd/N[/leaf]": names what `fd` refers to without re-resolving

@@ -54,7 +54,10 @@ std::string InotifySource::Join(const std::string& dir, const char* name) const 
 }
 
 bool InotifySource::AddWatch(const std::string& rel) {
-  std::string abs = rel.empty() ? root_ : root_ + "/" + rel;
+  // The root with a trailing slash: given as /proc/self/fd/N (a directory
+  // held open), it is a magic link, which IN_DONT_FOLLOW would watch instead
+  // of the directory it leads to.
+  std::string abs = root_ + "/" + rel;
   int wd = ::inotify_add_watch(fd_.get(), abs.c_str(), kDirMask);
   if (wd < 0) {
     if (errno == ENOSPC && !out_of_watches_.exchange(true)) {

@@ -24,9 +24,11 @@ namespace freshfs::watch {
 
 class InotifySource {
  public:
-  // `root`: absolute path of the source directory. `trusted`: inotify sees
-  // every change to this filesystem (true for local filesystems, false for
-  // network ones where other machines' writes raise no event).
+  // `root`: absolute path of the source directory, or "/proc/self/fd/N" for
+  // one held open as descriptor N (watched through it, never by its name).
+  // `trusted`: inotify sees every change to this filesystem (true for local
+  // filesystems, false for network ones where other machines' writes raise
+  // no event).
   InotifySource(Watcher* watcher, std::string root, bool trusted);
   ~InotifySource();
 

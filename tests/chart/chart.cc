@@ -1,5 +1,7 @@
 #include "chart/chart.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 
 #include "support/mount.h"
@@ -72,6 +74,22 @@ YAML::Node Rendered::One(const std::string& kind, const std::string& name) const
     ++count;
   }
   return count == 1 ? match : Absent();
+}
+
+Rendered Render(const std::string& values_yaml) {
+  ProcessResult r = HelmTemplate(values_yaml);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  return Rendered(r.exit_code == 0 ? r.stdout_text : std::string());
+}
+
+YAML::Node PodSpec(const YAML::Node& workload) { return workload["spec"]["template"]["spec"]; }
+
+YAML::Node NodeDaemonSet(const Rendered& rendered) {
+  for (const YAML::Node& ds : rendered.All("DaemonSet")) {
+    YAML::Node c = Container(PodSpec(ds), "freshfs-csi");
+    if (c && FlagValue(c, "mode") == "node") return ds;
+  }
+  return Absent();
 }
 
 YAML::Node Container(const YAML::Node& pod_spec, const std::string& name) {

@@ -49,6 +49,16 @@ class Rendered {
   std::vector<YAML::Node> objects_;
 };
 
+// HelmTemplate(values_yaml) parsed; a failed render fails the calling test
+// (non-fatally) and yields no objects.
+Rendered Render(const std::string& values_yaml);
+
+// spec.template.spec of a workload.
+YAML::Node PodSpec(const YAML::Node& workload);
+// The node plugin DaemonSet (the one whose pods run freshfs-csi --mode=node);
+// Absent() when there is none.
+YAML::Node NodeDaemonSet(const Rendered& rendered);
+
 // A container of a pod template (spec.template.spec of a workload).
 YAML::Node Container(const YAML::Node& pod_spec, const std::string& name);
 // Every container and init container of every workload in `rendered`.

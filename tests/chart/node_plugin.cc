@@ -36,6 +36,10 @@ NodePlugin::NodePlugin()
       log_(dir_ + "/freshfs-csi.log") {
   fs::create_directories(root_);
   fs::create_directories(dir_ + "/plugin");
+  // S3 volumes' processes run as nobody and must reach their directories
+  // in the state dir (as under /var/lib on a node).
+  for (fs::path p = dir_; p != "/tmp" && p.has_relative_path(); p = p.parent_path())
+    fs::permissions(p, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
   std::ofstream(dir_ + "/driver.yaml") << "allowedDirRoots: [" << root_ << "]\n";
 }
 

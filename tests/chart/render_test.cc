@@ -76,23 +76,6 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-Rendered Render(const std::string& values_yaml) {
-  ProcessResult r = HelmTemplate(values_yaml);
-  EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  return Rendered(r.stdout_text);
-}
-
-YAML::Node PodSpec(const YAML::Node& workload) { return workload["spec"]["template"]["spec"]; }
-
-// The node plugin DaemonSet (the one whose pods run freshfs-csi --mode=node).
-YAML::Node NodeDaemonSet(const Rendered& rendered) {
-  for (const YAML::Node& ds : rendered.All("DaemonSet")) {
-    YAML::Node c = Container(PodSpec(ds), "freshfs-csi");
-    if (c && FlagValue(c, "mode") == "node") return ds;
-  }
-  return Absent();
-}
-
 bool HasAll(const YAML::Node& labels, const YAML::Node& wanted) {
   for (const auto& kv : wanted) {
     const YAML::Node have = At(labels, {kv.first.as<std::string>()});
@@ -181,10 +164,13 @@ TEST_P(RenderedChart, PodsDirIsMountedAtItsHostPathWithBidirectionalPropagation)
   EXPECT_TRUE(HostPathOf(PodSpec(node_), plugin_, "/dev/fuse").has_value()) << "no /dev/fuse";
 }
 
-TEST_P(RenderedChart, NoHostPathOutsideTheKubeletDirStateDirFuseAndDirRoots) {
+TEST_P(RenderedChart, NoHostPathOutsideTheKubeletDirStateDirFuseDirRootsAndCgroupTree) {
   std::set<std::string> allowed_prefixes = {GetParam().kubelet_dir + "/", "/dev/fuse"};
   const YAML::Node values = YAML::Load(GetParam().yaml.empty() ? "{}" : GetParam().yaml);
   allowed_prefixes.insert(At(values, {"node", "stateDir"}).as<std::string>("/var/lib/freshfs-csi"));
+  // Where node.childCgroup lies (node_plugin_pod_test.cc checks it exactly).
+  if (!At(values, {"node", "childCgroup"}).as<std::string>("freshfs-volumes").empty())
+    allowed_prefixes.insert("/sys/fs/cgroup");
   for (const std::string& root : Strings(At(values, {"driver", "allowedDirRoots"})))
     allowed_prefixes.insert(root);
   for (const char* kind : {"DaemonSet", "Deployment"}) {
@@ -303,10 +289,6 @@ TEST_P(RenderedChart, MetricsEndpointIsWhereTheScrapeConfigLooks) {
     EXPECT_EQ(pod_monitor["spec"]["podMetricsEndpoints"][0]["port"].as<std::string>(), port_name);
   }
   EXPECT_TRUE(service || pod_monitor) << "nothing points Prometheus at the metrics";
-}
-
-TEST_P(RenderedChart, UpgradesDoNotReplaceNodePluginsUnasked) {
-  EXPECT_EQ(At(node_, {"spec", "updateStrategy", "type"}).as<std::string>(""), "OnDelete");
 }
 
 TEST_P(RenderedChart, ControllerAndItsRbacExactlyWhenEnabled) {
@@ -473,6 +455,15 @@ TEST(HelmChart, RefusesBadValuesNamingTheValue) {
       {"metrics:\n  port: \"9810\"\n", "/metrics/port"},
       {"image:\n  pullPolicy: Sometimes\n", "/image/pullPolicy"},
       {"node:\n  updateStrategy:\n    type: Recreate\n", "/node/updateStrategy/type"},
+      // Two node plugins on one node would both supervise its volumes.
+      {"node:\n  updateStrategy:\n    rollingUpdate:\n      maxSurge: 1\n", "'maxSurge' not allowed"},
+      {"node:\n  updateStrategy:\n    rollingUpdate:\n      maxUnavailable: 0\n",
+       "/node/updateStrategy/rollingUpdate/maxUnavailable"},
+      {"node:\n  s3User: \"0:0\"\n", "/node/s3User"},
+      {"node:\n  s3User: nobody\n", "/node/s3User"},
+      {"node:\n  s3User: 65534\n", "/node/s3User"},
+      {"node:\n  childCgroup: /sys/fs/cgroup/freshfs\n", "/node/childCgroup"},
+      {"node:\n  childCgroup: freshfs/../system.slice\n", "/node/childCgroup"},
       {"driver:\n  allowedDirRoots: /srv/data\n", "/driver/allowedDirRoots"},
       {"driver:\n  allowedDirRoots: [srv/data]\n", "/driver/allowedDirRoots/0"},
       {"driver:\n  allowedDirRoots: [/srv/../etc]\n", "/driver/allowedDirRoots/0"},

@@ -18,23 +18,15 @@ namespace freshfs::testing {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-TempDir::TempDir() {
-  std::string pattern = "/tmp/freshfs-csi-bin-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
+
+CsiProcess::CsiProcess(std::vector<std::string> args, fs::path log)
+    : CsiProcess(std::move(args), std::move(log), Launch{}) {}
 
 CsiProcess::CsiProcess(std::vector<std::string> args, fs::path log, Launch launch)
     : log_(std::move(log)) {

@@ -15,21 +15,11 @@
 #include <vector>
 
 #include "csi.grpc.pb.h"
+#include "support/temp_dir.h"
 
 namespace freshfs::testing {
 
 namespace pb = ::csi::v1;
-
-// A directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string ReadFile(const std::filesystem::path& path);
 
@@ -42,7 +32,8 @@ class CsiProcess {
     std::vector<std::string> wrapper;
     int cgroup_procs_fd = -1;  // a cgroup.procs to move into before exec
   };
-  CsiProcess(std::vector<std::string> args, std::filesystem::path log, Launch launch = {});
+  CsiProcess(std::vector<std::string> args, std::filesystem::path log);
+  CsiProcess(std::vector<std::string> args, std::filesystem::path log, Launch launch);
   ~CsiProcess();
 
   // Exit status (code, or 128 + signal) once it exited within `timeout`.

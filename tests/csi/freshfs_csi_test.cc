@@ -334,6 +334,67 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
 }
 
+// The source path swapped for a symlink to a host directory outside the
+// roots, after publish: a child restarted by the supervisor serves the
+// directory that was checked (freshfs-csi holds it open), and a new
+// freshfs-csi that has to start the volume again refuses the path.
+TEST_F(PublishTest, ASourceSwappedForASymlinkNeverMountsWhatIsOutsideTheRoots) {
+  const fs::path outside = tmp_.path() / "outside";
+  fs::create_directories(outside);
+  std::ofstream(outside / "secret.txt") << "host secret";
+  std::ofstream(roots_ / "vol" / "inside.txt") << "inside";
+  auto csi = std::make_unique<CsiProcess>(Args(), tmp_.path() / "log");
+  auto channel = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  auto node = pb::Node::NewStub(channel);
+  const fs::path target = tmp_.path() / "target";
+  grpc::Status published =
+      Publish(*node, PublishRequest("vol-1", target, {{"source", (roots_ / "vol").string()}}));
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  EXPECT_EQ(ReadFile(target / "inside.txt"), "inside");
+
+  fs::rename(roots_ / "vol", roots_ / "vol-old");
+  fs::create_directory_symlink(outside, roots_ / "vol");
+  // Before a child restart.
+  const pid_t child = ChildPid(tmp_.path() / "state", target);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  EXPECT_TRUE(Eventually([&] {
+    return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
+           ReadFile(target / "inside.txt") == "inside";
+  }, 15s)) << csi->log();
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(target / "secret.txt", ec));
+
+  // Before a publish of that path: refused at once.
+  grpc::Status refused =
+      Publish(*node, PublishRequest("vol-2", tmp_.path() / "target2", {{"source", (roots_ / "vol").string()}}));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  EXPECT_FALSE(IsFuseMount(tmp_.path() / "target2"));
+
+  // freshfs-csi and the child both gone: the new one must open the path
+  // again, and refuses it.
+  const pid_t second = ChildPid(tmp_.path() / "state", target);
+  node.reset();
+  channel.reset();
+  csi->Signal(SIGKILL);
+  csi->Wait(5s);
+  ASSERT_EQ(::kill(second, SIGKILL), 0);
+  csi = std::make_unique<CsiProcess>(Args(), tmp_.path() / "log2");
+  channel = Connect(*csi);
+  node = pb::Node::NewStub(channel);
+  std::string condition;
+  EXPECT_TRUE(Eventually([&] {
+    condition = VolumeCondition(*node, "vol-1", target);
+    return condition.find("symlink") != std::string::npos;
+  }, 15s)) << condition << "\n" << csi->log();
+  EXPECT_FALSE(IsFuseMount(target));
+  EXPECT_FALSE(fs::exists(target / "secret.txt", ec));
+  ASSERT_TRUE(Unpublish(*node, "vol-1", target).ok());
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
+}
+
 TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
   freshfs::testing::S3Server s3("csibucket");
   ASSERT_TRUE(s3.Start());

@@ -9,6 +9,7 @@
 
 #include "support/fs_util.h"
 #include "support/mount.h"
+#include "util/unique_fd.h"
 
 namespace freshfs::testing {
 namespace {
@@ -18,19 +19,9 @@ namespace {
   return ::testing::AssertionFailure() << "errno " << ErrnoName(err) << ", expected EIO or ENOENT";
 }
 
-TEST(SourceRemovedTest, MountReportsErrorsAndDaemonSurvives) {
-  Mount m;
-  ASSERT_EQ(WriteFile(m.Src("seen"), "seen"), 0);
-  ASSERT_EQ(WriteFile(m.Src("unseen"), "unseen"), 0);
-  ASSERT_EQ(mkdir(m.Src("dir").c_str(), 0755), 0);
-  ASSERT_EQ(WriteFile(m.Src("dir/inner"), "inner"), 0);
-  ASSERT_TRUE(m.Start());
-  ASSERT_EQ(ReadFile(m.Mnt("seen")), "seen");
-  ASSERT_TRUE(ListDir(m.Mnt("dir")));
-
-  std::filesystem::remove_all(m.source());
-  ASSERT_FALSE(Stat(m.source()));
-
+// What the mount shows once its source is gone: errors instead of stale
+// data or hangs; the daemon survives and ends cleanly on unmount.
+void ExpectErrorsAfterRemoval(Mount& m) {
   // A name the kernel never looked up has to be asked for.
   EXPECT_FALSE(Stat(m.Mnt("unseen")));
   EXPECT_TRUE(IsEioOrEnoent(errno)) << "stat of a never-seen name";
@@ -69,6 +60,48 @@ TEST(SourceRemovedTest, MountReportsErrorsAndDaemonSurvives) {
   ASSERT_TRUE(code.has_value()) << "daemon did not exit after fusermount3 -u";
   EXPECT_EQ(*code, 0) << m.Log();
   EXPECT_FALSE(IsFuseMountpoint(m.mnt()));
+}
+
+void FillSource(const Mount& m) {
+  ASSERT_EQ(WriteFile(m.Src("seen"), "seen"), 0);
+  ASSERT_EQ(WriteFile(m.Src("unseen"), "unseen"), 0);
+  ASSERT_EQ(mkdir(m.Src("dir").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(m.Src("dir/inner"), "inner"), 0);
+}
+
+TEST(SourceRemovedTest, MountReportsErrorsAndDaemonSurvives) {
+  Mount m;
+  ASSERT_NO_FATAL_FAILURE(FillSource(m));
+  ASSERT_TRUE(m.Start());
+  ASSERT_EQ(ReadFile(m.Mnt("seen")), "seen");
+  ASSERT_TRUE(ListDir(m.Mnt("dir")));
+
+  std::filesystem::remove_all(m.source());
+  ASSERT_FALSE(Stat(m.source()));
+  ExpectErrorsAfterRemoval(m);
+}
+
+// A source handed over as a descriptor (/dev/fd/N) has no path to find gone:
+// its removal is seen on the directory itself (no links left), as today's
+// "sync of the source failed" rather than as an empty directory.
+TEST(SourceRemovedTest, RemovalOfASourceHandedOverAsADescriptorIsSeen) {
+  Mount m;
+  ASSERT_NO_FATAL_FAILURE(FillSource(m));
+  UniqueFd source(OpenDirBeneath(m.dir(), "source"));
+  ASSERT_TRUE(source.valid()) << ErrnoName(errno);
+  ASSERT_TRUE(m.Start({"--poll-interval", "100ms"}, "/dev/fd/" + std::to_string(source.get())));
+  source.reset();
+  ASSERT_EQ(ReadFile(m.Mnt("seen")), "seen");
+  ASSERT_TRUE(ListDir(m.Mnt("dir")));
+
+  std::filesystem::remove_all(m.source());
+  ASSERT_FALSE(Stat(m.source()));
+  EXPECT_TRUE(Eventually(
+      [&] { return m.Log().find("sync of the source failed: No such file or directory") !=
+                   std::string::npos; },
+      5s))
+      << m.Log();
+  ExpectErrorsAfterRemoval(m);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <random>
 #include <sys/syscall.h>
 #include <thread>
@@ -78,6 +79,19 @@ std::string Pattern(size_t size, unsigned seed) {
 int Renameat2(const std::string& from, const std::string& to, unsigned flags) {
   return static_cast<int>(
       syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags));
+}
+
+int OpenDirBeneath(const std::string& root, const std::string& rel) {
+  const int dir = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_DIRECTORY;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  const int fd = int(syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how));
+  const int saved = errno;
+  close(dir);
+  errno = saved;
+  return fd;
 }
 
 std::optional<struct stat> Stat(const std::string& path) {

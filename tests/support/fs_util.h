@@ -30,6 +30,12 @@ std::string Pattern(size_t size, unsigned seed);
 // renameat2(2) via syscall (glibc may lack the wrapper on older systems).
 int Renameat2(const std::string& from, const std::string& to, unsigned flags);
 
+// What a supervisor handing a directory source to freshfs-mount as
+// /dev/fd/N does: opens `rel` beneath `root` with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS), O_RDONLY | O_DIRECTORY, inheritable (no O_CLOEXEC).
+// Returns the descriptor, or -1 (errno set).
+int OpenDirBeneath(const std::string& root, const std::string& rel);
+
 // stat() or lstat(); nullopt (errno set) on failure.
 std::optional<struct stat> Stat(const std::string& path);
 std::optional<struct stat> Lstat(const std::string& path);

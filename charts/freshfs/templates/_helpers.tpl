@@ -123,6 +123,19 @@ An image reference from an image block of values (repository, tag):
 {{- printf "%s/driver.yaml" (include "freshfs.configDir" .) }}
 {{- end }}
 
+{{/*
+The host's cgroup v2 tree (where the node's cgroup v2 filesystem is mounted)
+and where the node plugin sees it: not at /sys/fs/cgroup, which in a
+container on cgroup v2 is the container's own cgroup.
+*/}}
+{{- define "freshfs.hostCgroupDir" -}}
+/sys/fs/cgroup
+{{- end }}
+
+{{- define "freshfs.hostCgroupMountPath" -}}
+/host/sys/fs/cgroup
+{{- end }}
+
 {{- define "freshfs.configMapName" -}}
 {{- printf "%s-config" (include "freshfs.fullname" .) }}
 {{- end }}

@@ -89,6 +89,24 @@ TEST(Cli, BadFreshnessAndMetricsValues) {
   EXPECT_EQ(Error({"--poll-interval", "5", "/s", "/m"}).rfind("freshfs-mount: --poll-interval \"5\":", 0), 0u);
 }
 
+TEST(Cli, ReadyFd) {
+  EXPECT_FALSE(MustParse({"/s", "/m"}).ready_fd.has_value());
+  EXPECT_EQ(MustParse({"-f", "--ready-fd", "3", "/dev/fd/4", "/dev/fd/5"}).ready_fd, 3);
+  EXPECT_EQ(MustParse({"--ready-fd=9", "/s", "/m"}).ready_fd, 9);
+  EXPECT_EQ(Error({"--ready-fd", "1", "/s", "/m"}),
+            "freshfs-mount: --ready-fd \"1\": must be 3 or more (0, 1 and 2 are stdin, stdout and "
+            "stderr)");
+  EXPECT_EQ(MustParse({"-o", "ready_fd=7", "/s", "/m"}).ready_fd, 7);
+  EXPECT_EQ(Error({"--ready-fd", "-1", "/s", "/m"}),
+            "freshfs-mount: --ready-fd \"-1\": must not be negative");
+  EXPECT_EQ(Error({"--ready-fd", "three", "/s", "/m"}),
+            "freshfs-mount: --ready-fd \"three\": not a number");
+  EXPECT_EQ(Error({"--ready-fd", "2147483648", "/s", "/m"}),
+            "freshfs-mount: --ready-fd \"2147483648\": must be at most 2147483647");
+  EXPECT_EQ(Error({"/s", "/m", "--ready-fd"}),
+            "freshfs-mount: --ready-fd: missing value (--ready-fd N)");
+}
+
 TEST(Cli, SourceSyntaxes) {
   EXPECT_EQ(MustParse({"file:///srv/data", "/mnt"}).source, "file:///srv/data");
   EXPECT_EQ(MustParse({"relative/dir", "mnt"}).source, "relative/dir");
@@ -333,6 +351,7 @@ TEST(Cli, Help) {
   EXPECT_NE(help.find("--events MODE"), std::string::npos);
   EXPECT_NE(help.find("--revalidate-on-open"), std::string::npos);
   EXPECT_NE(help.find("--metrics-address HOST:PORT"), std::string::npos);
+  EXPECT_NE(help.find("--ready-fd N"), std::string::npos);
   EXPECT_NE(help.find("1..1024 (default: 16)"), std::string::npos);
   EXPECT_EQ(help.back(), '\n');
   // Fits a standard terminal.

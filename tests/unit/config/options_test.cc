@@ -51,6 +51,22 @@ TEST(SetOption, Ids) {
   EXPECT_EQ(SetError("uid", "99999999999999999999999"), "must be at most 4294967294");
 }
 
+TEST(SetOption, ReadyFd) {
+  Options o;
+  EXPECT_EQ(SetOption(o, "ready-fd", "3"), std::nullopt);
+  EXPECT_EQ(o.ready_fd, 3);
+  EXPECT_EQ(SetOption(o, "ready-fd", "2147483647"), std::nullopt);
+  EXPECT_EQ(o.ready_fd, 2147483647);
+  EXPECT_EQ(SetError("ready-fd", ""), "missing value");
+  EXPECT_EQ(SetError("ready-fd", "3x"), "not a number");
+  EXPECT_EQ(SetError("ready-fd", "-3"), "must not be negative");
+  for (const char* standard : {"0", "1", "2"}) {
+    EXPECT_EQ(SetError("ready-fd", standard),
+              "must be 3 or more (0, 1 and 2 are stdin, stdout and stderr)");
+  }
+  EXPECT_EQ(SetError("ready-fd", "2147483648"), "must be at most 2147483647");
+}
+
 TEST(SetOption, Modes) {
   Options o;
   EXPECT_EQ(SetOption(o, "file-mode", "0644"), std::nullopt);

@@ -42,7 +42,8 @@ TEST(YamlConfig, SetsEveryKey) {
                   "debug: true\n"
                   "log-format: json\n"
                   "log-file: /var/log/freshfs.log\n"
-                  "max-threads: 8\n",
+                  "max-threads: 8\n"
+                  "ready-fd: 3\n",
                   o),
             "");
   EXPECT_EQ(o.source, "file:///srv/data");
@@ -61,6 +62,7 @@ TEST(YamlConfig, SetsEveryKey) {
   EXPECT_EQ(o.log_format, LogFormat::kJson);
   EXPECT_EQ(o.log_file, "/var/log/freshfs.log");
   EXPECT_EQ(o.max_threads, 8u);
+  EXPECT_EQ(o.ready_fd, 3);
 }
 
 TEST(YamlConfig, EmptyOrCommentOnlyFileChangesNothing) {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::csi {
 namespace {
 
@@ -17,22 +19,20 @@ namespace fs = std::filesystem;
 class DirSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/freshfs-dirsource-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    base_ = pattern;
+    base_ = tmp_.path();
     root_ = base_ / "root";
     fs::create_directories(root_ / "team" / "vol");
     fs::create_directories(base_ / "outside");
     std::ofstream(root_ / "team" / "vol" / "inside.txt") << "inside";
     std::ofstream(base_ / "outside" / "secret.txt") << "secret";
   }
-  void TearDown() override { fs::remove_all(base_); }
 
   static bool Holds(const UniqueFd& dir, const char* name) {
     struct stat st {};
     return ::fstatat(dir.get(), name, &st, 0) == 0;
   }
 
+  testing::TempDir tmp_{"dirsource"};
   fs::path base_, root_;
 };
 

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::csi {
 namespace {
 
@@ -35,12 +37,9 @@ std::string Field(const std::string& status, const std::string& name) {
 class SpawnTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/freshfs-spawn-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = tmp_.path();
     fs::permissions(dir_, fs::perms::all);  // nobody writes its report here
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   int WaitExit(pid_t pid) {
     int status = 0;
@@ -48,6 +47,7 @@ class SpawnTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  testing::TempDir tmp_{"spawn"};
   fs::path dir_;
 };
 
@@ -55,7 +55,10 @@ TEST_F(SpawnTest, FdsUserAndCapabilitiesAsPlanned) {
   const fs::path given = dir_ / "given.txt";
   std::ofstream(given) << "passed";
   UniqueFd file(::open(given.c_str(), O_RDONLY | O_CLOEXEC));
-  UniqueFd stray(::open(given.c_str(), O_RDONLY));  // not in the plan: must not leak
+  // Not in the plan: must not leak (a high number, which `ls` below cannot
+  // get for its own directory fd).
+  UniqueFd opened(::open(given.c_str(), O_RDONLY));
+  UniqueFd stray(::fcntl(opened.get(), F_DUPFD, 100));
   SpawnPlan plan;
   plan.argv = {"/bin/sh", "-c",
                "cat <&5 > " + (dir_ / "fd5").string() + "; cat /proc/self/status > " +

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::csi {
 namespace {
 
@@ -16,11 +18,8 @@ namespace fs = std::filesystem;
 class VolumeStateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/freshfs-state-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = tmp_.path();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static VolumeState Sample() {
     VolumeState state;
@@ -37,6 +36,7 @@ class VolumeStateTest : public ::testing::Test {
     return state;
   }
 
+  testing::TempDir tmp_{"state"};
   fs::path dir_;
 };
 

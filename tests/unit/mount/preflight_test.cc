@@ -1,6 +1,8 @@
 #include "mount/preflight.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,6 +57,61 @@ TEST(Preflight, GoodPathsResolveToCanonicalForm) {
   auto s = CheckSourceDir("/tmp/../tmp");
   EXPECT_TRUE(s.error.empty());
   EXPECT_EQ(s.path, "/tmp");
+}
+
+// A source handed over as "/dev/fd/N": the directory the descriptor holds,
+// whatever its path becomes.
+TEST(Preflight, DescriptorSourceIsTheDirectoryItHolds) {
+  char tmpl[] = "/tmp/freshfs-preflight-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  const std::string given = "/dev/fd/" + std::to_string(fd);
+  auto s = CheckSourceDir(given);
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  EXPECT_EQ(s.path, "/proc/self/fd/" + std::to_string(s.held.get()));
+  EXPECT_EQ(s.name, given + " (" + dir + ")");
+  ::close(fd);  // held on its own
+
+  ASSERT_EQ(::rename(dir.c_str(), (dir + "-moved").c_str()), 0);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);  // another directory at the old path
+  struct stat by_path, moved;
+  ASSERT_EQ(::stat(s.path.c_str(), &by_path), 0);
+  ASSERT_EQ(::stat((dir + "-moved").c_str(), &moved), 0);
+  EXPECT_EQ(by_path.st_ino, moved.st_ino);
+  EXPECT_EQ(CurrentPath(s.path), dir + "-moved");
+  std::filesystem::remove(dir);
+  std::filesystem::remove(dir + "-moved");
+}
+
+TEST(Preflight, DescriptorSourceThatIsNoOpenDirectoryIsRefused) {
+  auto closed = CheckSourceDir("/dev/fd/977");
+  EXPECT_NE(closed.error.find("descriptor 977 is not open"), std::string::npos) << closed.error;
+
+  const int file = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(file, 0);
+  auto not_dir = CheckSourceDir("/dev/fd/" + std::to_string(file));
+  EXPECT_NE(not_dir.error.find("is not a directory"), std::string::npos) << not_dir.error;
+  ::close(file);
+
+  char tmpl[] = "/tmp/freshfs-preflight-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const int dir = ::open(tmpl, O_PATH | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  ASSERT_EQ(::rmdir(tmpl), 0);
+  auto removed = CheckSourceDir("/dev/fd/" + std::to_string(dir));
+  EXPECT_NE(removed.error.find("the directory was removed"), std::string::npos) << removed.error;
+  ::close(dir);
+}
+
+TEST(Preflight, DevFdNumbers) {
+  EXPECT_EQ(DevFdNumber("/dev/fd/3"), 3);
+  EXPECT_EQ(DevFdNumber("/dev/fd/0"), 0);
+  EXPECT_FALSE(DevFdNumber("/dev/fd/"));
+  EXPECT_FALSE(DevFdNumber("/dev/fd/3/x"));
+  EXPECT_FALSE(DevFdNumber("/dev/fd/-1"));
+  EXPECT_FALSE(DevFdNumber("/srv/data"));
 }
 
 }  // namespace
