@@ -175,7 +175,10 @@ Status ControllerService::Delete(const pb::DeleteVolumeRequest& request) {
     if (!credentials) return credentials.error();
     auto lock = Lock(volume_id);
     if (!lock) return Busy(volume_id);
-    return DeleteS3Volume(*s3, *credentials);
+    auto resolved = ResolveS3Volume(*s3, *credentials);
+    if (!resolved) return resolved.error();
+    if (!*resolved) return Status::Ok();  // its index is gone: deleted already
+    return DeleteS3Volume(**resolved, *credentials);
   }
   auto dir = LocateDirVolume(volume_id, config_.allowed_dir_roots);
   if (!dir) return dir.error();
@@ -201,7 +204,10 @@ Result<bool> ControllerService::Exists(const std::string& volume_id,
   if (auto s3 = ParseS3VolumeId(volume_id)) {
     auto credentials = CheckProvisionerSecrets(secrets);
     if (!credentials) return credentials.error();
-    return S3VolumeExists(*s3, *credentials);
+    auto resolved = ResolveS3Volume(*s3, *credentials);
+    if (!resolved) return resolved.error();
+    if (!*resolved) return false;
+    return S3VolumeExists(**resolved, *credentials);
   }
   auto dir = LocateDirVolume(volume_id, config_.allowed_dir_roots);
   if (!dir) return dir.error();
@@ -216,9 +222,15 @@ Status ControllerService::Validate(const pb::ValidateVolumeCapabilitiesRequest& 
   if (request.volume_capabilities().empty()) {
     return InvalidArgument("volume_capabilities is required");
   }
-  auto exists = Exists(volume_id, request.secrets());
-  if (!exists) return exists.error();
-  if (!*exists) return NotFound("volume " + volume_id + " does not exist");
+  // The external-provisioner and external-attacher send no secret here: an
+  // S3 volume is then judged by its id (which names the bucket and prefix),
+  // and looked up only when credentials come along.
+  const bool judge_by_id = ParseS3VolumeId(volume_id) && request.secrets().empty();
+  if (!judge_by_id) {
+    auto exists = Exists(volume_id, request.secrets());
+    if (!exists) return exists.error();
+    if (!*exists) return NotFound("volume " + volume_id + " does not exist");
+  }
 
   for (int i = 0; i < request.volume_capabilities_size(); ++i) {
     const std::string field = "volume_capabilities[" + std::to_string(i) + "]";

@@ -13,6 +13,7 @@
 
 #include "csi/dir_source.h"
 #include "csi/request_checks.h"
+#include "s3/sigv4.h"
 #include "util/quote.h"
 #include "util/unique_fd.h"
 
@@ -21,6 +22,9 @@ namespace freshfs::csi {
 namespace {
 
 constexpr std::string_view kIdPrefix = "dir:";
+constexpr std::string_view kHashedIdPrefix = "dir#";
+constexpr size_t kIdHashDigits = 40;
+constexpr const char* kIndexDir = ".freshfs-ids";
 constexpr mode_t kVolumeDirMode = 0750;
 
 std::string Errno(int error) { return std::strerror(error); }
@@ -29,15 +33,13 @@ std::string Child(const std::string& parent, const std::string& name) {
   return (parent == "/" ? "" : parent) + "/" + name;
 }
 
-// The parent and name in a volume id, or nullopt when the id is not one this
-// controller makes ("dir:" + an absolute, lexically normal path).
-std::optional<DirVolume> ParseId(const std::string& volume_id) {
-  if (!IsDirVolumeId(volume_id)) return std::nullopt;
-  const std::string path = volume_id.substr(kIdPrefix.size());
+// The parent and name of a volume path, or nullopt when it is not one this
+// controller makes (an absolute, lexically normal path).
+std::optional<DirVolume> ParsePath(const std::string& path) {
   if (path.size() < 2 || path.front() != '/' || path.back() == '/') return std::nullopt;
   if (std::filesystem::path(path).lexically_normal().string() != path) return std::nullopt;
   const size_t slash = path.rfind('/');
-  DirVolume volume{slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+  DirVolume volume{"", slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
   if (!CheckVolumeName(volume.name).ok()) return std::nullopt;
   return volume;
 }
@@ -83,12 +85,12 @@ Status WriteAll(int fd, const std::string& text) {
 }
 
 // Written to a temporary file and renamed into place: readers see all or nothing.
-Status WriteRecord(const std::string& path, const VolumeRecord& record) {
+Status WriteText(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp";
   const std::string failed = "cannot write volume metadata " + Quoted(path) + ": ";
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Internal(failed + Errno(errno));
-  Status written = WriteAll(fd.get(), FormatVolumeRecord(record));
+  Status written = WriteAll(fd.get(), text);
   if (written.ok() && ::fchmod(fd.get(), 0600) != 0) written = Internal(Errno(errno));
   if (written.ok() && ::fsync(fd.get()) != 0) written = Internal(Errno(errno));
   if (written.ok() && ::rename(temp.c_str(), path.c_str()) != 0) written = Internal(Errno(errno));
@@ -97,6 +99,52 @@ Status WriteRecord(const std::string& path, const VolumeRecord& record) {
     return Internal(failed + written.message());
   }
   return Status::Ok();
+}
+
+// The real path of the root in `roots` that `real` (a real path) lies under.
+std::string RealRootOf(const std::string& real, const std::vector<std::string>& roots) {
+  for (const std::string& root : roots) {
+    std::error_code ec;
+    const std::string real_root = std::filesystem::canonical(root, ec).string();
+    if (ec) continue;
+    if (real_root == "/" || real == real_root || real.starts_with(real_root + "/")) return real_root;
+  }
+  return "";
+}
+
+Status WriteRecord(const std::string& path, const VolumeRecord& record) {
+  return WriteText(path, FormatVolumeRecord(record));
+}
+
+// A hashed id's index entry: the volume's path.
+Status WriteIndex(const DirVolume& volume) {
+  const std::string index = volume.index_path();
+  if (index.empty()) return Status::Ok();
+  const std::string dir = Child(volume.root, kIndexDir);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Internal("cannot create " + Quoted(dir) + ": " + Errno(errno));
+  return WriteText(index, volume.path() + "\n");
+}
+
+// The volume a hashed id names, from the index of the root that has it.
+std::optional<DirVolume> FindIndexed(const std::string& volume_id,
+                                     const std::vector<std::string>& roots) {
+  const std::string digits = volume_id.substr(kHashedIdPrefix.size());
+  if (digits.size() != kIdHashDigits || digits.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return std::nullopt;
+  for (const std::string& root : roots) {
+    std::error_code ec;
+    const std::string real_root = std::filesystem::canonical(root, ec).string();
+    if (ec) continue;
+    const std::string index = Child(Child(real_root, kIndexDir), digits);
+    UniqueFd fd(::open(index.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd.valid()) continue;
+    char buffer[8192];
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n <= 1 || buffer[n - 1] != '\n') continue;
+    if (auto volume = ParsePath(std::string(buffer, size_t(n - 1)))) return volume;
+  }
+  return std::nullopt;
 }
 
 Status RemoveRecord(const std::string& path) {
@@ -108,29 +156,38 @@ Status RemoveRecord(const std::string& path) {
 
 }  // namespace
 
-std::string DirVolume::id() const { return std::string(kIdPrefix) + path(); }
+std::string DirVolume::id() const {
+  std::string id = std::string(kIdPrefix) + path();
+  if (id.size() <= kMaxVolumeIdBytes) return id;
+  return std::string(kHashedIdPrefix) + s3::Sha256Hex(path()).substr(0, kIdHashDigits);
+}
+
+std::string DirVolume::index_path() const {
+  if (!id().starts_with(kHashedIdPrefix)) return "";
+  return Child(Child(root, kIndexDir), id().substr(kHashedIdPrefix.size()));
+}
 std::string DirVolume::path() const { return Child(parent, name); }
 std::string DirVolume::record_path() const { return Child(parent, VolumeRecordName(name)); }
 
-bool IsDirVolumeId(const std::string& volume_id) { return volume_id.starts_with(kIdPrefix); }
+bool IsDirVolumeId(const std::string& volume_id) {
+  return volume_id.starts_with(kIdPrefix) || volume_id.starts_with(kHashedIdPrefix);
+}
 
 Result<DirVolume> PlanDirVolume(const std::string& parent_path, const std::string& name,
                                 const std::vector<std::string>& roots) {
   auto parent = ResolveDirSource(parent_path, roots);
   if (!parent) return parent.error();
-  DirVolume volume{*parent, name};
-  const std::string id = volume.id();
-  if (id.size() > kMaxVolumeIdBytes) {
-    return InvalidArgument("volume path too long for a volume id: " + Quoted(id) + " is " +
-                           std::to_string(id.size()) + " bytes, at most " +
-                           std::to_string(kMaxVolumeIdBytes));
-  }
-  return volume;
+  return DirVolume{RealRootOf(*parent, roots), *parent, name};
 }
 
 Result<std::optional<DirVolume>> LocateDirVolume(const std::string& volume_id,
                                                  const std::vector<std::string>& roots) {
-  auto volume = ParseId(volume_id);
+  std::optional<DirVolume> volume;
+  if (volume_id.starts_with(kIdPrefix)) {
+    volume = ParsePath(volume_id.substr(kIdPrefix.size()));
+  } else if (volume_id.starts_with(kHashedIdPrefix)) {
+    volume = FindIndexed(volume_id, roots);
+  }
   if (!volume) return std::optional<DirVolume>();
   auto real = ResolveDirSource(volume->parent, roots);
   if (!real) {
@@ -141,6 +198,8 @@ Result<std::optional<DirVolume>> LocateDirVolume(const std::string& volume_id,
     return PermissionDenied("volume_id " + Quoted(volume_id) +
                             ": its directory leads through a symlink");
   }
+  volume->root = RealRootOf(*real, roots);
+  if (volume->id() != volume_id) return std::optional<DirVolume>();
   return volume;
 }
 
@@ -161,6 +220,7 @@ Status CreateDirVolume(const DirVolume& volume, const VolumeRecord& wanted) {
                            " already exists and was not created by freshfs for volume " +
                            volume.name);
     }
+    if (Status s = WriteIndex(volume); !s.ok()) return s;
     if (Status s = WriteRecord(volume.record_path(), wanted); !s.ok()) return s;
   }
 
@@ -193,7 +253,9 @@ Status DeleteDirVolume(const DirVolume& volume) {
     if (ec) return Internal("cannot remove " + Quoted(path) + ": " + ec.message());
     spdlog::info("removed volume directory {}", path);
   }
-  return RemoveRecord(volume.record_path());
+  if (Status s = RemoveRecord(volume.record_path()); !s.ok()) return s;
+  if (const std::string index = volume.index_path(); !index.empty()) return RemoveRecord(index);
+  return Status::Ok();
 }
 
 Result<bool> DirVolumeExists(const DirVolume& volume) {

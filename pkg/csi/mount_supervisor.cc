@@ -308,7 +308,8 @@ Result<VolumeStats> MountSupervisor::Stats(const std::string& volume_id,
                               (last_error.empty() ? "" : ": " + last_error);
     return stats;
   }
-  if (!IsS3Spec(spec)) {
+  {
+    // S3 volumes: what their last complete listing held (S3Store::StatFs).
     struct statvfs st {};
     if (::statvfs(volume_path.c_str(), &st) == 0) {
       VolumeUsage bytes, inodes;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "csi/dir_source.h"
+#include "csi/mount_args.h"
 #include "csi/request_checks.h"
 #include "csi/volume_capability.h"
 #include "csi/volume_context.h"
@@ -41,6 +42,33 @@ Error Busy(const std::string& volume_id) {
   return Aborted("operation on volume " + volume_id + " already in progress");
 }
 
+// The pod's fsGroup, which kubelet passes as volume_mount_group because the
+// node declares VOLUME_MOUNT_GROUP (and the CSIDriver has fsGroupPolicy
+// File), instead of changing every file's group itself: the volume reports
+// every entry as owned by that group (the `gid` attribute); S3 volumes
+// without fileMode/dirMode also make their files and directories group
+// writable (0664/0775), as kubelet's own fsGroup handling would. A `gid`
+// attribute that names another group is refused: the pod could not write.
+Status ApplyMountGroup(const std::string& group, VolumeSpec* spec) {
+  if (group.empty()) return Status::Ok();
+  if (group.size() > 10 || group.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoull(group) > 0xfffffffeull) {
+    return InvalidArgument("volume_mount_group " + Quoted(group) + " is not a numeric group id");
+  }
+  auto& attributes = spec->attributes;
+  if (auto gid = attributes.find("gid"); gid != attributes.end() && gid->second != group) {
+    return InvalidArgument("volume attribute gid " + Quoted(gid->second) +
+                           " and the pod's fsGroup " + Quoted(group) +
+                           " name different groups; drop one of them");
+  }
+  attributes["gid"] = group;
+  if (IsS3Spec(*spec)) {
+    attributes.emplace("fileMode", "0664");
+    attributes.emplace("dirMode", "0775");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<VolumeSpec> NodeService::CheckPublish(const pb::NodePublishVolumeRequest& request) const {
@@ -61,6 +89,9 @@ Result<VolumeSpec> NodeService::CheckPublish(const pb::NodePublishVolumeRequest&
   const auto& flags = request.volume_capability().mount().mount_flags();
   spec.mount_flags.assign(flags.begin(), flags.end());
   spec.attributes = std::move(context->attributes);
+  if (Status s = ApplyMountGroup(request.volume_capability().mount().volume_mount_group(), &spec);
+      !s.ok())
+    return s.error();
 
   if (context->s3) {
     auto credentials = CheckS3Secrets(ToStringMap(request.secrets()));
@@ -93,7 +124,9 @@ Status NodeService::Unpublish(const pb::NodeUnpublishVolumeRequest& request) {
 Status NodeService::GetVolumeStats(const pb::NodeGetVolumeStatsRequest& request,
                                    pb::NodeGetVolumeStatsResponse* response) {
   if (Status s = CheckVolumeId(request.volume_id()); !s.ok()) return s;
-  if (Status s = CheckAbsolutePath("volume_path", request.volume_path()); !s.ok()) return s;
+  // Only a missing path is a bad request: any other path that no volume is
+  // published at (relative ones too) is NOT_FOUND, as the spec's table says.
+  if (request.volume_path().empty()) return InvalidArgument("volume_path is required");
   // No volume lock: stats are a read, and kubelet polls them; a poll during
   // a publish must not fail with ABORTED.
   auto stats = volumes_.Stats(request.volume_id(), request.volume_path());
@@ -137,9 +170,12 @@ grpc::Status NodeService::NodeGetCapabilities(grpc::ServerContext*,
                                               pb::NodeGetCapabilitiesResponse* response) {
   // SINGLE_NODE_MULTI_WRITER tells kubelet that the SINGLE_NODE_SINGLE_WRITER
   // and SINGLE_NODE_MULTI_WRITER access modes are understood (ReadWriteOncePod).
+  // VOLUME_MOUNT_GROUP: kubelet passes a pod's fsGroup at publish instead of
+  // changing the group of every file in the volume (ApplyMountGroup).
   for (auto type : {pb::NodeServiceCapability::RPC::GET_VOLUME_STATS,
                     pb::NodeServiceCapability::RPC::VOLUME_CONDITION,
-                    pb::NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER}) {
+                    pb::NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER,
+                    pb::NodeServiceCapability::RPC::VOLUME_MOUNT_GROUP}) {
     response->add_capabilities()->mutable_rpc()->set_type(type);
   }
   return grpc::Status::OK;

@@ -10,6 +10,7 @@
 #include "config/options.h"
 #include "s3/client.h"
 #include "csi/request_checks.h"
+#include "s3/sigv4.h"
 #include "util/quote.h"
 
 namespace freshfs::csi {
@@ -17,7 +18,20 @@ namespace freshfs::csi {
 namespace {
 
 constexpr std::string_view kIdPrefix = "s3:";
+constexpr std::string_view kHashedIdPrefix = "s3#";
 constexpr char kSeparator = ';';
+constexpr size_t kIdHashDigits = 40;
+constexpr std::string_view kIndexPrefix = ".freshfs-ids/";
+
+// ENDPOINT ";" REGION ";" PATHSTYLE ";"
+std::string Location(const S3Volume& volume) {
+  std::string location;
+  for (const std::string* field : {&volume.endpoint, &volume.region, &volume.path_style}) {
+    location += *field;
+    location += kSeparator;
+  }
+  return location;
+}
 
 std::string Join(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "/" + name;
@@ -75,19 +89,27 @@ Result<bool> HoldsObjects(s3::Client& client, const S3Volume& volume) {
 }  // namespace
 
 std::string S3Volume::id() const {
-  std::string id(kIdPrefix);
-  for (const std::string* field : {&endpoint, &region, &path_style}) {
-    id += *field;
-    id += kSeparator;
-  }
-  return id + bucket + "/" + Join(parent, name);
+  if (!unresolved_hash.empty())
+    return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator + unresolved_hash;
+  const std::string full = std::string(kIdPrefix) + Location(*this) + bucket + "/" + Join(parent, name);
+  if (full.size() <= kMaxVolumeIdBytes) return full;
+  return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator +
+         s3::Sha256Hex(full).substr(0, kIdHashDigits);
+}
+
+std::string S3Volume::index_key() const {
+  const std::string volume_id = id();
+  if (!volume_id.starts_with(kHashedIdPrefix)) return "";
+  return std::string(kIndexPrefix) + volume_id.substr(volume_id.size() - kIdHashDigits);
 }
 
 std::string S3Volume::prefix() const { return Join(parent, name) + "/"; }
 std::string S3Volume::record_key() const { return Join(parent, VolumeRecordName(name)); }
 std::string S3Volume::source() const { return "s3://" + bucket + "/" + Join(parent, name); }
 
-bool IsS3VolumeId(const std::string& volume_id) { return volume_id.starts_with(kIdPrefix); }
+bool IsS3VolumeId(const std::string& volume_id) {
+  return volume_id.starts_with(kIdPrefix) || volume_id.starts_with(kHashedIdPrefix);
+}
 
 Result<S3Volume> PlanS3Volume(const StringMap& parameters, const std::string& name) {
   auto parameter = [&](const char* key) {
@@ -122,14 +144,15 @@ Result<S3Volume> PlanS3Volume(const StringMap& parameters, const std::string& na
     return InvalidArgument("volume id too long: " + Quoted(id) + " is " +
                            std::to_string(id.size()) + " bytes, at most " +
                            std::to_string(kMaxVolumeIdBytes) +
-                           " (the id carries s3Endpoint, s3Region, the bucket, the source "
-                           "prefix and the name: shorten the prefix or the endpoint)");
+                           " (the id carries s3Endpoint, s3Region and the bucket: use a "
+                           "shorter endpoint name)");
   }
   return volume;
 }
 
 std::optional<S3Volume> ParseS3VolumeId(const std::string& volume_id) {
   if (!IsS3VolumeId(volume_id)) return std::nullopt;
+  const bool hashed = volume_id.starts_with(kHashedIdPrefix);
   std::string_view rest = std::string_view(volume_id).substr(kIdPrefix.size());
   S3Volume volume;
   for (std::string* field : {&volume.endpoint, &volume.region, &volume.path_style}) {
@@ -140,6 +163,18 @@ std::optional<S3Volume> ParseS3VolumeId(const std::string& volume_id) {
   }
   if (!volume.path_style.empty() && volume.path_style != "true" && volume.path_style != "false") {
     return std::nullopt;
+  }
+  if (hashed) {
+    const size_t end = rest.find(kSeparator);
+    if (end == std::string_view::npos) return std::nullopt;
+    volume.bucket = std::string(rest.substr(0, end));
+    volume.unresolved_hash = std::string(rest.substr(end + 1));
+    std::string reason;
+    if (volume.unresolved_hash.size() != kIdHashDigits ||
+        volume.unresolved_hash.find_first_not_of("0123456789abcdef") != std::string::npos ||
+        !config::ParseS3Source("s3://" + volume.bucket, &reason) || volume.id() != volume_id)
+      return std::nullopt;
+    return volume;
   }
   const size_t first = rest.find('/'), last = rest.rfind('/');
   if (first == std::string_view::npos) return std::nullopt;
@@ -153,6 +188,31 @@ std::optional<S3Volume> ParseS3VolumeId(const std::string& volume_id) {
     return std::nullopt;
   }
   return volume;
+}
+
+Result<std::optional<S3Volume>> ResolveS3Volume(const S3Volume& volume,
+                                                const StringMap& credentials) {
+  if (volume.unresolved_hash.empty()) return std::optional<S3Volume>(volume);
+  auto client = Connect(volume, credentials);
+  const std::string key = volume.index_key();
+  std::string text(4096, '\0');
+  auto read = client->GetRange(key, 0, text.size(), text.data());
+  if (!read) {
+    if (read.error().http_status == 404) return std::optional<S3Volume>();
+    return FromS3(read.error(), "reading the volume index s3://" + volume.bucket + "/" + key);
+  }
+  text.resize(*read);
+  // "<parent>\n<name>\n"
+  const size_t newline = text.find('\n');
+  if (newline == std::string::npos || text.empty() || text.back() != '\n')
+    return Internal("volume index s3://" + volume.bucket + "/" + key + " is corrupt");
+  S3Volume resolved = volume;
+  resolved.unresolved_hash.clear();
+  resolved.parent = text.substr(0, newline);
+  resolved.name = text.substr(newline + 1, text.size() - newline - 2);
+  if (resolved.id() != volume.id() || !CheckVolumeName(resolved.name).ok())
+    return Internal("volume index s3://" + volume.bucket + "/" + key + " names another volume");
+  return std::optional<S3Volume>(std::move(resolved));
 }
 
 Status CreateS3Volume(const S3Volume& volume, const VolumeRecord& wanted,
@@ -172,6 +232,10 @@ Status CreateS3Volume(const S3Volume& volume, const VolumeRecord& wanted,
       return AlreadyExists("prefix s3://" + volume.bucket + "/" + volume.prefix() +
                            " already holds objects not created by freshfs for volume " +
                            volume.name);
+    }
+    if (const std::string index = volume.index_key(); !index.empty()) {
+      auto indexed = client->Put(index, volume.parent + "\n" + volume.name + "\n");
+      if (!indexed) return FromS3(indexed.error(), "writing the volume index");
     }
     auto put = client->Put(volume.record_key(), FormatVolumeRecord(wanted));
     if (!put) return FromS3(put.error(), "writing volume metadata");
@@ -204,6 +268,10 @@ Status DeleteS3Volume(const S3Volume& volume, const StringMap& credentials) {
   }
   auto removed = client->Delete(volume.record_key());
   if (!removed) return FromS3(removed.error(), "removing volume metadata");
+  if (const std::string index = volume.index_key(); !index.empty()) {
+    auto unindexed = client->Delete(index);
+    if (!unindexed) return FromS3(unindexed.error(), "removing the volume index");
+  }
   return Status::Ok();
 }
 

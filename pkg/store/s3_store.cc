@@ -427,7 +427,12 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
   // whole before the tree goes: freeing tree nodes one by one between the
   // new map's allocations leaves pages half used, which RSS keeps.)
   std::map<std::string, Known, std::less<>> fresh;
-  for (auto& [path, node] : tree.nodes) fresh.emplace_hint(fresh.end(), path, Known{node, start});
+  uint64_t bytes = 0;
+  for (auto& [path, node] : tree.nodes) {
+    if (!node.dir) bytes += node.size;
+    fresh.emplace_hint(fresh.end(), path, Known{node, start});
+  }
+  const uint64_t entries = tree.nodes.size();
   tree.nodes.clear();
   std::lock_guard lock(mu_);
   for (auto& [path, known] : known_)
@@ -435,6 +440,8 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir
   known_.swap(fresh);
   complete_as_of_ = start;
   complete_took_ = Clock::now() - start;
+  listed_bytes_ = bytes;
+  listed_entries_ = entries;
   std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
   skipped_ = tree.skipped.size();
   if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
@@ -455,12 +462,25 @@ void S3Store::AddUnlistedWritersLocked(const std::string& dir_prefix, const Map&
 
 Result<std::string> S3Store::ReadLink(std::string_view) { return Errno{EINVAL}; }
 
+// Used: the bytes and entries (files and directories) the last complete
+// listing held, 0 before there was one. Free: a bucket has no size limit to
+// report, so a constant (4 PiB, 2^32 entries) that `df` and kubelet can add
+// to the used part; "total" is used plus that.
 Result<struct statvfs> S3Store::StatFs() {
+  constexpr uint64_t kBlock = 4096, kFreeBlocks = 1ull << 40, kFreeFiles = 1ull << 32;
+  uint64_t bytes, entries;
+  {
+    std::lock_guard lock(mu_);
+    bytes = listed_bytes_;
+    entries = listed_entries_;
+  }
   struct statvfs st {};
-  st.f_bsize = 4096;
-  st.f_frsize = 4096;
-  st.f_blocks = st.f_bfree = st.f_bavail = 1ull << 40;  // S3 has no size limit to report
-  st.f_files = st.f_ffree = st.f_favail = 1ull << 32;
+  st.f_bsize = kBlock;
+  st.f_frsize = kBlock;
+  st.f_bfree = st.f_bavail = kFreeBlocks;
+  st.f_blocks = kFreeBlocks + (bytes + kBlock - 1) / kBlock;
+  st.f_ffree = st.f_favail = kFreeFiles;
+  st.f_files = kFreeFiles + entries;
   st.f_namemax = 255;
   return st;
 }

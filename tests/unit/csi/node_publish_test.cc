@@ -47,6 +47,42 @@ TEST_F(NodePublishTest, ValidDirectoryRequestReachesTheVolumeManager) {
   EXPECT_TRUE(spec.secrets.empty());
 }
 
+// A pod's fsGroup (VOLUME_MOUNT_GROUP): the volume reports that group, and
+// S3 volumes without explicit modes become group writable.
+TEST_F(NodePublishTest, VolumeMountGroupBecomesTheVolumesGroup) {
+  auto request = DirRequest();
+  request.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("2000");
+  ASSERT_TRUE(Publish(request).ok());
+  EXPECT_EQ(LastSpec().attributes.at("gid"), "2000");
+  EXPECT_EQ(LastSpec().attributes.count("fileMode"), 0u);  // a directory keeps the source's modes
+
+  auto s3 = S3Request("vol-s3");
+  s3.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("2000");
+  ASSERT_TRUE(Publish(s3).ok());
+  EXPECT_EQ(LastSpec().attributes.at("gid"), "2000");
+  EXPECT_EQ(LastSpec().attributes.at("fileMode"), "0664");
+  EXPECT_EQ(LastSpec().attributes.at("dirMode"), "0775");
+
+  auto explicit_modes = S3Request("vol-s3b");
+  explicit_modes.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("2000");
+  (*explicit_modes.mutable_volume_context())["fileMode"] = "0640";
+  (*explicit_modes.mutable_volume_context())["gid"] = "2000";
+  ASSERT_TRUE(Publish(explicit_modes).ok());
+  EXPECT_EQ(LastSpec().attributes.at("fileMode"), "0640");
+}
+
+TEST_F(NodePublishTest, VolumeMountGroupThatMakesNoSenseIsRefused) {
+  auto request = DirRequest();
+  request.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("staff");
+  ExpectInvalid(request, "volume_mount_group \"staff\" is not a numeric group id");
+  request.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("99999999999");
+  ExpectInvalid(request, "volume_mount_group \"99999999999\" is not a numeric group id");
+  request.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("2000");
+  (*request.mutable_volume_context())["gid"] = "1000";
+  ExpectInvalid(request, "volume attribute gid \"1000\" and the pod's fsGroup \"2000\" name "
+                         "different groups; drop one of them");
+}
+
 TEST_F(NodePublishTest, MissingVolumeId) {
   auto request = DirRequest();
   request.clear_volume_id();

@@ -60,8 +60,14 @@ TEST_F(NodeTest, StatsArgumentChecks) {
               "volume_id is required");
   ExpectError(Stats("vol-1", "", &response), grpc::StatusCode::INVALID_ARGUMENT,
               "volume_path is required");
-  ExpectError(Stats("vol-1", "p", &response), grpc::StatusCode::INVALID_ARGUMENT,
-              "volume_path \"p\" is not an absolute path");
+}
+
+// The spec's table: a path no volume is published at is NOT_FOUND, relative
+// or not.
+TEST_F(NodeTest, StatsOfAPathWithNoVolumeIsNotFound) {
+  pb::NodeGetVolumeStatsResponse response;
+  EXPECT_EQ(Stats("vol-1", "p", &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Stats("vol-1", "/a/../b", &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(NodeTest, StatsOfAnUnknownVolumeIsNotFound) {
@@ -115,7 +121,8 @@ TEST_F(NodeTest, Capabilities) {
   for (const auto& capability : response.capabilities()) types.insert(capability.rpc().type());
   EXPECT_EQ(types, (std::set<int>{pb::NodeServiceCapability::RPC::GET_VOLUME_STATS,
                                   pb::NodeServiceCapability::RPC::VOLUME_CONDITION,
-                                  pb::NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER}));
+                                  pb::NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER,
+                                  pb::NodeServiceCapability::RPC::VOLUME_MOUNT_GROUP}));
 }
 
 TEST_F(NodeTest, Info) {

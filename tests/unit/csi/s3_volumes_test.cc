@@ -56,6 +56,40 @@ TEST(S3VolumesTest, IdsParseBackToTheSameVolume) {
   }
 }
 
+// Any name CSI allows (128 bytes) under any prefix: the id stays within
+// 128 bytes, hashed, and names the index object that resolves it.
+TEST(S3VolumesTest, LongPrefixesAndNamesGetHashedIds) {
+  StringMap parameters = Parameters("s3://data/" + std::string(100, 'p'));
+  const std::string name(128, 'n');
+  auto planned = PlanS3Volume(parameters, name);
+  ASSERT_TRUE(planned) << planned.error().message;
+  const std::string id = planned->id();
+  EXPECT_LE(id.size(), 128u) << id;
+  EXPECT_TRUE(id.starts_with("s3#")) << id;
+  EXPECT_EQ(planned->id(), id);  // stable
+  EXPECT_EQ(planned->index_key(), ".freshfs-ids/" + id.substr(id.size() - 40));
+  auto other = PlanS3Volume(parameters, std::string(127, 'n') + "m");
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->id(), id);
+
+  auto parsed = ParseS3VolumeId(id);
+  ASSERT_TRUE(parsed) << id;
+  EXPECT_EQ(parsed->bucket, "data");
+  EXPECT_EQ(parsed->endpoint, planned->endpoint);
+  EXPECT_TRUE(parsed->name.empty());  // left to the index
+  EXPECT_EQ(parsed->id(), id);
+  EXPECT_EQ(parsed->index_key(), planned->index_key());
+  // Short ids stay what they were.
+  auto short_one = PlanS3Volume(Parameters("s3://data/x"), "pvc-1");
+  ASSERT_TRUE(short_one);
+  EXPECT_TRUE(short_one->id().starts_with("s3:")) << short_one->id();
+  EXPECT_EQ(short_one->index_key(), "");
+  for (const char* bad : {"s3#;;;data;", "s3#;;;data;0123", "s3#;;;data;XYZ4567890123456789012345678901234567890",
+                          "s3#;;;data"}) {
+    EXPECT_FALSE(ParseS3VolumeId(bad)) << bad;
+  }
+}
+
 TEST(S3VolumesTest, ForeignOrMalformedIdsAreNotS3Volumes) {
   for (const char* id : {"dir:/srv/data/pvc-1", "s3:", "s3:;;;", "s3:;;;data", "s3:;;;data/",
                          "s3:;;maybe;data/pvc-1", "s3:;;;data/a//pvc-1", "s3:;;;data/../pvc-1",
@@ -74,7 +108,9 @@ TEST(S3VolumesTest, RefusesWhatAnIdCannotCarry) {
   EXPECT_EQ(planned.error().message,
             "parameter s3Endpoint \"http://a;b\": must not contain ';' (volume ids carry it)");
 
-  parameters = Parameters("s3://data/" + std::string(100, 'p'));
+  // Only an endpoint too long for even a hashed id.
+  parameters = Parameters("s3://data/x");
+  parameters["s3Endpoint"] = "https://" + std::string(100, 'e') + ".example";
   planned = PlanS3Volume(parameters, "pvc-1");
   ASSERT_FALSE(planned);
   EXPECT_EQ(planned.error().code, ErrorCode::kInvalid);
