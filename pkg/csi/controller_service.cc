@@ -133,6 +133,12 @@ Status ControllerService::Create(const pb::CreateVolumeRequest& request,
                                  pb::CreateVolumeResponse* response) {
   const std::string& name = request.name();
   if (Status s = CheckVolumeName(name); !s.ok()) return s;
+  if (request.has_volume_content_source()) {
+    // The spec's "source incompatible or not supported" row.
+    return InvalidArgument("volume_content_source: freshfs volumes cannot be made from a "
+                           "snapshot or another volume (the controller has no CLONE_VOLUME or "
+                           "CREATE_DELETE_SNAPSHOT capability)");
+  }
   auto capacity = CheckCapacity(request);
   if (!capacity) return capacity.error();
   if (Status s = CheckCapabilities(request.volume_capabilities()); !s.ok()) return s;

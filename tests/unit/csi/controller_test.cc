@@ -282,6 +282,19 @@ TEST_F(ControllerTest, CreateInAMissingParentIsNotFound) {
 // CSI allows names of 128 bytes, and ids of 128: under a long source the id
 // is a hash, resolved through <root>/.freshfs-ids, and everything works as
 // with a short id.
+// The spec's error table: a content source (snapshot or clone) the
+// controller does not support is INVALID_ARGUMENT, and nothing is made.
+TEST_F(ControllerTest, CreateFromASnapshotOrVolumeIsRefused) {
+  auto request = CreateRequest();
+  request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id("snap-1");
+  ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
+              "volume_content_source: freshfs volumes cannot be made from a snapshot or another "
+              "volume (the controller has no CLONE_VOLUME or CREATE_DELETE_SNAPSHOT capability)");
+  request.mutable_volume_content_source()->mutable_volume()->set_volume_id("dir:/x");
+  EXPECT_EQ(Create(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(fs::exists(VolumeDir("pvc-1")));
+}
+
 TEST_F(ControllerTest, LongNamesUnderLongSourcesGetShortStableIds) {
   const fs::path parent = root_ / std::string(60, 'd');
   fs::create_directories(parent);
