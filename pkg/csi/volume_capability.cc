@@ -1,6 +1,8 @@
 #include "csi/volume_capability.h"
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "util/quote.h"
 
@@ -8,6 +10,49 @@ namespace freshfs::csi {
 
 namespace pb = ::csi::v1;
 using Mode = pb::VolumeCapability::AccessMode;
+
+namespace {
+
+// What a PV's mountOptions may say: generic mount options (freshfs-mount
+// ignores those that mean nothing to it) and the freshfs options that only
+// shape how this volume behaves. Everything that names a file, a socket or
+// a descriptor, or that freshfs-csi sets itself (log-file, metrics-address,
+// events-address, cache-dir, staging-dir, config, ready-fd, s3-*, ...), is
+// refused: a PV author must not make a root process write or listen where
+// they choose.
+constexpr std::string_view kAllowedMountFlags[] = {
+    "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "auto", "noauto", "user",
+    "nouser", "users", "_netdev", "async", "atime", "noatime", "relatime", "nofail", "defaults",
+    "diratime", "nodiratime", "strictatime", "lazytime", "nolazytime",
+    // freshfs-mount -o options, '-' or '_' between words
+    "read-only", "uid", "gid", "file-mode", "dir-mode", "entry-timeout", "attr-timeout",
+    "negative-timeout", "kernel-cache", "poll-interval", "full-sync-interval",
+    "self-check-interval", "events", "revalidate-on-open", "push-small-files", "conflict",
+    "debug"};
+
+Status CheckMountFlags(const google::protobuf::RepeatedPtrField<std::string>& flags,
+                       const std::string& field) {
+  for (int i = 0; i < flags.size(); ++i) {
+    std::string_view list = flags[i];
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      const std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (item.empty() || item.starts_with("x-")) continue;
+      std::string key(item.substr(0, item.find('=')));
+      if (key != "_netdev") std::replace(key.begin(), key.end(), '_', '-');
+      if (std::find(std::begin(kAllowedMountFlags), std::end(kAllowedMountFlags), key) ==
+          std::end(kAllowedMountFlags)) {
+        return InvalidArgument(field + ".mount.mount_flags: " + Quoted(std::string(item)) +
+                               " is not accepted from a volume (use a volume attribute, or "
+                               "ask the cluster admin)");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status CheckVolumeCapability(const pb::VolumeCapability& capability, std::string_view field) {
   const std::string name(field);
@@ -25,6 +70,7 @@ Status CheckVolumeCapability(const pb::VolumeCapability& capability, std::string
     return InvalidArgument(name + ".mount.fs_type " + Quoted(fs_type) +
                            " is not supported (leave it empty or use \"freshfs\")");
   }
+  if (Status s = CheckMountFlags(capability.mount().mount_flags(), name); !s.ok()) return s;
   if (!capability.has_access_mode() || capability.access_mode().mode() == Mode::UNKNOWN) {
     return InvalidArgument(name + ".access_mode is required");
   }

@@ -83,6 +83,28 @@ TEST_F(NodePublishTest, VolumeMountGroupThatMakesNoSenseIsRefused) {
                          "different groups; drop one of them");
 }
 
+// A PV's mountOptions shape the volume; they never choose where a root
+// process writes, listens or reads its config.
+TEST_F(NodePublishTest, MountFlagsAreLimitedToWhatAVolumeMaySay) {
+  int n = 0;
+  for (const char* flags : {"noatime,nodev", "ro", "poll_interval=10s,uid=1000", "x-systemd.automount",
+                            "entry-timeout=1s", "_netdev"}) {
+    auto request = DirRequest("vol-ok-" + std::to_string(n++));
+    request.mutable_volume_capability()->mutable_mount()->add_mount_flags(flags);
+    EXPECT_TRUE(Publish(request).ok()) << flags;
+  }
+  for (const char* flags : {"metrics-address=0.0.0.0:0", "noatime,log_file=/etc/x", "events-address=:80",
+                            "config=/etc/shadow", "staging_dir=/", "s3-credentials-file=/root/k",
+                            "ready-fd=3", "cache-dir=/"}) {
+    auto bad = DirRequest("vol-bad");
+    bad.mutable_volume_capability()->mutable_mount()->add_mount_flags(flags);
+    const grpc::Status status = Publish(bad);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << flags;
+    EXPECT_NE(status.error_message().find("is not accepted from a volume"), std::string::npos)
+        << status.error_message();
+  }
+}
+
 TEST_F(NodePublishTest, MissingVolumeId) {
   auto request = DirRequest();
   request.clear_volume_id();
