@@ -40,6 +40,30 @@ std::string RealPath(const std::string& path, int* error) {
   return real.get();
 }
 
+// Whether walking `lexical` (absolute, lexically normal) from the root it
+// lies under meets a symlink before it ends or reaches a missing component.
+bool PassesSymlink(const std::string& lexical, const std::vector<std::string>& roots) {
+  for (const std::string& root : roots) {
+    if (!IsUnder(lexical, root)) continue;
+    std::string walked = root == "/" ? "" : root;
+    std::string rest = lexical.substr(walked.size());
+    size_t start = 0;
+    while (start < rest.size()) {
+      while (start < rest.size() && rest[start] == '/') ++start;
+      if (start >= rest.size()) break;
+      const size_t end = rest.find('/', start);
+      walked += "/" + rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      struct stat st;
+      if (::lstat(walked.c_str(), &st) != 0) return false;
+      if (S_ISLNK(st.st_mode)) return true;
+      if (end == std::string::npos) break;
+      start = end;
+    }
+    return false;
+  }
+  return false;
+}
+
 std::string Lexical(const std::string& path) {
   std::string normal = std::filesystem::path(path).lexically_normal().string();
   while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
@@ -63,9 +87,14 @@ Result<std::string> ResolveDirSource(const std::string& path,
   for (const std::string& root : roots) lexically_inside |= IsUnder(lexical, root);
   if (!lexically_inside) return PermissionDenied(outside);
 
+  // Past a symlink, what realpath() finds (or fails to find) may be outside
+  // the roots: every refusal there reads like the one for a path outside,
+  // so an error never tells whether something outside exists.
+  const bool through_symlink = PassesSymlink(lexical, roots);
   int error = 0;
   const std::string real = RealPath(path, &error);
   if (real.empty()) {
+    if (through_symlink) return PermissionDenied(outside);
     switch (error) {
       case ENOENT: return NotFound(source + " does not exist");
       case ENOTDIR: return InvalidArgument(source + " is not a directory");
@@ -79,14 +108,13 @@ Result<std::string> ResolveDirSource(const std::string& path,
     const std::string real_root = RealPath(root, &root_error);
     if (!real_root.empty() && IsUnder(real, real_root)) really_inside = true;
   }
-  if (!really_inside) {
-    return PermissionDenied(source +
-                            " leads through a symlink outside the allowed directory roots " +
-                            RootList(roots));
-  }
+  if (!really_inside) return PermissionDenied(outside);
   struct stat st;
   if (::stat(real.c_str(), &st) != 0) return Internal(source + ": " + std::strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return InvalidArgument(source + " is not a directory");
+  if (!S_ISDIR(st.st_mode)) {
+    if (through_symlink) return PermissionDenied(outside);
+    return InvalidArgument(source + " is not a directory");
+  }
   return real;
 }
 

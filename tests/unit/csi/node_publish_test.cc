@@ -438,9 +438,25 @@ TEST_F(NodePublishTest, SymlinkEscapeDenied) {
   const std::string source = (root_ / "link").string();
   (*request.mutable_volume_context())["source"] = source;
   ExpectError(Publish(request), grpc::StatusCode::PERMISSION_DENIED,
-              "source \"" + source + "\" leads through a symlink outside the allowed directory "
-              "roots [" + root_.string() + "]");
+              "source \"" + source + "\" is outside the allowed directory roots [" +
+                  root_.string() + "]");
   EXPECT_TRUE(volumes_.calls().empty());
+}
+
+// Through a symlink that points out, a missing directory, a file and a
+// directory all get the one refusal: no error tells what exists outside.
+TEST_F(NodePublishTest, RefusalsThroughASymlinkRevealNothingOutside) {
+  fs::create_directories(tmp_.path() / "outside" / "dir");
+  std::ofstream(tmp_.path() / "outside" / "file") << "x";
+  fs::create_directory_symlink(tmp_.path() / "outside", root_ / "out");
+  const std::string refused = " is outside the allowed directory roots [" + root_.string() + "]";
+  for (const char* leaf : {"dir", "file", "missing", "missing/deeper", "file/sub"}) {
+    auto request = DirRequest();
+    const std::string source = (root_ / "out" / leaf).string();
+    (*request.mutable_volume_context())["source"] = source;
+    ExpectError(Publish(request), grpc::StatusCode::PERMISSION_DENIED,
+                "source \"" + source + "\"" + refused);
+  }
 }
 
 TEST_F(NodePublishTest, SymlinkThenDotDotEscapeDenied) {
