@@ -2,6 +2,8 @@
 // hands over to freshfs::csi::Run().
 #include <CLI/CLI.hpp>
 
+#include <sys/prctl.h>
+
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -12,6 +14,9 @@
 namespace csi = freshfs::csi;
 
 int main(int argc, char** argv) {
+  // It holds every volume's S3 credentials: no core dumps, and only root may
+  // read its memory or /proc files.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   using csi::Mode;
   csi::RunOptions options;
   options.version = FRESHFS_VERSION;

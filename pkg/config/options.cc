@@ -317,6 +317,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
         if (*reason == "not a number") return "not a size (e.g. 512M, 10G)";
         return reason;
       }
+      if (n == 0) return "must be more than 0 (for no disk cache, leave out --cache-dir)";
       options.cache_size = n * unit;
       return std::nullopt;
     }

@@ -128,7 +128,7 @@ CredentialsResult FromFile(const std::string& path, const FileText& file,
 
 std::string Credentials::Describe() const {
   if (access_key_id.empty()) return "no credentials";
-  return access_key_id + " from " + (source.empty() ? "unknown source" : source);
+  return "from " + (source.empty() ? std::string("an unknown source") : source);
 }
 
 CredentialsResult ParseCredentialsFile(const std::string& text, const std::string& profile,

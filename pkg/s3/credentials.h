@@ -17,7 +17,8 @@ struct Credentials {
   std::string source;         // "environment", "file /path [profile]", ...
 
   bool empty() const { return access_key_id.empty() || secret_access_key.empty(); }
-  // "AKIA... from environment": safe to log (no secret, no token).
+  // "from environment": where they came from, safe to log (not even the
+  // access key id, which identifies an account's user to whoever reads logs).
   std::string Describe() const;
 };
 

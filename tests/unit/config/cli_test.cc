@@ -313,6 +313,10 @@ TEST(Cli, S3SourcesAndTheirOptions) {
             "freshfs-mount: --s3-endpoint \"127.0.0.1:9000\": must start with http:// or https://");
   EXPECT_EQ(Error({"s3://bucket", "/mnt", "--cache-size", "lots"}),
             "freshfs-mount: --cache-size \"lots\": not a size (e.g. 512M, 10G)");
+  // 0 would mean a cache that keeps nothing: say how to have none.
+  EXPECT_EQ(Error({"s3://bucket", "/mnt", "--cache-size", "0"}),
+            "freshfs-mount: --cache-size \"0\": must be more than 0 (for no disk cache, leave out "
+            "--cache-dir)");
   EXPECT_EQ(Error({"s3://bucket", "/mnt", "--conflict", "merge"}),
             "freshfs-mount: --conflict \"merge\": must be keep-both or overwrite");
 }

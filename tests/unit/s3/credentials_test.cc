@@ -82,7 +82,7 @@ TEST_F(LoadCredentialsTest, EnvironmentWithSessionToken) {
   EXPECT_EQ(r.credentials.access_key_id, "AKIAENV");
   EXPECT_EQ(r.credentials.secret_access_key, kSecret);
   EXPECT_EQ(r.credentials.session_token, kToken);
-  EXPECT_EQ(r.credentials.Describe(), "AKIAENV from environment");
+  EXPECT_EQ(r.credentials.Describe(), "from environment");
 }
 
 TEST_F(LoadCredentialsTest, EnvironmentWithHalfAPairIsAnError) {
@@ -108,7 +108,7 @@ TEST_F(LoadCredentialsTest, ExplicitFileWinsOverEnvironment) {
   EXPECT_EQ(r.credentials.access_key_id, "AKIADEFAULT");
   EXPECT_EQ(r.credentials.secret_access_key, kSecret);
   EXPECT_EQ(r.credentials.session_token, "");
-  EXPECT_EQ(r.credentials.Describe(), "AKIADEFAULT from file " + file.string() + " [default]");
+  EXPECT_EQ(r.credentials.Describe(), "from file " + file.string() + " [default]");
 }
 
 TEST_F(LoadCredentialsTest, ProfileArgumentWinsOverAwsProfile) {
@@ -285,9 +285,9 @@ TEST(ParseCredentialsFileTest, MalformedLinesAreReportedByNumberWithoutTheirCont
   EXPECT_NE(open_section.error.find("line 2"), std::string::npos) << open_section.error;
 }
 
-TEST(CredentialsTest, DescribeShowsKeyIdAndSourceOnly) {
+TEST(CredentialsTest, DescribeShowsTheSourceOnly) {
   const Credentials c{"AKIAX", kSecret, kToken, "environment"};
-  EXPECT_EQ(c.Describe(), "AKIAX from environment");
+  EXPECT_EQ(c.Describe(), "from environment");  // not even the access key id
   EXPECT_FALSE(c.empty());
   EXPECT_TRUE(Credentials{}.empty());
   EXPECT_EQ(Credentials{}.Describe(), "no credentials");
