@@ -1,4 +1,5 @@
 #include "invalidate/invalidator.h"
+#include "util/quote.h"
 
 #include <spdlog/spdlog.h>
 
@@ -184,8 +185,8 @@ void Invalidator::Send(const Notification& n) {
     }
   } else if (rc != 0) {
     result = InvalResult::kError;
-    spdlog::debug("kernel notification {} for ino {} parent {} name \"{}\" failed: {}",
-                  metrics::InvalTypeName(type), n.ino, n.parent, n.name, std::strerror(-rc));
+    spdlog::debug("kernel notification {} for ino {} parent {} name {} failed: {}",
+                  metrics::InvalTypeName(type), n.ino, n.parent, Quoted(n.name), std::strerror(-rc));
   }
   if (metrics_) {
     metrics_->Invalidation(type, result);

@@ -1,4 +1,5 @@
 #include "invalidate/self_check.h"
+#include "util/quote.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -139,7 +140,7 @@ SelfCheckResult SelfCheck::Check(fuse_ino_t ino, const std::string& path, uint64
     fs::InodeTable::Resolved r = fs_->inodes().Resolve(path);
     if (r.ino != ino || !same_source()) return SelfCheckResult::kInconclusive;
     spdlog::warn("self-check: {} still leads to a replaced object (inode {}); retiring it",
-                 path, ino);
+                 Quoted(path), ino);
     watch::Change c;
     c.kind = metrics::ChangeKind::kModified;
     c.path = path;

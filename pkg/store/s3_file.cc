@@ -1,4 +1,5 @@
 #include "store/s3_file.h"
+#include "util/quote.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -90,7 +91,7 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
     } else if (!got) {
       error = got.error().http_status == 412 ? ESTALE : got.error().ToErrno();
       if (error == ENOENT) error = ESTALE;
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, key,
+      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, Quoted(key),
                    got.error().Describe());
     } else {
       data.resize(*got);
@@ -157,7 +158,7 @@ Status S3File::Stage(bool truncate) {
     chunk.resize(len);
     auto got = store_->client().GetRange(key, off, len, chunk.data(), cond);
     if (!got) {
-      spdlog::warn("opening s3 object {} for writing: download failed: {}", key,
+      spdlog::warn("opening s3 object {} for writing: download failed: {}", Quoted(key),
                    got.error().Describe());
       return Status::FromErrno(got.error().http_status == 412 ? ESTALE : EIO);
     }
@@ -247,7 +248,7 @@ Status S3File::Pin() {
   s3::ObjectInfo info;
   auto got = store_->client().GetRange(key, 0, bs, data.data(), s3::Condition{}, &info);
   if (!got) {
-    spdlog::warn("opening s3 object {}: {}", key, got.error().Describe());
+    spdlog::warn("opening s3 object {}: {}", Quoted(key), got.error().Describe());
     return Status::FromErrno(got.error().ToErrno());
   }
   data.resize(*got);
@@ -337,7 +338,7 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
         (!got && got.error().http_status == 412))
       return Errno{ESTALE};
     if (!got) {
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, key,
+      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, Quoted(key),
                    got.error().Describe());
       return Errno{EIO};
     }
@@ -452,7 +453,7 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
       return Status::FromErrno(EIO);
     }
   }
-  spdlog::error("upload of {} failed ({}); the data is kept in {}", key, why, dest);
+  spdlog::error("upload of {} failed ({}); the data is kept in {}", Quoted(key), why, Quoted(dest));
   return Status::FromErrno(EIO);
 }
 

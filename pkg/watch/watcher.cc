@@ -1,4 +1,5 @@
 #include "watch/watcher.h"
+#include "util/quote.h"
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
@@ -498,7 +499,7 @@ Snapshot Watcher::CopySnapshot() const {
 void Watcher::Deliver(std::vector<Change> changes, Clock::time_point detected) {
   if (spdlog::should_log(spdlog::level::debug)) {
     for (const Change& c : changes)
-      spdlog::debug("remote change: {} {}", metrics::ChangeKindName(c.kind), c.path);
+      spdlog::debug("remote change: {} {}", metrics::ChangeKindName(c.kind), Quoted(c.path));
   }
   if (!changes.empty() && sink_) sink_(changes, detected);
 }

@@ -297,6 +297,21 @@ TEST_F(S3MountTest, AKeyThatIsAlsoAPrefixShowsAsTheDirectory) {
             std::string::npos) << m_.LogTail();
 }
 
+// Keys are remote-controlled: logged quoted, a newline in one cannot start
+// a line of its own in the log.
+TEST_F(S3MountTest, AKeyCannotForgeALogLine) {
+  const std::string forged = "forged\n2026-01-01T00:00:00.000 error everything is on fire";
+  PutDirect(forged, "object");
+  PutDirect(forged + "/child", "child");  // also a prefix: not shown, so logged
+  ASSERT_TRUE(StartMount());
+  const std::string log = m_.Log();
+  EXPECT_NE(log.find("s3 key \"forged\\n2026-01-01T00:00:00.000 error everything is on fire\" "
+                     "is not shown"),
+            std::string::npos)
+      << m_.LogTail();
+  EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000 error"), std::string::npos) << m_.LogTail();
+}
+
 class S3MountErrorsTest : public S3MountedTest {};
 
 TEST_F(S3MountErrorsTest, MissingBucketAndBadCredentialsFailTheMountClearly) {
