@@ -1,5 +1,9 @@
 #include "config/options.h"
 
+#include <arpa/inet.h>
+
+#include <cctype>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -59,7 +63,26 @@ constexpr Setting kSettings[] = {
     {"conflict", ValueKind::kConflict, ""},
 };
 
-// "HOST:PORT" or "[v6]:PORT", port 0..65535.
+// A host name: dot-separated labels of letters, digits and '-' (not at a
+// label's ends), at most 63 bytes each and 253 in all.
+bool IsHostName(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t start = 0;
+  while (start <= host.size()) {
+    size_t dot = host.find('.', start);
+    if (dot == std::string_view::npos) dot = host.size();
+    const std::string_view label = host.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    start = dot + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string> CheckAddress(std::string_view v) {
   size_t colon = v.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return "must be HOST:PORT, e.g. 127.0.0.1:9100";
@@ -69,8 +92,21 @@ std::optional<std::string> CheckAddress(std::string_view v) {
   auto [ptr, ec] = std::from_chars(port.data(), end, n);
   if (port.empty() || ec != std::errc() || ptr != end || n > 65535)
     return "port must be a number from 0 to 65535";
+  const std::string host(v.substr(0, colon));
+  unsigned char buffer[sizeof(in6_addr)];
+  if (host.front() == '[') {
+    if (host.back() != ']' || ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buffer) != 1)
+      return "host " + host + " is not an IPv6 address in brackets";
+  } else if (host.find_first_not_of("0123456789.") == std::string::npos) {
+    if (::inet_pton(AF_INET, host.c_str(), buffer) != 1)
+      return "host " + host + " is not an IPv4 address (four numbers from 0 to 255)";
+  } else if (!IsHostName(host)) {
+    return "host " + host + " is not an IP address or a host name";
+  }
   return std::nullopt;
 }
+
+namespace {
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

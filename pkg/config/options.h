@@ -150,6 +150,10 @@ std::string ClosestName(std::string_view name, std::span<const std::string_view>
 // A boolean option value: true/yes/on/1 or false/no/off/0, any case.
 std::optional<bool> ParseBool(std::string_view value);
 
+// A listen address "HOST:PORT" or "[IPv6]:PORT": HOST an IPv4 address,
+// an IPv6 address in brackets or a host name; PORT 0 to 65535. The reason
+// it is not one, or nullopt.
+std::optional<std::string> CheckAddress(std::string_view address);
 
 // Checks the source syntax: "/path", "relative/path", "file:///path" or
 // "s3://bucket[/prefix]". Returns nullopt when usable, else a reason.

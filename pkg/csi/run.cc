@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "config/options.h"
 #include "csi/driver_config.h"
 #include "util/log.h"
 
@@ -55,6 +56,10 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
   if (options.metrics_address) {
+    if (auto reason = config::CheckAddress(*options.metrics_address)) {
+      spdlog::error("--metrics-address {}: {}", *options.metrics_address, *reason);
+      return 1;
+    }
     try {
       exposer = std::make_unique<prometheus::Exposer>(*options.metrics_address);
     } catch (const std::exception& e) {

@@ -95,6 +95,16 @@ TEST_F(FreshfsCsiTest, UnknownModeRefused) {
   EXPECT_NE(csi.log().find("--mode"), std::string::npos) << csi.log();
 }
 
+TEST_F(FreshfsCsiTest, BadMetricsAddressRefused) {
+  auto args = Args();
+  args.insert(args.end(), {"--metrics-address", "999.1.1.1:0"});
+  CsiProcess csi(args, tmp_.path() / "log");
+  EXPECT_EQ(csi.Wait(10s), 1);
+  EXPECT_NE(csi.log().find("--metrics-address 999.1.1.1:0: host 999.1.1.1 is not an IPv4 address"),
+            std::string::npos)
+      << csi.log();
+}
+
 TEST_F(FreshfsCsiTest, BadDriverConfigRefused) {
   std::ofstream(config_) << "allowedDirRoots: [relative]\n";
   CsiProcess csi(Args(), tmp_.path() / "log");

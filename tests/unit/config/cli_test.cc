@@ -84,6 +84,19 @@ TEST(Cli, BadFreshnessAndMetricsValues) {
             "freshfs-mount: --metrics-address \"localhost\": must be HOST:PORT, e.g. 127.0.0.1:9100");
   EXPECT_EQ(Error({"--metrics-address", "127.0.0.1:99999", "/s", "/m"}),
             "freshfs-mount: --metrics-address \"127.0.0.1:99999\": port must be a number from 0 to 65535");
+  // The host part too: 999.1.1.1 is no address (inet_aton would read it as
+  // 231.1.1.1 and listen there).
+  EXPECT_EQ(Error({"--metrics-address", "999.1.1.1:0", "/s", "/m"}),
+            "freshfs-mount: --metrics-address \"999.1.1.1:0\": host 999.1.1.1 is not an IPv4 "
+            "address (four numbers from 0 to 255)");
+  EXPECT_EQ(Error({"--events-address", "bad_host!:80", "s3://b", "/m"}),
+            "freshfs-mount: --events-address \"bad_host!:80\": host bad_host! is not an IP "
+            "address or a host name");
+  EXPECT_EQ(Error({"--metrics-address", "[::1:9100", "/s", "/m"}),
+            "freshfs-mount: --metrics-address \"[::1:9100\": host [::1 is not an IPv6 address in "
+            "brackets");
+  for (const char* good : {"0.0.0.0:0", "localhost:9100", "[::1]:9100", "node-1.example.com:80"})
+    EXPECT_EQ(MustParse({"--metrics-address", good, "/s", "/m"}).metrics_address, good);
   EXPECT_EQ(Error({"--volume-name", "a b", "/s", "/m"}),
             "freshfs-mount: --volume-name \"a b\": may only hold letters, digits, '.', '_' and '-'");
   EXPECT_EQ(Error({"--poll-interval", "5", "/s", "/m"}).rfind("freshfs-mount: --poll-interval \"5\":", 0), 0u);
