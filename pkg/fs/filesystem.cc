@@ -246,16 +246,19 @@ Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
 }
 
 Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
-                          std::string_view new_name, unsigned flags) {
-  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Status::FromErrno(EINVAL);
-  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return Status::FromErrno(EINVAL);
+                          std::string_view new_name, unsigned flags,
+                          const store::Caller& caller) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+    return Status::FromErrno(EINVAL);
+  if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
+    return Status::FromErrno(EINVAL);
   if (settings_.read_only) return Status::FromErrno(EROFS);
   auto from = ChildPathOf(parent, name);
   if (!from) return Status::FromErrno(from.error());
   auto to = ChildPathOf(new_parent, new_name);
   if (!to) return Status::FromErrno(to.error());
   OwnChange own(observer_, *from, *to);
-  Status s = store_->Rename(*from, *to, flags);
+  Status s = store_->Rename(*from, *to, flags, caller);
   if (!s.ok()) return s;
   inodes_.Rename(parent, name, new_parent, new_name, flags & RENAME_EXCHANGE);
   // A store whose versions depend on the name (S3 copies the object) made
@@ -334,6 +337,11 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   file->writable = true;
   OwnChange own(observer_, *path);
   auto handle = store_->Create(*path, flags, mode, caller);
+  // The name is taken although the kernel found it free (its "no such name"
+  // is older than the entry): an O_CREAT open of an existing file is an
+  // ordinary open, whose permission checks, O_TRUNC and O_EXCL the kernel
+  // makes itself. On ESTALE it looks the name up again and does that.
+  if (!handle && handle.error() == EEXIST) return Errno{ESTALE};
   if (!handle) return Errno{handle.error()};
   auto st = (*handle)->Stat();
   if (!st) return Errno{st.error()};
@@ -368,6 +376,18 @@ bool FileSystem::OpenForWriting(fuse_ino_t ino) {
   std::lock_guard lock(open_mu_);
   auto [begin, end] = open_.equal_range(ino);
   return std::any_of(begin, end, [](const auto& entry) { return entry.second->writable; });
+}
+
+void FileSystem::ClearSetIdBitsAfterWrite(OpenFile* file, const store::Caller& caller) {
+  if (!file->direct_io || caller.uid == 0) return;
+  auto st = file->handle->Stat();
+  if (!st) return;
+  mode_t clear = st->st_mode & S_ISUID;
+  if ((st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) clear |= S_ISGID;
+  if (clear == 0) return;
+  store::AttrChange change;
+  change.mode = st->st_mode & 07777 & ~clear;
+  (void)file->handle->SetAttr(change);
 }
 
 FileSystem::OwnWrite::OwnWrite(FileSystem& fs, OpenFile* file) : fs_(fs), file_(file) {

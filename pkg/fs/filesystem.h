@@ -118,7 +118,7 @@ class FileSystem {
   Status Unlink(fuse_ino_t parent, std::string_view name);
   Status RemoveDir(fuse_ino_t parent, std::string_view name);
   Status Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
-                std::string_view new_name, unsigned flags);
+                std::string_view new_name, unsigned flags, const store::Caller& caller);
 
   // Open/Create return a file owned by the caller until Release().
   Result<OpenFile*> Open(fuse_ino_t ino, int flags);
@@ -131,6 +131,14 @@ class FileSystem {
   void Release(OpenFile* file);
   // Whether a descriptor open for writing exists for `ino`.
   bool OpenForWriting(fuse_ino_t ino);
+
+  // After `caller` wrote through `file`: a write past the page cache
+  // (OpenFile::direct_io) by anyone but root clears the set-user-ID bit, and
+  // the set-group-ID bit of a group-executable file. For cached writes the
+  // kernel clears them itself (with a SETATTR); for these it leaves that to
+  // the filesystem (FUSE_WRITE_KILL_SUIDGID, which libfuse 3.14 does not pass
+  // on, hence root standing for CAP_FSETID). See docs/posix.md.
+  void ClearSetIdBitsAfterWrite(OpenFile* file, const store::Caller& caller);
 
   // Brackets a change made through an open file (write, fallocate) as the
   // mount's own, recording the file's attributes right after it.

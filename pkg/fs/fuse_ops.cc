@@ -78,9 +78,11 @@ class CachedReply {
 
 DirHandle* DirOf(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
+// Who sent the request. The umask is only sent with mknod, mkdir and create
+// (0 otherwise), unapplied when the kernel granted FUSE_CAP_DONT_MASK.
 store::Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* c = fuse_req_ctx(req);
-  return store::Caller{c->uid, c->gid};
+  return store::Caller{c->uid, c->gid, c->umask};
 }
 
 fuse_entry_param EntryParam(fuse_req_t req, const Entry& entry) {
@@ -209,7 +211,7 @@ void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned int flags) {
   Timed timed(req, Op::kRename);
-  ReplyStatus(req, Fs(req).Rename(parent, name, new_parent, new_name, flags));
+  ReplyStatus(req, Fs(req).Rename(parent, name, new_parent, new_name, flags, CallerOf(req)));
 }
 
 void SetOpenFlags(fuse_req_t req, fuse_file_info* fi, const OpenFile& file) {
@@ -269,26 +271,31 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 
 // Writes `in` at `off` as the mount's own change. Returns before any reply:
 // once the kernel has the reply, the file may be released at any moment.
-Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t off) {
+Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t off,
+                        const store::Caller& caller) {
   FileSystem::OwnWrite own(fs, file);  // not a remote change
   store::FileHandle* fh = file->handle.get();
   size_t size = fuse_buf_size(in);
+  Result<size_t> written = Errno{EIO};
   if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
-    return fh->Write(static_cast<const char*>(in->buf[0].mem), size, off);  // no copy
+    written = fh->Write(static_cast<const char*>(in->buf[0].mem), size, off);  // no copy
+  } else {
+    std::vector<char> data(size);
+    fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
+    flat.buf[0].mem = data.data();
+    ssize_t copied = fuse_buf_copy(&flat, in, fuse_buf_copy_flags(0));
+    if (copied < 0) return Errno{int(-copied)};
+    written = fh->Write(data.data(), size_t(copied), off);
   }
-  std::vector<char> data(size);
-  fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
-  flat.buf[0].mem = data.data();
-  ssize_t copied = fuse_buf_copy(&flat, in, fuse_buf_copy_flags(0));
-  if (copied < 0) return Errno{int(-copied)};
-  return fh->Write(data.data(), size_t(copied), off);
+  if (written) fs.ClearSetIdBitsAfterWrite(file, caller);
+  return written;
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   FileUse use(fi);
-  auto r = WriteBuf(Fs(req), use.file(), in, off);
+  auto r = WriteBuf(Fs(req), use.file(), in, off, CallerOf(req));
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_write(req, *r);
 }

@@ -1,11 +1,12 @@
 #include "invalidate/invalidator.h"
-#include "util/quote.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
+
+#include "util/quote.h"
 
 namespace freshfs::invalidate {
 

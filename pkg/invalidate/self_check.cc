@@ -1,11 +1,12 @@
 #include "invalidate/self_check.h"
-#include "util/quote.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "util/quote.h"
 
 namespace freshfs::invalidate {
 namespace {

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -10,6 +12,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 
 #include "store/dir_file.h"
 #include "store/source_stat.h"
@@ -25,6 +29,23 @@ int OpenAt2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
 }
 
 Status StatusOf(int rc) { return rc == 0 ? Status::Ok() : Status::FromErrno(errno); }
+
+// Whether new entries in the directory open as `dir` take their permissions
+// from its default ACL instead of the umask (acl(5)).
+bool HasDefaultAcl(int dir) {
+  return ::getxattr(ProcFdPath(dir).c_str(), "system.posix_acl_default", nullptr, 0) > 0;
+}
+
+// Once per process: the source refuses to give new entries away (an NFS
+// export squashing root, a filesystem without owners).
+void WarnNotGivenAway(int err) {
+  static std::once_flag once;
+  std::call_once(once, [err] {
+    spdlog::warn("new entries cannot be given to the users who make them ({}): they belong to "
+                 "uid {}",
+                 std::strerror(err), ::geteuid());
+  });
+}
 
 }  // namespace
 
@@ -86,15 +107,40 @@ Result<DirStore::Parent> DirStore::OpenParent(std::string_view path) const {
   return parent;
 }
 
-void DirStore::ChownToCaller(const Parent& parent, const Caller& caller) const {
-  if (caller.uid == 0 && caller.gid == 0) return;
-  if (::geteuid() != 0) return;  // an unprivileged daemon owns what it creates
-  // Like a local filesystem: the creator owns the entry; its group is the
-  // creator's unless the directory is set-group-ID.
-  struct stat dir;
-  gid_t gid = caller.gid;
-  if (::fstat(parent.fd, &dir) == 0 && (dir.st_mode & S_ISGID)) gid = gid_t(-1);
-  (void)::fchownat(parent.fd, parent.leaf.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW);
+DirStore::NewMode DirStore::ModeFor(const Parent& parent, mode_t mode,
+                                    const Caller& caller) const {
+  NewMode m;
+  m.from_acl = HasDefaultAcl(parent.fd);
+  m.create_with = m.from_acl ? mode : mode & ~(caller.umask & 0777);
+  return m;
+}
+
+void DirStore::GiveToCaller(int entry, const struct stat& made, const Parent& parent,
+                            const Caller& caller, std::optional<NewMode> mode) const {
+  // An unprivileged daemon owns what it makes; root's callers are root.
+  if (::geteuid() == 0 && (caller.uid != 0 || caller.gid != 0)) {
+    struct stat dir;
+    gid_t gid = caller.gid;
+    if (::fstat(parent.fd, &dir) == 0 && (dir.st_mode & S_ISGID)) gid = gid_t(-1);
+    if (::fchownat(entry, "", caller.uid, gid, AT_EMPTY_PATH) != 0) WarnNotGivenAway(errno);
+  }
+  if (!mode || S_ISLNK(made.st_mode)) return;
+  // Permission bits as the umask (or the default ACL) gives them; set-ID
+  // and sticky bits as the source gave them before the chown cleared them.
+  mode_t wanted = made.st_mode & 07777;
+  if (!mode->from_acl) wanted = (wanted & ~mode_t(0777)) | (mode->create_with & 0777);
+  struct stat now;
+  if (::fstatat(entry, "", &now, AT_EMPTY_PATH) != 0 || (now.st_mode & 07777) == wanted) return;
+  (void)::chmod(ProcFdPath(entry).c_str(), wanted);
+}
+
+void DirStore::GiveToCallerByName(const Parent& parent, mode_t type, const Caller& caller,
+                                  std::optional<NewMode> mode) const {
+  UniqueFd entry(::openat(parent.fd, parent.leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat made;
+  if (!entry.valid() || ::fstatat(entry.get(), "", &made, AT_EMPTY_PATH) != 0) return;
+  if ((made.st_mode & S_IFMT) != type || made.st_uid != ::geteuid()) return;
+  GiveToCaller(entry.get(), made, parent, caller, mode);
 }
 
 Status DirStore::CheckRoot() {
@@ -193,18 +239,23 @@ Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int 
                                                      mode_t mode, const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Errno{parent.error()};
-  int fd = ::openat(parent->fd, parent->leaf.c_str(),
-                    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) return Errno{errno};
-  ChownToCaller(*parent, caller);
-  return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
+  const NewMode m = ModeFor(*parent, mode, caller);
+  UniqueFd fd(::openat(parent->fd, parent->leaf.c_str(),
+                       (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       m.create_with));
+  if (!fd.valid()) return Errno{errno};
+  struct stat made;
+  if (::fstat(fd.get(), &made) == 0) GiveToCaller(fd.get(), made, *parent, caller, m);
+  return std::unique_ptr<FileHandle>(new DirFile(std::move(fd)));
 }
 
 Status DirStore::MakeDir(std::string_view path, mode_t mode, const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
-  if (::mkdirat(parent->fd, parent->leaf.c_str(), mode) != 0) return Status::FromErrno(errno);
-  ChownToCaller(*parent, caller);
+  const NewMode m = ModeFor(*parent, mode, caller);
+  if (::mkdirat(parent->fd, parent->leaf.c_str(), m.create_with) != 0)
+    return Status::FromErrno(errno);
+  GiveToCallerByName(*parent, S_IFDIR, caller, m);
   return Status::Ok();
 }
 
@@ -212,9 +263,11 @@ Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev,
                           const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
-  if (::mknodat(parent->fd, parent->leaf.c_str(), mode, rdev) != 0)
+  const NewMode m = ModeFor(*parent, mode, caller);
+  if (::mknodat(parent->fd, parent->leaf.c_str(), m.create_with, rdev) != 0)
     return Status::FromErrno(errno);
-  ChownToCaller(*parent, caller);
+  const mode_t type = (mode & S_IFMT) ? (mode & S_IFMT) : S_IFREG;
+  GiveToCallerByName(*parent, type, caller, m);
   return Status::Ok();
 }
 
@@ -224,7 +277,7 @@ Status DirStore::Symlink(std::string_view target, std::string_view path,
   if (!parent) return Status::FromErrno(parent.error());
   if (::symlinkat(std::string(target).c_str(), parent->fd, parent->leaf.c_str()) != 0)
     return Status::FromErrno(errno);
-  ChownToCaller(*parent, caller);
+  GiveToCallerByName(*parent, S_IFLNK, caller, std::nullopt);
   return Status::Ok();
 }
 
@@ -248,13 +301,17 @@ Status DirStore::RemoveDir(std::string_view path) {
   return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR));
 }
 
-Status DirStore::Rename(std::string_view from, std::string_view to, unsigned flags) {
+Status DirStore::Rename(std::string_view from, std::string_view to, unsigned flags,
+                        const Caller& caller) {
   auto src = OpenParent(from);
   if (!src) return Status::FromErrno(src.error());
   auto dst = OpenParent(to);
   if (!dst) return Status::FromErrno(dst.error());
-  return StatusOf(
-      ::renameat2(src->fd, src->leaf.c_str(), dst->fd, dst->leaf.c_str(), flags));
+  if (::renameat2(src->fd, src->leaf.c_str(), dst->fd, dst->leaf.c_str(), flags) != 0)
+    return Status::FromErrno(errno);
+  // A whiteout (a 0/0 character device) now stands at `from`, made anew.
+  if (flags & RENAME_WHITEOUT) GiveToCallerByName(*src, S_IFCHR, caller, std::nullopt);
+  return Status::Ok();
 }
 
 Status DirStore::SetAttr(std::string_view path, const AttrChange& change) {

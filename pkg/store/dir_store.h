@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "store/store.h"
@@ -50,7 +51,8 @@ class DirStore final : public Store {
   Status Link(std::string_view existing, std::string_view path) override;
   Status Unlink(std::string_view path) override;
   Status RemoveDir(std::string_view path) override;
-  Status Rename(std::string_view from, std::string_view to, unsigned flags) override;
+  Status Rename(std::string_view from, std::string_view to, unsigned flags,
+                const Caller& caller) override;
   Status SetAttr(std::string_view path, const AttrChange& change) override;
 
   Result<std::string> GetXattr(std::string_view path, const std::string& name) override;
@@ -74,8 +76,27 @@ class DirStore final : public Store {
   // Reads the directory at `path` with fdopendir; `each(dirfd, dirent)`.
   template <typename Each>
   Status ReadDirectory(std::string_view path, Each each) const;
-  // Gives a new entry the caller's ownership (a root daemon creates as root).
-  void ChownToCaller(const Parent& parent, const Caller& caller) const;
+  // A new entry's mode as the caller's own system call would make it: the
+  // caller's umask applies, unless the directory's default ACL replaces it
+  // (acl(5)); the source applies either when given `create_with`.
+  struct NewMode {
+    mode_t create_with = 0;  // for the creating system call (file type kept)
+    bool from_acl = false;
+  };
+  NewMode ModeFor(const Parent& parent, mode_t mode, const Caller& caller) const;
+  // Makes the new entry `entry` (a descriptor of it, O_PATH or not; `made`
+  // its attributes) what the caller would have made: owned by the caller (a
+  // root daemon makes entries as root), its group the directory's in a
+  // set-group-ID directory, and with the permission bits of `mode` and the
+  // set-ID bits the daemon's umask or that chown took away. Without `mode`,
+  // only the owner (symlinks, whiteouts).
+  void GiveToCaller(int entry, const struct stat& made, const Parent& parent,
+                    const Caller& caller, std::optional<NewMode> mode) const;
+  // The same for an entry made by name (mkdir, mknod, ...): left alone unless
+  // the name still holds what the daemon made (of type `type`), not another
+  // writer's.
+  void GiveToCallerByName(const Parent& parent, mode_t type, const Caller& caller,
+                          std::optional<NewMode> mode) const;
 
   UniqueFd root_;
   std::string root_path_;

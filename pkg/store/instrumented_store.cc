@@ -113,8 +113,8 @@ class InstrumentedStore final : public Store {
   Status RemoveDir(std::string_view p) override {
     return Timed(m_, StoreOp::kRmdir, [&] { return inner_->RemoveDir(p); });
   }
-  Status Rename(std::string_view f, std::string_view t, unsigned flags) override {
-    return Timed(m_, StoreOp::kRename, [&] { return inner_->Rename(f, t, flags); });
+  Status Rename(std::string_view f, std::string_view t, unsigned flags, const Caller& c) override {
+    return Timed(m_, StoreOp::kRename, [&] { return inner_->Rename(f, t, flags, c); });
   }
   Status SetAttr(std::string_view p, const AttrChange& c) override {
     return Timed(m_, StoreOp::kSetattr, [&] { return inner_->SetAttr(p, c); });

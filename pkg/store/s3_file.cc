@@ -1,5 +1,4 @@
 #include "store/s3_file.h"
-#include "util/quote.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +10,9 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+
+#include "util/quote.h"
+#include "util/unique_fd.h"
 
 namespace freshfs::store {
 namespace {
@@ -376,6 +378,7 @@ Result<size_t> S3File::Write(const char* buf, size_t size, off_t offset) {
   if (n < 0) return Errno{errno};
   std::lock_guard lock(state_mu_);
   dirty_ = true;
+  ++changes_;
   return size_t(n);
 }
 
@@ -412,6 +415,7 @@ Status S3File::SetAttr(const AttrChange& change) {
     if (::ftruncate(staging_.get(), *change.size) != 0) return Status::FromErrno(errno);
     std::lock_guard lock(state_mu_);
     dirty_ = true;
+    ++changes_;
   }
   return Status::Ok();  // times: S3 keeps its own LastModified
 }
@@ -435,25 +439,83 @@ Result<off_t> S3File::Seek(off_t offset, int whence) {
   return Errno{EINVAL};
 }
 
+// The data of a failed upload goes to <staging>/failed/STAMP-N-KEY, KEY with
+// '/' as '%': N makes the name unique (two failures in one second whose keys
+// read the same), and a name that would pass NAME_MAX is cut, with the whole
+// key in NAME.key beside it. The log names the file.
 Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) {
-  std::string dir = store_->settings().staging_dir + "/failed";
+  constexpr size_t kMaxName = 250;  // NAME_MAX less room for ".key"
+  uint64_t changes;
+  {
+    std::lock_guard lock(state_mu_);
+    changes = changes_;
+  }
+  if (!saved_as_.empty() && saved_at_change_ == changes) {
+    spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key),
+                  why, Quoted(saved_as_));
+    return Status::FromErrno(EIO);
+  }
+  const std::string dir = store_->settings().staging_dir + "/failed";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  std::string name = key;
-  std::replace(name.begin(), name.end(), '/', '%');
-  std::string dest = dir + "/" + UtcStamp() + "-" + name;
-  std::string proc = "/proc/self/fd/" + std::to_string(staging_.get());
-  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-    // Already linked once (an earlier failure), or another filesystem: copy.
-    std::filesystem::copy_file(proc, dest, std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) {
-      spdlog::error("upload of {} failed ({}), and its data could not be saved to {}: {}; "
-                    "it is kept by this mount until the file is closed",
-                    key, why, dest, ec.message());
-      return Status::FromErrno(EIO);
+  std::string encoded = key;
+  std::replace(encoded.begin(), encoded.end(), '/', '%');
+  const std::string stamp = UtcStamp();
+  const std::string proc = "/proc/self/fd/" + std::to_string(staging_.get());
+  std::string dest, problem;
+  bool cut = false;
+  for (int n = 0; n < 10000 && dest.empty(); ++n) {
+    std::string name = stamp + "-" + std::to_string(n) + "-" + encoded;
+    cut = name.size() > kMaxName;
+    if (cut) name.resize(kMaxName);
+    const std::string candidate = dir + "/" + name;
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, candidate.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      dest = candidate;
+      break;
     }
+    if (errno == EEXIST) continue;
+    // Another filesystem, or not linkable: a copy, never over another file.
+    UniqueFd out(::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out.valid()) {
+      if (errno == EEXIST) continue;
+      problem = std::strerror(errno);
+      break;
+    }
+    off_t offset = 0;
+    for (;;) {
+      char buffer[65536];
+      const ssize_t got = ::pread(staging_.get(), buffer, sizeof buffer, offset);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        if (got < 0) problem = std::strerror(errno);
+        break;
+      }
+      if (::write(out.get(), buffer, size_t(got)) != got) {
+        problem = std::strerror(errno);
+        break;
+      }
+      offset += got;
+    }
+    if (!problem.empty()) {
+      ::unlink(candidate.c_str());
+      break;
+    }
+    dest = candidate;
   }
-  spdlog::error("upload of {} failed ({}); the data is kept in {}", Quoted(key), why, Quoted(dest));
+  if (dest.empty()) {
+    spdlog::error("upload of {} failed ({}), and its data could not be saved in {}: {}; "
+                  "it is kept by this mount until the file is closed",
+                  Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
+    return Status::FromErrno(EIO);
+  }
+  saved_as_ = dest;
+  saved_at_change_ = changes;
+  if (cut) {
+    UniqueFd note(::open((dest + ".key").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (note.valid()) (void)!::write(note.get(), (key + "\n").data(), key.size() + 1);
+  }
+  spdlog::error("upload of {} failed ({}); the data is kept in {}{}", Quoted(key), why,
+                Quoted(dest), cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : "");
   return Status::FromErrno(EIO);
 }
 

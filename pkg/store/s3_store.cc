@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "store/s3_file.h"
+#include "util/quote.h"
 
 namespace freshfs::store {
 namespace {
@@ -30,8 +31,9 @@ std::string BucketAdvice(const s3::Client& client, const s3::Error& e) {
     return bucket + " does not exist at " + endpoint + " (" + e.Describe() +
            "; check the bucket name and --s3-endpoint)";
   if (e.http_status == 403)
-    return "access to " + bucket + " denied for " + client.config().credentials.Describe() +
-           " (" + e.Describe() + "; check the credentials and the bucket policy)";
+    return "access to " + bucket + " denied for the credentials " +
+           client.config().credentials.Describe() + " (" + e.Describe() +
+           "; check the credentials and the bucket policy)";
   if (e.http_status == 301 || e.code == "PermanentRedirect" ||
       e.code == "AuthorizationHeaderMalformed")
     return bucket + " is not in region " + client.config().region + " (" + e.Describe() +
@@ -131,7 +133,7 @@ void S3Store::LogSkipped(const std::vector<s3tree::Skipped>& skipped) {
   std::lock_guard lock(mu_);
   for (const auto& s : skipped) {
     if (logged_skips_.size() < 10000 && logged_skips_.insert(s.key).second)
-      spdlog::warn("s3 key \"{}\" is not shown: {}", s.key, s.reason);
+      spdlog::warn("s3 key {} is not shown: {}", Quoted(s.key), s.reason);
   }
 }
 
@@ -514,11 +516,7 @@ Result<std::unique_ptr<FileHandle>> S3Store::Create(std::string_view path, int f
   // What a recent listing says is as good as asking (a name that appears
   // meanwhile is caught by the upload, which checks again).
   auto existing = Stat(path);
-  if (existing) {
-    if (flags & O_EXCL) return Errno{EEXIST};
-    if (S_ISDIR(existing->st_mode)) return Errno{EISDIR};
-    return Open(path, flags);
-  }
+  if (existing) return Errno{EEXIST};  // an open, not a creation (see Store::Create)
   if (existing.error() != ENOENT) return Errno{existing.error()};
   auto file = S3File::Open(this, std::string(path), s3tree::Node{}, flags, /*create=*/true);
   if (!file) return Errno{file.error()};
@@ -661,8 +659,10 @@ Status S3Store::RenameDir(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
-Status S3Store::Rename(std::string_view from_view, std::string_view to_view, unsigned flags) {
-  if (flags & RENAME_EXCHANGE) return Status::FromErrno(EINVAL);  // no atomic swap in S3
+Status S3Store::Rename(std::string_view from_view, std::string_view to_view, unsigned flags,
+                       const Caller&) {
+  // No atomic swap in S3, and no whiteouts (character devices).
+  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Status::FromErrno(EINVAL);
   const std::string from(from_view), to(to_view);
   auto src = StatFresh(from);
   if (!src) return Status::FromErrno(src.error());

@@ -95,7 +95,8 @@ class S3Store final : public Store {
   Status Link(std::string_view existing, std::string_view path) override;
   Status Unlink(std::string_view path) override;
   Status RemoveDir(std::string_view path) override;
-  Status Rename(std::string_view from, std::string_view to, unsigned flags) override;
+  Status Rename(std::string_view from, std::string_view to, unsigned flags,
+                const Caller& caller) override;
   Status SetAttr(std::string_view path, const AttrChange& change) override;
   Result<std::string> GetXattr(std::string_view path, const std::string& name) override;
   Result<std::string> ListXattr(std::string_view path) override;

@@ -23,11 +23,16 @@
 
 namespace freshfs::store {
 
-// Who asked, so a store running as root can create entries owned by the
-// calling user (as a local filesystem would).
+// Who asked, so that what a store makes on a caller's behalf comes out as
+// the caller's own system call would have made it (docs/posix.md): owned by
+// the calling user (a store running as root gives it away), with the
+// caller's umask applied unless the directory has a default ACL.
 struct Caller {
   uid_t uid = 0;
   gid_t gid = 0;
+  // Not yet applied to the modes passed along (FUSE_CAP_DONT_MASK); 0 when
+  // the kernel applied it already.
+  mode_t umask = 0;
 };
 
 struct DirEntry {
@@ -109,6 +114,9 @@ class Store {
   virtual Result<struct statvfs> StatFs() = 0;
 
   virtual Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) = 0;
+  // Makes a new file and opens it. EEXIST whenever the name is taken, with
+  // or without O_EXCL: opening an existing file is an open, whose
+  // permission checks are the kernel's (fs::FileSystem::Create).
   virtual Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags,
                                                      mode_t mode, const Caller& caller) = 0;
   virtual Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) = 0;
@@ -119,8 +127,11 @@ class Store {
   virtual Status Link(std::string_view existing, std::string_view path) = 0;
   virtual Status Unlink(std::string_view path) = 0;
   virtual Status RemoveDir(std::string_view path) = 0;
-  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (linux/fs.h semantics).
-  virtual Status Rename(std::string_view from, std::string_view to, unsigned flags) = 0;
+  // flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT
+  // (linux/fs.h semantics; EINVAL for what the store cannot do). A whiteout
+  // left at `from` is the caller's, as a new entry.
+  virtual Status Rename(std::string_view from, std::string_view to, unsigned flags,
+                        const Caller& caller) = 0;
   virtual Status SetAttr(std::string_view path, const AttrChange& change) = 0;
 
   // Extended attributes; ENOTSUP when the store has none.

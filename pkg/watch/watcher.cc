@@ -1,5 +1,4 @@
 #include "watch/watcher.h"
-#include "util/quote.h"
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "util/quote.h"
 
 namespace freshfs::watch {
 namespace {

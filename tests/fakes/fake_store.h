@@ -133,9 +133,14 @@ class FakeStore : public store::Store {
     if (S_ISDIR(it->second.mode)) return Errno{EISDIR};
     return std::unique_ptr<store::FileHandle>(new File(it->second));
   }
-  Result<std::unique_ptr<store::FileHandle>> Create(std::string_view, int, mode_t,
+  // Only creates (EEXIST for a taken name, as every Store); the file is
+  // read-only, like those Open() gives.
+  Result<std::unique_ptr<store::FileHandle>> Create(std::string_view path, int, mode_t mode,
                                                     const store::Caller&) override {
-    return Errno{ENOSYS};
+    Status added = Add(path, S_IFREG | (mode & 07777), "");
+    if (!added.ok()) return Errno{added.error};
+    std::lock_guard lock(mu_);
+    return std::unique_ptr<store::FileHandle>(new File(entries_.at(std::string(path))));
   }
   Status MakeDir(std::string_view path, mode_t mode, const store::Caller&) override {
     return Add(path, S_IFDIR | (mode & 07777), "");
@@ -163,7 +168,8 @@ class FakeStore : public store::Store {
     entries_.erase(it);
     return Status::Ok();
   }
-  Status Rename(std::string_view from, std::string_view to, unsigned flags) override {
+  Status Rename(std::string_view from, std::string_view to, unsigned flags,
+                const store::Caller&) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(from));
     if (it == entries_.end()) return Status::FromErrno(ENOENT);
@@ -178,6 +184,8 @@ class FakeStore : public store::Store {
     Node moved = it->second;
     entries_.erase(it);
     entries_[std::string(to)] = moved;
+    // WHITEOUT: a 0/0 character device takes the old name.
+    if (flags == 4) entries_[std::string(from)] = Node{S_IFCHR, "", NextIno()};
     return Status::Ok();
   }
   Status SetAttr(std::string_view path, const store::AttrChange& change) override {

@@ -167,7 +167,9 @@ class SyntheticStore : public store::Store {
   Status Link(std::string_view, std::string_view) override { return Rofs(); }
   Status Unlink(std::string_view) override { return Rofs(); }
   Status RemoveDir(std::string_view) override { return Rofs(); }
-  Status Rename(std::string_view, std::string_view, unsigned) override { return Rofs(); }
+  Status Rename(std::string_view, std::string_view, unsigned, const store::Caller&) override {
+    return Rofs();
+  }
   Status SetAttr(std::string_view, const store::AttrChange&) override { return Rofs(); }
   Result<std::string> GetXattr(std::string_view, const std::string&) override {
     return Errno{ENOTSUP};

@@ -8,9 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,145 +22,13 @@
 #include "support/http_client.h"
 #include "support/mount.h"
 #include "support/process.h"
+#include "support/supervisor.h"
 #include "util/unique_fd.h"
 
 namespace freshfs::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// What the caller does: a mount of the target by its own /dev/fuse
-// descriptor, inheritable by the daemon it starts. Detached in teardown
-// whatever happened; the descriptor closed.
-class CallerMount {
- public:
-  explicit CallerMount(const std::string& target) : target_(target) {
-    fd_ = ::open("/dev/fuse", O_RDWR);  // no O_CLOEXEC: the daemon inherits it
-    if (fd_ < 0) return;
-    const std::string options = "fd=" + std::to_string(fd_) +
-                                ",rootmode=40000,user_id=0,group_id=0,"
-                                "default_permissions,allow_other";
-    mounted_ = ::mount("freshfs-caller", target.c_str(), "fuse.freshfs", MS_NOSUID | MS_NODEV,
-                       options.c_str()) == 0;
-  }
-  ~CallerMount() {
-    if (mounted_) ::umount2(target_.c_str(), MNT_DETACH);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool mounted() const { return mounted_; }
-  std::string DevFd() const { return "/dev/fd/" + std::to_string(fd_); }
-  // Unmounts as a supervisor does when the volume goes.
-  bool Unmount() {
-    if (::umount2(target_.c_str(), 0) != 0) return false;
-    mounted_ = false;
-    return true;
-  }
-
- private:
-  std::string target_;
-  int fd_ = -1;
-  bool mounted_ = false;
-};
-
-// The pipe a supervisor reads freshfs-mount's --ready-fd report from: the
-// write end is inherited, the read end stays here.
-class ReadyPipe {
- public:
-  ReadyPipe() {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    read_.reset(fds[0]);
-    write_.reset(fds[1]);
-    ::fcntl(read_.get(), F_SETFD, FD_CLOEXEC);
-  }
-  bool ok() const { return read_.valid() && write_.valid(); }
-  std::string WriteFd() const { return std::to_string(write_.get()); }
-  // After the child started: from now on only it holds the write end.
-  void CloseWriteEnd() { write_.reset(); }
-  // Everything written until every writer closed its end, or until `timeout`
-  // (then what came so far, with "<timeout>" appended).
-  std::string ReadUntilClosed(std::chrono::milliseconds timeout = 10s) {
-    std::string got;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{read_.get(), POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, int(left.count())) == 0) return got + "<timeout>";
-      char buf[256];
-      ssize_t n = ::read(read_.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return got;
-      got.append(buf, size_t(n));
-    }
-  }
-
- private:
-  UniqueFd read_, write_;
-};
-
-// The supervisor's side of one freshfs-mount: its mount of `dirs.mnt()`
-// (handed over as MOUNTPOINT /dev/fd/N), the --ready-fd pipe, and the daemon,
-// stopped in teardown unless it exited, before the mount is detached.
-class Supervisor {
- public:
-  explicit Supervisor(const Mount& dirs)
-      : caller_(dirs.mnt()), log_(dirs.dir() + "/caller-daemon.log") {}
-  ~Supervisor() {
-    if (pid_ > 0) StopProcess(pid_);
-  }
-
-  // The value for --ready-fd.
-  std::string ReadyFd() const { return ready_.WriteFd(); }
-  // Starts `argv` MOUNTPOINT with its output in the log.
-  ::testing::AssertionResult Start(std::vector<std::string> argv) {
-    if (auto ready = Ready(); !ready) return ready;
-    argv.push_back(caller_.DevFd());
-    pid_ = SpawnWithLog(argv, log_);
-    ready_.CloseWriteEnd();
-    if (pid_ <= 0) return ::testing::AssertionFailure() << "spawn: " << ErrnoName(errno);
-    return ::testing::AssertionSuccess();
-  }
-  // Runs `argv` MOUNTPOINT until it returns (a start without -f).
-  ProcessResult Run(std::vector<std::string> argv) {
-    EXPECT_TRUE(Ready());
-    argv.push_back(caller_.DevFd());
-    ProcessResult result = RunToCompletion(argv);
-    ready_.CloseWriteEnd();
-    return result;
-  }
-  // A daemon that Run() left behind, to be waited for or stopped.
-  void Adopt(pid_t daemon) { pid_ = daemon; }
-  // What came on --ready-fd until it was closed.
-  std::string ReadyReport() { return ready_.ReadUntilClosed(); }
-  // Unmounts as a supervisor does; the daemon must then exit with status 0.
-  ::testing::AssertionResult UnmountAndSeeTheDaemonExit() {
-    if (!caller_.Unmount()) return ::testing::AssertionFailure() << "umount: " << ErrnoName(errno);
-    auto status = WaitForChild(pid_, 10s);
-    if (!status) {
-      return ::testing::AssertionFailure() << "the daemon did not exit after the unmount\n"
-                                           << Log();
-    }
-    pid_ = -1;
-    if (*status != 0) return ::testing::AssertionFailure() << "exit " << *status << "\n" << Log();
-    return ::testing::AssertionSuccess();
-  }
-  pid_t pid() const { return pid_; }
-  std::string Log() const { return ReadFileOrEmpty(log_); }
-
- private:
-  ::testing::AssertionResult Ready() const {
-    if (!caller_.mounted())
-      return ::testing::AssertionFailure() << "mount(2) of fuse with fd=: " << ErrnoName(errno);
-    if (!ready_.ok()) return ::testing::AssertionFailure() << "pipe: " << ErrnoName(errno);
-    return ::testing::AssertionSuccess();
-  }
-
-  CallerMount caller_;
-  ReadyPipe ready_;
-  std::string log_;
-  pid_t pid_ = -1;
-};
 
 int PortOf(const std::string& ready_line) { return std::atoi(ready_line.c_str() + 6); }
 

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <linux/fs.h>
 #include <thread>
 #include <set>
@@ -28,7 +29,20 @@ namespace {
 
 using Ms = std::chrono::milliseconds;
 
-class S3MountTest : public S3MountedTest {};
+class S3MountTest : public S3MountedTest {
+ protected:
+  // The files the log says failed uploads were kept in, in log order.
+  std::vector<std::string> KeptFiles() {
+    std::vector<std::string> kept;
+    const std::string log = m_.Log();
+    const std::string marker = "the data is kept in \"";
+    for (size_t at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
+      const size_t start = at + marker.size();
+      kept.push_back(log.substr(start, log.find('"', start) - start));
+    }
+    return kept;
+  }
+};
 
 TEST_F(S3MountTest, FileOperationsMatchWhatAwsSees) {
   ASSERT_TRUE(StartMount());
@@ -166,9 +180,9 @@ TEST_F(S3EventsTest, PostedEventsShowChangesAtOnceAndBadBodiesChangeNothing) {
   std::this_thread::sleep_for(Ms(1000));
   EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!") << "cached until told";
 
-  // Malformed and oversized bodies: 400, nothing changes.
+  // Malformed and oversized bodies: 400 and 413, nothing changes.
   EXPECT_EQ(HttpRequest("POST", url, "{\"Records\": [").status, 400);
-  EXPECT_EQ(HttpRequest("POST", url, std::string(2 << 20, ' ')).status, 400);
+  EXPECT_EQ(HttpRequest("POST", url, std::string(2 << 20, ' ')).status, 413);
   std::this_thread::sleep_for(Ms(300));
   EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!");
 
@@ -237,11 +251,46 @@ TEST_F(S3MountTest, FailedUploadKeepsTheDataLocally) {
   EXPECT_EQ(close(fd), -1);
   EXPECT_EQ(errno, EIO);
   // The log names the file that holds the data.
-  const std::string log = m_.Log();
-  size_t at = log.find("the data is kept in ");
-  ASSERT_NE(at, std::string::npos) << m_.LogTail();
-  std::string kept = log.substr(at + 20, log.find('\n', at) - at - 20);
-  EXPECT_EQ(ReadFile(kept), "do not lose me") << kept;
+  const auto kept = KeptFiles();
+  ASSERT_EQ(kept.size(), 1u) << m_.LogTail();
+  EXPECT_EQ(ReadFile(kept[0]), "do not lose me") << kept[0];
+  ASSERT_TRUE(s3_.Start());
+}
+
+// Failures in the same second whose keys read the same once '/' is '%', and
+// a key too long for a file name: every one is kept in a file of its own,
+// named in the log, the whole key beside a name that had to be cut.
+TEST_F(S3MountTest, FailedUploadsNeverOverwriteEachOtherAndAlwaysFit) {
+  ASSERT_TRUE(StartMount());
+  const std::string deep = std::string(120, 'd') + "/" + std::string(120, 'e');
+  ASSERT_EQ(::mkdir(m_.Mnt("a").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(m_.Mnt(std::string(120, 'd')).c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(m_.Mnt(deep).c_str(), 0755), 0);
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"a/b", "first"}, {"a%b", "second"}, {deep + "/" + std::string(100, 'f'), "third"}};
+  std::vector<int> fds;
+  for (const auto& [name, data] : files) {
+    const int fd = ::open(m_.Mnt(name).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0) << name << ": " << strerror(errno);
+    ASSERT_EQ(::write(fd, data.data(), data.size()), ssize_t(data.size()));
+    fds.push_back(fd);
+  }
+  s3_.Stop();
+  for (int fd : fds) EXPECT_EQ(::close(fd), -1);
+  const auto kept = KeptFiles();
+  ASSERT_EQ(kept.size(), 3u) << m_.LogTail();
+  std::set<std::string> contents;
+  for (const std::string& path : kept) {
+    contents.insert(ReadFile(path).value_or("?"));
+    EXPECT_LE(std::filesystem::path(path).filename().string().size(), 255u) << path;
+  }
+  EXPECT_EQ(contents, (std::set<std::string>{"first", "second", "third"}));
+  // The cut name has the whole key beside it.
+  const std::string long_key = deep + "/" + std::string(100, 'f');
+  bool noted = false;
+  for (const std::string& path : kept)
+    if (ReadFile(path + ".key") == long_key + "\n") noted = true;
+  EXPECT_TRUE(noted) << m_.LogTail();
   ASSERT_TRUE(s3_.Start());
 }
 

@@ -204,16 +204,57 @@ TEST_F(FileSystemTest, UnlinkDetachesTheName) {
 TEST_F(FileSystemTest, RenameKeepsInodeAndMovesPath) {
   store_->Put("a", S_IFREG | 0644, "x");
   auto e = fs_->Lookup(kRoot, "a");
-  ASSERT_TRUE(fs_->Rename(kRoot, "a", kRoot, "b", 0).ok());
+  ASSERT_TRUE(fs_->Rename(kRoot, "a", kRoot, "b", 0, {}).ok());
   EXPECT_EQ(fs_->inodes().PathOf(e->ino), "b");
   EXPECT_TRUE(fs_->GetAttr(e->ino, nullptr).ok());
 }
 
-TEST_F(FileSystemTest, RenameRefusesUnknownFlags) {
+TEST_F(FileSystemTest, RenameRefusesUnknownFlagsAndImpossibleCombinations) {
   store_->Put("a", S_IFREG | 0644);
-  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_WHITEOUT).error, EINVAL);
-  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_NOREPLACE | RENAME_EXCHANGE).error,
+  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", 1u << 3, {}).error, EINVAL);
+  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_NOREPLACE | RENAME_EXCHANGE, {}).error,
             EINVAL);
+  EXPECT_EQ(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_WHITEOUT | RENAME_EXCHANGE, {}).error,
+            EINVAL);
+  EXPECT_TRUE(store_->Has("a"));
+}
+
+// renameat2(RENAME_WHITEOUT) reaches the store, as an unprivileged user may
+// ask it of a local filesystem; the moved file keeps its inode, and the old
+// name, now a whiteout, is another object the kernel looks up anew.
+TEST_F(FileSystemTest, RenameWithWhiteoutMovesTheFileAndLeavesTheOldNameToTheStore) {
+  store_->Put("a", S_IFREG | 0644, "x");
+  auto e = fs_->Lookup(kRoot, "a");
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(fs_->Rename(kRoot, "a", kRoot, "b", RENAME_WHITEOUT, {}).ok());
+  EXPECT_EQ(fs_->inodes().PathOf(e->ino), "b");
+  auto whiteout = fs_->Lookup(kRoot, "a");
+  ASSERT_TRUE(whiteout.ok());
+  EXPECT_NE(whiteout->ino, e->ino);
+  EXPECT_TRUE(S_ISCHR(whiteout->attr.st_mode));
+}
+
+// The kernel sends CREATE for a name it believes free; another writer may
+// have made it since. Opening that file would skip the permission checks
+// the kernel makes for an open (and a store running as root would have
+// handed it to the caller): ESTALE makes the kernel look the name up again
+// and open it as an existing file, O_EXCL or not.
+TEST_F(FileSystemTest, ACreateThatFindsTheNameTakenLetsTheKernelOpenItInstead) {
+  store_->Put("f", S_IFREG | 0600, "someone else's");
+  for (int flags : {O_CREAT | O_WRONLY, O_CREAT | O_WRONLY | O_TRUNC, O_CREAT | O_EXCL | O_WRONLY}) {
+    auto created = fs_->Create(kRoot, "f", 0644, flags, store::Caller{4321, 4321, 022});
+    ASSERT_FALSE(created.ok()) << flags;
+    EXPECT_EQ(created.error(), ESTALE) << flags;
+  }
+  EXPECT_EQ(fs_->inodes().Find(kRoot, "f"), 0u) << "nothing was handed to the kernel";
+  auto st = store_->Stat("f");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->st_mode, mode_t(S_IFREG | 0600));
+  EXPECT_EQ(st->st_size, 14);
+  // A free name is created.
+  auto fresh = fs_->Create(kRoot, "g", 0644, O_CREAT | O_WRONLY, {});
+  ASSERT_TRUE(fresh.ok());
+  fs_->Release(fresh->file);
 }
 
 TEST_F(FileSystemTest, ReadOnlyRefusesEveryChange) {
@@ -224,7 +265,7 @@ TEST_F(FileSystemTest, ReadOnlyRefusesEveryChange) {
   auto e = fs_->Lookup(kRoot, "f");
   EXPECT_EQ(fs_->MakeDir(kRoot, "d", 0755, {}).error(), EROFS);
   EXPECT_EQ(fs_->Unlink(kRoot, "f").error, EROFS);
-  EXPECT_EQ(fs_->Rename(kRoot, "f", kRoot, "g", 0).error, EROFS);
+  EXPECT_EQ(fs_->Rename(kRoot, "f", kRoot, "g", 0, {}).error, EROFS);
   EXPECT_EQ(fs_->Open(e->ino, O_WRONLY).error(), EROFS);
   EXPECT_EQ(fs_->Open(e->ino, O_RDONLY | O_TRUNC).error(), EROFS);
   store::AttrChange chmod;

@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace freshfs::store {
 namespace {
@@ -115,8 +118,8 @@ TEST_F(DirStoreTest, CreateWriteReadBack) {
 TEST_F(DirStoreTest, RenameNoReplaceAndExchange) {
   std::ofstream(root_ / "a") << "A";
   std::ofstream(root_ / "b") << "B";
-  EXPECT_EQ(store_->Rename("a", "b", RENAME_NOREPLACE).error, EEXIST);
-  EXPECT_TRUE(store_->Rename("a", "b", RENAME_EXCHANGE).ok());
+  EXPECT_EQ(store_->Rename("a", "b", RENAME_NOREPLACE, {}).error, EEXIST);
+  EXPECT_TRUE(store_->Rename("a", "b", RENAME_EXCHANGE, {}).ok());
   std::string a;
   std::ifstream(root_ / "a") >> a;
   EXPECT_EQ(a, "B");
@@ -139,6 +142,90 @@ TEST_F(DirStoreTest, ChmodThroughASymlinkDoesNotReachItsTarget) {
   c.mode = 0777;
   EXPECT_FALSE(store_->SetAttr("link", c).ok());
   EXPECT_EQ(stdfs::status(base_ / "outside").permissions(), before);
+}
+
+// Create() only creates: opening an existing file is an open, which the
+// kernel checks (a root daemon would open anything, and give it away).
+TEST_F(DirStoreTest, CreateNeverOpensATakenName) {
+  for (int flags : {O_WRONLY | O_TRUNC, O_RDWR, O_WRONLY | O_EXCL}) {
+    auto f = store_->Create("sub/file", flags, 0644, {});
+    ASSERT_FALSE(f.ok()) << flags;
+    EXPECT_EQ(f.error(), EEXIST) << flags;
+  }
+  EXPECT_EQ(stdfs::file_size(root_ / "sub" / "file"), 5u);
+}
+
+// What the daemon makes for a caller comes out as the caller's own system
+// call would make it, whatever the daemon's umask.
+class DirStoreForCallerTest : public DirStoreTest {
+ protected:
+  void SetUp() override {
+    DirStoreTest::SetUp();
+    daemon_umask_ = ::umask(077);
+  }
+  void TearDown() override {
+    ::umask(daemon_umask_);
+    DirStoreTest::TearDown();
+  }
+  // "0104755 4321:4321" of lstat(rel).
+  std::string Made(const std::string& rel) {
+    struct stat st {};
+    if (::lstat((root_ / rel).c_str(), &st) != 0) return "missing";
+    char text[64];
+    std::snprintf(text, sizeof text, "0%o %u:%u", unsigned(st.st_mode), unsigned(st.st_uid),
+                  unsigned(st.st_gid));
+    return text;
+  }
+  // Each path of `want` as Made() describes it.
+  void ExpectMade(const std::vector<std::pair<std::string, std::string>>& want) {
+    for (const auto& [rel, made] : want) EXPECT_EQ(Made(rel), made) << rel;
+  }
+  mode_t daemon_umask_ = 0;
+};
+
+TEST_F(DirStoreForCallerTest, NewEntriesHaveTheCallersUmaskNotTheDaemons) {
+  for (mode_t umask : {mode_t(0), mode_t(027)}) {
+    const std::string n = std::to_string(umask);
+    const Caller root{0, 0, umask};
+    ASSERT_TRUE(store_->MakeDir("d" + n, 0777, root).ok());
+    ASSERT_TRUE(store_->Create("f" + n, O_WRONLY, 0666, root).ok());
+    ASSERT_TRUE(store_->MakeNode("p" + n, S_IFIFO | 0666, 0, root).ok());
+  }
+  ExpectMade({{"d0", "040777 0:0"}, {"f0", "0100666 0:0"}, {"p0", "010666 0:0"},
+              {"d23", "040750 0:0"}, {"f23", "0100640 0:0"}, {"p23", "010640 0:0"}});
+}
+
+// A root daemon makes entries as root and gives them away; the chown must
+// not cost them the set-ID bits the caller gave them.
+TEST_F(DirStoreForCallerTest, NewEntriesBelongToTheCallerWithTheSetIdBitsItGave) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, as a daemon that gives entries away";
+  const Caller user{4321, 4321, 022};
+  ASSERT_TRUE(store_->Create("setuid", O_WRONLY, 04755, user).ok());
+  ASSERT_TRUE(store_->MakeNode("fifo", S_IFIFO | 04777, 0, user).ok());
+  ASSERT_TRUE(store_->MakeDir("sticky", 01777, user).ok());
+  ASSERT_TRUE(store_->Symlink("setuid", "link", user).ok());
+  // A set-group-ID directory: new entries take its group.
+  stdfs::create_directory(root_ / "team");
+  ASSERT_EQ(::chown((root_ / "team").c_str(), 0, 4322), 0);
+  ASSERT_EQ(::chmod((root_ / "team").c_str(), 02775), 0);
+  ASSERT_TRUE(store_->Create("team/setgid", O_WRONLY, 02775, user).ok());
+  ASSERT_TRUE(store_->MakeDir("team/dir", 0777, user).ok());
+  ExpectMade({{"setuid", "0104755 4321:4321"},
+              {"fifo", "014755 4321:4321"},
+              {"sticky", "041755 4321:4321"},
+              {"link", "0120777 4321:4321"},
+              {"team/setgid", "0102755 4321:4322"},
+              {"team/dir", "042755 4321:4322"}});
+}
+
+// The whiteout renameat2(RENAME_WHITEOUT) leaves is a new entry: the caller's.
+TEST_F(DirStoreForCallerTest, AWhiteoutIsTheCallers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, as a daemon that gives entries away";
+  const std::string file = Made("sub/file");
+  Status s = store_->Rename("sub/file", "moved", RENAME_WHITEOUT, Caller{4321, 4321, 022});
+  if (s.error == EINVAL) GTEST_SKIP() << "no whiteouts on this filesystem";
+  ASSERT_TRUE(s.ok()) << s.error;
+  ExpectMade({{"sub/file", "020000 4321:4321"}, {"moved", file}});
 }
 
 TEST_F(DirStoreTest, SourceRemovedWhileOpenGivesErrorsNotCrashes) {
