@@ -57,6 +57,7 @@ constexpr Setting kSettings[] = {
     {"s3-credentials-file", ValueKind::kString, ""},
     {"s3-profile", ValueKind::kString, ""},
     {"events-address", ValueKind::kAddress, ""},
+    {"events-token-file", ValueKind::kString, ""},
     {"cache-dir", ValueKind::kString, ""},
     {"cache-size", ValueKind::kSize, ""},
     {"staging-dir", ValueKind::kString, ""},
@@ -272,6 +273,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "s3-ca-file") options.s3_ca_file = value;
       if (name == "s3-credentials-file") options.s3_credentials_file = value;
       if (name == "s3-profile") options.s3_profile = value;
+      if (name == "events-token-file") options.events_token_file = value;
       if (name == "cache-dir") options.cache_dir = value;
       if (name == "staging-dir") options.staging_dir = value;
       return std::nullopt;

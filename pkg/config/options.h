@@ -97,6 +97,7 @@ struct Options {
   std::optional<std::string> s3_credentials_file;  // --s3-credentials-file
   std::optional<std::string> s3_profile;           // --s3-profile (default: $AWS_PROFILE)
   std::optional<std::string> events_address;       // --events-address HOST:PORT (S3 webhooks)
+  std::optional<std::string> events_token_file;    // --events-token-file: the webhook's secret
   std::optional<std::string> cache_dir;            // --cache-dir: on-disk cache of S3 data
   uint64_t cache_size = 1ull << 30;                // --cache-size
   std::string staging_dir = "/var/tmp/freshfs";    // --staging-dir: S3 writes before upload

@@ -196,6 +196,17 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                  .Help("Change events pushed by the store (--events-address), by result")
                  .Labels(constant)
                  .Register(*registry_);
+  event_requests_rejected_ = &prometheus::BuildCounter()
+                                  .Name("freshfs_event_requests_rejected_total")
+                                  .Help("Requests to --events-address refused, by reason")
+                                  .Labels(constant)
+                                  .Register(*registry_);
+  event_queue_overflows_ = &prometheus::BuildCounter()
+                                .Name("freshfs_events_queue_overflows_total")
+                                .Help("Times more paths awaited a rescan than the queue holds: "
+                                      "they were dropped for one full sync")
+                                .Labels(constant)
+                                .Register(*registry_);
 
   detection_ = &prometheus::BuildHistogram()
                     .Name("freshfs_change_detection_seconds")

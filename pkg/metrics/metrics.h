@@ -112,7 +112,9 @@ class Metrics {
   void StoreBytesWritten(size_t n) { store_bytes_up_->Increment(double(n)); }
 
   // S3: one HTTP request (see s3::Client::RequestHook), keys not shown,
-  // and pushed events ("applied", "ignored", "rejected" requests).
+  // and pushed events: each event received by result (applied, collapsed,
+  // dropped, ignored), each request refused by reason, and each overflow of
+  // the queue of paths waiting for a rescan.
   void S3Request(std::string_view op, std::string_view outcome) {
     s3_requests_->Add({{"op", std::string(op)}, {"outcome", std::string(outcome)}}).Increment();
   }
@@ -120,6 +122,10 @@ class Metrics {
   void EventsReceived(std::string_view result, uint64_t n) {
     events_->Add({{"result", std::string(result)}}).Increment(double(n));
   }
+  void EventRequestRejected(std::string_view reason) {
+    event_requests_rejected_->Add({{"reason", std::string(reason)}}).Increment();
+  }
+  void EventQueueOverflowed() { event_queue_overflows_->Add({}).Increment(); }
 
   void SelfCheck(SelfCheckResult result) {
     self_checks_[size_t(result)]->Increment();
@@ -162,6 +168,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* s3_requests_ = nullptr;
   prometheus::Gauge* s3_skipped_keys_ = nullptr;
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
+  prometheus::Family<prometheus::Counter>* event_requests_rejected_ = nullptr;
+  prometheus::Family<prometheus::Counter>* event_queue_overflows_ = nullptr;
   std::array<prometheus::Counter*, size_t(SelfCheckResult::kCount)> self_checks_{};
   prometheus::Counter* stale_reads_ = nullptr;
   prometheus::Counter* invalidation_repeats_ = nullptr;

@@ -207,7 +207,8 @@ int Serve(const config::Options& options, const Checked& source, const std::stri
 // Paths in options made absolute: the daemon changes to "/".
 config::Options WithAbsolutePaths(config::Options options) {
   for (std::optional<std::string>* path : {&options.s3_ca_file, &options.s3_credentials_file,
-                                           &options.cache_dir, &options.log_file}) {
+                                           &options.cache_dir, &options.log_file,
+                                           &options.events_token_file}) {
     if (*path && !path->value().empty()) **path = std::filesystem::absolute(**path).string();
   }
   options.staging_dir = std::filesystem::absolute(options.staging_dir).string();
@@ -230,6 +231,10 @@ int Run(const config::Options& given, std::string_view version) {
 
   std::string reason;
   const bool s3 = config::ParseS3Source(options.source, &reason).has_value();
+  if (options.events_token_file && !options.events_address) {
+    return reporter.Error("--events-token-file is the secret of --events-address: give both, or "
+                          "neither");
+  }
   if (!s3 && options.events_address) {
     return reporter.Error("--events-address takes S3 event notifications: it needs an s3:// "
                           "source (directories use --events inotify)");

@@ -353,6 +353,7 @@ struct Volume::Parts {
     ctx.kernel_minor = conn->proto_minor;
     conn->want |= FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_CACHE_SYMLINKS;
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes reach the source before write() returns
+    WantPosixSemantics(conn);
     if (ctx.cache.explicit_inval_data && (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)) {
       // Our own writes change mtime; the kernel must not drop the writer's
       // pages for that. Remote changes are invalidated explicitly.
@@ -381,12 +382,42 @@ struct Volume::Parts {
     if (on_ready) on_ready();
   }
 
+  // What makes the mount behave as the source does for each caller
+  // (docs/posix.md#kernel-and-libfuse).
+  void WantPosixSemantics(fuse_conn_info* conn) {
+    // The caller's umask reaches us unapplied, so that a source directory's
+    // default ACL can replace it as it would for the caller (FUSE 7.12).
+    if (conn->capable & FUSE_CAP_DONT_MASK) {
+      conn->want |= FUSE_CAP_DONT_MASK;
+    } else {
+      spdlog::warn("this kernel applies the umask itself (no FUSE_DONT_MASK): default ACLs "
+                   "of the source's directories do not replace it");
+    }
+    // The kernel clears set-user-ID and set-group-ID bits on writes and
+    // truncations with a SETATTR, judging the caller's own CAP_FSETID; we
+    // never take that over (libfuse 3.14 could not hand us the kernel's
+    // verdict: FUSE_HANDLE_KILLPRIV_V2 and its flags are unknown to it).
+    // After an open with O_TRUNC done in the OPEN itself, though, the kernel
+    // skips that SETATTR: directory sources truncate with it instead. S3
+    // keeps O_TRUNC in the open (an object about to be emptied is then not
+    // downloaded first), and S3 files have no such bits.
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
+#endif
+    if (!s3) conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  }
+
   // --events-address: bound before the mount (a bad address fails it);
   // events are applied once the mount is up (StartEvents).
   bool BindEvents(std::string* error) {
     if (!s3 || !options.events_address || !watcher) return true;
-    s3_events = std::make_unique<watch::S3EventSource>(watcher.get(), metrics.get(), s3->bucket,
-                                                        s3->prefix, *options.events_address);
+    s3_events = std::make_unique<watch::S3EventSource>(
+        watcher.get(), metrics.get(),
+        watch::S3EventSource::Settings{.bucket = s3->bucket,
+                                       .prefix = s3->prefix,
+                                       .address = *options.events_address,
+                                       .token_file = options.events_token_file.value_or("")});
     *error = s3_events->Start();
     return error->empty();
   }

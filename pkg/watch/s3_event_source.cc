@@ -3,16 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include "store/s3_tree.h"
+#include "util/quote.h"
+#include "watch/webhook_auth.h"
 
 namespace freshfs::watch {
 
-S3EventSource::S3EventSource(Watcher* watcher, metrics::Metrics* metrics, std::string bucket,
-                             std::string prefix, std::string address)
+S3EventSource::S3EventSource(Watcher* watcher, metrics::Metrics* metrics, Settings settings)
     : watcher_(watcher),
       metrics_(metrics),
-      bucket_(std::move(bucket)),
-      prefix_(std::move(prefix)),
-      address_(std::move(address)) {}
+      settings_(std::move(settings)),
+      queue_(settings_.queue_capacity) {}
 
 S3EventSource::~S3EventSource() { Stop(); }
 
@@ -28,14 +28,22 @@ std::optional<std::string> S3EventSource::PathOfKey(std::string_view key,
 
 std::string S3EventSource::Start() {
   WebhookServer::Settings settings;
-  settings.address = address_;
-  settings.bucket = bucket_;
+  settings.address = settings_.address;
+  settings.bucket = settings_.bucket;
+  if (!settings_.token_file.empty()) {
+    std::string error = ReadTokenFile(settings_.token_file, &settings.token);
+    if (!error.empty()) return "--events-token-file " + Quoted(settings_.token_file) + " " + error;
+  }
+  metrics::Metrics* metrics = metrics_;
+  settings.on_reject = [metrics](RejectReason reason) {
+    if (metrics) metrics->EventRequestRejected(RejectReasonName(reason));
+  };
   server_ = std::make_unique<WebhookServer>(
       settings, [this](std::vector<S3Event> events) { Enqueue(std::move(events)); });
   std::string error = server_->Start();
-  if (!error.empty()) return "--events-address \"" + address_ + "\": " + error;
+  if (!error.empty()) return "--events-address " + Quoted(settings_.address) + ": " + error;
   spdlog::info("accepting S3 event notifications at http://{}:{}/",
-               address_.substr(0, address_.rfind(':')), server_->port());
+               settings_.address.substr(0, settings_.address.rfind(':')), server_->port());
   return "";
 }
 
@@ -54,53 +62,85 @@ void S3EventSource::Stop() {
 }
 
 void S3EventSource::Enqueue(std::vector<S3Event> events) {
-  uint64_t applied = 0, ignored = 0;
+  uint64_t applied = 0, collapsed = 0, dropped = 0, ignored = 0;
+  bool overflowed = false, warn = false;
   {
     std::lock_guard lock(mu_);
     for (S3Event& e : events) {
-      auto path = PathOfKey(e.key, prefix_);
+      auto path = PathOfKey(e.key, settings_.prefix);
       if (!path) {
         ++ignored;
-        continue;
+      } else if (overflowed) {
+        ++dropped;  // the full sync asked for covers it: it changed before now
+      } else {
+        switch (queue_.Add(std::move(*path), e.removed)) {
+          case RescanQueue::Added::kQueued: ++applied; break;
+          case RescanQueue::Added::kCollapsed: ++collapsed; break;
+          case RescanQueue::Added::kOverflow:
+            overflowed = true;
+            ++dropped;
+            break;
+        }
       }
-      ++applied;
-      queue_.emplace_back(std::move(*path), e.removed);
+    }
+    if (overflowed) {
+      sync_wanted_ = true;
+      warn = !std::exchange(warned_overflow_, true);
     }
   }
   cv_.notify_one();
-  if (metrics_) {
-    if (applied) metrics_->EventsReceived("applied", applied);
-    if (ignored) metrics_->EventsReceived("ignored", ignored);
+  if (warn) {
+    spdlog::warn(
+        "more than {} paths wait for a rescan after S3 events: a full sync replaces them "
+        "(counted in freshfs_events_queue_overflows_total; further overflows are not logged)",
+        settings_.queue_capacity);
   }
+  if (!metrics_) return;
+  if (applied) metrics_->EventsReceived("applied", applied);
+  if (collapsed) metrics_->EventsReceived("collapsed", collapsed);
+  if (dropped) metrics_->EventsReceived("dropped", dropped);
+  if (ignored) metrics_->EventsReceived("ignored", ignored);
+  if (overflowed) metrics_->EventQueueOverflowed();
 }
 
 void S3EventSource::Work() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    const Clock::time_point sync_due = last_overflow_sync_ + settings_.overflow_sync_gap;
+    if (sync_wanted_ && Clock::now() >= sync_due) {
+      sync_wanted_ = false;
+      last_overflow_sync_ = Clock::now();
+      lock.unlock();
+      watcher_->RequestSync();  // the poll thread runs it; requests coalesce
+      lock.lock();
+    } else if (auto item = queue_.Pop()) {
+      lock.unlock();
+      Rescan(*item);
+      lock.lock();
+    } else if (sync_wanted_) {
+      cv_.wait_until(lock, sync_due);
+    } else {
+      cv_.wait(lock);
+    }
+  }
+}
+
+void S3EventSource::Rescan(const RescanQueue::Item& item) {
+  // Rescan from the highest ancestor the watcher does not know yet: a key
+  // in a new directory makes the directory appear.
+  std::string target = item.path;
   for (;;) {
-    std::pair<std::string, bool> item;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      item = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    auto& [path, removed] = item;
-    // Rescan from the highest ancestor the watcher does not know yet: a key
-    // in a new directory makes the directory appear.
-    std::string target = path;
-    for (;;) {
-      size_t slash = target.rfind('/');
-      if (slash == std::string::npos) break;
-      std::string parent = target.substr(0, slash);
-      if (watcher_->Contains(parent)) break;
-      target = parent;
-    }
-    watcher_->Rescan(target, /*deep=*/false);
-    // The last object of a directory takes the directory with it.
-    if (removed) {
-      size_t slash = path.rfind('/');
-      if (slash != std::string::npos) watcher_->Rescan(path.substr(0, slash), false);
-    }
+    size_t slash = target.rfind('/');
+    if (slash == std::string::npos) break;
+    std::string parent = target.substr(0, slash);
+    if (watcher_->Contains(parent)) break;
+    target = parent;
+  }
+  watcher_->Rescan(target, /*deep=*/false);
+  // The last object of a directory takes the directory with it.
+  if (item.removed) {
+    size_t slash = item.path.rfind('/');
+    if (slash != std::string::npos) watcher_->Rescan(item.path.substr(0, slash), false);
   }
 }
 

@@ -1,132 +1,63 @@
 #include "watch/webhook_server.h"
 
 #include <arpa/inet.h>
-#include <civetweb.h>
-#include <netdb.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
-#include <thread>
 
 #include "util/quote.h"
+#include "watch/http_request.h"
+#include "watch/webhook_auth.h"
 
 namespace freshfs::watch {
 namespace {
 
-struct HostPort {
-  std::string host;  // without brackets
-  bool bracketed = false;
-  int port = 0;
-};
+using namespace std::chrono_literals;
 
-std::string SplitAddress(std::string_view address, HostPort* out) {
-  const std::string shown = Quoted(address);
-  std::string_view port;
-  if (address.starts_with('[')) {
-    const size_t close = address.find(']');
-    if (close == std::string_view::npos) return "unterminated '[' in " + shown;
-    if (close + 1 >= address.size() || address[close + 1] != ':') {
-      return "expected [IPv6]:PORT, got " + shown;
-    }
-    out->host = std::string(address.substr(1, close - 1));
-    out->bracketed = true;
-    port = address.substr(close + 2);
-  } else {
-    const size_t colon = address.rfind(':');
-    if (colon == std::string_view::npos) return "expected HOST:PORT, got " + shown;
-    out->host = std::string(address.substr(0, colon));
-    if (out->host.find(':') != std::string::npos) {
-      return "IPv6 addresses need brackets ([::1]:PORT), got " + shown;
-    }
-    port = address.substr(colon + 1);
-  }
-  if (out->host.empty()) {
-    return "missing host in " + shown + " (0.0.0.0 listens on all interfaces)";
-  }
-  const bool digits =
-      !port.empty() && port.size() <= 5 &&
-      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  out->port = digits ? std::stoi(std::string(port)) : -1;
-  if (out->port < 0 || out->port > 65535) {
-    return "invalid port " + Quoted(port) + " in " + shown + " (expected 0-65535)";
-  }
-  return "";
-}
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxAcceptsPerRound = 64;
+// After the answer to a request that was not read whole, what the client
+// still sends is read and dropped for this long, so that closing does not
+// reset the connection before the client has read the answer.
+constexpr auto kLingerTime = 1s;
+constexpr auto kAcceptPause = 100ms;  // out of descriptors: let some close first
+constexpr size_t kTrimAfterBodyBytes = 256 * 1024;
 
-// civetweb's listening_ports wants a numeric address: resolve names here,
-// once, preferring IPv4.
-std::string ListeningPort(const HostPort& hp, std::string* out) {
-  const std::string port = std::to_string(hp.port);
-  char text[INET6_ADDRSTRLEN];
-  in6_addr v6;
-  if (hp.bracketed) {
-    if (inet_pton(AF_INET6, hp.host.c_str(), &v6) != 1) {
-      return "invalid IPv6 address " + Quoted(hp.host);
-    }
-    *out = "[" + hp.host + "]:" + port;
-    return "";
-  }
-  in_addr v4;
-  if (inet_pton(AF_INET, hp.host.c_str(), &v4) == 1) {
-    *out = hp.host + ":" + port;
-    return "";
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = getaddrinfo(hp.host.c_str(), nullptr, &hints, &found);
-  if (rc != 0) return "cannot resolve " + Quoted(hp.host) + ": " + gai_strerror(rc);
-  const addrinfo* pick = nullptr;
-  for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
-    if (ai->ai_family == AF_INET) {
-      pick = ai;
-      break;
-    }
-    if (ai->ai_family == AF_INET6 && !pick) pick = ai;
-  }
-  std::string error;
-  if (!pick) {
-    error = "no IPv4 or IPv6 address for " + Quoted(hp.host);
-  } else if (pick->ai_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(pick->ai_addr)->sin_addr, text,
-              sizeof(text));
-    *out = std::string(text) + ":" + port;
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(pick->ai_addr)->sin6_addr, text,
-              sizeof(text));
-    *out = "[" + std::string(text) + "]:" + port;
-  }
-  freeaddrinfo(found);
-  return error;
-}
+constexpr const char* kReasonNames[] = {"unauthorized", "too_large", "malformed",
+                                        "method_not_allowed", "timeout", "overloaded",
+                                        "internal_error"};
+static_assert(std::size(kReasonNames) == size_t(RejectReason::kCount));
 
-// Opens and closes a TCP connection to host:port, ignoring every error.
-void Knock(const std::string& host, int port) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v6);
-  } else {
-    return;
+constexpr const char* kChallenge =
+    "WWW-Authenticate: Bearer realm=\"freshfs\"\r\n"
+    "WWW-Authenticate: Basic realm=\"freshfs\"\r\n";
+constexpr const char* kRetryAfter = "Retry-After: 1\r\n";
+
+const char* StatusText(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
   }
-  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  close(fd);
 }
 
 std::string HttpDate() {
@@ -144,31 +75,73 @@ std::string HttpDate() {
   return text;
 }
 
-// One-line plain-text reply. civetweb closes the connection afterwards
-// (keep-alive is off).
-int Reply(mg_connection* conn, int status, std::string_view text, const char* allow = nullptr) {
+// One-line plain-text answer; the connection closes after it.
+std::string Response(int status, std::string_view text, bool head_only,
+                     const char* extra_headers) {
   const std::string body = std::string(text) + "\n";
-  const mg_request_info* ri = mg_get_request_info(conn);
-  const bool head = ri && ri->request_method && std::string_view(ri->request_method) == "HEAD";
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
-  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-  // Without a Date header civetweb 1.15 formats one with gmtime(), which is
-  // not thread-safe (a data race between workers).
-  mg_response_header_add(conn, "Date", HttpDate().c_str(), -1);
-  if (allow) mg_response_header_add(conn, "Allow", allow, -1);
-  mg_response_header_send(conn);
-  if (!head) mg_write(conn, body.data(), body.size());
-  return status;
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + StatusText(status) + "\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "Cache-Control: no-store\r\nConnection: close\r\n";
+  out += "Date: " + HttpDate() + "\r\n";
+  out += extra_headers;
+  out += "\r\n";
+  if (!head_only) out += body;
+  return out;
 }
+
+std::string PeerText(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, text,
+              sizeof(text));
+  } else if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+bool WouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
 }  // namespace
 
-std::string CheckListenAddress(std::string_view address) {
-  HostPort hp;
-  return SplitAddress(address, &hp);
-}
+const char* RejectReasonName(RejectReason reason) { return kReasonNames[size_t(reason)]; }
+
+struct WebhookServer::Connection {
+  enum class Phase { kReading, kWriting, kLingering, kClosed };
+
+  Connection(UniqueFd socket, std::string from, Clock::time_point now, const Settings& s)
+      : fd(std::move(socket)),
+        peer(std::move(from)),
+        accepted(now),
+        deadline(now + s.head_timeout),
+        reader(s.max_head_bytes, s.max_body_bytes) {}
+
+  short PollEvents() const {
+    switch (phase) {
+      case Phase::kReading: return static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT));
+      case Phase::kWriting: return POLLOUT;
+      case Phase::kLingering: return POLLIN;
+      case Phase::kClosed: return 0;
+    }
+    return 0;
+  }
+  bool SendingHead() const {
+    return phase == Phase::kReading && reader.state() == HttpRequestReader::State::kHead;
+  }
+
+  UniqueFd fd;
+  std::string peer;
+  Clock::time_point accepted;
+  Clock::time_point deadline;
+  HttpRequestReader reader;
+  Phase phase = Phase::kReading;
+  std::string out;  // to send: "100 Continue" while reading, then the answer
+  size_t sent = 0;
+  size_t accounted = 0;  // bytes of this request counted in buffered_
+  size_t discarded = 0;  // read and dropped while lingering
+};
 
 WebhookServer::WebhookServer(Settings settings, Handler handler)
     : settings_(std::move(settings)), handler_(std::move(handler)) {}
@@ -177,150 +150,265 @@ WebhookServer::~WebhookServer() { Stop(); }
 
 std::string WebhookServer::Start() {
   std::lock_guard lock(lifecycle_mu_);
-  if (ctx_) return "S3 event server already running on port " + std::to_string(port_.load());
+  if (thread_.joinable()) {
+    return "S3 event server already running on port " + std::to_string(port_.load());
+  }
   const std::string where = "cannot serve S3 events on " + Quoted(settings_.address) + ": ";
-  HostPort hp;
-  std::string listening;
-  if (std::string error = SplitAddress(settings_.address, &hp); !error.empty()) {
+  ListenAddress address;
+  if (std::string error = ResolveListenAddress(settings_.address, &address); !error.empty()) {
     return where + error;
   }
-  if (std::string error = ListeningPort(hp, &listening); !error.empty()) return where + error;
-  if (listening.starts_with('[') && !mg_check_feature(MG_FEATURES_IPV6)) {
-    return where + "this civetweb build has no IPv6 support";
+  if (settings_.token.empty() && !address.loopback) {
+    return where + address.host +
+           " is reachable from other hosts and no token is set, so anyone who reaches it "
+           "could make this mount send S3 requests: give a token with --events-token-file "
+           "(docs/s3.md), or listen on 127.0.0.1";
   }
-
-  const std::string threads = std::to_string(std::max(1, settings_.worker_threads));
-  const std::string timeout = std::to_string(settings_.request_timeout.count());
-  // clang-format off
-  const char* options[] = {
-      "listening_ports", listening.c_str(),
-      "num_threads", threads.c_str(),
-      "request_timeout_ms", timeout.c_str(),
-      "enable_keep_alive", "no",
-      nullptr,
-  };
-  // clang-format on
-  mg_callbacks callbacks{};
-  callbacks.begin_request = &WebhookServer::HandleRequest;
-  callbacks.log_message = &WebhookServer::LogMessage;
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.user_data = this;
-  init.configuration_options = options;
-  char error_text[256] = "";
-  mg_error_data error{};
-  error.text = error_text;
-  error.text_buffer_size = sizeof(error_text);
-  {
-    std::lock_guard log_lock(log_mu_);
-    first_log_.clear();
+  std::string error;
+  listener_ = Listen(&address, &error);
+  if (!listener_.valid()) return where + error;
+  wake_ = UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_.valid()) {
+    listener_.reset();
+    return where + "eventfd: " + std::strerror(errno);
   }
-  ctx_ = mg_start2(&init, &error);
-  if (!ctx_) {
-    // civetweb logs the cause first ("cannot bind to 127.0.0.1:80: 98
-    // (Address already in use)"); its error text only names the failed step.
-    std::lock_guard log_lock(log_mu_);
-    return where + (first_log_.empty() ? std::string(error_text) : first_log_);
-  }
-  mg_server_port bound{};
-  if (mg_get_server_ports(ctx_, 1, &bound) < 1) {
-    mg_stop(ctx_);
-    ctx_ = nullptr;
-    return where + "civetweb reports no listening port";
-  }
-  port_ = bound.port;
-  wake_host_ = listening.starts_with('[') ? listening.substr(1, listening.find(']') - 1)
-                                          : listening.substr(0, listening.rfind(':'));
-  if (wake_host_ == "0.0.0.0") wake_host_ = "127.0.0.1";
-  if (wake_host_ == "::") wake_host_ = "::1";
-  spdlog::info("listening for S3 event notifications on {}:{}",
-               listening.substr(0, listening.rfind(':')), bound.port);
+  shown_address_ = address.addr.ss_family == AF_INET6 ? "[" + address.host + "]" : address.host;
+  stopping_ = false;
+  port_ = address.port;
+  thread_ = std::thread([this] { Loop(); });
+  spdlog::info("listening for S3 event notifications on {}:{} ({})", shown_address_,
+               address.port,
+               settings_.token.empty() ? "no token: this host only" : "token required");
   return "";
 }
 
 void WebhookServer::Stop() {
   std::lock_guard lock(lifecycle_mu_);
-  if (!ctx_) return;
-  // civetweb's listener thread polls in 2 s quanta and checks the stop flag
-  // in between; connecting to it wakes it at once.
-  std::atomic<bool> stopped{false};
-  std::thread waker([&] {
-    while (!stopped.load()) {
-      Knock(wake_host_, port_.load());
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-  mg_stop(ctx_);  // joins the workers, so no handler call is left running
-  stopped = true;
-  waker.join();
-  ctx_ = nullptr;
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  const uint64_t one = 1;
+  (void)!write(wake_.get(), &one, sizeof(one));
+  thread_.join();  // the loop ends after the handler call it may be in
+  listener_.reset();
+  wake_.reset();
   port_ = 0;
 }
 
 WebhookServer::Stats WebhookServer::stats() const {
   Stats s;
   s.requests_accepted = requests_accepted_.load();
-  s.requests_rejected = requests_rejected_.load();
+  for (size_t i = 0; i < s.rejected.size(); ++i) {
+    s.rejected[i] = rejected_[i].load();
+    s.requests_rejected += s.rejected[i];
+  }
   s.events_delivered = events_delivered_.load();
   s.events_ignored = events_ignored_.load();
   return s;
 }
 
-int WebhookServer::HandleRequest(mg_connection* conn) {
-  auto* self = static_cast<WebhookServer*>(mg_get_user_data(mg_get_context(conn)));
-  // Exceptions must not unwind through civetweb's C frames.
+void WebhookServer::Loop() {
+  std::vector<pollfd> fds;
+  while (!stopping_) {
+    Clock::time_point now = Clock::now();
+    fds.clear();
+    fds.push_back({wake_.get(), POLLIN, 0});
+    // A negative descriptor is skipped by poll(): no accepting while paused.
+    fds.push_back({now >= accept_paused_until_ ? listener_.get() : -1, POLLIN, 0});
+    Clock::time_point wake_at = now + 1s;
+    if (now < accept_paused_until_) wake_at = std::min(wake_at, accept_paused_until_);
+    for (const auto& c : connections_) {
+      fds.push_back({c->fd.get(), c->PollEvents(), 0});
+      wake_at = std::min(wake_at, c->deadline);
+    }
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake_at - now);
+    if (poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count()))) < 0 &&
+        errno != EINTR) {
+      spdlog::warn("S3 event server: poll: {}", std::strerror(errno));
+      std::this_thread::sleep_for(10ms);
+    }
+    if (stopping_) break;
+    now = Clock::now();
+    // Connections accepted below join the next round; none is removed
+    // before the end of this one, so fds[i + 2] stays connections_[i].
+    const size_t polled = fds.size() - 2;
+    for (size_t i = 0; i < polled; ++i) {
+      Connection& c = *connections_[i];
+      const short events = fds[i + 2].revents;
+      try {
+        if (events & POLLOUT) Flush(c, now);
+        if ((events & (POLLIN | POLLHUP | POLLERR)) && c.phase == Connection::Phase::kReading) {
+          Receive(c, now);
+        } else if (events && c.phase == Connection::Phase::kLingering) {
+          Linger(c);
+        } else if ((events & (POLLHUP | POLLERR)) && c.phase == Connection::Phase::kWriting) {
+          Close(c);
+        }
+        Expire(c, now);
+      } catch (const std::exception& e) {  // bad_alloc: drop this connection, keep serving
+        spdlog::warn("S3 event server: dropping a connection from {}: {}", c.peer, e.what());
+        Close(c);
+      }
+    }
+    if (fds[1].revents & POLLIN) AcceptAll(now);
+    std::erase_if(connections_,
+                  [](const auto& c) { return c->phase == Connection::Phase::kClosed; });
+  }
+  for (auto& c : connections_) Close(*c);
+  connections_.clear();
+}
+
+void WebhookServer::AcceptAll(Clock::time_point now) {
+  for (size_t i = 0; i < kMaxAcceptsPerRound; ++i) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    const int fd = accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      Admit(UniqueFd(fd), PeerText(peer), now);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      spdlog::warn("S3 event server: cannot accept connections: {}", std::strerror(errno));
+      accept_paused_until_ = now + kAcceptPause;
+    }
+    return;  // EAGAIN: none left
+  }
+}
+
+void WebhookServer::Admit(UniqueFd fd, std::string peer, Clock::time_point now) {
+  const size_t open = static_cast<size_t>(std::count_if(
+      connections_.begin(), connections_.end(),
+      [](const auto& c) { return c->phase != Connection::Phase::kClosed; }));
+  if (open >= settings_.max_connections) {
+    Connection* victim = ToMakeRoom();
+    if (!victim) {
+      // Every connection is busy with a request: refuse this one without
+      // keeping it (one try to send the answer, then close).
+      CountRejection(RejectReason::kOverloaded, peer, "too many connections");
+      const std::string answer =
+          Response(503, "too many connections; retry later", false, kRetryAfter);
+      (void)!send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      return;
+    }
+    if (victim->phase != Connection::Phase::kLingering) {
+      CountRejection(RejectReason::kOverloaded, victim->peer,
+                     "connection limit reached: closed the oldest connection still sending "
+                     "its request head");
+    }
+    Close(*victim);
+  }
+  connections_.push_back(std::make_unique<Connection>(std::move(fd), std::move(peer), now,
+                                                      settings_));
+}
+
+WebhookServer::Connection* WebhookServer::ToMakeRoom() {
+  Connection* oldest = nullptr;
+  for (const auto& c : connections_) {
+    if (c->phase == Connection::Phase::kLingering) return c.get();
+    if (c->SendingHead() && (!oldest || c->accepted < oldest->accepted)) oldest = c.get();
+  }
+  return oldest;
+}
+
+void WebhookServer::Receive(Connection& c, Clock::time_point now) {
+  char buffer[kReadChunk];
+  const ssize_t n = recv(c.fd.get(), buffer, sizeof(buffer), 0);
+  if (n == 0 || (n < 0 && !WouldBlock())) {
+    Close(c);  // gone before a whole request: nothing to answer
+    return;
+  }
+  if (n < 0) return;
+  c.reader.Feed(std::string_view(buffer, static_cast<size_t>(n)));
+  if (!Account(c)) {
+    Reject(c, RejectReason::kOverloaded, 503, "too many request bytes held; retry later", now,
+           kRetryAfter);
+    return;
+  }
+  using State = HttpRequestReader::State;
+  if (c.reader.state() == State::kHeadDone) OnHead(c, now);
+  if (c.phase != Connection::Phase::kReading) return;
+  if (c.reader.state() == State::kDone) {
+    OnRequest(c, now);
+  } else if (c.reader.state() == State::kError) {
+    const bool too_large = c.reader.error() == HttpRequestReader::Error::kTooLarge;
+    Reject(c, too_large ? RejectReason::kTooLarge : RejectReason::kMalformed,
+           c.reader.error_status(), c.reader.error_reason(), now);
+  }
+}
+
+void WebhookServer::OnHead(Connection& c, Clock::time_point now) {
+  const HttpRequestHead& head = c.reader.head();
+  if (head.path == "/healthz") {
+    if (head.method == "GET" || head.method == "HEAD") {
+      Respond(c, 200, "ok", now);
+    } else {
+      Reject(c, RejectReason::kMethodNotAllowed, 405, "method not allowed", now,
+             "Allow: GET, HEAD\r\n");
+    }
+    return;
+  }
+  if (!settings_.token.empty()) {
+    const std::string* authorization = head.Header("authorization");
+    if (!authorization || !AuthorizationMatches(*authorization, settings_.token)) {
+      Reject(c, RejectReason::kUnauthorized, 401,
+             authorization ? "wrong credentials" : "credentials required", now, kChallenge);
+      return;
+    }
+  }
+  if (head.method != "POST") {
+    Reject(c, RejectReason::kMethodNotAllowed, 405, "method not allowed", now,
+           "Allow: POST\r\n");
+    return;
+  }
+  c.reader.ReadBody();
+  if (c.reader.state() == HttpRequestReader::State::kError) return;  // too large: the caller answers
+  if (head.content_length &&
+      buffered_ + *head.content_length > settings_.max_buffered_bytes + c.accounted) {
+    Reject(c, RejectReason::kOverloaded, 503, "too many request bytes held; retry later", now,
+           kRetryAfter);
+    return;
+  }
+  if (!Account(c)) {
+    Reject(c, RejectReason::kOverloaded, 503, "too many request bytes held; retry later", now,
+           kRetryAfter);
+    return;
+  }
+  c.deadline = c.accepted + settings_.request_timeout;
+  if (head.expect_continue && c.reader.state() == HttpRequestReader::State::kBody) {
+    c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+    Flush(c, now);
+  }
+}
+
+void WebhookServer::OnRequest(Connection& c, Clock::time_point now) {
+  int status = 200;
+  std::string text;
   try {
-    return self->Serve(conn);
+    text = ServeEvents(c.reader.body(), &status);
   } catch (const std::exception& e) {
-    return self->Reject(conn, 500, std::string("internal error: ") + e.what());
-  } catch (...) {
-    return self->Reject(conn, 500, "internal error");
+    status = 500;
+    text = std::string("internal error: ") + e.what();
+  }
+  // The JSON of a large body was parsed into a tree many times its size,
+  // freed by now: hand the pages back, or the daemon's resident memory
+  // keeps the peak of the largest body ever sent.
+  if (c.reader.body().size() >= kTrimAfterBodyBytes) ::malloc_trim(0);
+  if (status == 200) {
+    ++requests_accepted_;
+    Respond(c, 200, text, now);
+  } else {
+    Reject(c, status == 500 ? RejectReason::kInternalError : RejectReason::kMalformed, status,
+           text, now);
   }
 }
 
-int WebhookServer::LogMessage(const mg_connection* conn, const char* message) {
-  mg_context* ctx = conn ? mg_get_context(conn) : nullptr;
-  auto* self = ctx ? static_cast<WebhookServer*>(mg_get_user_data(ctx)) : nullptr;
-  if (self) {
-    std::lock_guard lock(self->log_mu_);
-    if (self->first_log_.empty()) self->first_log_ = message;
-  }
-  spdlog::debug("civetweb: {}", message);
-  return 1;  // handled: keep civetweb from printing to stderr
-}
-
-int WebhookServer::Serve(mg_connection* conn) {
-  const mg_request_info* ri = mg_get_request_info(conn);
-  const std::string_view method = ri->request_method ? ri->request_method : "";
-  const std::string_view uri = ri->local_uri ? ri->local_uri : "";
-  if (uri == "/healthz") {
-    if (method == "GET" || method == "HEAD") return Reply(conn, 200, "ok");
-    return Reject(conn, 405, "method not allowed", "GET, HEAD");
-  }
-  if (method != "POST") return Reject(conn, 405, "method not allowed", "POST");
-  return ServeEvents(conn);
-}
-
-int WebhookServer::ServeEvents(mg_connection* conn) {
-  const size_t limit = settings_.max_body_bytes;
-  const std::string too_large = "body too large (limit " + std::to_string(limit) + " bytes)";
-  const long long declared = mg_get_request_info(conn)->content_length;  // -1: chunked
-  if (declared > 0 && static_cast<unsigned long long>(declared) > limit) {
-    return Reject(conn, 400, too_large);
-  }
-  std::string body;
-  if (declared > 0) body.reserve(static_cast<size_t>(declared));
-  char buf[16384];
-  for (;;) {
-    const int n = mg_read(conn, buf, sizeof(buf));
-    if (n < 0) return Reject(conn, 400, "cannot read body");
-    if (n == 0) break;
-    if (body.size() + static_cast<size_t>(n) > limit) return Reject(conn, 400, too_large);
-    body.append(buf, static_cast<size_t>(n));
-  }
-
+std::string WebhookServer::ServeEvents(const std::string& body, int* status) {
   S3EventBody parsed = ParseS3EventBody(body);
-  if (!parsed.ok()) return Reject(conn, 400, parsed.error);
+  if (!parsed.ok()) {
+    *status = 400;
+    return parsed.error;
+  }
   switch (parsed.kind) {
     case S3BodyKind::kSubscriptionConfirmation:
       spdlog::warn(
@@ -350,36 +438,107 @@ int WebhookServer::ServeEvents(mg_connection* conn) {
   events_ignored_ += ignored;
   const size_t delivered = wanted.size();
   if (delivered > 0) {
-    std::lock_guard lock(handler_mu_);
     events_delivered_ += delivered;
     try {
       handler_(std::move(wanted));
     } catch (const std::exception& e) {
-      return Reject(conn, 500, std::string("handler failed: ") + e.what());
+      *status = 500;
+      return std::string("handler failed: ") + e.what();
     }
   }
-  ++requests_accepted_;
-  return Reply(
-      conn, 200,
-      "accepted " + std::to_string(delivered) + " events, ignored " + std::to_string(ignored));
+  return "accepted " + std::to_string(delivered) + " events, ignored " + std::to_string(ignored);
 }
 
-int WebhookServer::Reject(mg_connection* conn, int status, const std::string& reason,
-                          const char* allow) {
-  ++requests_rejected_;
-  const mg_request_info* ri = mg_get_request_info(conn);
-  const char* from = ri ? ri->remote_addr : "?";
+void WebhookServer::Respond(Connection& c, int status, std::string_view text,
+                            Clock::time_point now, const char* extra_headers) {
+  c.out += Response(status, text, c.reader.head().method == "HEAD", extra_headers);
+  c.phase = Connection::Phase::kWriting;
+  c.deadline = now + settings_.write_timeout;
+  Flush(c, now);
+}
+
+void WebhookServer::Reject(Connection& c, RejectReason reason, int status, std::string_view text,
+                           Clock::time_point now, const char* extra_headers) {
+  CountRejection(reason, c.peer, text);
+  Respond(c, status, text, now, extra_headers);
+}
+
+void WebhookServer::CountRejection(RejectReason reason, const std::string& peer,
+                                   std::string_view text) {
+  ++rejected_[size_t(reason)];
+  if (settings_.on_reject) settings_.on_reject(reason);
   if (!warned_reject_.exchange(true)) {
     spdlog::warn(
-        "S3 event request from {} rejected ({}): {} (further rejections are logged at "
-        "debug level)",
-        from, status, reason);
+        "S3 event request from {} refused ({}): {} (further refusals are logged at debug "
+        "level and counted in freshfs_event_requests_rejected_total)",
+        peer, RejectReasonName(reason), text);
   } else {
-    spdlog::debug("S3 event request from {} rejected ({}): {}", from, status, reason);
+    spdlog::debug("S3 event request from {} refused ({}): {}", peer, RejectReasonName(reason),
+                  text);
   }
-  // The body may be unread (or endless): close instead of draining it.
-  mg_disable_connection_keep_alive(conn);
-  return Reply(conn, status, reason, allow);
+}
+
+void WebhookServer::Flush(Connection& c, Clock::time_point now) {
+  while (c.sent < c.out.size()) {
+    const ssize_t n =
+        send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      Close(c);
+      return;
+    }
+  }
+  c.out.clear();
+  c.sent = 0;
+  if (c.phase != Connection::Phase::kWriting) return;
+  if (c.reader.state() == HttpRequestReader::State::kDone) {
+    Close(c);
+    return;
+  }
+  // The request was not read whole (refused early): stop sending, and
+  // read what the client still sends for a moment before closing.
+  shutdown(c.fd.get(), SHUT_WR);
+  c.phase = Connection::Phase::kLingering;
+  c.deadline = now + kLingerTime;
+}
+
+void WebhookServer::Linger(Connection& c) {
+  char buffer[kReadChunk];
+  const ssize_t n = recv(c.fd.get(), buffer, sizeof(buffer), 0);
+  if (n < 0 && WouldBlock()) return;
+  c.discarded += n > 0 ? static_cast<size_t>(n) : 0;
+  if (n <= 0 || c.discarded > 2 * settings_.max_body_bytes) Close(c);
+}
+
+void WebhookServer::Expire(Connection& c, Clock::time_point now) {
+  if (c.phase == Connection::Phase::kClosed || now < c.deadline) return;
+  if (c.phase != Connection::Phase::kReading) {
+    Close(c);
+    return;
+  }
+  Reject(c, RejectReason::kTimeout, 408,
+         c.SendingHead() ? "request head not complete in time" : "request not complete in time",
+         now);
+}
+
+bool WebhookServer::Account(Connection& c) {
+  const size_t held = c.reader.buffered_bytes();
+  buffered_ = buffered_ - c.accounted + held;
+  const bool grew = held > c.accounted;
+  c.accounted = held;
+  return !grew || buffered_ <= settings_.max_buffered_bytes;
+}
+
+void WebhookServer::Close(Connection& c) {
+  buffered_ -= c.accounted;
+  c.accounted = 0;
+  c.fd.reset();
+  c.phase = Connection::Phase::kClosed;
 }
 
 }  // namespace freshfs::watch

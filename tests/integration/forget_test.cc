@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "support/fs_util.h"
 #include "support/http_client.h"
 #include "support/mount.h"
+#include "support/process.h"
 
 namespace freshfs::testing {
 namespace {
@@ -27,15 +27,6 @@ constexpr bool kSanitizedAllocator = true;
 #else
 constexpr bool kSanitizedAllocator = false;
 #endif
-
-// Resident set size of `pid` in bytes (VmRSS), 0 if unknown.
-size_t ResidentBytes(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
 
 // What `ls -l` does: read the directory, then stat every name.
 size_t ListAndStat(const std::string& dir) {

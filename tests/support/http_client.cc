@@ -25,7 +25,7 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 }  // namespace
 
 HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, const std::vector<std::string>& extra) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpResult result;
@@ -37,6 +37,7 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
   curl_slist* headers = nullptr;
   if (!body.empty() && body.front() == '{')
     headers = curl_slist_append(headers, "Content-Type: application/json");
+  for (const std::string& line : extra) headers = curl_slist_append(headers, line.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace freshfs::testing {
 
@@ -18,10 +19,11 @@ struct HttpResult {
 };
 
 // `method` GET/POST/...; `body` sent as is (Content-Type: application/json
-// when it starts with '{').
+// when it starts with '{'); `headers` are extra lines ("Name: value").
 HttpResult HttpRequest(const std::string& method, const std::string& url,
                        const std::string& body = "",
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                       const std::vector<std::string>& headers = {});
 
 // The body of GET http://127.0.0.1:`port`/metrics when the answer is 200;
 // nullopt otherwise (no connection, another status, a cut-off body).

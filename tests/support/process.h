@@ -75,4 +75,7 @@ void ReapExitedChildren();
 // Contents of a file, or "" when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
 
+// Resident set size of `pid` in bytes (VmRSS), 0 if unknown.
+size_t ResidentBytes(pid_t pid);
+
 }  // namespace freshfs::testing

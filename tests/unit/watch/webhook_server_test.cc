@@ -15,86 +15,21 @@
 #include <thread>
 #include <utility>
 
+#include "webhook_client.h"
+
 namespace freshfs::watch {
 namespace {
 
 using nlohmann::json;
-
-struct HttpResponse {
-  CURLcode curl = CURLE_OK;
-  long status = 0;
-  std::string body;
-  std::string headers;
-};
-
-size_t Append(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-struct ChunkedSource {
-  std::string data;
-  size_t offset = 0;
-};
-
-size_t ReadChunk(char* buffer, size_t size, size_t count, void* source) {
-  auto* s = static_cast<ChunkedSource*>(source);
-  const size_t n = std::min(size * count, std::min<size_t>(4096, s->data.size() - s->offset));
-  std::memcpy(buffer, s->data.data() + s->offset, n);
-  s->offset += n;
-  return n;
-}
-
-// One real HTTP request to 127.0.0.1:port. `chunked` sends the body without
-// a Content-Length.
-HttpResponse Request(int port, const std::string& method, const std::string& path,
-                     const std::string& body = "", bool chunked = false) {
-  HttpResponse response;
-  CURL* curl = curl_easy_init();
-  if (!curl) throw std::runtime_error("curl_easy_init failed");
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  ChunkedSource source{body};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
-  if (method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (method == "POST" && chunked) {
-    headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, &ReadChunk);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &source);
-  } else if (method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  } else if (method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  response.curl = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return response;
-}
-
-json Record(const std::string& event_name, const std::string& bucket, const std::string& key) {
-  return {{"eventName", event_name},
-          {"s3", {{"bucket", {{"name", bucket}}}, {"object", {{"key", key}, {"size", 5}}}}}};
-}
-
-std::string Records(const std::vector<json>& records) { return json{{"Records", records}}.dump(); }
+using testing::Connect;
+using testing::ReadUntilClose;
+using testing::Record;
+using testing::Records;
+using testing::Request;
+using testing::SendAll;
 
 class WebhookServerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
   WebhookServer::Settings Settings() {
     WebhookServer::Settings s;
     s.address = "127.0.0.1:0";
@@ -134,7 +69,7 @@ TEST_F(WebhookServerTest, ValidBodyIsDeliveredBeforeThe200) {
   const auto r = Request(server->port(), "POST", "/",
                          Records({Record("s3:ObjectCreated:Put", "photos", "dir/a+b.jpg"),
                                   Record("ObjectRemoved:Delete", "photos", "old%2Fx")}));
-  ASSERT_EQ(r.curl, CURLE_OK) << curl_easy_strerror(r.curl);
+  ASSERT_EQ(r.curl, CURLE_OK) << curl_easy_strerror(static_cast<CURLcode>(r.curl));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "accepted 2 events, ignored 0\n");
   ASSERT_EQ(calls(), 1);  // one call per request, made before the reply
@@ -187,7 +122,7 @@ TEST_F(WebhookServerTest, MalformedBodyIs400AndChangesNothing) {
   EXPECT_EQ(server->stats().requests_accepted, 0u);
 }
 
-TEST_F(WebhookServerTest, OversizedBodyIs400AndChangesNothing) {
+TEST_F(WebhookServerTest, OversizedBodyIs413AndChangesNothing) {
   auto settings = Settings();
   settings.max_body_bytes = 1000;
   auto server = StartServer(settings);
@@ -195,11 +130,11 @@ TEST_F(WebhookServerTest, OversizedBodyIs400AndChangesNothing) {
   std::string body = Records({Record("ObjectCreated:Put", "photos", "k")});
   body.insert(1, 1000, ' ');
   auto r = Request(server->port(), "POST", "/", body);
-  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.body, "body too large (limit 1000 bytes)\n");
   // Without a Content-Length the server stops reading at the limit.
   r = Request(server->port(), "POST", "/", body, /*chunked=*/true);
-  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.body, "body too large (limit 1000 bytes)\n");
   EXPECT_EQ(calls(), 0);
 
@@ -382,7 +317,6 @@ TEST_F(WebhookServerTest, ThrowingHandlerGets500AndServerKeepsServing) {
 
 TEST_F(WebhookServerTest, HandlerIsNeverCalledConcurrently) {
   auto settings = Settings();
-  settings.worker_threads = 4;
   std::atomic<int> in_handler{0};
   std::atomic<int> overlaps{0};
   std::atomic<int> calls{0};
@@ -421,6 +355,256 @@ TEST_F(WebhookServerTest, StopWaitsForARunningHandler) {
   server.Stop();
   EXPECT_TRUE(finished);  // no handler call outlives Stop()
   client.join();
+}
+
+
+// --- The shared secret ---
+
+constexpr char kToken[] = "s3cret-token-0123456789";
+
+std::string Basic(const std::string& user_password) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < user_password.size(); i += 3) {
+    const uint32_t n = uint32_t(uint8_t(user_password[i])) << 16 |
+                       uint32_t(uint8_t(user_password[i + 1])) << 8 |
+                       uint32_t(uint8_t(user_password[i + 2]));
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
+  }
+  if (i < user_password.size()) {
+    uint32_t n = uint32_t(uint8_t(user_password[i])) << 16;
+    if (i + 1 < user_password.size()) n |= uint32_t(uint8_t(user_password[i + 1])) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < user_password.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return "Authorization: Basic " + out;
+}
+
+// `n` connections to `port` that each sent `head` (maybe nothing) and wait;
+// returns once the server has had time to read them.
+std::vector<UniqueFd> Waiting(int port, int n, const std::string& head) {
+  std::vector<UniqueFd> connections;
+  for (int i = 0; i < n; ++i) {
+    connections.push_back(Connect(port));
+    EXPECT_TRUE(connections.back().valid() && SendAll(connections.back().get(), head));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return connections;
+}
+
+TEST_F(WebhookServerTest, WithATokenOnlyRequestsCarryingItAreDelivered) {
+  auto settings = Settings();
+  settings.token = kToken;
+  std::vector<RejectReason> rejected;
+  settings.on_reject = [&](RejectReason reason) { rejected.push_back(reason); };
+  auto server = StartServer(settings);
+  const int port = server->port();
+  const std::string body = Records({Record("ObjectCreated:Put", "photos", "k")});
+
+  auto r = Request(port, "POST", "/", body);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, "credentials required\n");
+  EXPECT_NE(r.headers.find("WWW-Authenticate: Bearer realm=\"freshfs\""), std::string::npos)
+      << r.headers;
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {"Authorization: Bearer wrong"}).status, 401);
+  EXPECT_EQ(Request(port, "POST", "/", body, false,
+                    {std::string("Authorization: Bearer ") + kToken + "x"})
+                .status,
+            401);
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {Basic(std::string("minio:") + kToken + "!")})
+                .status,
+            401);
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: ") + kToken})
+                .status,
+            401);
+  // Even a method that is not allowed says only "unauthorized".
+  EXPECT_EQ(Request(port, "GET", "/").status, 401);
+  EXPECT_EQ(calls(), 0) << "nothing delivered without the token";
+
+  // MinIO's auth_token (Bearer, any case of the scheme) and Ceph's
+  // http://USER:TOKEN@host/ (Basic) both work.
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: Bearer ") + kToken})
+                .status,
+            200);
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: bearer ") + kToken})
+                .status,
+            200);
+  EXPECT_EQ(Request(port, "POST", "/", body, false, {Basic(std::string("rgw:") + kToken)}).status,
+            200);
+  EXPECT_EQ(calls(), 3);
+  // The health check needs no token.
+  EXPECT_EQ(Request(port, "GET", "/healthz").status, 200);
+
+  const auto stats = server->stats();
+  EXPECT_EQ(stats.rejected[size_t(RejectReason::kUnauthorized)], 6u);
+  EXPECT_EQ(stats.requests_rejected, 6u);
+  EXPECT_EQ(rejected, std::vector<RejectReason>(6, RejectReason::kUnauthorized));
+}
+
+TEST_F(WebhookServerTest, UnauthorizedRequestIsRefusedBeforeItsBodyIsRead) {
+  auto settings = Settings();
+  settings.token = kToken;
+  auto server = StartServer(settings);
+  UniqueFd fd = Connect(server->port());
+  ASSERT_TRUE(fd.valid());
+  // A head announcing 100 MB, and no body: the answer comes at once.
+  ASSERT_TRUE(SendAll(fd.get(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = ReadUntilClose(fd.get(), std::chrono::seconds(5));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 401 Unauthorized\r\n")) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST_F(WebhookServerTest, NoTokenIsRefusedOnAddressesOtherHostsReach) {
+  auto settings = Settings();
+  settings.address = "0.0.0.0:0";
+  WebhookServer open_server(settings, Recorder());
+  const std::string error = open_server.Start();
+  EXPECT_NE(error.find("0.0.0.0 is reachable from other hosts and no token is set"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("--events-token-file"), std::string::npos) << error;
+  EXPECT_EQ(open_server.port(), 0);
+
+  settings.token = kToken;
+  WebhookServer guarded(settings, Recorder());
+  EXPECT_EQ(guarded.Start(), "");
+  EXPECT_GT(guarded.port(), 0);
+}
+
+// --- Slow clients ---
+
+TEST_F(WebhookServerTest, IdleAndTricklingConnectionsDoNotDelayAValidPost) {
+  auto settings = Settings();
+  settings.max_connections = 8;
+  auto server = StartServer(settings);
+  const int port = server->port();
+  // Far more connections than the limit: some idle, some stuck halfway
+  // through their head.
+  const auto idle = Waiting(port, 20, "");
+  const auto halfway = Waiting(port, 20, "POST / HT");
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = Request(port, "POST", "/", Records({Record("ObjectCreated:Put", "photos", "k")}));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  EXPECT_EQ(calls(), 1);
+  EXPECT_GE(server->stats().rejected[size_t(RejectReason::kOverloaded)], 32u)
+      << "the slow connections past the limit were closed";
+}
+
+TEST_F(WebhookServerTest, ARequestNotCompleteInTimeGets408) {
+  auto settings = Settings();
+  settings.head_timeout = std::chrono::milliseconds(300);
+  settings.request_timeout = std::chrono::milliseconds(600);
+  auto server = StartServer(settings);
+  UniqueFd idle = Connect(server->port());
+  UniqueFd stalled_body = Connect(server->port());
+  ASSERT_TRUE(idle.valid() && stalled_body.valid());
+  ASSERT_TRUE(SendAll(stalled_body.get(), "POST / HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"Rec"));
+  const auto start = std::chrono::steady_clock::now();
+  std::string answer = ReadUntilClose(idle.get(), std::chrono::seconds(5));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << answer;
+  EXPECT_NE(answer.find("request head not complete in time"), std::string::npos) << answer;
+  answer = ReadUntilClose(stalled_body.get(), std::chrono::seconds(5));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << answer;
+  EXPECT_NE(answer.find("request not complete in time"), std::string::npos) << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(server->stats().rejected[size_t(RejectReason::kTimeout)], 2u);
+  EXPECT_EQ(calls(), 0);
+}
+
+TEST_F(WebhookServerTest, WhenEveryConnectionIsPastItsHeadANewOneGets503) {
+  auto settings = Settings();
+  settings.max_connections = 3;
+  auto server = StartServer(settings);
+  const auto busy = Waiting(server->port(), 3, "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  const auto r = Request(server->port(), "POST", "/", Records({Record("ObjectCreated:Put", "photos", "k")}));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos) << r.headers;
+  EXPECT_EQ(server->stats().rejected[size_t(RejectReason::kOverloaded)], 1u);
+}
+
+TEST_F(WebhookServerTest, ConnectionsAnsweredAlreadyMakeRoomFirst) {
+  auto settings = Settings();
+  settings.token = kToken;
+  settings.max_connections = 3;
+  auto server = StartServer(settings);
+  // Refused, answered, and kept open by their clients (the server lingers).
+  const auto answered =
+      Waiting(server->port(), 3, "POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n");
+  const auto r = Request(server->port(), "POST", "/",
+                         Records({Record("ObjectCreated:Put", "photos", "k")}), false,
+                         {std::string("Authorization: Bearer ") + kToken});
+  EXPECT_EQ(r.status, 200) << r.body;
+  const auto stats = server->stats();
+  EXPECT_EQ(stats.rejected[size_t(RejectReason::kUnauthorized)], 3u);
+  EXPECT_EQ(stats.rejected[size_t(RejectReason::kOverloaded)], 0u);
+}
+
+TEST_F(WebhookServerTest, BodiesBeingReadHoldAtMostTheBufferBudget) {
+  auto settings = Settings();
+  settings.max_body_bytes = 1000;
+  settings.max_buffered_bytes = 1500;
+  auto server = StartServer(settings);
+  UniqueFd first = Connect(server->port());
+  ASSERT_TRUE(SendAll(first.get(), "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" +
+                                        std::string(900, ' ')));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  UniqueFd second = Connect(server->port());
+  ASSERT_TRUE(SendAll(second.get(), "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
+  const std::string answer = ReadUntilClose(second.get(), std::chrono::seconds(5));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << answer;
+  // The first one finishes normally.
+  ASSERT_TRUE(SendAll(first.get(), std::string(100, ' ')));
+  EXPECT_TRUE(ReadUntilClose(first.get(), std::chrono::seconds(5)).starts_with("HTTP/1.1 400"))
+      << "a body of blanks is not JSON, but it was read whole";
+}
+
+// --- HTTP details ---
+
+TEST_F(WebhookServerTest, Expect100ContinueGetsTheInterimAnswer) {
+  auto server = StartServer(Settings());
+  UniqueFd fd = Connect(server->port());
+  const std::string body = Records({Record("ObjectCreated:Put", "photos", "k")});
+  ASSERT_TRUE(SendAll(fd.get(), "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n"));
+  char buffer[64] = {};
+  const ssize_t n = recv(fd.get(), buffer, sizeof(buffer) - 1, 0);
+  EXPECT_EQ(std::string(buffer, n > 0 ? size_t(n) : 0), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(SendAll(fd.get(), body));
+  const std::string answer = ReadUntilClose(fd.get(), std::chrono::seconds(5));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  EXPECT_EQ(calls(), 1);
+}
+
+TEST_F(WebhookServerTest, RequestsThatAreNotHttpWeTakeAreRefused) {
+  auto settings = Settings();
+  settings.max_head_bytes = 1024;
+  auto server = StartServer(settings);
+  const std::pair<std::string, std::string> cases[] = {
+      {"GARBAGE\r\n\r\n", "HTTP/1.1 400 "},
+      {"POST / HTTP/2.0\r\n\r\n", "HTTP/1.1 400 "},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 "},
+      {"POST / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "HTTP/1.1 400 "},
+      {"POST / HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n", "HTTP/1.1 431 "},
+  };
+  for (const auto& [request, status] : cases) {
+    UniqueFd fd = Connect(server->port());
+    ASSERT_TRUE(SendAll(fd.get(), request));
+    const std::string answer = ReadUntilClose(fd.get(), std::chrono::seconds(5));
+    EXPECT_TRUE(answer.starts_with(status)) << request.substr(0, 60) << " -> " << answer;
+  }
+  EXPECT_EQ(calls(), 0);
+  const auto stats = server->stats();
+  EXPECT_EQ(stats.rejected[size_t(RejectReason::kMalformed)], 4u);
+  EXPECT_EQ(stats.rejected[size_t(RejectReason::kTooLarge)], 1u);
 }
 
 }  // namespace
