@@ -20,14 +20,6 @@ namespace {
 
 constexpr int kFiles = 20000;
 
-// Whether this build (and so the freshfs-mount built with it) runs under a
-// sanitizer's allocator.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizedAllocator = true;
-#else
-constexpr bool kSanitizedAllocator = false;
-#endif
-
 // What `ls -l` does: read the directory, then stat every name.
 size_t ListAndStat(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());

@@ -78,4 +78,13 @@ std::string ReadFileOrEmpty(const std::string& path);
 // Resident set size of `pid` in bytes (VmRSS), 0 if unknown.
 size_t ResidentBytes(pid_t pid);
 
+// Whether this build (and so the freshfs-mount built with it) runs under a
+// sanitizer's allocator: ASan's quarantine and TSan's allocator hold on to
+// freed memory, so RSS says nothing about the daemon's own use there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizedAllocator = true;
+#else
+inline constexpr bool kSanitizedAllocator = false;
+#endif
+
 }  // namespace freshfs::testing
