@@ -54,9 +54,13 @@ int FuseMountCount(const std::string& target) { return int(MountsAt(target, "fus
 void AbortFuse(const std::string& target) {
   const auto mounts = MountsAt(target, "fuse");
   if (mounts.empty()) return;
-  if (!IsMountedAt(kConnections, "fusectl") &&
-      ::mount("fusectl", kConnections, "fusectl", 0, nullptr) != 0) {
-    spdlog::warn("cannot mount fusectl on {}: {}", kConnections, std::strerror(errno));
+  // fusectl mounted here for the abort is unmounted again: the node is left
+  // as it was found.
+  bool mounted_here = false;
+  if (!IsMountedAt(kConnections, "fusectl")) {
+    mounted_here = ::mount("fusectl", kConnections, "fusectl", 0, nullptr) == 0;
+    if (!mounted_here)
+      spdlog::warn("cannot mount fusectl on {}: {}", kConnections, std::strerror(errno));
   }
   for (const MountEntry& mount : mounts) {
     const std::string abort = ConnectionDir(mount) + "/abort";
@@ -65,6 +69,7 @@ void AbortFuse(const std::string& target) {
       spdlog::warn("aborting the FUSE connection at {} ({}): {}", target, abort,
                    std::strerror(errno));
   }
+  if (mounted_here) ::umount2(kConnections, MNT_DETACH);
 }
 
 void DetachFuse(const std::string& target) {

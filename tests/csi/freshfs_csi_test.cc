@@ -298,7 +298,10 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
     ASSERT_TRUE(Unpublish(*node, "vol-2", tmp_.path() / "target2").ok());
   }
 
-  // A child killed hard: the volume is served again within seconds.
+  // A child killed hard: the volume is served again within seconds, and
+  // the node's mounts are left as they were (fusectl, mounted for the
+  // abort, is unmounted again).
+  const bool fusectl_before = ReadFile("/proc/self/mounts").find(" fusectl ") != std::string::npos;
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
   ASSERT_EQ(::kill(child, SIGKILL), 0);
@@ -308,6 +311,7 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   }, 15s)) << csi->log();
   EXPECT_NE(ScrapeMetrics(port).find("freshfs_csi_child_restarts_total{volume=\"vol-1\"} 1"),
             std::string::npos);
+  EXPECT_EQ(ReadFile("/proc/self/mounts").find(" fusectl ") != std::string::npos, fusectl_before);
 
   // freshfs-csi killed and started again while a reader keeps reading.
   std::atomic<bool> stop{false};
