@@ -25,6 +25,10 @@ if [ "$build_only" = 0 ]; then
     fuse3
     # test
     fio attr prometheus unzip
+    # fuzzing (tests/fuzz, scripts/fuzz.sh): clang's -fsanitize=fuzzer needs
+    # the compiler-rt libraries, which clang does not pull in; llvm gives
+    # llvm-symbolizer for readable stack traces
+    clang libclang-rt-dev llvm
     # benchmarks: bench/report draws its plots with Debian's matplotlib (/usr/bin/python3)
     python3-matplotlib
     nodejs awscli python3-boto3

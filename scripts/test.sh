@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what is missing, builds with
 # AddressSanitizer + UndefinedBehaviorSanitizer, runs unit and integration
-# tests (real FUSE mounts; needs root or a user allowed to use /dev/fuse).
+# tests (real FUSE mounts; needs root or a user allowed to use /dev/fuse),
+# then briefly fuzzes every parser (scripts/fuzz.sh; FRESHFS_FUZZ_SECONDS per
+# target, default 10; FRESHFS_SKIP_FUZZ=1 skips it).
 # Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -R Readdir
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export FRESHFS_STRESS_SECONDS=${FRESHFS_STRESS_SECONDS:-60}
 status=0
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 "$@" || status=$?
+
+# Every parser of bytes from outside the process under libFuzzer, ASan and
+# UBSan (tests/fuzz): each target replays its regression inputs, then fuzzes
+# for FRESHFS_FUZZ_SECONDS from its seeds. A crash fails the run and saves
+# the input to tests/fuzz/regressions/<target>/ (commit it with the fix).
+if [ "${FRESHFS_SKIP_FUZZ:-0}" != 1 ] && [ $# -eq 0 ]; then
+  scripts/fuzz.sh "${FRESHFS_FUZZ_SECONDS:-10}" || status=$?
+fi
 
 # The race-prone parts once more under ThreadSanitizer: unit tests, the
 # freshness stress test (readers, a fast remote writer, the invalidator),

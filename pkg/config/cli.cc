@@ -64,6 +64,7 @@ std::string_view ValueName(ValueKind kind) {
     case ValueKind::kSize: return "SIZE";
     case ValueKind::kConflict: return "POLICY";
     case ValueKind::kFd: return "N";
+    case ValueKind::kResume: return "CAUSE";
   }
   return "VALUE";
 }
@@ -222,6 +223,13 @@ std::string HelpText() {
        {"report the start-up outcome on inherited",
         "descriptor N, then close it: one line,",
         "\"READY <metrics port or 0>\" or \"ERROR <reason>\""}},
+      {"    --state-fd N",
+       {"keep the resume state in inherited memfd N",
+        "(default: a memfd of its own)"}},
+      {"    --resume CAUSE",
+       {"serve on the connection MOUNTPOINT (/dev/fd/N)",
+        "of a predecessor whose state --state-fd holds;",
+        "CAUSE: crash or upgrade"}},
       {"    --s3-endpoint URL",
        {"S3 server, e.g. http://127.0.0.1:9000 (default:", "AWS, https://s3.REGION.amazonaws.com)"}},
       {"    --s3-region NAME", {"signing region (default: $AWS_REGION or", "us-east-1)"}},

@@ -50,6 +50,8 @@ constexpr Setting kSettings[] = {
     {"metrics-address", ValueKind::kAddress, ""},
     {"volume-name", ValueKind::kName, ""},
     {"ready-fd", ValueKind::kFd, ""},
+    {"state-fd", ValueKind::kFd, ""},
+    {"resume", ValueKind::kResume, ""},
     {"s3-endpoint", ValueKind::kUrl, ""},
     {"s3-region", ValueKind::kString, ""},
     {"s3-path-style", ValueKind::kBool, ""},
@@ -97,12 +99,12 @@ std::optional<std::string> CheckAddress(std::string_view v) {
   unsigned char buffer[sizeof(in6_addr)];
   if (host.front() == '[') {
     if (host.back() != ']' || ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buffer) != 1)
-      return "host " + host + " is not an IPv6 address in brackets";
+      return "host " + Escaped(host) + " is not an IPv6 address in brackets";
   } else if (host.find_first_not_of("0123456789.") == std::string::npos) {
     if (::inet_pton(AF_INET, host.c_str(), buffer) != 1)
-      return "host " + host + " is not an IPv4 address (four numbers from 0 to 255)";
+      return "host " + Escaped(host) + " is not an IPv4 address (four numbers from 0 to 255)";
   } else if (!IsHostName(host)) {
-    return "host " + host + " is not an IP address or a host name";
+    return "host " + Escaped(host) + " is not an IP address or a host name";
   }
   return std::nullopt;
 }
@@ -192,6 +194,11 @@ size_t SchemeLength(std::string_view source) {
 std::optional<std::string> SourcePath(const std::string& source, std::string* reason) {
   if (source.empty()) {
     *reason = "must not be empty";
+    return std::nullopt;
+  }
+  // A volume attribute can hold one; the path opened would end before it.
+  if (source.find('\0') != std::string::npos) {
+    *reason = "contains a NUL byte";
     return std::nullopt;
   }
   const size_t scheme_length = SchemeLength(source);
@@ -371,7 +378,14 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       // Those carry other output (logs on stderr), and a number freed after
       // the report would be taken by the next file opened.
       if (fd <= 2) return "must be 3 or more (0, 1 and 2 are stdin, stdout and stderr)";
-      options.ready_fd = static_cast<int>(fd);
+      if (name == "ready-fd") options.ready_fd = static_cast<int>(fd);
+      if (name == "state-fd") options.state_fd = static_cast<int>(fd);
+      return std::nullopt;
+    }
+    case ValueKind::kResume: {
+      if (value == "crash") options.resume = Options::ResumeCause::kCrash;
+      else if (value == "upgrade") options.resume = Options::ResumeCause::kUpgrade;
+      else return "must be crash or upgrade (why the predecessor is gone)";
       return std::nullopt;
     }
     case ValueKind::kName: {
@@ -439,6 +453,10 @@ std::optional<S3Source> ParseS3Source(const std::string& source, std::string* re
   if (slash != std::string_view::npos) {
     std::string_view prefix = rest.substr(slash + 1);
     while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    if (prefix.find('\0') != std::string_view::npos) {
+      *reason = "prefix " + Quoted(prefix) + " contains a NUL byte";
+      return std::nullopt;
+    }
     size_t start = 0;
     while (start < prefix.size()) {
       size_t end = prefix.find('/', start);

@@ -85,11 +85,20 @@ struct Options {
   // line, "READY <metrics-port>" or "ERROR <message>", then is closed.
   std::optional<int> ready_fd;
 
+  // Resume (docs/resume.md). --state-fd: an inherited memfd the daemon keeps
+  // its resume state in (default: one of its own). --resume CAUSE: the
+  // state holds a predecessor's, whose connection MOUNTPOINT (/dev/fd/N)
+  // is; serve it on.
+  std::optional<int> state_fd;
+  enum class ResumeCause { kCrash, kUpgrade };
+  std::optional<ResumeCause> resume;
+
   // Kernel-side I/O.
   unsigned max_threads = 16;  // --max-threads: FUSE worker threads
 
-  // S3 sources. Credentials: --s3-credentials-file, else the AWS_* variables,
-  // else the shared credentials file (never on the command line).
+  // S3 sources. Credentials: the chain of s3/credential_chain.h
+  // (--s3-credentials-file, the AWS_* variables, web identity, the shared
+  // files, container credentials, IMDS); never on the command line.
   std::optional<std::string> s3_endpoint;          // --s3-endpoint URL (default: AWS)
   std::optional<std::string> s3_region;            // --s3-region (default: $AWS_REGION, us-east-1)
   bool s3_path_style = false;                      // --s3-path-style
@@ -123,6 +132,7 @@ enum class ValueKind {
   kSize,       // bytes, with an optional K, M, G or T suffix (powers of 1024)
   kConflict,   // keep-both|overwrite
   kFd,         // a descriptor number: decimal 3..2147483647 (not stdin/stdout/stderr)
+  kResume,     // crash|upgrade
 };
 
 struct Setting {

@@ -1,5 +1,6 @@
 #include "config/yaml_config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 namespace freshfs::config {
@@ -16,6 +18,65 @@ std::string Where(const std::string& path, const YAML::Mark& mark) {
   std::string where = "config " + path;
   if (!mark.is_null()) where += " line " + std::to_string(mark.line + 1);
   return where;
+}
+
+// Where each document of a YAML stream starts, and its root node; nothing
+// else is kept.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;
+    YAML::Mark root = YAML::Mark::null_mark();
+  };
+  std::vector<Document> documents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents.push_back({mark}); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (!documents.empty() && documents.back().root.is_null()) documents.back().root = mark;
+  }
+};
+
+// The single document of `text`, or an error. Not YAML::LoadAll(): on some
+// malformed streams (a ',' where a document starts) yaml-cpp 0.7 returns
+// empty documents forever without consuming anything, allocating until the
+// process is killed (jbeder/yaml-cpp#1040, found by tests/fuzz/yaml_config).
+// Two documents at most are parsed here. Throws YAML::Exception.
+std::optional<std::string> LoadOneDocument(std::string_view text, const std::string& path,
+                                           YAML::Node* root) {
+  std::istringstream stream{std::string(text)};
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+    const YAML::Mark first = starts.documents.front().start;
+    const YAML::Mark second = starts.documents.back().start;
+    if (second.pos == first.pos && static_cast<size_t>(second.pos) < text.size()) {
+      return Where(path, second) + ": invalid YAML: unexpected " +
+             Quoted(text.substr(second.pos, 1));  // nothing was consumed
+    }
+    const YAML::Mark root = starts.documents.back().root;
+    return Where(path, root.is_null() ? second : root) + ": more than one YAML document";
+  }
+  *root = YAML::Load(std::string(text));
+  return std::nullopt;
 }
 
 std::optional<std::string> ReadFile(const std::string& path, std::string* text) {
@@ -67,18 +128,14 @@ std::optional<std::string> ApplyKey(const YAML::Node& key, const YAML::Node& val
 
 std::optional<std::string> ApplyYamlText(std::string_view text, const std::string& path,
                                          Options& options) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    if (auto error = LoadOneDocument(text, path, &root)) return error;
   } catch (const YAML::Exception& e) {
-    return Where(path, e.mark) + ": invalid YAML: " + e.msg;
+    return Where(path, e.mark) + ": invalid YAML: " + Escaped(e.msg);
   }
-  if (documents.size() > 1) {
-    return Where(path, documents[1].Mark()) + ": more than one YAML document";
-  }
-  if (documents.empty() || documents[0].IsNull()) return std::nullopt;  // only comments
+  if (!root.IsDefined() || root.IsNull()) return std::nullopt;  // only comments
 
-  const YAML::Node& root = documents[0];
   if (!root.IsMap()) {
     return Where(path, root.Mark()) + ": expected a mapping of option names to values, got " +
            (root.IsScalar() ? "a single value" : std::string(Describe(root)));

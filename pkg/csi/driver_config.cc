@@ -59,7 +59,7 @@ Result<DriverConfig> ParseDriverConfig(std::string_view text, const std::string&
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(Where(path, e.mark) + ": invalid YAML: " + e.msg);
+    return InvalidArgument(Where(path, e.mark) + ": invalid YAML: " + Escaped(e.msg));
   }
   DriverConfig config;
   if (root.IsNull()) return config;

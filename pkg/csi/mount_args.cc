@@ -83,11 +83,13 @@ std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& 
   if (const std::string* size = attr("cacheSize")) {
     argv.insert(argv.end(), {"--cache-dir", dirs.cache, "--cache-size", *size});
   }
-  if (spec.read_only) argv.push_back("--read-only");
   for (const std::string& flag : spec.mount_flags) {
     argv.push_back("-o");
     argv.push_back(flag);
   }
+  // After the flags: options apply in order, and an "rw" among them must
+  // not make the child of a read-only volume writable.
+  if (IsReadOnlySpec(spec)) argv.push_back("--read-only");
   if (!spec.secrets.empty()) {
     argv.push_back("--s3-credentials-file");
     argv.push_back("/dev/fd/" + std::to_string(kCredentialsFd));

@@ -113,6 +113,11 @@ MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process,
                      .Name("freshfs_csi_child_restarts_total")
                      .Help("freshfs-mount processes started again after they died, by volume")
                      .Register(*registry);
+    resumes_ = &prometheus::BuildCounter()
+                    .Name("freshfs_csi_resumes_total")
+                    .Help("freshfs-mount processes succeeded by a new one on the same kernel "
+                          "connection, by cause (crash: the old one died)")
+                    .Register(*registry);
     published_ = &prometheus::BuildGauge()
                       .Name("freshfs_csi_published_volumes")
                       .Help("Volumes published on this node (one freshfs-mount each)")
@@ -384,8 +389,10 @@ void MountSupervisor::Supervise() {
   }
 }
 
-// The restart loop for one volume: a child that died has its connection
-// aborted and is started again, with backoff while starts keep failing.
+// The restart loop for one volume: a child that died is succeeded by a new
+// one on the same connection (docs/resume.md: applications see a pause),
+// or where that cannot be, has its connection aborted and is started
+// again, with backoff while starts keep failing.
 void MountSupervisor::CheckOne(const std::string& target) {
   std::shared_ptr<Volume> v;
   {
@@ -401,10 +408,26 @@ void MountSupervisor::CheckOne(const std::string& target) {
   if (alive) {
     if (now - v->started > kHealthyAfter) v->backoff = kFirstBackoff;
   } else if (v->running) {
-    spdlog::warn("volume {}: freshfs-mount (pid {}) died; mounting it again at {}",
-                 v->spec().volume_id, v->process->pid(), target);
     ++v->restarts;
     if (restarts_) restarts_->Add({{"volume", VolumeLabel(v->spec().volume_id)}}).Increment();
+    Status resumed = Status(Internal("Linux before 6.9 cannot resend unanswered requests"));
+    if (VolumeProcess::KernelResends()) {
+      spdlog::warn("volume {}: freshfs-mount (pid {}) died; a successor resumes its connection",
+                   v->spec().volume_id, v->process->pid());
+      resumed = v->process->Resume();
+    }
+    if (resumed.ok()) {
+      if (resumes_) resumes_->Add({{"cause", "crash"}}).Increment();
+      std::lock_guard lock(mu_);
+      v->port = v->process->port();
+      v->started = Clock::now();
+      Save(*v);
+      v->busy = false;
+      return;
+    }
+    spdlog::warn("volume {}: freshfs-mount (pid {}) died and cannot be resumed ({}); mounting "
+                 "it again at {}", v->spec().volume_id, v->process->pid(), resumed.message(),
+                 target);
     v->process->Clear();
     start = true;
   } else {

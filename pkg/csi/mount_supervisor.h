@@ -96,6 +96,7 @@ class MountSupervisor final : public VolumeManager {
   const ProcessSettings process_;
   const VolumeStateStore store_;
   prometheus::Family<prometheus::Counter>* restarts_ = nullptr;
+  prometheus::Family<prometheus::Counter>* resumes_ = nullptr;
   prometheus::Gauge* published_ = nullptr;
 
   mutable std::mutex mu_;

@@ -9,10 +9,12 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -146,28 +148,65 @@ Status VolumeProcess::Start() {
     return s;
   };
 
+  // The resume state: a memory file kept here, so that a successor finds
+  // it when this child dies (docs/resume.md).
+  state_.reset(::memfd_create("freshfs-state", MFD_CLOEXEC));
+  if (!state_.valid())
+    return fail(Internal(std::string("memfd_create: ") + std::strerror(errno)));
+  if (s3_ && ::fchown(state_.get(), settings_.s3_user.first, settings_.s3_user.second) != 0)
+    return fail(Internal(std::string("fchown of the resume state: ") + std::strerror(errno)));
+  Status spawned = SpawnChild(fuse->get(), staging, cache, log, {});
+  if (!spawned.ok()) {
+    state_.reset();
+    return fail(spawned);
+  }
+  fuse_ = std::move(*fuse);
+  spdlog::info("volume {} mounted at {} (freshfs-mount pid {}{})", spec_.volume_id, target, pid_,
+               settings_.cgroups.enabled() ? ", cgroup " + settings_.cgroups.parent() + "/" + cgroup_
+                                           : std::string());
+  return Status::Ok();
+}
+
+Status VolumeProcess::Resume() {
+  if (!fuse_.valid() || !state_.valid())
+    return Internal("volume " + spec_.volume_id + ": no connection or state to resume");
+  ForgetChild();
+  std::string staging, cache, log;
+  if (Status s = PrepareDirs(&staging, &cache, &log); !s.ok()) return s;
+  Status s = SpawnChild(fuse_.get(), staging, cache, log, {"--resume", "crash"});
+  if (!s.ok()) return s;
+  spdlog::info("volume {}: freshfs-mount pid {} resumed the connection at {}", spec_.volume_id,
+               pid_, spec_.target_path);
+  return Status::Ok();
+}
+
+Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std::string& cache,
+                                 const std::string& log, std::vector<std::string> extra) {
   int ready[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0) return fail(Internal(std::string("pipe: ") + std::strerror(errno)));
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
   UniqueFd ready_read(ready[0]), ready_write(ready[1]), credentials;
   if (!spec_.secrets.empty()) {
     // A sealed memory file, not a pipe: written in full before the child
     // exists, whatever its size, and nothing here can block on a reader.
     auto made = CredentialsFile(CredentialsFileText(spec_.secrets), settings_.s3_user);
-    if (!made) return fail(made.error());
+    if (!made) return made.error();
     credentials = std::move(*made);
   }
 
   SpawnPlan plan;
   plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache});
+  // Before SOURCE and MOUNTPOINT, the last two.
+  extra.insert(extra.begin(), {"--state-fd", std::to_string(kStateFd)});
+  plan.argv.insert(plan.argv.end() - 2, extra.begin(), extra.end());
   UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   plan.log_fd = log_fd.get();
-  plan.fds = {{fuse->get(), kFuseFd}, {ready_write.get(), kReadyFd}};
+  plan.fds = {{fuse, kFuseFd}, {ready_write.get(), kReadyFd}, {state_.get(), kStateFd}};
   if (credentials.valid()) plan.fds.push_back({credentials.get(), kCredentialsFd});
   if (source_.valid()) plan.fds.push_back({source_.get(), kSourceFd});
   UniqueFd procs, cgroup_ns;
   if (settings_.cgroups.enabled()) {
     auto opened = settings_.cgroups.Prepare(cgroup_);
-    if (!opened) return fail(opened.error());
+    if (!opened) return opened.error();
     procs = std::move(*opened);
     cgroup_ns = settings_.cgroups.NamespaceToEnter();
   }
@@ -180,8 +219,8 @@ Status VolumeProcess::Start() {
   }
   const std::streamoff log_start = FileSize(log);
   auto pid = Spawn(plan);
-  if (!pid) return fail(Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
-                                 pid.error().message));
+  if (!pid) return Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
+                            pid.error().message);
   ready_write.reset();
   credentials.reset();
   auto port = AwaitReady(ready_read.get(), settings_.ready_timeout);
@@ -191,18 +230,14 @@ Status VolumeProcess::Start() {
     std::string why = port.error().message;
     if (const std::string last = LastLine(log, log_start); !last.empty() && why.find(last) == std::string::npos)
       why += " (last log line: " + last + ")";
-    return fail(Error{port.error().code,
-                      "freshfs-mount for volume " + spec_.volume_id + " failed: " + why});
+    return Error{port.error().code,
+                 "freshfs-mount for volume " + spec_.volume_id + " failed: " + why};
   }
   pid_ = *pid;
   own_child_ = true;
   pidfd_ = OpenPidFd(pid_);
   start_time_ = ProcessStartTime(pid_);
   port_ = *port;
-  fuse_ = std::move(*fuse);
-  spdlog::info("volume {} mounted at {} (freshfs-mount pid {}{})", spec_.volume_id, target, pid_,
-               settings_.cgroups.enabled() ? ", cgroup " + settings_.cgroups.parent() + "/" + cgroup_
-                                           : std::string());
   return Status::Ok();
 }
 
@@ -230,6 +265,9 @@ Status VolumeProcess::Adopt(pid_t pid, uint64_t start_time, int port) {
                               "serves is not what " + spec_.attributes.at("source") + " is now");
     }
   }
+  // Its resume state (none from a freshfs-csi before resume existed: that
+  // volume is mounted anew if its child dies).
+  state_ = TakeFd(pidfd.get(), kStateFd);
   pid_ = pid;
   start_time_ = start_time;
   port_ = port;
@@ -237,6 +275,14 @@ Status VolumeProcess::Adopt(pid_t pid, uint64_t start_time, int port) {
   fuse_ = std::move(fuse);
   own_child_ = false;
   return Status::Ok();
+}
+
+bool VolumeProcess::KernelResends() {
+  utsname u{};
+  if (::uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 9);
 }
 
 bool VolumeProcess::Alive() {
@@ -262,6 +308,7 @@ void VolumeProcess::ForgetChild() {
 void VolumeProcess::Clear() {
   AbortFuse(spec_.target_path);
   fuse_.reset();
+  state_.reset();
   DetachFuse(spec_.target_path);
   settings_.cgroups.Remove(cgroup_);
   ForgetChild();

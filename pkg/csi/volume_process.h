@@ -84,6 +84,10 @@ class VolumeProcess {
 
  private:
   Status OpenSource();
+  // Starts freshfs-mount on connection `fuse` with `extra` flags and waits
+  // for its READY; sets pid_, pidfd_, start_time_, port_.
+  Status SpawnChild(int fuse, const std::string& staging, const std::string& cache,
+                    const std::string& log, std::vector<std::string> extra);
   Status PrepareDirs(std::string* staging, std::string* cache, std::string* log);
   void ForgetChild();
   void Reap();  // collects our exited child's status (no zombie left)
@@ -92,7 +96,7 @@ class VolumeProcess {
   const VolumeSpec spec_;
   const std::string state_dir_, cgroup_;
   const bool s3_;
-  UniqueFd fuse_, source_, pidfd_;
+  UniqueFd fuse_, source_, pidfd_, state_;
   pid_t pid_ = -1;
   uint64_t start_time_ = 0;
   int port_ = 0;

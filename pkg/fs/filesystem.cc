@@ -3,8 +3,12 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
+
+#include "util/quote.h"
 
 namespace freshfs::fs {
 namespace {
@@ -324,6 +328,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   }
   if (retired) file->direct_io = true;
   Track(file.get());
+  file->fh = handles_.AddFile(file.get(), ino, flags, file->direct_io);
   return file.release();
 }
 
@@ -353,11 +358,14 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   file->ino = created.entry.ino;
   file->handle = std::move(*handle);
   Track(file.get());
+  file->fh = handles_.AddFile(file.get(), file->ino, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+                              file->direct_io);
   created.file = file.release();
   return created;
 }
 
 void FileSystem::Release(OpenFile* file) {
+  handles_.Remove(file->fh);
   {
     std::lock_guard lock(open_mu_);
     auto [begin, end] = open_.equal_range(file->ino);
@@ -497,14 +505,16 @@ Result<DirHandle*> FileSystem::OpenDir(fuse_ino_t ino) {
   if (!s.ok()) return Errno{s.error};
   std::lock_guard lock(open_mu_);
   open_dirs_.insert(dir.get());
+  dir->fh = handles_.AddDir(dir.get(), ino);
   return dir.release();
 }
 
 Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
                            const std::function<bool(const DirItem&)>& emit) {
   std::lock_guard lock(dir->mu);
-  if (offset == 0 && dir->loaded && dir->entries.size() > 2) {
-    // rewinddir(): a fresh snapshot, as a local filesystem would show.
+  if ((offset == 0 && dir->loaded && dir->entries.size() > 2) || !dir->loaded) {
+    // rewinddir(): a fresh snapshot, as a local filesystem would show. (Not
+    // loaded: opened by a predecessor daemon, whose snapshot is gone.)
     Status s = LoadDir(dir);
     if (!s.ok()) return s;
   }
@@ -539,12 +549,67 @@ Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
 }
 
 void FileSystem::ReleaseDir(DirHandle* dir) {
+  handles_.Remove(dir->fh);
   {
     std::lock_guard lock(open_mu_);
     open_dirs_.erase(dir);
   }
   { std::lock_guard last_use(dir->mu); }  // after the last readdir (see OpenFile::use_mu)
   delete dir;
+}
+
+void FileSystem::NoteWritten(OpenFile* file) {
+  file->writes.fetch_add(1);
+  if (file->handle && file->handle->KeepsWrites() && !file->unsaved.exchange(true))
+    handles_.MarkUnsaved(file->fh, true);
+}
+
+void FileSystem::NoteSaved(OpenFile* file, uint64_t writes_before) {
+  if (file->writes.load() != writes_before) return;
+  if (file->unsaved.exchange(false)) handles_.MarkUnsaved(file->fh, false);
+}
+
+size_t FileSystem::RestoreHandles(const std::map<uint64_t, SavedHandle>& saved) {
+  size_t lost = 0;
+  for (const auto& [fh, s] : saved) {
+    if (s.dir) {
+      auto dir = std::make_unique<DirHandle>();
+      dir->ino = s.ino;
+      dir->fh = fh;
+      {
+        std::lock_guard lock(open_mu_);
+        open_dirs_.insert(dir.get());
+      }
+      handles_.RestoreDir(fh, dir.get(), s);
+      dir.release();  // until the kernel's releasedir
+      continue;
+    }
+    auto file = std::make_unique<OpenFile>();
+    file->ino = s.ino;
+    file->fh = fh;
+    file->writable = Writes(s.flags);
+    file->direct_io = s.direct_io;
+    std::optional<std::string> path = inodes_.PathOf(s.ino);
+    if (!path) path = inodes_.FormerPath(s.ino);
+    if (s.unsaved || !path) {
+      file->lost = true;
+    } else {
+      auto handle = store_->Open(*path, s.flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+      if (handle) file->handle = std::move(*handle);
+      else file->lost = true;
+    }
+    if (file->lost) {
+      ++lost;
+      spdlog::error("resume: descriptor {} of {} {}: every further use fails with EIO", fh,
+                    path ? Quoted(*path) : "inode " + std::to_string(s.ino),
+                    s.unsaved ? "held data the predecessor had not saved to the source"
+                              : "cannot be opened again");
+    }
+    Track(file.get());
+    handles_.RestoreFile(fh, file.get(), s);
+    file.release();  // until the kernel's release
+  }
+  return lost;
 }
 
 Result<struct statvfs> FileSystem::StatFs() { return store_->StatFs(); }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "fs/change_observer.h"
+#include "fs/handle_table.h"
 #include "fs/invalidation_log.h"
 #include "fs/inode_table.h"
 #include "store/store.h"
@@ -42,9 +44,11 @@ struct FsSettings {
   bool revalidate_on_open = false;
 };
 
-// One open file: fi->fh points at it from open/create to release.
+// One open file, from open/create to release: fi->fh is its number in the
+// HandleTable.
 struct OpenFile {
   fuse_ino_t ino = 0;
+  uint64_t fh = 0;
   std::unique_ptr<store::FileHandle> handle;
   // Revalidation found the file changed: the kernel must drop its pages.
   bool changed_at_source = false;
@@ -55,6 +59,14 @@ struct OpenFile {
   // for (replaced between the lookup and the open): this descriptor reads
   // and writes past the page cache, so the inode's pages never mix versions.
   bool direct_io = false;
+  // Restored by a successor daemon without its data: written through a
+  // predecessor whose upload never happened (docs/resume.md). Every request
+  // on it fails with EIO; the kernel's other descriptors are unaffected.
+  bool lost = false;
+  // Writes through it so far, and whether some may exist only in the
+  // handle (see FileSystem::NoteWritten).
+  std::atomic<uint64_t> writes{0};
+  std::atomic<bool> unsaved{false};
   // Held shared by every request using the file, exclusively by release: the
   // kernel sends release only after the last use is answered, and this makes
   // that order explicit (and visible to ThreadSanitizer).
@@ -72,6 +84,7 @@ struct Entry {
 // on a rewind to offset 0), so offsets stay stable across readdir calls.
 struct DirHandle {
   fuse_ino_t ino = 0;
+  uint64_t fh = 0;  // its number in the HandleTable
   std::mutex mu;
   bool loaded = false;
   std::vector<store::DirEntry> entries;  // [0] ".", [1] "..", then the children
@@ -96,6 +109,8 @@ class FileSystem {
   // Who to tell about the mount's own changes (the watcher); may stay unset.
   void set_observer(ChangeObserver* observer) { observer_ = observer; }
   InodeTable& inodes() { return inodes_; }
+  // The numbers the kernel holds for open files and directories.
+  HandleTable& handles() { return handles_; }
   // Data invalidations of late, against which replies are checked.
   InvalidationLog& invalidations() { return invalidations_; }
   store::Store& store() { return *store_; }
@@ -129,6 +144,18 @@ class FileSystem {
   Result<Created> Create(fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
                          const store::Caller& caller);
   void Release(OpenFile* file);
+  // Resume: the files and directories a predecessor left open, opened
+  // again under their numbers (after the inode table was restored). A file
+  // that cannot be opened again, or held data not yet saved to the source,
+  // is restored as lost (see OpenFile::lost). Returns how many were lost.
+  size_t RestoreHandles(const std::map<uint64_t, SavedHandle>& saved);
+  // After a write through `file`: a handle that keeps written data until a
+  // flush (S3 stages it for the upload) marks the descriptor unsaved.
+  void NoteWritten(OpenFile* file);
+  // After a successful flush or fsync that began when `file` had seen
+  // `writes_before` writes: saved, unless more came meanwhile.
+  void NoteSaved(OpenFile* file, uint64_t writes_before);
+
   // Whether a descriptor open for writing exists for `ino`.
   bool OpenForWriting(fuse_ino_t ino);
 
@@ -209,6 +236,7 @@ class FileSystem {
   std::unique_ptr<store::Store> store_;
   const FsSettings settings_;
   InodeTable inodes_;
+  HandleTable handles_;
   InvalidationLog invalidations_;
 
   // Open files per inode, so an unlinked-but-open file can still be stat'ed

@@ -15,18 +15,21 @@ namespace {
 FuseContext& Ctx(fuse_req_t req) { return *static_cast<FuseContext*>(fuse_req_userdata(req)); }
 FileSystem& Fs(fuse_req_t req) { return *Ctx(req).fs; }
 
-OpenFile* FileOf(const fuse_file_info* fi) {
-  return fi ? reinterpret_cast<OpenFile*>(fi->fh) : nullptr;
+OpenFile* FileOf(fuse_req_t req, const fuse_file_info* fi) {
+  return fi ? Fs(req).handles().File(fi->fh) : nullptr;
 }
 
 // One request's use of an open file (or of none, when fi carries no handle).
 class FileUse {
  public:
-  explicit FileUse(const fuse_file_info* fi) : file_(FileOf(fi)) {
+  FileUse(fuse_req_t req, const fuse_file_info* fi) : file_(FileOf(req, fi)) {
     if (file_) lock_ = std::shared_lock(file_->use_mu);
   }
   OpenFile* file() const { return file_; }
   store::FileHandle* handle() const { return file_ ? file_->handle.get() : nullptr; }
+  // A descriptor a successor daemon could not restore (OpenFile::lost):
+  // every use fails with EIO.
+  bool lost() const { return file_ && file_->lost; }
 
  private:
   OpenFile* file_;
@@ -76,7 +79,9 @@ class CachedReply {
   InvalidationLog::Ticket ticket_;
 };
 
-DirHandle* DirOf(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
+DirHandle* DirOf(fuse_req_t req, const fuse_file_info* fi) {
+  return Fs(req).handles().Dir(fi->fh);
+}
 
 // Who sent the request. The umask is only sent with mknod, mkdir and create
 // (0 otherwise), unapplied when the kernel granted FUSE_CAP_DONT_MASK.
@@ -119,7 +124,16 @@ void ReplyXattr(fuse_req_t req, const Result<std::string>& r, size_t size) {
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
   auto* ctx = static_cast<FuseContext*>(userdata);
+  ctx->conn = conn;
   if (ctx->on_init) ctx->on_init(conn);
+  if (const std::optional<KernelInit>& saved = ctx->resume_init) {
+    conn->want = unsigned(saved->want);
+    conn->max_write = saved->max_write;
+    conn->max_readahead = saved->max_readahead;
+    conn->max_background = saved->max_background;
+    conn->congestion_threshold = saved->congestion_threshold;
+    conn->time_gran = saved->time_gran;
+  }
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -151,7 +165,8 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kGetattr);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
   ReplyAttr(req, Fs(req).GetAttr(ino, use.handle()));
 }
 
@@ -167,8 +182,11 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   else if (to_set & FUSE_SET_ATTR_ATIME) change.atime = attr->st_atim;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime = timespec{0, UTIME_NOW};
   else if (to_set & FUSE_SET_ATTR_MTIME) change.mtime = attr->st_mtim;
-  FileUse use(fi);
-  ReplyAttr(req, Fs(req).SetAttr(ino, change, use.handle()));
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  auto r = Fs(req).SetAttr(ino, change, use.handle());
+  if (r && use.file() && change.size) Fs(req).NoteWritten(use.file());
+  ReplyAttr(req, r);
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
@@ -235,7 +253,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   auto r = Fs(req).Open(ino, fi->flags);
   if (!r) return (void)fuse_reply_err(req, r.error());
-  fi->fh = reinterpret_cast<uint64_t>(*r);
+  fi->fh = (*r)->fh;
   SetOpenFlags(req, fi, **r);
   if (fuse_reply_open(req, fi) != 0) Fs(req).Release(*r);
 }
@@ -245,7 +263,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   Timed timed(req, Op::kCreate);
   auto r = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
   if (!r) return (void)fuse_reply_err(req, r.error());
-  fi->fh = reinterpret_cast<uint64_t>(r->file);
+  fi->fh = r->file->fh;
   SetOpenFlags(req, fi, *r->file);
   fuse_entry_param e = EntryParam(req, r->entry);
   if (fuse_reply_create(req, &e, fi) != 0) {
@@ -258,7 +276,8 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   Timed timed(req, Op::kRead);
   if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
   CachedReply cached(req, ino);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
   store::FileHandle* fh = use.handle();
   std::vector<char> data(size);
   // Without a handle no open was sent (FUSE_CAP_NO_OPEN_SUPPORT).
@@ -287,14 +306,19 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
     if (copied < 0) return Errno{int(-copied)};
     written = fh->Write(data.data(), size_t(copied), off);
   }
-  if (written) fs.ClearSetIdBitsAfterWrite(file, caller);
+  if (written) {
+    fs.NoteWritten(file);
+    fs.ClearSetIdBitsAfterWrite(file, caller);
+  }
   return written;
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (!use.handle()) return (void)fuse_reply_err(req, EBADF);
   auto r = WriteBuf(Fs(req), use.file(), in, off, CallerOf(req));
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_write(req, *r);
@@ -304,16 +328,24 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
 // a file opened for writing: that is the mount's own change. (A read-only
 // descriptor must not bracket anything: a remote change landing meanwhile
 // would be taken for ours.)
+// Once it succeeded, what was written before it is saved.
 template <typename F>
 Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, F flush) {
   if (!file->writable) return flush();
-  FileSystem::OwnWrite own(fs, file);
-  return flush();
+  const uint64_t writes = file->writes.load();
+  Status s;
+  {
+    FileSystem::OwnWrite own(fs, file);
+    s = flush();
+  }
+  if (s.ok()) fs.NoteSaved(file, writes);
+  return s;
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kFlush);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
   store::FileHandle* fh = use.handle();
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
@@ -323,13 +355,14 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kRelease);
-  if (OpenFile* file = FileOf(fi)) Fs(req).Release(file);
+  if (OpenFile* file = FileOf(req, fi)) Fs(req).Release(file);
   fuse_reply_err(req, 0);
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   Timed timed(req, Op::kFsync);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
   store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
   ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(),
@@ -342,16 +375,20 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
   if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
   Status s;
   {
-    FileUse use(fi);
+    FileUse use(req, fi);
+    if (use.lost()) return (void)fuse_reply_err(req, EIO);
+    if (!use.handle()) return (void)fuse_reply_err(req, EBADF);
     FileSystem::OwnWrite own(Fs(req), use.file());  // ends before the reply, as for writes
     s = use.handle()->Allocate(mode, offset, length);
+    if (s.ok()) Fs(req).NoteWritten(use.file());
   }
   ReplyStatus(req, s);
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
   Timed timed(req, Op::kLseek);
-  FileUse use(fi);
+  FileUse use(req, fi);
+  if (use.lost()) return (void)fuse_reply_err(req, EIO);
   store::FileHandle* fh = use.handle();
   if (fh == nullptr) return (void)fuse_reply_err(req, ENOSYS);  // the kernel's generic lseek
   auto r = fh->Seek(off, whence);
@@ -363,7 +400,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kOpendir);
   auto r = Fs(req).OpenDir(ino);
   if (!r) return (void)fuse_reply_err(req, r.error());
-  fi->fh = reinterpret_cast<uint64_t>(*r);
+  fi->fh = (*r)->fh;
   bool cache = Ctx(req).cache.cache_readdir && !Degraded(req);
   fi->cache_readdir = cache;
   fi->keep_cache = cache;
@@ -371,6 +408,8 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  DirHandle* dir = DirOf(req, fi);
+  if (!dir) return (void)fuse_reply_err(req, EBADF);
   std::vector<char> buf(size);
   size_t used = 0;
   auto emit = [&](const DirItem& item) {
@@ -389,13 +428,13 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
     used += need;
     return true;
   };
-  Status s = Fs(req).ReadDir(DirOf(fi), off, plus, emit);
+  Status s = Fs(req).ReadDir(dir, off, plus, emit);
   if (!s.ok() && used == 0) return (void)fuse_reply_err(req, s.error);
   // Once replied to, the request is freed and the directory may be
   // released: take what is needed after the reply now.
   InvalidationLog& log = Fs(req).invalidations();
-  const fuse_ino_t ino = DirOf(fi)->ino;
-  const InvalidationLog::Ticket listed = DirOf(fi)->listed;
+  const fuse_ino_t ino = dir->ino;
+  const InvalidationLog::Ticket listed = dir->listed;
   fuse_reply_buf(req, buf.data(), used);
   // The listing was read at opendir (or rewind): if the directory changed
   // since, the kernel may now cache it after it was told to drop it.
@@ -414,7 +453,7 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kReleasedir);
-  Fs(req).ReleaseDir(DirOf(fi));
+  if (DirHandle* dir = DirOf(req, fi)) Fs(req).ReleaseDir(dir);
   fuse_reply_err(req, 0);
 }
 

@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "fs/filesystem.h"
+#include "fs/state_journal.h"
 #include "metrics/metrics.h"
 
 namespace freshfs::fs {
@@ -47,6 +49,13 @@ struct FuseContext {
   std::atomic<unsigned> kernel_minor{0};
   // Called once from the init op, when the kernel connection is up.
   std::function<void(fuse_conn_info*)> on_init;
+  // The connection's parameters as negotiated (libfuse's, set by the init
+  // op; read them after the INIT reply).
+  fuse_conn_info* conn = nullptr;
+  // Resuming a predecessor's connection: the init op answers the replayed
+  // INIT with exactly what the predecessor was granted (the kernel keeps
+  // those; it never sees this answer).
+  std::optional<KernelInit> resume_init;
   // The kernel's answer to a notify_retrieve: the cached bytes it sent.
   std::function<void(void* cookie, std::string data)> on_retrieve;
 };

@@ -87,6 +87,8 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   std::lock_guard lock(mu_);
   if (!FindLocked(parent)) return 0;
   type &= S_IFMT;
+  JournalLocked(RecordWriter(StateOp::kLookup).U64(parent).Str(name).U32(type).U64(identity)
+                    .U64(version));
   auto same_version = [version](const Node* node) {
     return version == 0 || node->version == 0 || node->version == version;
   };
@@ -134,6 +136,7 @@ fuse_ino_t InodeTable::AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_vi
   std::lock_guard lock(mu_);
   Node* node = FindLocked(ino);
   if (!node || !FindLocked(parent)) return 0;
+  JournalLocked(RecordWriter(StateOp::kAddLink).U64(ino).U64(parent).Str(name).U64(identity));
   if (auto it = children_.find(ChildKey{parent, name}); it != children_.end())
     RemoveLinkLocked(it->second, parent, name);
   AttachLocked(node, parent, name);
@@ -149,6 +152,7 @@ void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
   std::lock_guard lock(mu_);
   Node* node = FindLocked(ino);
   if (!node || ino == kRoot) return;
+  JournalLocked(RecordWriter(StateOp::kForget).U64(ino).U64(n));
   node->nlookup = n >= node->nlookup ? 0 : node->nlookup - n;
   if (node->nlookup > 0) return;
   DetachLocked(node);
@@ -201,6 +205,15 @@ std::vector<std::pair<std::string, mode_t>> InodeTable::Paths() const {
     if (ino != kRoot && PathOfLocked(node.get(), &path)) paths.emplace_back(path, node->type);
   }
   return paths;
+}
+
+std::vector<InodeTable::Held> InodeTable::HeldNodes() const {
+  std::vector<Held> held;
+  std::lock_guard lock(mu_);
+  held.reserve(nodes_.size());
+  for (const auto& [ino, node] : nodes_)
+    if (ino != kRoot) held.push_back(Held{ino, node->parent, node->name});
+  return held;
 }
 
 std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n,
@@ -259,7 +272,9 @@ fuse_ino_t InodeTable::Find(fuse_ino_t parent, std::string_view name) const {
 void InodeTable::Detach(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = children_.find(ChildKey{parent, name});
-  if (it != children_.end()) RemoveLinkLocked(it->second, parent, name);
+  if (it == children_.end()) return;
+  JournalLocked(RecordWriter(StateOp::kDetach).U64(parent).Str(name));
+  RemoveLinkLocked(it->second, parent, name);
 }
 
 void InodeTable::RetireLocked(Node* node, fuse_ino_t parent, std::string_view name) {
@@ -271,7 +286,9 @@ void InodeTable::RetireLocked(Node* node, fuse_ino_t parent, std::string_view na
 void InodeTable::Retire(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = children_.find(ChildKey{parent, name});
-  if (it != children_.end()) RetireLocked(it->second, parent, name);
+  if (it == children_.end()) return;
+  JournalLocked(RecordWriter(StateOp::kRetire).U64(parent).Str(name));
+  RetireLocked(it->second, parent, name);
 }
 
 std::optional<std::string> InodeTable::FormerPath(fuse_ino_t ino) const {
@@ -294,6 +311,9 @@ void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
   Node* from = from_it == children_.end() ? nullptr : from_it->second;
   Node* to = to_it == children_.end() ? nullptr : to_it->second;
   if (from && from == to && !exchange) return;  // two names of one file: rename(2) does nothing
+  if (!from && !to) return;
+  JournalLocked(RecordWriter(StateOp::kRename).U64(from_parent).Str(from_name).U64(to_parent)
+                    .Str(to_name).U8(exchange));
   // Copy the names first: they may point into the links we are about to move.
   std::string from_copy(from_name), to_copy(to_name);
   if (to) RemoveLinkLocked(to, to_parent, to_copy);
@@ -311,6 +331,7 @@ uint64_t InodeTable::VersionOf(fuse_ino_t ino) const {
 void InodeTable::SetVersion(fuse_ino_t ino, uint64_t version) {
   std::lock_guard lock(mu_);
   if (Node* node = FindLocked(ino); node && node->version != version) {
+    JournalLocked(RecordWriter(StateOp::kSetVersion).U64(ino).U64(version));
     node->version = version;
     node->confirmed = false;
   }
@@ -324,7 +345,10 @@ bool InodeTable::Confirmed(fuse_ino_t ino) const {
 
 void InodeTable::Confirm(fuse_ino_t ino) {
   std::lock_guard lock(mu_);
-  if (Node* node = FindLocked(ino)) node->confirmed = true;
+  Node* node = FindLocked(ino);
+  if (!node || node->confirmed) return;
+  JournalLocked(RecordWriter(StateOp::kConfirm).U64(ino));
+  node->confirmed = true;
 }
 
 mode_t InodeTable::TypeOf(fuse_ino_t ino) const {
@@ -347,6 +371,143 @@ uint64_t InodeTable::LookupCount(fuse_ino_t ino) const {
 size_t InodeTable::Size() const {
   std::lock_guard lock(mu_);
   return nodes_.size();
+}
+
+void InodeTable::WithLock(const std::function<void()>& f) const {
+  std::lock_guard lock(mu_);
+  f();
+}
+
+void InodeTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
+  sink(RecordWriter(StateOp::kNextIno).U64(next_ino_).data());
+  for (const auto& [ino, node] : nodes_) {
+    if (ino == kRoot) continue;
+    RecordWriter w(StateOp::kNode);
+    // The identity map may point at a newer node of the same identity.
+    auto same = identities_.find(node->identity);
+    const bool mapped = same != identities_.end() && same->second == node.get();
+    w.U64(ino).U64(node->parent).U32(node->type).U64(node->nlookup).U64(node->identity)
+        .U8(mapped).U64(node->version).U8(node->confirmed).Str(node->name);
+    w.U32(node->more ? uint32_t(node->more->size()) : 0);
+    if (node->more)
+      for (const Link& l : *node->more) w.U64(l.parent).Str(l.name);
+    auto retired = retired_.find(ino);
+    w.U8(retired != retired_.end());
+    if (retired != retired_.end()) w.U64(retired->second.parent).Str(retired->second.name);
+    sink(w.data());
+  }
+}
+
+InodeTable::Replayed InodeTable::RestoreNode(RecordReader& r) {
+  auto node = std::make_unique<Node>();
+  node->ino = r.U64();
+  const fuse_ino_t parent = r.U64();
+  node->type = r.U32();
+  node->nlookup = r.U64();
+  const ino_t identity = r.U64();
+  const bool mapped = r.U8() != 0;
+  node->version = r.U64();
+  node->confirmed = r.U8() != 0;
+  const std::string_view name = r.Str();
+  std::vector<std::pair<fuse_ino_t, std::string_view>> more;
+  for (uint32_t n = r.U32(); r.ok() && n > 0; --n) {
+    fuse_ino_t p = r.U64();
+    more.emplace_back(p, r.Str());
+  }
+  std::optional<Link> retired;
+  if (r.U8() != 0) {
+    fuse_ino_t p = r.U64();
+    retired = Link{p, std::string(r.Str())};
+  }
+  if (!r.ok() || node->ino <= kRoot) return Replayed::kMalformed;
+  std::lock_guard lock(mu_);
+  if (nodes_.count(node->ino)) return Replayed::kMalformed;
+  Node* raw = node.get();
+  nodes_.emplace(raw->ino, std::move(node));
+  if (parent != 0) {
+    AttachLocked(raw, parent, name);
+    for (const auto& [p, n] : more) AttachLocked(raw, p, n);
+  } else {
+    raw->name.assign(name);  // detached: the name it had, as the predecessor kept it
+  }
+  raw->identity = identity;
+  if (identity != 0 && mapped) identities_[identity] = raw;
+  if (retired) retired_[raw->ino] = std::move(*retired);
+  return Replayed::kApplied;
+}
+
+InodeTable::Replayed InodeTable::Replay(std::string_view record) {
+  RecordReader r(record);
+  switch (r.Op()) {
+    case StateOp::kLookup: {
+      fuse_ino_t parent = r.U64();
+      std::string_view name = r.Str();
+      mode_t type = r.U32();
+      ino_t identity = r.U64();
+      uint64_t version = r.U64();
+      if (!r.ok()) return Replayed::kMalformed;
+      Lookup(parent, name, type, identity, version);
+      return Replayed::kApplied;
+    }
+    case StateOp::kAddLink: {
+      fuse_ino_t ino = r.U64(), parent = r.U64();
+      std::string_view name = r.Str();
+      ino_t identity = r.U64();
+      if (!r.ok()) return Replayed::kMalformed;
+      AddLink(ino, parent, name, identity);
+      return Replayed::kApplied;
+    }
+    case StateOp::kForget: {
+      fuse_ino_t ino = r.U64();
+      uint64_t n = r.U64();
+      if (!r.ok()) return Replayed::kMalformed;
+      Forget(ino, n);
+      return Replayed::kApplied;
+    }
+    case StateOp::kDetach:
+    case StateOp::kRetire: {
+      const bool retire = StateOp(record[0]) == StateOp::kRetire;
+      fuse_ino_t parent = r.U64();
+      std::string_view name = r.Str();
+      if (!r.ok()) return Replayed::kMalformed;
+      retire ? Retire(parent, name) : Detach(parent, name);
+      return Replayed::kApplied;
+    }
+    case StateOp::kRename: {
+      fuse_ino_t from_parent = r.U64();
+      std::string_view from_name = r.Str();
+      fuse_ino_t to_parent = r.U64();
+      std::string_view to_name = r.Str();
+      bool exchange = r.U8() != 0;
+      if (!r.ok()) return Replayed::kMalformed;
+      Rename(from_parent, from_name, to_parent, to_name, exchange);
+      return Replayed::kApplied;
+    }
+    case StateOp::kSetVersion: {
+      fuse_ino_t ino = r.U64();
+      uint64_t version = r.U64();
+      if (!r.ok()) return Replayed::kMalformed;
+      SetVersion(ino, version);
+      return Replayed::kApplied;
+    }
+    case StateOp::kConfirm: {
+      fuse_ino_t ino = r.U64();
+      if (!r.ok()) return Replayed::kMalformed;
+      Confirm(ino);
+      return Replayed::kApplied;
+    }
+    case StateOp::kNextIno: {
+      uint64_t next = r.U64();
+      if (!r.ok() || next <= kRoot) return Replayed::kMalformed;
+      std::lock_guard lock(mu_);
+      next_ino_ = next;
+      return Replayed::kApplied;
+    }
+    case StateOp::kNode:
+      return RestoreNode(r);
+    default:
+      return Replayed::kNotMine;
+  }
 }
 
 }  // namespace freshfs::fs

@@ -23,12 +23,18 @@
 // local filesystem gives a new inode: the old node keeps its page cache for
 // descriptors opened on it, and new opens never mix pages of two versions.
 //
+// Resume: with a journal set, every change is appended to it under the
+// table lock as the call that made it (the table is deterministic: the same
+// calls in the same order give the same inode numbers), so a successor
+// replays them (docs/resume.md).
+//
 // Thread-safe: one mutex; no method blocks on I/O or calls out.
 #pragma once
 
 #include <fuse_lowlevel.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -38,6 +44,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "fs/state_journal.h"
 
 namespace freshfs::fs {
 
@@ -109,6 +117,14 @@ class InodeTable {
   // Every entry the kernel holds (the root aside), with its type. One pass
   // under the table lock.
   std::vector<std::pair<std::string, mode_t>> Paths() const;
+  // Every node the kernel holds, the root aside: its number and its first
+  // name (parent 0 when detached). One pass under the table lock.
+  struct Held {
+    fuse_ino_t ino = 0;
+    fuse_ino_t parent = 0;
+    std::string name;
+  };
+  std::vector<Held> HeldNodes() const;
   // Up to `n` regular files the kernel holds, chosen at random (`seed`),
   // with their paths. One pass under the table lock.
   std::vector<std::pair<fuse_ino_t, std::string>> SampleFiles(size_t n, uint64_t seed) const;
@@ -128,6 +144,16 @@ class InodeTable {
   bool Known(fuse_ino_t ino) const;
   uint64_t LookupCount(fuse_ino_t ino) const;  // 0 if unknown
   size_t Size() const;
+
+  // Resume (see the top). Set before the table is used; may stay unset.
+  void set_journal(StateJournal* journal) { journal_ = journal; }
+  // Runs `f` with the table locked: a snapshot taken under further locks.
+  void WithLock(const std::function<void()>& f) const;
+  // Writes the whole table as records (the caller holds the lock: WithLock).
+  void WriteSnapshotLocked(const StateJournal::Sink& sink) const;
+  // Applies one record of a predecessor's journal (before set_journal).
+  enum class Replayed { kApplied, kNotMine, kMalformed };
+  Replayed Replay(std::string_view record);
 
  private:
   struct Link {
@@ -161,6 +187,10 @@ class InodeTable {
   void RetireLocked(Node* node, fuse_ino_t parent, std::string_view name);
   void ForgetIdentityLocked(Node* node);
   bool PathOfLocked(const Node* node, std::string* out) const;
+  void JournalLocked(const RecordWriter& record) const {
+    if (journal_) journal_->Append(record.data());
+  }
+  Replayed RestoreNode(RecordReader& r);
 
   mutable std::mutex mu_;
   fuse_ino_t next_ino_ = kRoot + 1;
@@ -168,6 +198,7 @@ class InodeTable {
   std::unordered_map<ChildKey, Node*, ChildKeyHash> children_;
   std::unordered_map<ino_t, Node*> identities_;  // source inode -> node, multi-link files
   std::unordered_map<fuse_ino_t, Link> retired_;  // see Retire()
+  StateJournal* journal_ = nullptr;
 };
 
 }  // namespace freshfs::fs

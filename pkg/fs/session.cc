@@ -76,22 +76,53 @@ std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx,
     fuse_session_destroy(se);
     return nullptr;
   }
-  return std::unique_ptr<FuseSession>(new FuseSession(se, settings));
+  std::unique_ptr<FuseSession> session(new FuseSession(se, ctx, settings));
+  if (settings.resume) {
+    // The kernel answered INIT long ago: replay it so libfuse knows the
+    // connection (its answer goes to a request id the kernel no longer
+    // has, and libfuse ignores that ENOENT).
+    ctx->resume_init = *settings.resume;
+    std::string request = settings.resume->request;
+    fuse_buf buf{};
+    buf.mem = request.data();
+    buf.size = request.size();
+    fuse_session_process_buf(se, &buf);
+    if (ctx->conn == nullptr || fuse_session_exited(se)) {
+      *error = "libfuse did not accept the predecessor's INIT: " + g_last_fuse_error;
+      session->mounted_ = false;
+      return nullptr;
+    }
+  }
+  return session;
 }
 
-int FuseSession::Run() {
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(config, 1);
-  fuse_loop_cfg_set_max_threads(config, settings_.max_threads);
-  fuse_loop_cfg_set_idle_threads(config, std::min(settings_.max_threads, 4u));
-  int rc = fuse_session_loop_mt(se_, config);
-  fuse_loop_cfg_destroy(config);
-  return rc;
+FuseSession::FuseSession(fuse_session* se, FuseContext* ctx, SessionSettings settings)
+    : se_(se), ctx_(ctx), settings_(std::move(settings)) {
+  loop_ = std::make_unique<RequestLoop>(se_, settings_.max_threads,
+                                        [this](std::string_view init) { InitAnswered(init); });
 }
 
-void FuseSession::Exit() { fuse_session_exit(se_); }
+void FuseSession::InitAnswered(std::string_view request) {
+  if (!on_init_answered_ || ctx_->conn == nullptr) return;
+  const fuse_conn_info& c = *ctx_->conn;
+  KernelInit init;
+  init.request.assign(request);
+  init.want = c.want;
+  init.max_write = c.max_write;
+  init.max_readahead = c.max_readahead;
+  init.max_background = c.max_background;
+  init.congestion_threshold = c.congestion_threshold;
+  init.time_gran = c.time_gran;
+  init.proto_minor = c.proto_minor;
+  on_init_answered_(init);
+}
+
+RequestLoop::End FuseSession::Run() { return loop_->Run(); }
+
+void FuseSession::Exit() { loop_->Stop(); }
 
 FuseSession::~FuseSession() {
+  loop_.reset();
   if (mounted_) fuse_session_unmount(se_);
   fuse_session_destroy(se_);
 }

@@ -113,6 +113,17 @@ int FuseNotifier::IncrementEpoch() {
   return n == ssize_t(sizeof header) ? 0 : -errno;
 }
 
+int FuseNotifier::Resend() {
+  if (kernel_minor_->load() < 40) return -ENOSYS;  // FUSE_NOTIFY_RESEND came with 7.40
+  struct {
+    uint32_t len;
+    int32_t error;  // the notify code
+    uint64_t unique;
+  } header = {sizeof header, 7 /* FUSE_NOTIFY_RESEND */, 0};
+  ssize_t n = ::write(fuse_session_fd(se_), &header, sizeof header);
+  return n == ssize_t(sizeof header) ? 0 : -errno;
+}
+
 size_t Invalidator::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size();

@@ -37,6 +37,10 @@ class KernelNotifier {
     (void)ino, (void)offset, (void)size, (void)cookie;
     return -ENOSYS;
   }
+  // Asks the kernel to queue again every request a daemon read and did not
+  // answer (FUSE_NOTIFY_RESEND, Linux 6.9+): a successor answers them.
+  // -ENOSYS where the kernel lacks it.
+  virtual int Resend() { return -ENOSYS; }
 };
 
 class FuseNotifier final : public KernelNotifier {
@@ -64,6 +68,7 @@ class FuseNotifier final : public KernelNotifier {
     return fuse_lowlevel_notify_store(se_, ino, 0, &buf, fuse_buf_copy_flags(0));
   }
   int IncrementEpoch() override;
+  int Resend() override;
   int Retrieve(fuse_ino_t ino, off_t offset, size_t size, void* cookie) override {
     return fuse_lowlevel_notify_retrieve(se_, ino, size, offset, cookie);
   }

@@ -17,6 +17,7 @@
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
 #include "fs/session.h"
+#include "mount/resume.h"
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
 #include "invalidate/self_check.h"
@@ -116,6 +117,7 @@ struct Volume::Parts {
   fs::FuseContext ctx;
   std::unique_ptr<fs::FuseSession> session;
   std::unique_ptr<invalidate::FuseNotifier> notifier;
+  std::unique_ptr<VolumeResume> resume;
   std::function<void()> on_ready;
   std::mutex stop_mu;  // StopFreshness() and the session's end, from two threads
 
@@ -430,8 +432,10 @@ struct Volume::Parts {
     ss.read_only = options.read_only;
     ss.debug = options.debug;
     ss.max_threads = options.max_threads;
+    ss.resume = resume->init();
     session = fs::FuseSession::Mount(&ctx, ss, error);
     if (!session) return false;
+    resume->Start(*filesystem, *session);
     notifier = std::make_unique<invalidate::FuseNotifier>(session->raw(), &ctx.kernel_minor);
     invalidator->Start(notifier.get());
     return true;
@@ -464,6 +468,7 @@ struct Volume::Parts {
     if (inotify_source) inotify_source->Stop();
     if (watcher) watcher->Stop();
     if (invalidator) invalidator->Stop();
+    if (resume) resume->Stop();
   }
   void Stop() {
     StopFreshness();
@@ -514,10 +519,13 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   p.filesystem = std::make_unique<fs::FileSystem>(
       store::Instrument(std::move(store), p.metrics.get()), p.FsSettings());
   p.invalidator = std::make_unique<invalidate::Invalidator>(p.metrics.get());
+  p.resume = VolumeResume::Open(p.options, p.options.source, error);
+  if (!p.resume || !p.resume->Restore(*p.filesystem, error)) return false;
   if (!p.StartWatcher(error)) return false;
   if (!p.BindEvents(error)) return false;
   p.SetUpKernelCache(description);
   if (!p.MountSession(error)) return false;
+  p.resume->AfterCrash(*p.filesystem, *p.invalidator);
   p.StartEvents();
   return true;
 }
@@ -539,7 +547,8 @@ int Volume::Serve() {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  int rc = p.session->Run();
+  fs::RequestLoop::End end = p.session->Run();
+  int rc = end == fs::RequestLoop::End::kError ? 1 : 0;
   loop_done = true;
   p.Stop();
   spdlog::info("unmounted {}", p.mountpoint);

@@ -191,7 +191,13 @@ std::optional<int64_t> ParseIso8601(std::string_view t) {
   if (pos != t.size()) return std::nullopt;
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
-  return seconds * 1000000000 + nanos;
+  // Nanoseconds since 1970 fit in int64 only from 1677 to 2262.
+  int64_t ns = 0;
+  if (__builtin_mul_overflow(seconds, int64_t{1000000000}, &ns) ||
+      __builtin_add_overflow(ns, nanos, &ns)) {
+    return std::nullopt;
+  }
+  return ns;
 }
 
 std::string UrlDecode(std::string_view text) { return PercentDecode(text, /*plus_is_space=*/true); }

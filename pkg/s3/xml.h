@@ -53,7 +53,7 @@ std::string BuildCompleteMultipartUpload(const std::vector<std::string>& etags);
 std::string BuildDeleteObjects(const std::vector<std::string>& keys, bool quiet);
 
 // "2026-11-22T02:29:33.123Z" (fraction optional, "Z" or "+hh:mm") → ns since
-// the epoch.
+// the epoch; nullopt outside what int64 nanoseconds hold (1677 to 2262).
 std::optional<int64_t> ParseIso8601(std::string_view text);
 
 // Reverses S3's encoding-type=url (percent-escapes, '+' for space).

@@ -50,6 +50,7 @@ class InstrumentedFile final : public FileHandle {
   Result<off_t> Seek(off_t offset, int whence) override { return inner_->Seek(offset, whence); }
   // The first block's fetch (S3): counted as the read it replaces.
   Status Pin() override { return Timed(m_, StoreOp::kRead, [&] { return inner_->Pin(); }); }
+  bool KeepsWrites() const override { return inner_->KeepsWrites(); }
 
  private:
   std::unique_ptr<FileHandle> inner_;

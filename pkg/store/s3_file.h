@@ -48,6 +48,7 @@ class S3File final : public FileHandle {
   Status Allocate(int mode, off_t offset, off_t length) override;
   Result<off_t> Seek(off_t offset, int whence) override;
   Status Pin() override;
+  bool KeepsWrites() const override { return true; }
 
   // For S3Store: the local state of a file open for writing.
   struct stat LocalStat();

@@ -70,6 +70,9 @@ class FileHandle {
   // open (the descriptor is the version); an S3 object fetches its first
   // block here, which its first read would fetch anyway.
   virtual Status Pin() { return Status::Ok(); }
+  // Whether written data may stay in the handle until Flush()/Fsync()
+  // (S3 stages it for the upload) instead of reaching the source at once.
+  virtual bool KeepsWrites() const { return false; }
 };
 
 class Store {

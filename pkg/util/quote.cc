@@ -2,9 +2,11 @@
 
 namespace freshfs {
 
-std::string Quoted(std::string_view value) {
+std::string Quoted(std::string_view value) { return "\"" + Escaped(value) + "\""; }
+
+std::string Escaped(std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
+  std::string out;
   for (const char c : value) {
     const auto byte = static_cast<unsigned char>(c);
     if (c == '\n') {
@@ -22,7 +24,7 @@ std::string Quoted(std::string_view value) {
       out += c;
     }
   }
-  return out + "\"";
+  return out;
 }
 
 }  // namespace freshfs

@@ -9,4 +9,8 @@ namespace freshfs {
 
 std::string Quoted(std::string_view value);
 
+// As Quoted(), without the quotes: for text from a library (say a parser's
+// message) that may carry a byte of the input.
+std::string Escaped(std::string_view value);
+
 }  // namespace freshfs

@@ -10,6 +10,7 @@
 //   reads N
 //   failures N
 //   first_failure <file>: <errno text>
+//   slowest_ms N      the longest a read of one file took (open to close)
 //   content <file> <contents of the last successful read>   (one per file)
 #include <fcntl.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <thread>
@@ -54,11 +56,12 @@ bool ReadAll(const std::string& path, std::string* out, int* error) {
 }
 
 void WriteReport(const std::string& report, long reads, long failures, const std::string& first,
-                 const std::map<std::string, std::string>& content) {
+                 long slowest_ms, const std::map<std::string, std::string>& content) {
   const std::string tmp = report + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) return;
-  std::fprintf(f, "reads %ld\nfailures %ld\nfirst_failure %s\n", reads, failures, first.c_str());
+  std::fprintf(f, "reads %ld\nfailures %ld\nfirst_failure %s\nslowest_ms %ld\n", reads, failures,
+               first.c_str(), slowest_ms);
   for (const auto& [file, text] : content) std::fprintf(f, "content %s %s\n", file.c_str(), text.c_str());
   std::fclose(f);
   std::rename(tmp.c_str(), report.c_str());
@@ -81,23 +84,28 @@ int main(int argc, char** argv) {
   const std::string report = argv[1];
   const auto interval = std::chrono::milliseconds(std::atol(argv[2]));
   const std::vector<std::string> files(argv + 3, argv + argc);
-  long reads = 0, failures = 0;
+  long reads = 0, failures = 0, slowest_ms = 0;
   std::string first;
   std::map<std::string, std::string> content;
   while (!g_stop) {
     for (const std::string& file : files) {
       std::string text;
       int error = 0;
-      if (ReadAll(file, &text, &error)) {
+      const auto start = std::chrono::steady_clock::now();
+      const bool ok = ReadAll(file, &text, &error);
+      slowest_ms = std::max<long>(
+          slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start).count());
+      if (ok) {
         ++reads;
         content[file] = text;
       } else {
         if (failures++ == 0) first = file + ": " + std::strerror(error);
       }
     }
-    WriteReport(report, reads, failures, first, content);
+    WriteReport(report, reads, failures, first, slowest_ms, content);
     std::this_thread::sleep_for(interval);
   }
-  WriteReport(report, reads, failures, first, content);
+  WriteReport(report, reads, failures, first, slowest_ms, content);
   return 0;
 }

@@ -185,6 +185,23 @@ TEST(CheckSource, RejectsOtherSchemes) {
   EXPECT_EQ(CheckSource(""), "must not be empty");
 }
 
+// Found by tests/fuzz/source_fuzz.cc: a NUL (possible in a volume
+// attribute) was accepted, and the path opened would have ended before it.
+TEST(CheckSource, RejectsNulBytes) {
+  using namespace std::string_literals;
+  EXPECT_EQ(CheckSource("/srv/data\0/../etc"s), "contains a NUL byte");
+  EXPECT_EQ(DirSourcePath("/srv/data\0/../etc"s), "");
+  EXPECT_EQ(CheckSource("s3://bucket/team\0x"s), "prefix \"team\\x00x\" contains a NUL byte");
+}
+
+// Found by tests/fuzz/option_value_fuzz.cc: the host went into the
+// message raw, so a newline in it split the error (and a log line) in two.
+TEST(CheckAddress, HostInTheMessageIsEscaped) {
+  using namespace std::string_literals;
+  EXPECT_EQ(CheckAddress("hos{.ex\0\nple.com:50"s),
+            "host hos{.ex\\x00\\nple.com is not an IP address or a host name");
+}
+
 TEST(CheckSource, RejectsFileUrlsWithAHost) {
   EXPECT_EQ(CheckSource("file://server/srv"),
             "file:// URL with host \"server\" (only local paths: file:///path)");

@@ -140,6 +140,24 @@ TEST(YamlConfig, SyntaxErrorNamesLine) {
   EXPECT_NE(flow.find("invalid YAML"), std::string::npos) << flow;
 }
 
+// Found by tests/fuzz/yaml_config_fuzz.cc: yaml-cpp puts the offending byte
+// of the file into its message raw, here a newline.
+TEST(YamlConfig, SyntaxErrorIsOneLine) {
+  using namespace std::string_literals;
+  const std::string error = Error("source: /srv/data\x01\0\nentry-timeout: 5ument\n"s);
+  EXPECT_EQ(error.rfind("config /x.yaml line ", 0), 0u) << error;
+  EXPECT_NE(error.find(": invalid YAML: "), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+// Found by tests/fuzz/yaml_config_fuzz.cc: with yaml-cpp 0.7's LoadAll()
+// these looped forever, allocating until the process was killed.
+TEST(YamlConfig, StrayCommaIsAnErrorNotAHang) {
+  EXPECT_EQ(Error(","), "config /x.yaml line 1: invalid YAML: unexpected \",\"");
+  EXPECT_EQ(Error(",,,,,,,,,,,,,,,,,,,,,,,,,,,se: "),
+            "config /x.yaml line 1: invalid YAML: unexpected \",\"");
+}
+
 TEST(YamlConfig, MultipleDocumentsAreRejected) {
   EXPECT_EQ(Error("uid: 1\n---\ngid: 2\n"), "config /x.yaml line 3: more than one YAML document");
 }

@@ -79,6 +79,21 @@ TEST(MountArgsTest, ReadOnlyFromTheRequestOrTheMountFlags) {
   EXPECT_TRUE(IsReadOnlySpec(spec));
 }
 
+// Found by tests/fuzz/volume_fuzz.cc: "--read-only" came before the mount
+// flags, so a PV's "rw" made the child of a read-only volume writable.
+TEST(MountArgsTest, ReadOnlyComesAfterTheMountFlags) {
+  VolumeSpec spec;
+  spec.attributes = {{"source", "/srv/data/v"}};
+  spec.read_only = true;
+  spec.mount_flags = {"noatime,rw"};
+  const auto argv = MountArgs("fm", spec, {"/s", "/c"});
+  const auto flags = std::find(argv.begin(), argv.end(), "noatime,rw");
+  const auto read_only = std::find(argv.begin(), argv.end(), "--read-only");
+  ASSERT_NE(flags, argv.end());
+  EXPECT_GT(read_only, flags);
+  EXPECT_NE(read_only, argv.end());
+}
+
 TEST(MountArgsTest, CredentialsFileTextIsAnAwsProfile) {
   EXPECT_EQ(CredentialsFileText({{"accessKeyId", "A"}, {"secretAccessKey", "S"}}),
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n");

@@ -192,6 +192,15 @@ TEST(ParseIso8601, RejectsOtherText) {
   EXPECT_FALSE(ParseIso8601("2026-11-22T02:29:33Zjunk"));
 }
 
+// Found by tests/fuzz/s3_list_xml_fuzz.cc: a LastModified in year 6660 was
+// signed overflow (undefined behaviour) instead of an unreadable date.
+TEST(ParseIso8601, RejectsDatesOutsideInt64Nanoseconds) {
+  EXPECT_EQ(ParseIso8601("2262-04-11T23:47:16.854775807Z"), INT64_MAX);
+  EXPECT_FALSE(ParseIso8601("2262-04-11T23:47:16.854775808Z"));
+  EXPECT_FALSE(ParseIso8601("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(ParseIso8601("0000-01-01T00:00:00Z"));
+}
+
 TEST(UrlDecode, PercentEscapesAndPlus) {
   EXPECT_EQ(UrlDecode("a%20b+c%2B%25"), "a b c+%");
   EXPECT_EQ(UrlDecode("%E6%97%A5"), "\xe6\x97\xa5");
