@@ -73,6 +73,15 @@ class VolumeProcess {
 
   bool Alive();
 
+  // After the child died: starts a successor on the same connection and
+  // state (docs/resume.md), which answers what the dead child left
+  // unanswered; applications see a pause, no error. Returns once it
+  // reported READY. On failure the caller falls back to Clear() + Start().
+  Status Resume();
+  // Whether this kernel lets a successor answer the requests a dead child
+  // had read (FUSE_NOTIFY_RESEND, Linux 6.9): else they would hang.
+  static bool KernelResends();
+
   // After the child died: aborts the connection (callers get ENOTCONN, not
   // a hang), detaches the dead mount, removes the cgroup. Keeps the source
   // directory for the next Start().

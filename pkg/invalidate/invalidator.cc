@@ -101,28 +101,23 @@ bool Invalidator::EpochSupported() {
   return epoch_.load() == 1;
 }
 
-int FuseNotifier::IncrementEpoch() {
-  if (kernel_minor_->load() < 44) return -ENOSYS;  // FUSE_NOTIFY_INC_EPOCH came with 7.44
-  // libfuse 3.14 has no wrapper: the notification is a bare header.
+int FuseNotifier::SendBare(int32_t code, unsigned since_minor) {
+  if (kernel_minor_->load() < since_minor) return -ENOSYS;
+  // libfuse 3.14 has no wrapper for these: the notification is a bare header.
   struct {
     uint32_t len;
     int32_t error;  // the notify code
     uint64_t unique;
-  } header = {sizeof header, 8 /* FUSE_NOTIFY_INC_EPOCH */, 0};
+  } header = {sizeof header, code, 0};
   ssize_t n = ::write(fuse_session_fd(se_), &header, sizeof header);
   return n == ssize_t(sizeof header) ? 0 : -errno;
 }
 
-int FuseNotifier::Resend() {
-  if (kernel_minor_->load() < 40) return -ENOSYS;  // FUSE_NOTIFY_RESEND came with 7.40
-  struct {
-    uint32_t len;
-    int32_t error;  // the notify code
-    uint64_t unique;
-  } header = {sizeof header, 7 /* FUSE_NOTIFY_RESEND */, 0};
-  ssize_t n = ::write(fuse_session_fd(se_), &header, sizeof header);
-  return n == ssize_t(sizeof header) ? 0 : -errno;
-}
+int FuseNotifier::IncrementEpoch() { return SendBare(8 /* FUSE_NOTIFY_INC_EPOCH */, 44); }
+
+int FuseNotifier::Resend() { return SendBare(7 /* FUSE_NOTIFY_RESEND */, 40); }
+
+
 
 size_t Invalidator::pending() const {
   std::lock_guard lock(mu_);

@@ -74,6 +74,10 @@ class FuseNotifier final : public KernelNotifier {
   }
 
  private:
+  // A notification that is only a header (no libfuse wrapper), which the
+  // kernel knows from protocol 7.`since_minor` on; -ENOSYS before.
+  int SendBare(int32_t code, unsigned since_minor);
+
   fuse_session* se_;
   const std::atomic<unsigned>* kernel_minor_;
 };
