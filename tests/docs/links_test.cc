@@ -36,7 +36,8 @@ TEST(ReadmeTest, IndexesEveryDocAndTheExamples) {
 
 TEST(LinksTest, RelativeLinksResolve) {
   for (const char* page : {"README.md", "docs/configuration.md", "docs/architecture.md",
-                           "docs/troubleshooting.md", "docs/security.md"}) {
+                           "docs/troubleshooting.md", "docs/security.md",
+                           "docs/resume.md"}) {
     const fs::path path = kRoot / page;
     const std::string text = ReadTextFile(path.string());
     ASSERT_FALSE(text.empty()) << page << " is missing";
