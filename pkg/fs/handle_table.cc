@@ -5,16 +5,19 @@
 
 namespace freshfs::fs {
 
+namespace {
+
+// One open handle as a record (appended on open, and in every snapshot).
+RecordWriter OpenRecord(uint64_t fh, const SavedHandle& s) {
+  RecordWriter w(StateOp::kOpen);
+  w.U64(fh).U8(s.dir).U64(s.ino).U32(uint32_t(s.flags)).U8(s.direct_io).U8(s.unsaved);
+  return w;
+}
+
+}  // namespace
+
 void HandleTable::JournalOpenLocked(uint64_t fh, const SavedHandle& saved) const {
-  if (!journal_) return;
-  journal_->Append(RecordWriter(StateOp::kOpen)
-                       .U64(fh)
-                       .U8(saved.dir)
-                       .U64(saved.ino)
-                       .U32(uint32_t(saved.flags))
-                       .U8(saved.direct_io)
-                       .U8(saved.unsaved)
-                       .data());
+  if (journal_) journal_->Append(OpenRecord(fh, saved).data());
 }
 
 uint64_t HandleTable::AddLocked(void* ptr, const SavedHandle& saved) {
@@ -90,17 +93,7 @@ void HandleTable::WithLock(const std::function<void()>& f) const {
 
 void HandleTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
   sink(RecordWriter(StateOp::kNextHandle).U64(next_).data());
-  for (const auto& [fh, slot] : slots_) {
-    const SavedHandle& s = slot.saved;
-    sink(RecordWriter(StateOp::kOpen)
-             .U64(fh)
-             .U8(s.dir)
-             .U64(s.ino)
-             .U32(uint32_t(s.flags))
-             .U8(s.direct_io)
-             .U8(s.unsaved)
-             .data());
-  }
+  for (const auto& [fh, slot] : slots_) sink(OpenRecord(fh, slot.saved).data());
 }
 
 bool HandleTable::Replay(std::string_view record, std::map<uint64_t, SavedHandle>* saved,
