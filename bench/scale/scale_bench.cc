@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "fakes/synthetic_store.h"
+#include "scale/rss.h"
 #include "fs/inode_table.h"
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
@@ -122,13 +123,7 @@ class Json {
   bool first_ = true;
 };
 
-size_t RssBytes() {
-  malloc_trim(0);
-  std::ifstream statm("/proc/self/statm");
-  size_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * size_t(sysconf(_SC_PAGESIZE));
-}
+using bench::RssBytes;
 
 // Peak RSS since the last ResetPeak() (VmHWM), 0 if unavailable.
 size_t PeakRssBytes() {

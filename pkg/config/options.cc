@@ -58,6 +58,10 @@ constexpr Setting kSettings[] = {
     {"s3-ca-file", ValueKind::kString, ""},
     {"s3-credentials-file", ValueKind::kString, ""},
     {"s3-profile", ValueKind::kString, ""},
+    {"s3-sts-endpoint", ValueKind::kUrl, ""},
+    {"s3-imds-endpoint", ValueKind::kUrl, ""},
+    {"s3-role-arn", ValueKind::kString, ""},
+    {"s3-web-identity-token-file", ValueKind::kString, ""},
     {"events-address", ValueKind::kAddress, ""},
     {"events-token-file", ValueKind::kString, ""},
     {"cache-dir", ValueKind::kString, ""},
@@ -280,6 +284,8 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "s3-ca-file") options.s3_ca_file = value;
       if (name == "s3-credentials-file") options.s3_credentials_file = value;
       if (name == "s3-profile") options.s3_profile = value;
+      if (name == "s3-role-arn") options.s3_role_arn = value;
+      if (name == "s3-web-identity-token-file") options.s3_web_identity_token_file = value;
       if (name == "events-token-file") options.events_token_file = value;
       if (name == "cache-dir") options.cache_dir = value;
       if (name == "staging-dir") options.staging_dir = value;
@@ -342,7 +348,9 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       else if (rest.starts_with("https://")) rest.remove_prefix(8);
       else return "must start with http:// or https://";
       if (rest.empty() || rest.front() == '/' || rest.front() == ':') return "has no host";
-      options.s3_endpoint = value;
+      if (name == "s3-endpoint") options.s3_endpoint = value;
+      if (name == "s3-sts-endpoint") options.s3_sts_endpoint = value;
+      if (name == "s3-imds-endpoint") options.s3_imds_endpoint = value;
       return std::nullopt;
     }
     case ValueKind::kSize: {

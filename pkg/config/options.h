@@ -105,6 +105,10 @@ struct Options {
   std::optional<std::string> s3_ca_file;           // --s3-ca-file
   std::optional<std::string> s3_credentials_file;  // --s3-credentials-file
   std::optional<std::string> s3_profile;           // --s3-profile (default: $AWS_PROFILE)
+  std::optional<std::string> s3_sts_endpoint;      // --s3-sts-endpoint (default: $AWS_ENDPOINT_URL_STS)
+  std::optional<std::string> s3_imds_endpoint;     // --s3-imds-endpoint
+  std::optional<std::string> s3_role_arn;          // --s3-role-arn (web identity)
+  std::optional<std::string> s3_web_identity_token_file;  // --s3-web-identity-token-file
   std::optional<std::string> events_address;       // --events-address HOST:PORT (S3 webhooks)
   std::optional<std::string> events_token_file;    // --events-token-file: the webhook's secret
   std::optional<std::string> cache_dir;            // --cache-dir: on-disk cache of S3 data

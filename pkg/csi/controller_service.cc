@@ -26,9 +26,12 @@ constexpr std::string_view kProvisionerPrefix = "csi.storage.k8s.io/";
 
 // The node volume attributes a StorageClass may set (volume_context.h checks
 // their values) and that are passed through to the volume context.
-constexpr std::array<std::string_view, 11> kPassThrough{
+constexpr std::array<std::string_view, 15> kPassThrough{
     "pollInterval", "fullSyncInterval", "uid",      "gid",         "fileMode",   "dirMode",
     "revalidateOnOpen", "s3Endpoint",   "s3Region", "s3PathStyle", "cacheSize",
+    // Where the nodes get credentials (csi/volume_credentials.h); the
+    // controller itself always uses the provisioner secret.
+    "credentials", "roleArn", "stsEndpoint", "tokenAudience",
 };
 
 Error Busy(const std::string& volume_id) {

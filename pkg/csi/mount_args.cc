@@ -1,5 +1,7 @@
 #include "csi/mount_args.h"
 
+#include "csi/volume_credentials.h"
+
 namespace freshfs::csi {
 
 std::string VolumeLabel(const std::string& volume_id) {
@@ -90,6 +92,7 @@ std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& 
   // After the flags: options apply in order, and an "rw" among them must
   // not make the child of a read-only volume writable.
   if (IsReadOnlySpec(spec)) argv.push_back("--read-only");
+  for (std::string& arg : CredentialArgs(spec, dirs.token)) argv.push_back(std::move(arg));
   if (!spec.secrets.empty()) {
     argv.push_back("--s3-credentials-file");
     argv.push_back("/dev/fd/" + std::to_string(kCredentialsFd));

@@ -15,6 +15,7 @@ namespace freshfs::csi {
 struct VolumeDirs {
   std::string staging;  // --staging-dir
   std::string cache;    // --cache-dir, used when the spec sets cacheSize
+  std::string token;    // the pod's service-account token (credentials "pod")
 };
 
 // The fds a volume's freshfs-mount inherits, by number.

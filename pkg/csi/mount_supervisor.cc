@@ -22,6 +22,7 @@
 #include "csi/fuse_connection.h"
 #include "csi/mount_args.h"
 #include "csi/spawn.h"
+#include "csi/volume_credentials.h"
 #include "util/duration.h"
 
 namespace freshfs::csi {
@@ -223,6 +224,13 @@ Status MountSupervisor::Publish(const VolumeSpec& spec) {
     std::lock_guard lock(mu_);
     if (auto it = volumes_.find(spec.target_path); it != volumes_.end()) {
       if (it->second->spec() == spec) return Status::Ok();
+      // kubelet publishes again (requiresRepublish) with the pod's next token.
+      if (SameButPodToken(it->second->spec(), spec)) {
+        if (it->second->busy) return Aborted("volume " + spec.volume_id + " is being restarted");
+        if (Status s = it->second->process->RenewPodToken(spec.pod_token); !s.ok()) return s;
+        Save(*it->second);
+        return Status::Ok();
+      }
       return AlreadyExists("target " + spec.target_path + " already has volume " +
                            it->second->spec().volume_id + " published with other parameters");
     }

@@ -8,6 +8,7 @@
 #include "csi/request_checks.h"
 #include "csi/volume_capability.h"
 #include "csi/volume_context.h"
+#include "csi/volume_credentials.h"
 #include "util/quote.h"
 
 namespace freshfs::csi {
@@ -94,9 +95,11 @@ Result<VolumeSpec> NodeService::CheckPublish(const pb::NodePublishVolumeRequest&
     return s.error();
 
   if (context->s3) {
-    auto credentials = CheckS3Secrets(ToStringMap(request.secrets()));
+    auto credentials = CheckS3Credentials(spec.attributes, ToStringMap(request.volume_context()),
+                                          ToStringMap(request.secrets()));
     if (!credentials) return credentials.error();
-    spec.secrets = std::move(*credentials);
+    spec.secrets = std::move(credentials->secrets);
+    spec.pod_token = std::move(credentials->pod_token);
   } else {
     auto real = ResolveDirSource(context->dir_path, config_.allowed_dir_roots);
     if (!real) return real.error();

@@ -20,7 +20,9 @@ struct Attribute {
 // "source" is checked on its own; every other attribute is an option of
 // freshfs-mount and parsed exactly as freshfs-mount parses it, so the
 // two cannot disagree about what a valid value is.
-constexpr std::array<Attribute, 11> kAttributes{{
+// An empty setting: not a freshfs-mount option, checked with the secrets
+// (csi/volume_credentials.h).
+constexpr std::array<Attribute, 15> kAttributes{{
     {"pollInterval", "poll-interval", false},
     {"fullSyncInterval", "full-sync-interval", false},
     {"s3Endpoint", "s3-endpoint", true},
@@ -32,13 +34,20 @@ constexpr std::array<Attribute, 11> kAttributes{{
     {"dirMode", "dir-mode", false},
     {"revalidateOnOpen", "revalidate-on-open", false},
     {"cacheSize", "cache-size", true},
+    {"credentials", "", true},
+    {"roleArn", "s3-role-arn", true},
+    {"stsEndpoint", "s3-sts-endpoint", true},
+    {"tokenAudience", "", true},
 }};
 
 constexpr std::string_view kSource = "source";
 
 // What kubelet adds to the volume context of a driver with podInfoOnMount,
 // and of inline ephemeral volumes. Accepted and ignored.
-constexpr std::array<std::string_view, 5> kPodInfoKeys{
+// The service-account tokens (tokenRequests) are read by
+// CheckS3Credentials, never kept as attributes.
+constexpr std::array<std::string_view, 6> kPodInfoKeys{
+    "csi.storage.k8s.io/serviceAccount.tokens",
     "csi.storage.k8s.io/pod.name",
     "csi.storage.k8s.io/pod.namespace",
     "csi.storage.k8s.io/pod.uid",
@@ -111,6 +120,11 @@ Result<CheckedVolumeContext> CheckVolumeContext(const StringMap& context) {
     }
     const Attribute* attribute = FindAttribute(name);
     if (attribute == nullptr) return UnknownAttribute(name);
+    if (attribute->setting.empty()) {
+      if (value.empty()) return InvalidArgument("volume attribute " + name + " is empty");
+      checked.attributes.emplace(name, value);
+      continue;
+    }
     if (auto reason = config::SetOption(scratch, attribute->setting, value)) {
       return InvalidArgument("volume attribute " + name + " " + Quoted(value) + ": " + *reason);
     }

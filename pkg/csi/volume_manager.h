@@ -39,6 +39,10 @@ struct VolumeSpec {
   // S3 sources only: accessKeyId, secretAccessKey and optionally
   // sessionToken. Never log these, never put them in argv or state files.
   std::map<std::string, std::string> secrets;
+  // Volumes with credentials "pod": the pod's service-account token (from
+  // kubelet at each publish), which the volume assumes roleArn with
+  // (csi/volume_credentials.h). A secret like the above.
+  std::string pod_token;
 
   bool operator==(const VolumeSpec&) const = default;
 };

@@ -23,6 +23,7 @@
 #include "csi/fuse_connection.h"
 #include "csi/mount_args.h"
 #include "csi/spawn.h"
+#include "csi/volume_credentials.h"
 #include "util/quote.h"
 
 namespace freshfs::csi {
@@ -124,7 +125,17 @@ Status VolumeProcess::PrepareDirs(std::string* staging, std::string* cache, std:
   if (ec) return Internal("volume directory " + Quoted(state_dir_) + ": " + ec.message());
   ::chmod(state_dir_.c_str(), 0700);
   // An S3 volume's process runs unprivileged: its directories are its own.
-  if (s3_) return ChownTree(state_dir_, settings_.s3_user.first, settings_.s3_user.second);
+  if (!s3_) return Status::Ok();
+  if (Status s = ChownTree(state_dir_, settings_.s3_user.first, settings_.s3_user.second); !s.ok())
+    return s;
+  return WritePodToken(spec_, state_dir_, settings_.s3_user);
+}
+
+Status VolumeProcess::RenewPodToken(const std::string& token) {
+  VolumeSpec renewed = spec_;
+  renewed.pod_token = token;
+  if (Status s = WritePodToken(renewed, state_dir_, settings_.s3_user); !s.ok()) return s;
+  spec_ = std::move(renewed);
   return Status::Ok();
 }
 
@@ -194,7 +205,7 @@ Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std
   }
 
   SpawnPlan plan;
-  plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache});
+  plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache, PodTokenFile(state_dir_)});
   // Before SOURCE and MOUNTPOINT, the last two.
   extra.insert(extra.begin(), {"--state-fd", std::to_string(kStateFd)});
   plan.argv.insert(plan.argv.end() - 2, extra.begin(), extra.end());

@@ -73,6 +73,11 @@ class VolumeProcess {
 
   bool Alive();
 
+  // A republish brought the pod's next service-account token: it replaces
+  // the token file the running child reads at its next credential refresh
+  // (csi/volume_credentials.h). No restart.
+  Status RenewPodToken(const std::string& token);
+
   // After the child died: starts a successor on the same connection and
   // state (docs/resume.md), which answers what the dead child left
   // unanswered; applications see a pause, no error. Returns once it
@@ -102,7 +107,7 @@ class VolumeProcess {
   void Reap();  // collects our exited child's status (no zombie left)
 
   const ProcessSettings& settings_;
-  const VolumeSpec spec_;
+  VolumeSpec spec_;  // changes only by RenewPodToken
   const std::string state_dir_, cgroup_;
   const bool s3_;
   UniqueFd fuse_, source_, pidfd_, state_;

@@ -26,6 +26,7 @@ nlohmann::json ToJson(const VolumeState& state) {
   j["mount_flags"] = state.spec.mount_flags;
   j["attributes"] = state.spec.attributes;
   j["secrets"] = state.spec.secrets;
+  if (!state.spec.pod_token.empty()) j["pod_token"] = state.spec.pod_token;
   j["pid"] = state.pid;
   j["start_time"] = state.start_time;
   j["port"] = state.port;
@@ -41,6 +42,7 @@ VolumeState FromJson(const nlohmann::json& j) {
   state.spec.mount_flags = j.at("mount_flags").get<std::vector<std::string>>();
   state.spec.attributes = j.at("attributes").get<std::map<std::string, std::string>>();
   state.spec.secrets = j.at("secrets").get<std::map<std::string, std::string>>();
+  state.spec.pod_token = j.value("pod_token", std::string());
   state.pid = j.at("pid");
   state.start_time = j.value("start_time", uint64_t(0));  // absent before 0.6
   state.port = j.value("port", 0);

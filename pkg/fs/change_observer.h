@@ -37,6 +37,15 @@ class ChangeObserver {
     (void)path;
     (void)type;
   }
+  // The same with the attributes the kernel was given.
+  virtual void ServedState(const std::string& path, const struct stat& st) {
+    Served(path, st.st_mode & S_IFMT);
+  }
+  // A lookup of `path` answered "no such file" (the kernel may cache that).
+  virtual void Missed(const std::string& path) { (void)path; }
+  // Directory `dir` is about to be listed for the kernel (opendir): a
+  // change source that builds its picture lazily lists it first.
+  virtual void WillList(const std::string& dir) { (void)dir; }
 };
 
 // RAII bracket for one or two paths (rename has two).

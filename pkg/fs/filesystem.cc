@@ -76,7 +76,7 @@ fuse_ino_t FileSystem::Enter(fuse_ino_t parent, std::string_view name, const std
   // Lookup count +1: the caller replies with this entry.
   fuse_ino_t ino =
       inodes_.Lookup(parent, name, st.st_mode, IdentityOf(st), store::VersionOf(st));
-  if (ino != 0 && observer_) observer_->Served(path, st.st_mode & S_IFMT);
+  if (ino != 0 && observer_) observer_->ServedState(path, st);
   return ino;
 }
 
@@ -111,7 +111,11 @@ Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
   if (!ValidName(name)) return Errno{ENOENT};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
-  return EnterNew(parent, name, *path);
+  auto entry = EnterNew(parent, name, *path);
+  // The kernel may cache the "no such file" (a lazily built watcher lists
+  // the directory later and must then report the name if it exists).
+  if (!entry && entry.error() == ENOENT && observer_) observer_->Missed(*path);
+  return entry;
 }
 
 void FileSystem::Forget(fuse_ino_t ino, uint64_t nlookup) {
@@ -477,6 +481,7 @@ void FileSystem::DropUnopened(fuse_ino_t ino) {
 Status FileSystem::LoadDir(DirHandle* dir) {
   auto path = PathOf(dir->ino);
   if (!path) return Status::FromErrno(path.error());
+  if (observer_) observer_->WillList(*path);  // a lazy watcher lists it first
   dir->listed = invalidations_.Begin();
   auto listing = store_->List(*path);
   if (!listing) return Status::FromErrno(listing.error());

@@ -3,6 +3,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <chrono>
 #include <mutex>
 
 namespace freshfs::metrics {
@@ -54,6 +55,10 @@ class LiveCollectable : public prometheus::Collectable {
     std::lock_guard lock(mu_);
     live_ = std::move(live);
   }
+  void SetCredentialsExpiry(std::function<std::optional<double>()> fn) {
+    std::lock_guard lock(mu_);
+    credentials_expiry_ = std::move(fn);
+  }
   double Staleness() const {
     std::lock_guard lock(mu_);
     return live_.staleness_seconds ? live_.staleness_seconds() : 0.0;
@@ -82,6 +87,14 @@ class LiveCollectable : public prometheus::Collectable {
     add("freshfs_kernel_inodes",
         "Inodes the kernel holds references to (looked up and not yet forgotten)",
         live_.kernel_inodes);
+    // Only temporary credentials expire: keys that do not have no series.
+    if (credentials_expiry_) {
+      if (const std::optional<double> seconds = credentials_expiry_()) {
+        add("freshfs_s3_credentials_expiry_seconds",
+            "Seconds until the S3 credentials in use expire (temporary credentials only)",
+            [v = *seconds] { return v; });
+      }
+    }
     return families;
   }
 
@@ -89,6 +102,7 @@ class LiveCollectable : public prometheus::Collectable {
   std::string volume_;
   mutable std::mutex mu_;
   Metrics::Live live_;
+  std::function<std::optional<double>()> credentials_expiry_;
 };
 
 namespace {
@@ -191,6 +205,12 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                           .Labels(constant)
                           .Register(*registry_)
                           .Add({});
+  s3_credential_refreshes_ = &prometheus::BuildCounter()
+                                 .Name("freshfs_s3_credential_refreshes_total")
+                                 .Help("Fetches of temporary S3 credentials before they "
+                                       "expire or after S3 refused them, by result (ok, error)")
+                                 .Labels(constant)
+                                 .Register(*registry_);
   events_ = &prometheus::BuildCounter()
                  .Name("freshfs_events_received_total")
                  .Help("Change events pushed by the store (--events-address), by result")
@@ -249,6 +269,38 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                             .Labels(constant)
                             .Register(*registry_)
                             .Add({});
+  auto& source_scans = prometheus::BuildCounter()
+                           .Name("freshfs_source_scans_total")
+                           .Help("Background scans of the whole source (usage, entry count), by "
+                                 "result: ok or error")
+                           .Labels(constant)
+                           .Register(*registry_);
+  source_scans_[0] = &source_scans.Add({{"result", "ok"}});
+  source_scans_[1] = &source_scans.Add({{"result", "error"}});
+  source_scan_duration_ = &prometheus::BuildHistogram()
+                               .Name("freshfs_source_scan_duration_seconds")
+                               .Help("Duration of background scans of the whole source")
+                               .Labels(constant)
+                               .Register(*registry_)
+                               .Add({}, FreshnessBuckets());
+  source_entries_ = &prometheus::BuildGauge()
+                         .Name("freshfs_source_entries")
+                         .Help("Files and directories the last background scan found")
+                         .Labels(constant)
+                         .Register(*registry_)
+                         .Add({});
+  source_bytes_ = &prometheus::BuildGauge()
+                       .Name("freshfs_source_bytes")
+                       .Help("Bytes in the files the last background scan found")
+                       .Labels(constant)
+                       .Register(*registry_)
+                       .Add({});
+  last_source_scan_success_ = &prometheus::BuildGauge()
+                                   .Name("freshfs_last_source_scan_success_timestamp_seconds")
+                                   .Help("Unix time the last successful background scan ended")
+                                   .Labels(constant)
+                                   .Register(*registry_)
+                                   .Add({});
   auto& self_checks = prometheus::BuildCounter()
                           .Name("freshfs_self_checks_total")
                           .Help("Samples of the kernel's cached pages compared with the source "
@@ -277,9 +329,27 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
 
 void Metrics::SetLive(Live live) { live_->Set(std::move(live)); }
 
+void Metrics::SetS3CredentialsExpiry(std::function<std::optional<double>()> seconds) {
+  live_->SetCredentialsExpiry(std::move(seconds));
+}
+
+void Metrics::S3CredentialRefresh(bool ok) {
+  s3_credential_refreshes_->Add({{"result", ok ? "ok" : "error"}}).Increment();
+}
+
 double Metrics::StalenessSeconds() const { return live_->Staleness(); }
 
 std::shared_ptr<prometheus::Collectable> Metrics::live_collectable() const { return live_; }
+
+void Metrics::SourceScanDone(double seconds, bool ok, uint64_t entries, uint64_t bytes) {
+  source_scans_[ok ? 0 : 1]->Increment();
+  source_scan_duration_->Observe(seconds);
+  if (!ok) return;
+  source_entries_->Set(double(entries));
+  source_bytes_->Set(double(bytes));
+  last_source_scan_success_->Set(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
 
 void Metrics::SyncDone(double seconds, bool ok, double started_unix, SyncKind kind) {
   syncs_[size_t(kind)]->Increment();

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace freshfs::metrics {
@@ -119,6 +120,10 @@ class Metrics {
     s3_requests_->Add({{"op", std::string(op)}, {"outcome", std::string(outcome)}}).Increment();
   }
   void SetS3SkippedKeys(size_t n) { s3_skipped_keys_->Set(double(n)); }
+  // Temporary S3 credentials: each refresh by outcome, and the seconds until
+  // the current ones expire (read at every scrape; nullopt: they do not).
+  void S3CredentialRefresh(bool ok);
+  void SetS3CredentialsExpiry(std::function<std::optional<double>()> seconds);
   void EventsReceived(std::string_view result, uint64_t n) {
     events_->Add({{"result", std::string(result)}}).Increment(double(n));
   }
@@ -144,6 +149,10 @@ class Metrics {
   void SyncDone(double seconds, bool ok, double started_unix, SyncKind kind = SyncKind::kFull);
   uint64_t SyncErrors() const { return uint64_t(sync_errors_->Value()); }
   uint64_t Syncs(SyncKind kind) const { return uint64_t(syncs_[size_t(kind)]->Value()); }
+  // A background scan of the whole source (lazy mounts: usage, entries)
+  // took `seconds`; `entries`/`bytes` what it found (when `ok`).
+  void SourceScanDone(double seconds, bool ok, uint64_t entries, uint64_t bytes);
+  uint64_t SourceScans(bool ok) const { return uint64_t(source_scans_[ok ? 0 : 1]->Value()); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -165,8 +174,14 @@ class Metrics {
   prometheus::Counter* sync_errors_ = nullptr;
   std::array<prometheus::Counter*, 2> syncs_{};  // by SyncKind
   prometheus::Gauge* last_sync_success_ = nullptr;
+  std::array<prometheus::Counter*, 2> source_scans_{};  // ok, error
+  prometheus::Histogram* source_scan_duration_ = nullptr;
+  prometheus::Gauge* source_entries_ = nullptr;
+  prometheus::Gauge* source_bytes_ = nullptr;
+  prometheus::Gauge* last_source_scan_success_ = nullptr;
   prometheus::Family<prometheus::Counter>* s3_requests_ = nullptr;
   prometheus::Gauge* s3_skipped_keys_ = nullptr;
+  prometheus::Family<prometheus::Counter>* s3_credential_refreshes_ = nullptr;
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
   prometheus::Family<prometheus::Counter>* event_requests_rejected_ = nullptr;
   prometheus::Family<prometheus::Counter>* event_queue_overflows_ = nullptr;

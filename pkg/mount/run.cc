@@ -207,6 +207,7 @@ int Serve(const config::Options& options, const Checked& source, const std::stri
 // Paths in options made absolute: the daemon changes to "/".
 config::Options WithAbsolutePaths(config::Options options) {
   for (std::optional<std::string>* path : {&options.s3_ca_file, &options.s3_credentials_file,
+                                           &options.s3_web_identity_token_file,
                                            &options.cache_dir, &options.log_file,
                                            &options.events_token_file}) {
     if (*path && !path->value().empty()) **path = std::filesystem::absolute(**path).string();

@@ -26,6 +26,7 @@
 #include "mount/signals.h"
 #include "cache/disk_cache.h"
 #include "s3/client.h"
+#include "s3/credential_chain.h"
 #include "store/dir_store.h"
 #include "store/instrumented_store.h"
 #include "store/s3_store.h"
@@ -168,17 +169,34 @@ struct Volume::Parts {
     cc.region = options.s3_region.value_or(env_region && *env_region ? env_region : "us-east-1");
     cc.path_style = options.s3_path_style;
     cc.ca_file = options.s3_ca_file.value_or("");
-    auto creds = s3::LoadCredentials(options.s3_credentials_file.value_or(""),
-                                     options.s3_profile.value_or(""),
-                                     [](const char* name) -> const char* { return std::getenv(name); });
+    s3::CredentialChainSettings chain;
+    chain.credentials_file = options.s3_credentials_file.value_or("");
+    chain.profile = options.s3_profile.value_or("");
+    chain.region = cc.region;
+    chain.ca_file = cc.ca_file;
+    chain.sts_endpoint = options.s3_sts_endpoint.value_or("");
+    chain.imds_endpoint = options.s3_imds_endpoint.value_or("");
+    chain.role_arn = options.s3_role_arn.value_or("");
+    chain.web_identity_token_file = options.s3_web_identity_token_file.value_or("");
+    s3::ResolvedCredentials creds = s3::ResolveCredentials(chain);
     if (!creds.ok()) {
       *error = "source \"" + source_name + "\": " + creds.error;
       return false;
     }
     cc.credentials = creds.credentials;
-    spdlog::info("s3 credentials: {}", cc.credentials.Describe());
-    auto client = s3::Client::Create(cc, s3->bucket);
+    spdlog::info("s3 credentials: {}{}", cc.credentials.Describe(),
+                 creds.source ? " (temporary, refreshed before they expire)" : "");
     metrics::Metrics* m = metrics.get();
+    cc.credential_provider = std::make_shared<s3::CredentialProvider>(
+        std::move(creds.credentials), std::move(creds.source));
+    cc.credential_provider->set_observer([m](bool ok) { m->S3CredentialRefresh(ok); });
+    m->SetS3CredentialsExpiry(
+        [provider = std::weak_ptr<s3::CredentialProvider>(cc.credential_provider)]()
+            -> std::optional<double> {
+          auto p = provider.lock();
+          return p ? p->SecondsUntilExpiry() : std::nullopt;
+        });
+    auto client = s3::Client::Create(cc, s3->bucket);
     client->set_request_hook(
         [m](std::string_view op, std::string_view outcome) { m->S3Request(op, outcome); });
     if (options.cache_dir) {
@@ -207,11 +225,11 @@ struct Volume::Parts {
     // Names and attributes from the last listing are good until the next
     // sync replaces them; without periodic syncs, for a second. (Generous:
     // a listing of a big bucket can take longer than the poll interval.)
-    // With cached syncs, a complete listing is good only about one poll
-    // interval for what no later sync lists: the directories the kernel
-    // does not hold, which it may look into anew.
+    // A complete listing (of a small bucket, see Watcher::SyncFromTree) is
+    // good only about one poll interval for what no later sync lists: the
+    // directories the kernel does not hold, which it may look into anew.
     ss.metadata_ttl = options.poll_interval.count() > 0 ? 2 * options.poll_interval + 30s : 1s;
-    if (CachedSyncs()) ss.complete_listing_ttl = options.poll_interval;
+    if (options.poll_interval.count() > 0) ss.complete_listing_ttl = options.poll_interval;
     ss.staging_dir = options.staging_dir;
     ss.conflict = options.conflict == config::Conflict::kOverwrite
                       ? store::ConflictPolicy::kOverwrite
@@ -249,12 +267,6 @@ struct Volume::Parts {
     watching = options.poll_interval.count() > 0 || inotify;
   }
 
-  // Whether polls between full syncs list only what the kernel holds.
-  bool CachedSyncs() const {
-    return options.poll_interval.count() > 0 &&
-           options.full_sync_interval > options.poll_interval;
-  }
-
   fs::FsSettings FsSettings() const {
     fs::FsSettings s;
     s.read_only = options.read_only;
@@ -272,7 +284,11 @@ struct Volume::Parts {
     if (!watching && !options.revalidate_on_open) return true;
     watch::Watcher::Settings ws;
     ws.poll_interval = options.poll_interval;
-    ws.full_sync_interval = CachedSyncs() ? options.full_sync_interval : 0ms;
+    // Lazy: the mount is ready once the source answers, whatever its size;
+    // the snapshot follows what the kernel holds, and a scan of the whole
+    // source (for usage) runs in the background every --full-sync-interval.
+    ws.lazy = true;
+    ws.scan_interval = options.full_sync_interval;
     watcher = std::make_unique<watch::Watcher>(&filesystem->store(), ws, metrics.get());
     fs::InodeTable* table = &filesystem->inodes();
     watcher->set_cached_dirs([table] { return table->DirectoryPaths(); });
@@ -318,8 +334,17 @@ struct Volume::Parts {
     // inode the opener holds no lock on (see DESIGN.md); bounded all the same.
     watcher->set_flush([inv] { inv->Flush(1s); });
     filesystem->set_observer(watcher.get());
-    if (!watcher->Start().ok()) {
-      *error = "source \"" + source_name + "\": the initial scan failed";
+    if (inotify) {
+      // Created now so the watcher's hooks can reach it; watching starts
+      // once the mount is up (StartEvents).
+      inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source,
+                                                              events_trusted, /*held_only=*/true);
+      watch::InotifySource* in = inotify_source.get();
+      watcher->set_dir_hooks([in](const std::string& dir) { in->Watch(dir); },
+                             [in](const std::unordered_set<std::string>& held) { in->Retain(held); });
+    }
+    if (Status s = watcher->Start(); !s.ok()) {
+      *error = "source \"" + source_name + "\": " + std::strerror(s.error);
       return false;
     }
     watch::Watcher* w = watcher.get();
@@ -446,13 +471,18 @@ struct Volume::Parts {
   void StartEvents() {
     if (self_check) self_check->Start();
     if (s3_events) s3_events->Run();
-    if (!inotify || !watcher) return;
-    inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source, events_trusted);
-    Status s = inotify_source->Start(watcher->CopySnapshot());
+    if (!inotify_source) return;
+    // Started empty; then every directory recorded by now (the root, and
+    // what the kernel was handed meanwhile: later ones come by the hook).
+    Status s = inotify_source->Start(watch::Snapshot{});
     if (!s.ok()) {
       spdlog::warn("inotify unavailable ({}); relying on periodic sync", std::strerror(s.error));
-      inotify_source.reset();
+      return;  // its Watch()/Retain() do nothing now
     }
+    watcher->CopySnapshot().ForEach([this](const std::string& path, const watch::EntryState& st) {
+      if (st.is_dir()) inotify_source->Watch(path);
+    });
+    // What changed before the watches: the directories the kernel holds.
     watcher->RequestSync();
   }
 

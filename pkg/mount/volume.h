@@ -2,8 +2,9 @@
 // the filesystem logic, the freshness engine (watcher, event source,
 // applier, invalidator), metrics and the FUSE session. Knows the order in
 // which these start and stop:
-//   start: store -> initial scan -> metrics endpoint -> mount -> invalidator
-//          -> event source (the kernel caches nothing the snapshot missed);
+//   start: store (one request) -> watcher (the root only: nothing is
+//          listed before the mount) -> metrics endpoint -> mount ->
+//          invalidator -> event source;
 //   stop:  event source -> watcher -> invalidator -> unmount.
 //
 // Used from the main thread only; the parts run their own threads.

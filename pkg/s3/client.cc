@@ -163,13 +163,29 @@ Outcome<Done> Client::CheckBucket(std::string_view prefix) {
 Outcome<Listing> Client::List(std::string_view prefix, std::string_view delimiter,
                               size_t max_keys) {
   Listing listing;
+  auto done = Pages(prefix, delimiter, max_keys, [&](Listing& page) {
+    listing.requests += page.requests;
+    std::move(page.objects.begin(), page.objects.end(), std::back_inserter(listing.objects));
+    std::move(page.common_prefixes.begin(), page.common_prefixes.end(),
+              std::back_inserter(listing.common_prefixes));
+    return max_keys == 0 || listing.objects.size() + listing.common_prefixes.size() < max_keys;
+  });
+  if (!done) return done.error();
+  return listing;
+}
+
+Outcome<Done> Client::ListPages(std::string_view prefix, std::string_view delimiter,
+                                const std::function<bool(Listing& page)>& page) {
+  return Pages(prefix, delimiter, 0, page);
+}
+
+Outcome<Done> Client::Pages(std::string_view prefix, std::string_view delimiter, size_t max_keys,
+                            const std::function<bool(Listing& page)>& each) {
   std::string token;
+  size_t seen = 0;
   for (;;) {
     size_t page_size = kListPageSize;
-    if (max_keys > 0) {
-      page_size = std::min(page_size,
-                           max_keys - listing.objects.size() - listing.common_prefixes.size());
-    }
+    if (max_keys > 0) page_size = std::min(page_size, max_keys - seen);
     S3Request request{.op = "list", .method = "GET"};
     // encoding-type=url keeps keys that XML 1.0 cannot carry intact; servers
     // that ignore it (s3rver) send no <EncodingType> and raw keys.
@@ -184,11 +200,12 @@ Outcome<Listing> Client::List(std::string_view prefix, std::string_view delimite
     if (!response) return response.error();
     auto page = ParseListObjectsV2(response->body);
     if (!page) return Malformed(request, impl_->sender.Resource(std::string(prefix)), "ListObjectsV2");
-    ++listing.requests;
-    std::move(page->objects.begin(), page->objects.end(), std::back_inserter(listing.objects));
-    std::move(page->common_prefixes.begin(), page->common_prefixes.end(),
-              std::back_inserter(listing.common_prefixes));
-    if (max_keys > 0 && listing.objects.size() + listing.common_prefixes.size() >= max_keys) break;
+    Listing listing;
+    listing.requests = 1;
+    listing.objects = std::move(page->objects);
+    listing.common_prefixes = std::move(page->common_prefixes);
+    seen += listing.objects.size() + listing.common_prefixes.size();
+    if (!each(listing)) break;
     if (!page->truncated) break;
     if (page->next_continuation_token.empty() || page->next_continuation_token == token) {
       return Malformed(request, impl_->sender.Resource(std::string(prefix)),
@@ -196,7 +213,7 @@ Outcome<Listing> Client::List(std::string_view prefix, std::string_view delimite
     }
     token = std::move(page->next_continuation_token);
   }
-  return listing;
+  return Done{};
 }
 
 Outcome<ObjectInfo> Client::Head(std::string_view key) {

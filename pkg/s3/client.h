@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "s3/credential_provider.h"
 #include "s3/credentials.h"
 
 namespace freshfs::s3 {
@@ -33,7 +34,11 @@ struct ClientConfig {
   bool path_style = false;  // http://host/bucket/key instead of http://bucket.host/key
   std::string ca_file;      // extra CA bundle for TLS; empty: system store
   bool verify_tls = true;
+  // What requests are signed with: `credential_provider` when set (it
+  // refreshes temporary credentials), else these fixed ones. `credentials`
+  // also names the source in messages.
   Credentials credentials;
+  std::shared_ptr<CredentialProvider> credential_provider;
   size_t max_connections = 16;
   std::chrono::milliseconds connect_timeout{5000};
   // A request that moves no byte for this long fails (and may be retried).
@@ -122,6 +127,11 @@ class Client {
   // max_keys > 0 stops after that many entries (objects + prefixes).
   Outcome<Listing> List(std::string_view prefix, std::string_view delimiter,
                         size_t max_keys = 0);
+  // The same, one page (ListObjectsV2 response) at a time and never more in
+  // memory: `page` gets each (it may move its contents out) and returns
+  // false to stop.
+  Outcome<Done> ListPages(std::string_view prefix, std::string_view delimiter,
+                          const std::function<bool(Listing& page)>& page);
 
   Outcome<ObjectInfo> Head(std::string_view key);
 
@@ -164,6 +174,10 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
+  // ListObjectsV2 pages until `each` says stop, the listing ends or
+  // max_keys (> 0) entries came.
+  Outcome<Done> Pages(std::string_view prefix, std::string_view delimiter, size_t max_keys,
+                      const std::function<bool(Listing& page)>& each);
   std::unique_ptr<Impl> impl_;
 };
 

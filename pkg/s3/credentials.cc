@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "s3/xml.h"
 #include "util/quote.h"
 
 namespace freshfs::s3 {
@@ -33,17 +34,9 @@ CredentialsResult Fail(std::string message) {
   return r;
 }
 
-std::string Env(GetEnv getenv_fn, const char* name) {
-  const char* value = getenv_fn(name);
-  return value ? std::string(value) : std::string();
-}
+}  // namespace
 
-struct FileText {
-  std::string text;
-  int error = 0;  // errno of the failed open or read, 0 on success
-};
-
-FileText ReadFile(const std::string& path) {
+FileText ReadSmallFile(const std::string& path) {
   FileText out;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) {
@@ -59,18 +52,11 @@ FileText ReadFile(const std::string& path) {
   return out;
 }
 
-// Profile name -> (lowercase key -> value). Only section headers and
-// `key = value` lines exist; a value runs to the end of its line (no inline
-// comments, like Python's configparser that the AWS tools use).
-struct IniFile {
-  std::map<std::string, std::map<std::string, std::string>> sections;
-  std::string error;  // "line N: ...", never quoting a value
-};
-
 IniFile ParseIni(std::string_view text) {
   IniFile ini;
   std::map<std::string, std::string>* section = nullptr;
   size_t line_no = 0;
+  bool nested = false;  // the last key had no value: indented lines below belong to it
   while (!text.empty()) {
     const size_t eol = text.find('\n');
     const std::string_view raw = text.substr(0, eol);
@@ -79,6 +65,10 @@ IniFile ParseIni(std::string_view text) {
 
     const std::string_view line = Trim(raw);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    // An indented line below a key without a value is a nested setting
+    // (the config file's "s3 =" block): not a key of the profile.
+    if ((raw[0] == ' ' || raw[0] == '\t') && nested) continue;
+    nested = false;
     if (line[0] == '[') {
       if (line.back() != ']') {
         ini.error = "line " + std::to_string(line_no) + ": section header without ']'";
@@ -97,12 +87,14 @@ IniFile ParseIni(std::string_view text) {
       ini.error = "line " + std::to_string(line_no) + ": key before any [profile] section";
       return ini;
     }
-    (*section)[Lower(Trim(line.substr(0, eq)))] = std::string(Trim(line.substr(eq + 1)));
+    const std::string_view value = Trim(line.substr(eq + 1));
+    (*section)[Lower(Trim(line.substr(0, eq)))] = std::string(value);
+    nested = value.empty();
   }
   return ini;
 }
 
-std::string ProfileNames(const IniFile& ini) {
+std::string SectionNames(const IniFile& ini) {
   if (ini.sections.empty()) return "none";
   std::string out;
   for (const auto& [name, keys] : ini.sections) {
@@ -112,19 +104,13 @@ std::string ProfileNames(const IniFile& ini) {
   return out;
 }
 
-// `context` ends every error message: what else was tried before this file.
-CredentialsResult FromFile(const std::string& path, const FileText& file,
-                           const std::string& profile, const std::string& context) {
-  if (file.error != 0) {
-    return Fail("cannot read S3 credentials file " + Quoted(path) + ": " +
-                std::strerror(file.error) + context);
-  }
-  CredentialsResult r = ParseCredentialsFile(file.text, profile, path);
-  if (!r.ok()) r.error += context;
-  return r;
+std::optional<std::chrono::system_clock::time_point> ParseExpiration(std::string_view text) {
+  const std::optional<int64_t> ns = ParseIso8601(Trim(text));
+  if (!ns) return std::nullopt;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(*ns)));
 }
-
-}  // namespace
 
 std::string Credentials::Describe() const {
   if (access_key_id.empty()) return "no credentials";
@@ -139,7 +125,7 @@ CredentialsResult ParseCredentialsFile(const std::string& text, const std::strin
 
   const auto section = ini.sections.find(profile);
   if (section == ini.sections.end()) {
-    return Fail(where + " has no profile [" + profile + "] (profiles: " + ProfileNames(ini) +
+    return Fail(where + " has no profile [" + profile + "] (profiles: " + SectionNames(ini) +
                 ")");
   }
   auto value = [&keys = section->second](const char* key) {
@@ -163,49 +149,6 @@ CredentialsResult ParseCredentialsFile(const std::string& text, const std::strin
     return Fail(where + " profile [" + profile + "] has no " + missing);
   }
   return r;
-}
-
-CredentialsResult LoadCredentials(const std::string& file, const std::string& profile,
-                                  GetEnv getenv_fn) {
-  std::string profile_name = profile;
-  if (profile_name.empty()) profile_name = Env(getenv_fn, "AWS_PROFILE");
-  if (profile_name.empty()) profile_name = "default";
-
-  if (!file.empty()) return FromFile(file, ReadFile(file), profile_name, "");
-
-  const std::string key_id = Env(getenv_fn, "AWS_ACCESS_KEY_ID");
-  const std::string secret = Env(getenv_fn, "AWS_SECRET_ACCESS_KEY");
-  if (!key_id.empty() && !secret.empty()) {
-    CredentialsResult r;
-    r.credentials = {key_id, secret, Env(getenv_fn, "AWS_SESSION_TOKEN"), "environment"};
-    return r;
-  }
-  // Half a pair is a mistake to report, not a reason to look elsewhere.
-  if (!key_id.empty()) {
-    return Fail("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-  }
-  if (!secret.empty()) {
-    return Fail("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
-  }
-
-  const std::string tried =
-      " (no --s3-credentials-file given; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set)";
-  std::string path = Env(getenv_fn, "AWS_SHARED_CREDENTIALS_FILE");
-  if (!path.empty()) return FromFile(path, ReadFile(path), profile_name, tried);
-
-  const std::string home = Env(getenv_fn, "HOME");
-  if (home.empty()) {
-    return Fail("no S3 credentials found: no --s3-credentials-file given, "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set, "
-                "AWS_SHARED_CREDENTIALS_FILE and HOME not set");
-  }
-  path = home + "/.aws/credentials";
-  const FileText shared = ReadFile(path);
-  if (shared.error == ENOENT) {
-    return Fail("no S3 credentials found: no --s3-credentials-file given, "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set, no file " + Quoted(path));
-  }
-  return FromFile(path, shared, profile_name, tried);
 }
 
 }  // namespace freshfs::s3

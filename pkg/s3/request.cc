@@ -137,8 +137,16 @@ bool IsRetryable(const Error& error) {
          error.code == "RequestTimeout";
 }
 
+bool IsExpiredCredentials(const Error& error) {
+  return error.code == "ExpiredToken" || error.code == "ExpiredTokenException" ||
+         error.code == "TokenRefreshRequired";
+}
+
 Sender::Sender(const ClientConfig& config, std::string bucket)
     : config_(config),
+      credentials_(config.credential_provider
+                       ? config.credential_provider
+                       : std::make_shared<CredentialProvider>(config.credentials)),
       bucket_(std::move(bucket)),
       endpoint_(Endpoint::Parse(config.endpoint, config.region)),
       pool_(HttpPoolConfig{config.max_connections, config.connect_timeout, config.stall_timeout,
@@ -182,6 +190,7 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
   const Target target = TargetFor(request);
   const int max_attempts = std::max(1, config_.max_attempts);
   Error error;
+  bool refreshed = false;  // after an expired-token refusal: once per request
   for (int attempt = 1;; ++attempt) {
     if (request.before_attempt) request.before_attempt();
 
@@ -191,9 +200,11 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
     signing.encoded_path = target.encoded_path;
     signing.query = request.query;
     signing.headers = request.headers;
-    // Signed per attempt: a retry after a long backoff needs a fresh date.
+    // Signed per attempt: a retry after a long backoff needs a fresh date,
+    // and the credentials may have been refreshed meanwhile.
+    const Credentials credentials = credentials_->Current();
     const SignedHeaders signature =
-        Sign(signing, config_.credentials, config_.region, std::time(nullptr));
+        Sign(signing, credentials, config_.region, std::time(nullptr));
 
     HttpRequest http;
     http.method = request.method;
@@ -224,6 +235,12 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
     Report(request.op, answered ? std::to_string(response.status) : "network");
 
     error.attempts = attempt;
+    if (!refreshed && IsExpiredCredentials(error) &&
+        credentials_->RefreshAfterRejection(credentials)) {
+      refreshed = true;
+      --attempt;  // the refusal was not the server's fault: not a retry
+      continue;
+    }
     if (attempt >= max_attempts || !IsRetryable(error)) break;
     std::this_thread::sleep_for(BackoffDelay(config_.retry_base_delay, attempt));
   }

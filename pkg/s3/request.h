@@ -68,6 +68,7 @@ class Sender {
   void Report(std::string_view op, std::string_view outcome);
 
   const ClientConfig& config_;
+  const std::shared_ptr<CredentialProvider> credentials_;
   const std::string bucket_;
   const Endpoint endpoint_;
   HttpPool pool_;
@@ -80,5 +81,8 @@ class Sender {
 Error ErrorFromResponse(const HttpResponse& response);
 // Whether another attempt may succeed.
 bool IsRetryable(const Error& error);
+// Whether S3 refused the request because its temporary credentials expired
+// (worth one refresh and one more attempt).
+bool IsExpiredCredentials(const Error& error);
 
 }  // namespace freshfs::s3

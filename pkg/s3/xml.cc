@@ -90,6 +90,25 @@ std::optional<ErrorBody> ParseErrorBody(std::string_view xml) {
   return ErrorBody{Text(root, "Code"), Text(root, "Message")};
 }
 
+std::optional<StsCredentials> ParseAssumeRoleWithWebIdentity(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!Load(doc, xml)) return std::nullopt;
+  const pugi::xml_node c = doc.child("AssumeRoleWithWebIdentityResponse")
+                               .child("AssumeRoleWithWebIdentityResult")
+                               .child("Credentials");
+  if (!c) return std::nullopt;
+  return StsCredentials{Text(c, "AccessKeyId"), Text(c, "SecretAccessKey"),
+                        Text(c, "SessionToken"), Text(c, "Expiration")};
+}
+
+std::optional<ErrorBody> ParseStsError(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!Load(doc, xml)) return std::nullopt;
+  const pugi::xml_node error = doc.child("ErrorResponse").child("Error");
+  if (!error) return std::nullopt;
+  return ErrorBody{Text(error, "Code"), Text(error, "Message")};
+}
+
 std::optional<std::string> ParseUploadId(std::string_view xml) {
   pugi::xml_document doc;
   if (!Load(doc, xml)) return std::nullopt;

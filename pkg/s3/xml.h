@@ -34,6 +34,18 @@ struct ErrorBody {
 };
 std::optional<ErrorBody> ParseErrorBody(std::string_view xml);
 
+// STS AssumeRoleWithWebIdentity (query protocol): the <Credentials> of an
+// <AssumeRoleWithWebIdentityResponse>, or nullopt. Expiration as sent.
+struct StsCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  std::string expiration;
+};
+std::optional<StsCredentials> ParseAssumeRoleWithWebIdentity(std::string_view xml);
+// STS errors: <ErrorResponse><Error><Code>…<Message>…; nullopt otherwise.
+std::optional<ErrorBody> ParseStsError(std::string_view xml);
+
 // <InitiateMultipartUploadResult><UploadId>.
 std::optional<std::string> ParseUploadId(std::string_view xml);
 // <CompleteMultipartUploadResult><ETag> / <CopyObjectResult><ETag> (quotes kept).

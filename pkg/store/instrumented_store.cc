@@ -78,11 +78,21 @@ class InstrumentedStore final : public Store {
     return Timed(m_, StoreOp::kList, [&] { return inner_->ListFresh(d); });
   }
   Result<std::vector<DetailedEntry>> ListTree(std::string_view d) override {
+    return Tree([&] { return inner_->ListTree(d); });
+  }
+  Result<std::vector<DetailedEntry>> ListTreeUpTo(std::string_view d, size_t max_keys) override {
+    return Tree([&] { return inner_->ListTreeUpTo(d, max_keys); });
+  }
+  template <typename F>
+  Result<std::vector<DetailedEntry>> Tree(F&& list) {
     const auto start = std::chrono::steady_clock::now();
-    auto r = inner_->ListTree(d);
+    auto r = list();
     if (r.error() == ENOSYS) return r;  // not offered: nothing was asked of the source
     m_->StoreRequest(StoreOp::kList, r.error(), std::chrono::steady_clock::now() - start);
     return r;
+  }
+  Result<Usage> ScanUsage(const std::atomic<bool>& stop) override {
+    return inner_->ScanUsage(stop);  // counted by the watcher's own metrics
   }
   Result<struct stat> StatFresh(std::string_view p) override {
     return Timed(m_, StoreOp::kStat, [&] { return inner_->StatFresh(p); });

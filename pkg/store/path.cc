@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace freshfs::store {
@@ -28,6 +29,28 @@ Result<std::vector<Store::DetailedEntry>> Store::ListDetailed(std::string_view d
 
 Result<std::vector<Store::DetailedEntry>> Store::ListTree(std::string_view) {
   return Errno{ENOSYS};
+}
+
+Result<Store::Usage> Store::ScanUsage(const std::atomic<bool>& stop) {
+  // Depth first: what is pending is one directory's subdirectories per level.
+  Usage usage;
+  std::vector<std::string> pending{""};
+  while (!pending.empty()) {
+    if (stop) return Errno{ECANCELED};
+    std::string dir = std::move(pending.back());
+    pending.pop_back();
+    auto entries = ListFresh(dir);
+    if (!entries) {
+      if (dir.empty()) return Errno{entries.error()};
+      continue;  // gone or unreadable meanwhile: counted as empty
+    }
+    for (auto& e : *entries) {
+      ++usage.entries;
+      if (S_ISDIR(e.attr.st_mode)) pending.push_back(JoinPath(dir, e.name));
+      else usage.bytes += uint64_t(std::max<off_t>(e.attr.st_size, 0));
+    }
+  }
+  return usage;
 }
 
 }  // namespace freshfs::store

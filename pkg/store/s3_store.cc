@@ -41,6 +41,26 @@ std::string BucketAdvice(const s3::Client& client, const s3::Error& e) {
   return "cannot list " + bucket + " at " + endpoint + ": " + e.Describe();
 }
 
+// How many directory levels of `dir` (a key's directory) the previous
+// key's directory `last` does not share: in key order, each directory's
+// keys come together, so this counts every directory once.
+size_t NewLevels(std::string_view dir, std::string_view last) {
+  size_t levels = 0;
+  bool diverged = false;
+  for (size_t pos = 0; pos < dir.size();) {
+    size_t end = std::min(dir.find('/', pos), dir.size());
+    if (!diverged && end <= last.size() && last.substr(0, end) == dir.substr(0, end) &&
+        (end == last.size() || last[end] == '/')) {
+      pos = end + 1;
+      continue;
+    }
+    diverged = true;
+    ++levels;
+    pos = end + 1;
+  }
+  return levels;
+}
+
 }  // namespace
 
 S3Store::S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings)
@@ -131,9 +151,18 @@ std::optional<struct stat> S3Store::StagedStat(std::string_view path) {
 
 void S3Store::LogSkipped(const std::vector<s3tree::Skipped>& skipped) {
   std::lock_guard lock(mu_);
+  bool more = false;
   for (const auto& s : skipped) {
-    if (logged_skips_.size() < 10000 && logged_skips_.insert(s.key).second)
+    if (logged_skips_.size() < 10000 && logged_skips_.insert(s.key).second) {
       spdlog::warn("s3 key {} is not shown: {}", Quoted(s.key), s.reason);
+      more = true;
+    }
+  }
+  // Directories listed one by one (lazy mounts never list the whole
+  // bucket): the keys skipped in any of them so far.
+  if (more && logged_skips_.size() > skipped_) {
+    skipped_ = logged_skips_.size();
+    if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
   }
 }
 
@@ -144,15 +173,33 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     return node;
   }
   const std::string key = KeyOf(path);
-  bool known_file = false;
+  bool known_dir = false;
   {
     std::lock_guard lock(mu_);
     auto it = known_.find(path);
-    known_file = it != known_.end() && !it->second.node.dir;
+    known_dir = it != known_.end() && it->second.node.dir;
   }
-  if (known_file) {
-    // One HEAD confirms a file (revalidation on open, events). That it
-    // became a prefix too is left to the next listing.
+  // A file is the common case (and every name of a directory not listed
+  // yet is looked up this way): one HEAD confirms it. That it is a prefix
+  // too (S3 shows a directory then) is left to the next listing of its
+  // directory, which reports the change. A known directory is checked as
+  // one first, so it stays one.
+  // Whether anything lies under the name (one listing of at most one key).
+  auto under = [&]() -> Result<bool> {
+    auto below = client_->List(key + "/", "", 1);
+    if (!below) return Errno{below.error().ToErrno()};
+    if (below->objects.empty()) return false;
+    node.dir = true;
+    if (below->objects.front().key == key + "/")
+      node.mtime_ns = s3tree::WholeSeconds(below->objects.front().mtime_ns);
+    return true;
+  };
+  if (known_dir) {
+    auto dir = under();
+    if (!dir) return Errno{dir.error()};
+    if (*dir) return node;
+  }
+  {
     auto head = client_->Head(key);
     if (head) {
       node.size = head->size;
@@ -162,22 +209,11 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     }
     if (head.error().http_status != 404) return Errno{head.error().ToErrno()};
   }
-  // Directory first: a key that is both an object and a prefix is a directory.
-  auto below = client_->List(key + "/", "", 1);
-  if (!below) return Errno{below.error().ToErrno()};
-  if (!below->objects.empty()) {
-    node.dir = true;
-    if (below->objects.front().key == key + "/")
-      node.mtime_ns = s3tree::WholeSeconds(below->objects.front().mtime_ns);
-    return node;
-  }
-  if (known_file) return Errno{ENOENT};  // the HEAD above said so
-  auto head = client_->Head(key);
-  if (!head) return Errno{head.error().ToErrno()};
-  node.size = head->size;
-  node.etag = head->etag;
-  node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
-  return node;
+  if (known_dir) return Errno{ENOENT};  // listed above: nothing under it either
+  auto dir = under();
+  if (!dir) return Errno{dir.error()};
+  if (*dir) return node;
+  return Errno{ENOENT};  // neither an object (the HEAD above) nor a prefix
 }
 
 Result<struct stat> S3Store::Stat(std::string_view path) {
@@ -302,6 +338,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
     std::lock_guard lock(mu_);
     for (auto& [name, node] : found) RememberLocked(JoinPath(dir, name), node, start);
     ForgetUnlistedLocked(dir, found, start);
+    TrimLocked(Clock::now());
     if (!gone) {
       auto [it, inserted] = listed_.try_emplace(std::string(dir), start);
       if (!inserted && it->second < start) it->second = start;
@@ -313,6 +350,18 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
     return Errno{ENOENT};
   }
   return out;
+}
+
+void S3Store::TrimLocked(Clock::time_point now) {
+  // What is older than any TTL answers nothing any more (a directory the
+  // kernel holds is listed again every poll, which renews its entries):
+  // memory follows what is listed lately, not what was ever seen.
+  const Clock::duration ttl = std::max<Clock::duration>(settings_.metadata_ttl, CompleteTtlLocked());
+  if (now - last_trim_ < ttl) return;
+  last_trim_ = now;
+  const Clock::time_point old = now - ttl;
+  std::erase_if(known_, [&](const auto& k) { return k.second.as_of < old; });
+  std::erase_if(listed_, [&](const auto& l) { return l.second < old; });
 }
 
 void S3Store::AddMissingButThere(std::string_view dir, std::map<std::string, s3tree::Node>* found,
@@ -405,10 +454,16 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListFresh(std::string_view di
 }
 
 Result<std::vector<Store::DetailedEntry>> S3Store::ListTree(std::string_view dir) {
+  return ListTreeUpTo(dir, 0);
+}
+
+Result<std::vector<Store::DetailedEntry>> S3Store::ListTreeUpTo(std::string_view dir,
+                                                                size_t max_keys) {
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
-  auto listing = client_->List(base, "");
+  auto listing = client_->List(base, "", max_keys > 0 ? max_keys + 1 : 0);
   if (!listing) return Errno{listing.error().ToErrno()};
+  if (max_keys > 0 && listing->objects.size() > max_keys) return Errno{E2BIG};
   s3tree::Tree tree = s3tree::BuildTree(listing->objects, base);
   // A big bucket's listing is held three ways at once at most: free each
   // as soon as it is used (the keys here, the tree below).
@@ -460,6 +515,31 @@ void S3Store::AddUnlistedWritersLocked(const std::string& dir_prefix, const Map&
     std::string rel = path.substr(dir_prefix.size());
     if (!listed.count(rel)) out->push_back(DetailedEntry{rel, file->LocalStat()});
   }
+}
+
+Result<Store::Usage> S3Store::ScanUsage(const std::atomic<bool>& stop) {
+  Usage usage;
+  std::string last_dir;  // keys come in order: a directory's keys are together
+  auto done = client_->ListPages(settings_.prefix, "", [&](s3::Listing& page) {
+    for (const s3::ObjectInfo& o : page.objects) {
+      std::string_view rel = std::string_view(o.key).substr(settings_.prefix.size());
+      const size_t slash = rel.rfind('/');
+      std::string_view dir = slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
+      usage.entries += NewLevels(dir, last_dir);
+      last_dir.assign(dir);
+      if (slash != rel.size() - 1 && !rel.empty()) {
+        ++usage.entries;
+        usage.bytes += o.size;
+      }
+    }
+    return !stop.load();
+  });
+  if (!done) return Errno{done.error().ToErrno()};
+  if (stop) return Errno{ECANCELED};
+  std::lock_guard lock(mu_);
+  listed_bytes_ = usage.bytes;
+  listed_entries_ = usage.entries;
+  return usage;
 }
 
 Result<std::string> S3Store::ReadLink(std::string_view) { return Errno{EINVAL}; }

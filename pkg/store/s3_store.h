@@ -83,8 +83,11 @@ class S3Store final : public Store {
   Result<std::vector<DetailedEntry>> ListFresh(std::string_view dir) override;
   size_t ListPageSize() const override { return 1000; }  // ListObjectsV2's most keys
   Result<std::vector<DetailedEntry>> ListTree(std::string_view dir) override;
+  Result<std::vector<DetailedEntry>> ListTreeUpTo(std::string_view dir, size_t max_keys) override;
   Result<std::string> ReadLink(std::string_view path) override;
   Result<struct statvfs> StatFs() override;
+  // One ListObjectsV2 per 1,000 keys, no page kept; StatFs() reports it.
+  Result<Usage> ScanUsage(const std::atomic<bool>& stop) override;
 
   Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) override;
   Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags, mode_t mode,
@@ -156,6 +159,8 @@ class S3Store final : public Store {
                             const std::map<std::string, s3tree::Node>& listed,
                             Clock::time_point start);
   void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
+  // At most once per TTL: forgets what no listing or request renewed within it.
+  void TrimLocked(Clock::time_point now);
   // Adds the files being written under `dir_prefix` ("" or "dir/") that
   // `listed` (keyed by path relative to it) lacks: S3 has not seen them yet.
   template <typename Map>
@@ -184,6 +189,7 @@ class S3Store final : public Store {
   // What the last complete listing held: StatFs reports it as used.
   uint64_t listed_bytes_ = 0;
   uint64_t listed_entries_ = 0;
+  Clock::time_point last_trim_{};
 };
 
 }  // namespace freshfs::store

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -100,6 +101,12 @@ class Store {
   // ListObjectsV2 per 1,000 keys). ENOSYS when the store has no faster way
   // than listing directory by directory (the caller then does that).
   virtual Result<std::vector<DetailedEntry>> ListTree(std::string_view dir);
+  // ListTree(), or E2BIG as soon as `dir` turns out to hold more than
+  // `max_keys` keys (S3: after at most ceil(max_keys / 1000) + 1 requests).
+  virtual Result<std::vector<DetailedEntry>> ListTreeUpTo(std::string_view dir, size_t max_keys) {
+    (void)max_keys;
+    return ListTree(dir);
+  }
   // How many entries one listing request returns (S3: 1,000), when a
   // request is what a listing costs; 0 for a store whose listings are
   // local calls (a directory). The watcher weighs syncs by it.
@@ -115,6 +122,17 @@ class Store {
   virtual Result<struct stat> StatFresh(std::string_view path) { return Stat(path); }
   virtual Result<std::string> ReadLink(std::string_view path) = 0;
   virtual Result<struct statvfs> StatFs() = 0;
+
+  // What a whole view of the source holds (a background scan's answer).
+  struct Usage {
+    uint64_t entries = 0;  // files and directories, the root excluded
+    uint64_t bytes = 0;    // of the files
+  };
+  // Walks the whole source without keeping it (S3: one ListObjectsV2 per
+  // 1,000 keys, each page dropped before the next; the default: directory
+  // by directory), giving up with ECANCELED once `stop` is set. A store
+  // whose StatFs() reports usage from it (S3) keeps the answer.
+  virtual Result<Usage> ScanUsage(const std::atomic<bool>& stop);
 
   virtual Result<std::unique_ptr<FileHandle>> Open(std::string_view path, int flags) = 0;
   // Makes a new file and opens it. EEXIST whenever the name is taken, with

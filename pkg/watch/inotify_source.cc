@@ -44,8 +44,29 @@ bool FilesystemDeliversAllEvents(const std::string& path) {
   }
 }
 
-InotifySource::InotifySource(Watcher* watcher, std::string root, bool trusted)
-    : watcher_(watcher), root_(std::move(root)), trusted_(trusted) {}
+InotifySource::InotifySource(Watcher* watcher, std::string root, bool trusted, bool held_only)
+    : watcher_(watcher), root_(std::move(root)), trusted_(trusted), held_only_(held_only) {}
+
+void InotifySource::Watch(const std::string& rel) {
+  if (started_) AddWatch(rel);
+}
+
+void InotifySource::Retain(const std::unordered_set<std::string>& held) {
+  std::lock_guard lock(mu_);
+  for (auto it = paths_.begin(); it != paths_.end();) {
+    if (!it->second.empty() && !held.count(it->second)) {
+      ::inotify_rm_watch(fd_.get(), it->first);  // its IN_IGNORED finds no path: skipped
+      it = paths_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t InotifySource::WatchCount() const {
+  std::lock_guard lock(mu_);
+  return paths_.size();
+}
 
 InotifySource::~InotifySource() { Stop(); }
 
@@ -98,15 +119,18 @@ Status InotifySource::Start(const Snapshot& snapshot) {
   if (!fd_.valid()) return Status::FromErrno(errno);
   stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) return Status::FromErrno(errno);
+  started_ = true;
   snapshot.ForEach([this](const std::string& path, const EntryState& state) {
     if (state.is_dir()) AddWatch(path);
   });
+  if (held_only_) AddWatch("");
   watcher_->SetEventsHealthy(trusted_ && !out_of_watches_);
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }
 
 void InotifySource::Stop() {
+  started_ = false;
   if (!thread_.joinable()) return;
   uint64_t one = 1;
   (void)!::write(stop_.get(), &one, sizeof one);
@@ -179,7 +203,9 @@ void InotifySource::HandleBatch(const char* buf, size_t len) {
     if (ev->mask & IN_MOVED_FROM) {
       moved_from[ev->cookie] = path;
     } else if (ev->mask & IN_MOVED_TO) {
-      if (is_dir) AddWatches(path, true);
+      // (Held only: a directory moved in is looked up before it is held;
+      // one moved within keeps its watch, dropped at the next Retain().)
+      if (is_dir && !held_only_) AddWatches(path, true);
       auto from = moved_from.find(ev->cookie);
       if (from != moved_from.end()) {
         work.push_back(Work{path, true, from->second});
@@ -188,7 +214,9 @@ void InotifySource::HandleBatch(const char* buf, size_t len) {
         add(path, true);
       }
     } else if (ev->mask & IN_CREATE) {
-      if (is_dir) AddWatches(path, true);  // before the rescan, so nothing slips between
+      // Before the rescan, so nothing slips between (held only: the kernel
+      // looks it up first, which adds the watch).
+      if (is_dir && !held_only_) AddWatches(path, true);
       add(path, true);
     } else {
       add(path, false);

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "util/unique_fd.h"
@@ -29,12 +30,22 @@ class InotifySource {
   // `trusted`: inotify sees every change to this filesystem (true for local
   // filesystems, false for network ones where other machines' writes raise
   // no event).
-  InotifySource(Watcher* watcher, std::string root, bool trusted);
+  // `held_only` (a lazy watcher): watches only the directories the kernel
+  // holds (Watch() as each is handed to it, Retain() after each sync), so
+  // the watch count follows what is held, not the tree; new directories
+  // get no watch until the kernel looks them up.
+  InotifySource(Watcher* watcher, std::string root, bool trusted, bool held_only = false);
   ~InotifySource();
 
   // Adds watches for every directory in `snapshot` and starts the thread.
   Status Start(const Snapshot& snapshot);
   void Stop();
+
+  // Watches directory `rel` (a no-op before Start()). Any thread.
+  void Watch(const std::string& rel);
+  // Drops the watches of the directories not in `held` (the root stays).
+  void Retain(const std::unordered_set<std::string>& held);
+  size_t WatchCount() const;
 
  private:
   void Loop();
@@ -47,6 +58,8 @@ class InotifySource {
   Watcher* watcher_;
   const std::string root_;
   const bool trusted_;
+  const bool held_only_;
+  std::atomic<bool> started_{false};
   UniqueFd fd_;
   UniqueFd stop_;  // eventfd that wakes the thread to stop
   mutable std::mutex mu_;

@@ -70,6 +70,9 @@ class Snapshot::Children {
   static constexpr size_t kFillChunk = 256;  // a rebuild fills chunks to this
 
   std::vector<std::vector<Node>> chunks;  // never an empty chunk
+  // Recorded from a whole listing of the directory, not name by name (a
+  // lazily built snapshot, see Snapshot::Listed()).
+  bool listed = false;
 
   size_t count() const {
     size_t n = 0;
@@ -148,6 +151,13 @@ class Snapshot::Reconciler {
         changes_(changes),
         one_level_(one_level) {}
 
+  // One level: where in the listing the directory's children are.
+  void set_listing_base(std::string_view base) { listing_base_ = base; }
+  // A baseline: names new to the snapshot are reported only if this says so.
+  void set_report_new(const std::function<bool(const std::string&)>* report_new) {
+    report_new_ = report_new;
+  }
+
   // `node` (at `path`) exists and is still there, now as `fresh`.
   void Update(Node& node, const EntryState& fresh, std::string& path) {
     if (keep_.Keeps(path)) return;
@@ -176,7 +186,7 @@ class Snapshot::Reconciler {
     out->name.assign(name);
     out->state = fresh;
     ++snapshot_->size_;
-    Emit(ChangeKind::kCreated, path, nullptr, &fresh);
+    if (!report_new_ || (*report_new_)(path)) Emit(ChangeKind::kCreated, path, nullptr, &fresh);
     if (fresh.is_dir()) ReadChildren(*out, path);
     return true;
   }
@@ -185,7 +195,8 @@ class Snapshot::Reconciler {
   void ReadChildren(Node& dir, std::string& path) {
     if (!listing_) return;  // not read: the children stay as they were
     if (one_level_ && path.size() != root_.size()) return;
-    std::string_view rel = Rel(path);
+    // (One level: the listing may hold more, `listing_base_` is the directory's.)
+    std::string_view rel = one_level_ ? listing_base_ : Rel(path);
     if (listing_->Unreadable(rel)) return;
     MergeChildren(dir, path, listing_->ChildrenOf(rel));
   }
@@ -229,6 +240,7 @@ class Snapshot::Reconciler {
       if (rebuilt) return;
       rebuilt = std::make_unique<Children>();
       if (!old) return;
+      rebuilt->listed = old->listed;
       for (size_t c = 0; c < ci; ++c)
         for (Node& n : old->chunks[c]) push(std::move(n));
       if (ci < old->chunks.size())
@@ -264,7 +276,9 @@ class Snapshot::Reconciler {
     }
     if (!rebuilt) return;
     if (rebuilt->chunks.empty()) {
-      dir.children.reset();
+      // A listed directory stays listed when it empties (see Listed()).
+      if (rebuilt->listed) dir.children = std::move(rebuilt);
+      else dir.children.reset();
       return;
     }
     auto& last = rebuilt->chunks.back();
@@ -307,6 +321,8 @@ class Snapshot::Reconciler {
   const KeepSet& keep_;
   std::vector<Change>* changes_;
   const bool one_level_;
+  const std::function<bool(const std::string&)>* report_new_ = nullptr;
+  std::string_view listing_base_;
 };
 
 Snapshot::Snapshot() = default;
@@ -389,7 +405,9 @@ bool Snapshot::Reconcile(std::string_view path, const EntryState* fresh, const L
   } else if (node) {
     if (r.Remove(*node, p)) {
       parent->children->Erase(name);
-      if (parent->children->chunks.empty()) parent->children.reset();
+      // A listed directory stays listed when it empties (see Listed()).
+      if (parent->children->chunks.empty() && !parent->children->listed)
+        parent->children.reset();
     }
   } else if (fresh) {
     Node created;
@@ -402,14 +420,69 @@ bool Snapshot::Reconcile(std::string_view path, const EntryState* fresh, const L
 }
 
 bool Snapshot::ReconcileDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
-                            std::vector<Change>* changes) {
+                            std::vector<Change>* changes, std::string_view listing_dir) {
+  return BaselineDir(dir, listing, keep, nullptr, changes, listing_dir);
+}
+
+bool Snapshot::Listed(std::string_view dir) const {
+  const Node* node = FindNode(dir);
+  return node && node->state.is_dir() && node->children && node->children->listed;
+}
+
+bool Snapshot::BaselineDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
+                           const std::function<bool(const std::string&)>* report_new,
+                           std::vector<Change>* changes, std::string_view listing_dir) {
   Node* node = const_cast<Node*>(FindNode(dir));
   if (!node || !node->state.is_dir()) return false;
   if (keep.Keeps(dir)) return true;
   Reconciler r(this, dir, &listing, keep, changes, /*one_level=*/true);
+  r.set_listing_base(listing_dir);
+  if (report_new) r.set_report_new(report_new);
   std::string path(dir);
   r.ReadChildren(*node, path);
+  if (!listing.Unreadable(listing_dir)) {
+    if (!node->children) node->children = std::make_unique<Children>();
+    node->children->listed = true;
+  }
   return true;
+}
+
+namespace {
+
+size_t CountBelow(const auto& node) {
+  size_t n = 0;
+  if (!node.children) return 0;
+  for (const auto& chunk : node.children->chunks)
+    for (const auto& child : chunk) n += 1 + CountBelow(child);
+  return n;
+}
+
+}  // namespace
+
+size_t Snapshot::DropListings(const std::function<bool(const std::string&)>& held) {
+  if (!root_) return 0;
+  size_t dropped = 0;
+  std::string path;
+  auto visit = [&](auto& self, Node& node) -> void {
+    if (!node.children) return;
+    if (!path.empty() && !held(path)) {
+      dropped += CountBelow(node);
+      node.children.reset();
+      return;
+    }
+    const size_t len = path.size();
+    for (auto& chunk : node.children->chunks) {
+      for (Node& child : chunk) {
+        if (!child.children) continue;
+        AppendName(path, child.name);
+        self(self, child);
+        path.resize(len);
+      }
+    }
+  };
+  visit(visit, *root_);
+  size_ -= dropped;
+  return dropped;
 }
 
 }  // namespace freshfs::watch

@@ -99,8 +99,28 @@ class Snapshot {
   // stays as recorded, and a new subdirectory starts without children
   // (its own listing fills them in, reported as created). False if the
   // snapshot holds no directory `dir`.
+  // `listing_dir`: where in `listing` the children of `dir` are (a listing
+  // of the whole tree serves every directory; "" for one of `dir` alone).
   bool ReconcileDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
-                    std::vector<Change>* changes);
+                    std::vector<Change>* changes, std::string_view listing_dir = {});
+
+  // Lazily built snapshots (Watcher::Settings::lazy) hold the directories
+  // the kernel holds, not the whole source. A directory is "listed" once a
+  // listing of it was recorded whole (ReconcileDir, BaselineDir); before
+  // that it holds only the children recorded one by one (names the kernel
+  // looked up), and after DropListing() again none.
+  bool Listed(std::string_view dir) const;
+  // ReconcileDir() for a directory not listed yet: a name the snapshot
+  // lacks is recorded without being reported, unless `report_new(path)`
+  // says the kernel may hold a view of it (a "no such file" it was given);
+  // names it holds are compared as usual. The directory is listed after.
+  bool BaselineDir(std::string_view dir, const Listing& listing, const KeepSet& keep,
+                   const std::function<bool(const std::string&)>* report_new,
+                   std::vector<Change>* changes, std::string_view listing_dir = {});
+  // Forgets the children of every listed directory (other than the root)
+  // for which `held(path)` is false, and everything under them, reporting
+  // nothing: the kernel holds nothing there. Returns how many entries went.
+  size_t DropListings(const std::function<bool(const std::string&)>& held);
 
  private:
   struct Node;

@@ -34,9 +34,30 @@ Watcher::~Watcher() { Stop(); }
 
 Status Watcher::Start() {
   last_full_start_ = Clock::now();
-  if (!FullSync(/*report=*/false)) return Status::FromErrno(EIO);
   stopping_ = false;
   stop_ = false;
+  if (settings_.lazy) {
+    // The root only: each directory is listed once the kernel looks into it.
+    const Clock::time_point start = Clock::now();
+    Status s = store_->CheckRoot();
+    if (!s.ok()) return s;
+    auto st = store_->StatFresh("");
+    if (!st) return Status::FromErrno(st.error());
+    if (!S_ISDIR(st->st_mode)) return Status::FromErrno(ENOTDIR);
+    const EntryState root = EntryState::From(*st);
+    {
+      std::lock_guard lock(mu_);
+      snapshot_.Reconcile("", &root, nullptr, KeepSet{}, nullptr);
+      watched_ = snapshot_.size();
+    }
+    // Nothing is cached yet: the bound starts now (a sync of the root).
+    SyncFinished(Status::Ok(), metrics::SyncKind::kCached, start,
+                 std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+    if (settings_.scan_interval.count() > 0) scan_thread_ = std::thread([this] { ScanLoop(); });
+  } else if (!FullSync(/*report=*/false)) {
+    return Status::FromErrno(EIO);
+  }
   poll_thread_ = std::thread([this] { PollLoop(); });
   return Status::Ok();
 }
@@ -49,6 +70,7 @@ void Watcher::Stop() {
   }
   poll_cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
+  if (scan_thread_.joinable()) scan_thread_.join();
 }
 
 void Watcher::RequestSync() {
@@ -71,8 +93,9 @@ void Watcher::PollLoop() {
     if (stopping_) return;
     // A full sync when asked for one (events were lost), or when the last
     // one is a full-sync interval old; cached syncs in between.
-    bool full = sync_requested_ || !cached_dirs_ || settings_.full_sync_interval.count() <= 0 ||
-                Clock::now() - last_full_start_ >= settings_.full_sync_interval;
+    bool full = !settings_.lazy &&
+                (sync_requested_ || !cached_dirs_ || settings_.full_sync_interval.count() <= 0 ||
+                 Clock::now() - last_full_start_ >= settings_.full_sync_interval);
     sync_requested_ = false;
     lock.unlock();
     if (full) {
@@ -85,9 +108,41 @@ void Watcher::PollLoop() {
   }
 }
 
-bool Watcher::SyncNow() { return FullSync(/*report=*/true); }
+// Lazy: everything the kernel may serve lies in the directories it holds,
+// which is what a cached sync lists.
+bool Watcher::SyncNow() { return settings_.lazy ? CachedSync() : FullSync(/*report=*/true); }
 
 bool Watcher::SyncCached() { return cached_dirs_ ? CachedSync() : SyncNow(); }
+
+void Watcher::ScanLoop() {
+  // The first scan soon after the mount (usage is unknown until then), off
+  // the mount's path; then one per interval.
+  auto wait = std::min<std::chrono::milliseconds>(settings_.scan_interval, kFirstScanDelay);
+  std::unique_lock lock(poll_mu_);
+  while (!poll_cv_.wait_for(lock, wait, [&] { return stopping_; })) {
+    lock.unlock();
+    ScanNow();
+    lock.lock();
+    wait = settings_.scan_interval;
+  }
+}
+
+bool Watcher::ScanNow() {
+  const Clock::time_point start = Clock::now();
+  auto usage = store_->ScanUsage(stop_);
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!usage) {
+    if (usage.error() != ECANCELED)
+      spdlog::warn("background scan of the source failed: {}", std::strerror(usage.error()));
+    if (metrics_ && usage.error() != ECANCELED) metrics_->SourceScanDone(took, false, 0, 0);
+    return false;
+  }
+  spdlog::debug("background scan: {} entries, {} bytes in {:.2f}s", usage->entries,
+                usage->bytes, took);
+  if (metrics_) metrics_->SourceScanDone(took, true, usage->entries, usage->bytes);
+  source_estimate_ = usage->entries;
+  return true;
+}
 
 void Watcher::SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start,
                            double start_unix) {
@@ -126,7 +181,19 @@ bool Watcher::CachedSync() {
                                 .count();
   std::vector<std::string> dirs = cached_dirs_();
   std::sort(dirs.begin(), dirs.end());  // each directory after its parent
-  if (const size_t page = store_->ListPageSize(); page > 0) {
+  if (settings_.lazy) {
+    std::lock_guard lock(mu_);
+    listed_since_drop_.clear();  // DropUnheld() asks the kernel again, later than this
+    std::erase_if(dirs, [&](const std::string& d) { return !d.empty() && !looked_into_.count(d); });
+  }
+  if (SyncFromTree(dirs, start)) {
+    SweepServed(start);
+    DropUnheld();
+    SyncFinished(Status::Ok(), metrics::SyncKind::kCached, start, start_unix);
+    ::malloc_trim(0);
+    return true;
+  }
+  if (const size_t page = store_->ListPageSize(); page > 0 && !settings_.lazy) {
     // Where listings cost requests, a cached sync must cost fewer than a
     // full one (ceil(entries / page) with one listing of the whole tree):
     // when the kernel holds many small directories, it does not.
@@ -169,17 +236,128 @@ bool Watcher::CachedSync() {
     bool recorded;
     {
       std::lock_guard lock(mu_);
-      recorded = snapshot_.ReconcileDir(dir, listing, KeepLocked(start), &changes);
+      recorded = RecordDirLocked(dir, listing, start, &changes);
       watched_ = snapshot_.size();
     }
-    // One the snapshot does not hold (yet) is read whole, as an event would be.
-    if (!recorded) Rescan(dir, /*deep=*/true);
+    // One the snapshot does not hold (yet) is read whole, as an event would
+    // be; lazily, its parent's listing records it and the next sync lists it.
+    if (!recorded && !settings_.lazy) Rescan(dir, /*deep=*/true);
     Deliver(std::move(changes), Clock::now());
   }
   if (s.ok()) SweepServed(start);
+  if (settings_.lazy) DropUnheld();
   SyncFinished(s, metrics::SyncKind::kCached, start, start_unix);
   if (s.ok() && !dirs.empty()) ::malloc_trim(0);
   return s.ok();
+}
+
+bool Watcher::SyncFromTree(const std::vector<std::string>& dirs, Clock::time_point start) {
+  const size_t page = store_->ListPageSize();
+  if (!settings_.lazy || page == 0) return false;
+  size_t requests = 0;  // what listing the directories one by one costs
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& dir : dirs)
+      requests += (snapshot_.Listed(dir) ? snapshot_.ChildCount(dir) / page : 0) + 1;
+  }
+  // Bounded: the store keeps what a listing of the whole source shows, and
+  // memory must follow what the kernel holds, not the source.
+  const size_t budget = std::min(requests * page, kTreeSyncMaxKeys);
+  if (source_estimate_ > budget) return false;
+  auto tree = store_->ListTreeUpTo("", budget);
+  if (!tree) {
+    // Bigger than that (known now, until a scan says otherwise), or a
+    // failure the directory listings then meet and report.
+    if (tree.error() == E2BIG) source_estimate_ = budget + 1;
+    return false;
+  }
+  source_estimate_ = tree->size();
+  Listing listing;
+  listing.AddTree(std::move(*tree));
+  listing.Finish();
+  for (const std::string& dir : dirs) {
+    std::vector<Change> changes;
+    {
+      std::lock_guard lock(mu_);
+      RecordDirLocked(dir, listing, start, &changes, dir);
+      watched_ = snapshot_.size();
+    }
+    Deliver(std::move(changes), Clock::now());
+  }
+  return true;
+}
+
+bool Watcher::RecordDirLocked(const std::string& dir, const Listing& listing,
+                              Clock::time_point start, std::vector<Change>* changes,
+                              std::string_view listing_dir) {
+  if (!settings_.lazy || snapshot_.Listed(dir))
+    return snapshot_.ReconcileDir(dir, listing, KeepLocked(start), changes, listing_dir);
+  // Its first listing. The kernel may hold names of it that lookups handed
+  // it (recorded by ServedState(), compared as usual) and "no such file"
+  // answers (Missed(): reported if the name exists now); nothing else.
+  auto report_new = [this](const std::string& path) {
+    return missed_overflow_ || missed_.count(path) > 0;
+  };
+  const std::function<bool(const std::string&)> report(report_new);
+  if (!snapshot_.BaselineDir(dir, listing, KeepLocked(start), &report, changes, listing_dir))
+    return false;
+  first_listed_ns_[dir] = Ns(Clock::now());
+  if (!missed_.empty())
+    std::erase_if(missed_, [&](const std::string& p) { return ParentOf(p) == dir; });
+  if (missed_.empty()) missed_overflow_ = false;
+  return true;
+}
+
+void Watcher::WillList(const std::string& dir) {
+  if (!settings_.lazy) return;
+  {
+    std::lock_guard lock(mu_);
+    // (One the snapshot lacks yet, new since its parent's last listing: the
+    // next sync records it through its parent, then lists it.)
+    looked_into_.insert(dir);
+    if (!snapshot_.Contains(dir) || snapshot_.Listed(dir)) return;
+  }
+  // Listed before the kernel is handed its listing, so the snapshot never
+  // holds an older picture of it than the kernel. (On S3 the store keeps
+  // this listing: the kernel's own comes from it, no second request.)
+  const Clock::time_point start = Clock::now();
+  auto entries = store_->ListFresh(dir);
+  if (!entries) return;  // the kernel's listing fails the same way
+  Listing listing;
+  listing.AddDir("", std::move(*entries));
+  listing.Finish();
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mu_);
+    RecordDirLocked(dir, listing, start, &changes);
+    listed_since_drop_.insert(dir);
+    watched_ = snapshot_.size();
+  }
+  Deliver(std::move(changes), Clock::now());
+}
+
+void Watcher::DropUnheld() {
+  // Asked after the syncs' listings: a directory the kernel looked into
+  // meanwhile is in it, or in listed_since_drop_.
+  std::vector<std::string> held_list = cached_dirs_();
+  std::unordered_set<std::string> held(held_list.begin(), held_list.end());
+  size_t dropped = 0;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(looked_into_, [&](const std::string& d) {
+      return !held.count(d) && !listed_since_drop_.count(d);
+    });
+    dropped = snapshot_.DropListings([&](const std::string& dir) {
+      return looked_into_.count(dir) > 0 || listed_since_drop_.count(dir) > 0;
+    });
+    listed_since_drop_.clear();
+    const int64_t old_ns = Ns(Clock::now() - kFirstListingRace);
+    std::erase_if(first_listed_ns_, [&](const auto& f) { return f.second < old_ns; });
+    std::erase_if(missed_, [&](const std::string& p) { return !held.count(std::string(ParentOf(p))); });
+    watched_ = snapshot_.size();
+  }
+  if (dropped > 0) spdlog::debug("forgot {} entries of directories the kernel let go", dropped);
+  if (dirs_held_) dirs_held_(held);
 }
 
 bool Watcher::FullSync(bool report) {
@@ -255,6 +433,9 @@ std::vector<Change> Watcher::RescanLocked(std::string path, bool deep,
   // A path under a directory the snapshot does not hold (yet) is found by
   // reading that directory whole.
   if (std::string recordable = RecordableLocked(path); recordable != path) {
+    // Lazily, what lies outside the directories recorded is nothing the
+    // kernel holds.
+    if (settings_.lazy) return {};
     path = std::move(recordable);
     deep = true;
   }
@@ -267,8 +448,9 @@ std::vector<Change> Watcher::RescanLocked(std::string path, bool deep,
   bool now_dir = st && S_ISDIR(st->st_mode);
   // The subtree is read when a directory appears, disappears, is replaced,
   // or the caller asks; a directory whose own attributes changed is not.
-  bool subtree = (known_dir && !now_dir) ||
-                 (now_dir && (deep || !known_dir || known_ino != st->st_ino));
+  // (Lazily never: a directory is listed when the kernel looks into it.)
+  bool subtree = !settings_.lazy && ((known_dir && !now_dir) ||
+                                     (now_dir && (deep || !known_dir || known_ino != st->st_ino)));
   Fresh fresh = ReadFresh(path, st, subtree);
 
   lock.lock();
@@ -381,7 +563,7 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
     st = store_->StatFresh(path);
   }
   bool now_dir = st && S_ISDIR(st->st_mode);
-  bool subtree = known_dir != now_dir || (now_dir && known_ino != st->st_ino);
+  bool subtree = !settings_.lazy && (known_dir != now_dir || (now_dir && known_ino != st->st_ino));
   Fresh fresh = ReadFresh(path, st, subtree);
   lock.lock();
   RecordLocked(path, fresh, KeepSet{}, nullptr);  // seen, not reported: it is ours
@@ -402,6 +584,70 @@ bool Watcher::Revalidate(const std::string& path) {
 }
 
 void Watcher::Recheck(const std::string& path) { Rescan(path, false); }
+
+void Watcher::ServedState(const std::string& path, const struct stat& st) {
+  Served(path, st.st_mode & S_IFMT);
+  if (!settings_.lazy) return;
+  // Watched before the kernel gets it, so before it can look into it.
+  if (S_ISDIR(st.st_mode) && dir_served_) dir_served_(path);
+  const EntryState served = EntryState::From(st);
+  const std::string parent(ParentOf(path));
+  {
+    std::lock_guard lock(mu_);
+    looked_into_.insert(parent);
+    if (IsOwnLocked(path)) return;
+    const EntryState* known = snapshot_.Find(path);
+    if (!known) {
+      // A name of a directory not listed yet: what the kernel holds of it
+      // is what the next listing compares with. (In a listed one the
+      // kernel may cache a listing without it: the next sync reports it.)
+      if (!snapshot_.Listed(parent)) {
+        snapshot_.Reconcile(path, &served, nullptr, KeepSet{}, nullptr);
+        watched_ = snapshot_.size();
+      }
+    } else if (ChangeKind kind; !(*known == served) && Classify(served, *known, &kind) &&
+                                first_listed_ns_.count(parent)) {
+      // The kernel was handed another state than the snapshot holds: a
+      // lookup that raced its directory's first listing (older), or one
+      // that saw a change before its event or sync did (newer). Either way
+      // the kernel may cache data of another version than the one it was
+      // just told of: record a state no source reports (an impossible
+      // mtime), so the next event or sync on this name reports it as
+      // modified and the kernel's data of it is invalidated. (Recording
+      // the served state as is would make a newer one look settled; the
+      // stale pages would stay forever. Reporting it now would retire the
+      // inode just handed out.)
+      EntryState unsettled = served;
+      unsettled.mtime_ns = kUnsettledMtime;
+      snapshot_.Reconcile(path, &unsettled, nullptr, KeepSet{}, nullptr);
+    }
+  }
+}
+
+void Watcher::Missed(const std::string& path) {
+  if (!settings_.lazy || path.empty()) return;
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mu_);
+    const std::string parent(ParentOf(path));
+    looked_into_.insert(parent);
+    if (const EntryState* known = snapshot_.Find(path)) {
+      // Recorded by a first listing that ran while this lookup was under
+      // way: the kernel may now cache "no such file" for a name that exists.
+      if (first_listed_ns_.count(parent)) {
+        Change c;
+        c.kind = ChangeKind::kCreated;
+        c.path = path;
+        c.is_dir = known->is_dir();
+        changes.push_back(std::move(c));
+      }
+    } else if (snapshot_.Contains(parent) && !snapshot_.Listed(parent)) {
+      if (missed_.size() < kMissedMax) missed_.insert(path);
+      else missed_overflow_ = true;
+    }
+  }
+  Deliver(std::move(changes), Clock::now());
+}
 
 void Watcher::Served(const std::string& path, mode_t type) {
   std::lock_guard lock(served_mu_);

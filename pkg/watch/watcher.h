@@ -19,12 +19,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -44,6 +46,14 @@ class Watcher : public fs::ChangeObserver {
     // How often a poll lists the whole source; the polls between are cached
     // syncs. 0: every poll is a full sync. (Needs set_cached_dirs().)
     std::chrono::milliseconds full_sync_interval{0};
+    // Lazy (docs/scale.md, "Lazy mounts"): Start() records the root only;
+    // the snapshot covers the directories the kernel holds, each listed
+    // when the kernel first lists it or by the next cached sync, and forgets
+    // those it no longer holds. Every sync is a cached one; full syncs give
+    // way to a background scan of the whole source (`scan_interval`, 0:
+    // none) that feeds only what needs a whole view (usage, the metrics).
+    bool lazy = false;
+    std::chrono::milliseconds scan_interval{0};
   };
   // Receives each batch of changes with the time they were detected.
   using Sink = std::function<void(const std::vector<Change>&, Clock::time_point)>;
@@ -63,6 +73,16 @@ class Watcher : public fs::ChangeObserver {
   void set_flush(Flush flush) { flush_ = std::move(flush); }
   void set_cached_dirs(CachedDirs dirs) { cached_dirs_ = std::move(dirs); }
   void set_known_entries(KnownEntries known) { known_entries_ = std::move(known); }
+  // Lazy: called with each directory handed to the kernel (it may look into
+  // it from now on), and after each cached sync with the directories the
+  // kernel still holds (it forgot the others). For event sources that watch
+  // directories one by one (inotify).
+  using DirServed = std::function<void(const std::string& dir)>;
+  using DirsHeld = std::function<void(const std::unordered_set<std::string>& dirs)>;
+  void set_dir_hooks(DirServed served, DirsHeld held) {
+    dir_served_ = std::move(served);
+    dirs_held_ = std::move(held);
+  }
 
   // Scans the whole source (synchronously: the kernel must not cache anything
   // the snapshot has not seen), then starts the poll thread.
@@ -89,6 +109,13 @@ class Watcher : public fs::ChangeObserver {
   bool Revalidate(const std::string& path) override;
   void Recheck(const std::string& path) override;
   void Served(const std::string& path, mode_t type) override;
+  void ServedState(const std::string& path, const struct stat& st) override;
+  void Missed(const std::string& path) override;
+  void WillList(const std::string& dir) override;
+
+  // Lazy: runs one background scan of the whole source now (false if it
+  // failed or was stopped).
+  bool ScanNow();
 
   // An event source that sees every change keeps the bound tight: it calls
   // Heartbeat() whenever it has delivered everything up to now, and
@@ -117,6 +144,25 @@ class Watcher : public fs::ChangeObserver {
   // Lists each of the directories the kernel holds and records what changed
   // in them (their children's own state; nothing deeper).
   bool CachedSync();
+  // Lazy: lists `dir` once and records it as its first listing (what the
+  // kernel may hold of it is compared, the rest recorded unreported).
+  // `recorded_before`: a listing begun before it counts as its first.
+  void ListFirst(const std::string& dir);
+  // Records one directory's listing begun at `start` (its first one when
+  // the snapshot did not list it yet); false if the snapshot lacks `dir`.
+  bool RecordDirLocked(const std::string& dir, const Listing& listing,
+                       Clock::time_point start, std::vector<Change>* changes,
+                       std::string_view listing_dir = {});
+  // Lazy, where listings cost requests: when the whole source takes no more
+  // requests than listing `dirs` one by one (a bucket of at most
+  // kTreeSyncMaxKeys keys), one listing
+  // of the whole tree serves them all (and shows what some servers leave
+  // out of a directory's listing: s3rver, prefixes two levels deep).
+  // False when it did not run (the caller lists them one by one).
+  bool SyncFromTree(const std::vector<std::string>& dirs, Clock::time_point start);
+  // Lazy: forgets the listings of directories the kernel no longer holds.
+  void DropUnheld();
+  void ScanLoop();
   // Metrics, the staleness bound and logs after a sync of either kind.
   void SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start,
                     double start_unix);
@@ -170,6 +216,40 @@ class Watcher : public fs::ChangeObserver {
   // replaced under the watches), so only the last good sync bounds staleness.
   std::atomic<bool> sync_failing_{false};
   std::atomic<size_t> watched_{0};
+
+  // Lazy only, under mu_. Names in directories not listed yet that the
+  // kernel was told do not exist (their first listing reports them if they
+  // do), bounded: past kMissedMax every new name of a first listing is
+  // reported.
+  static constexpr size_t kMissedMax = 100'000;
+  // How long after a directory's first listing a lookup begun before it may
+  // still arrive (ServedState()/Missed() compare then).
+  static constexpr std::chrono::seconds kFirstListingRace{60};
+  // The mtime of a recorded state the kernel may not hold (ServedState()):
+  // no source reports it, so the next comparison always finds a change.
+  static constexpr int64_t kUnsettledMtime = INT64_MIN;
+  static constexpr std::chrono::milliseconds kFirstScanDelay{1'000};
+  // SyncFromTree() only for sources of at most this many keys.
+  static constexpr size_t kTreeSyncMaxKeys = 10'000;
+  std::unordered_set<std::string> missed_;
+  bool missed_overflow_ = false;
+  // Directories listed for the first time lately, with when: a lookup in
+  // flight then may have handed the kernel an older view than the listing
+  // recorded, which ServedState()/Missed() report when it arrives.
+  std::unordered_map<std::string, int64_t> first_listed_ns_;
+  // Directories listed by WillList() since the last DropUnheld(): the held
+  // set that drop works from may predate them.
+  std::unordered_set<std::string> listed_since_drop_;
+  // Directories the kernel looked into (a lookup in it, or its listing):
+  // only those can hold anything it caches. One it holds but never looked
+  // into (readdirplus of its parent handed it over) is not synced.
+  std::unordered_set<std::string> looked_into_;
+  DirServed dir_served_;
+  DirsHeld dirs_held_;
+  std::thread scan_thread_;
+  // Keys in the whole source as last seen (a tree listing, a scan, or a
+  // lower bound after a tree listing gave up), 0 when unknown.
+  std::atomic<size_t> source_estimate_{0};
 
   // Entries handed to the kernel since the last sweep: path -> (when, type).
   // Bounded: past kServedMax, the next sweep checks every entry the kernel

@@ -334,6 +334,35 @@ INSTANTIATE_TEST_SUITE_P(ValueSets, RenderedChart, ::testing::ValuesIn(ValueSets
 
 // ------------------------------------------------- what the value sets add
 
+// Per-pod identity: kubelet requests the pod's tokens only when asked to,
+// and publishes again with each renewed one (requiresRepublish).
+TEST(HelmChart, TokenRequestsMakeKubeletRepublish) {
+  const YAML::Node plain = Render("").One("CSIDriver")["spec"];
+  EXPECT_FALSE(plain["tokenRequests"]) << "no tokens unless asked for";
+  EXPECT_FALSE(plain["requiresRepublish"]);
+  const YAML::Node spec =
+      Render("driver:\n  tokenRequests:\n    - audience: sts.amazonaws.com\n"
+             "      expirationSeconds: 3600\n    - audience: minio\n")
+          .One("CSIDriver")["spec"];
+  ASSERT_EQ(spec["tokenRequests"].size(), 2u);
+  EXPECT_EQ(spec["tokenRequests"][0]["audience"].as<std::string>(""), "sts.amazonaws.com");
+  EXPECT_EQ(spec["tokenRequests"][0]["expirationSeconds"].as<int>(0), 3600);
+  EXPECT_EQ(spec["tokenRequests"][1]["audience"].as<std::string>(""), "minio");
+  EXPECT_TRUE(spec["requiresRepublish"].as<bool>(false));
+  // IRSA: the node's service account carries the role annotation.
+  const Rendered irsa = Render(
+      "node:\n  serviceAccount:\n    annotations:\n"
+      "      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/freshfs-node\n");
+  bool annotated = false;
+  for (const YAML::Node& account : irsa.All("ServiceAccount")) {
+    const YAML::Node annotations = account["metadata"]["annotations"];
+    if (annotations && annotations["eks.amazonaws.com/role-arn"].as<std::string>("") ==
+                           "arn:aws:iam::123456789012:role/freshfs-node")
+      annotated = true;
+  }
+  EXPECT_TRUE(annotated);
+}
+
 TEST(HelmChart, DefaultsRenderTheDriverWithoutOptionalParts) {
   Rendered r = Render("");
   for (const char* kind : {"CSIDriver", "DaemonSet", "Deployment", "Service", "ConfigMap"})
@@ -468,6 +497,7 @@ TEST(HelmChart, RefusesBadValuesNamingTheValue) {
       {"driver:\n  allowedDirRoots: [srv/data]\n", "/driver/allowedDirRoots/0"},
       {"driver:\n  allowedDirRoots: [/srv/../etc]\n", "/driver/allowedDirRoots/0"},
       {"driver:\n  fsGroupPolicy: Sometimes\n", "/driver/fsGroupPolicy"},
+      {"driver:\n  tokenRequests:\n    - expirationSeconds: 3600\n", "/driver/tokenRequests/0"},
       {"storageClass:\n  create: true\n", "source"},
       {"storageClass:\n  parameters:\n    uid: 1000\n", "/storageClass/parameters/uid"},
       {"storageClass:\n  parameters:\n    sourcePath: /srv\n", "'sourcePath' not allowed"},

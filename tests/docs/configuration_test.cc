@@ -276,7 +276,8 @@ TEST_F(ConfigurationDocTest, VolumeAttributeRowsAreTrue) {
     ASSERT_EQ(names.size(), 1u) << row[0];
     const std::string& name = names[0];
     if (name == "source") continue;
-    ASSERT_EQ(flags.size(), 1u) << name << ": one freshfs-mount option expected";
+    // "—": not an option of its own (the credential mode, the token's audience).
+    ASSERT_LE(flags.size(), 1u) << name << ": at most one freshfs-mount option expected";
     ASSERT_EQ(examples.size(), 1u) << name << ": one example value expected";
     const std::string example = Unquoted(examples[0]);
 
@@ -292,8 +293,14 @@ TEST_F(ConfigurationDocTest, VolumeAttributeRowsAreTrue) {
     csi::VolumeSpec spec;
     spec.volume_id = "v";
     spec.target_path = "/mnt/v";
-    spec.attributes = {{"source", kProbeS3Source}, {name, example}};
-    const std::vector<std::string> argv = csi::MountArgs("freshfs-mount", spec, {"/st", "/ca"});
+    // With pod identity, so that the role's attributes reach argv too.
+    spec.attributes = {{"source", kProbeS3Source},
+                       {"credentials", "pod"},
+                       {"roleArn", "arn:aws:iam::123456789012:role/probe"}};
+    spec.attributes[name] = example;
+    if (flags.empty()) continue;
+    const std::vector<std::string> argv =
+        csi::MountArgs("freshfs-mount", spec, {"/st", "/ca", "/token"});
     const bool passed = std::ranges::any_of(argv, [&](const std::string& arg) {
       return arg == flags[0] || arg.starts_with(flags[0] + "=");
     });

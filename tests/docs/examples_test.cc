@@ -130,7 +130,9 @@ class ExamplesTest : public ::testing::Test {
     EXPECT_TRUE(checked) << where << ": " << (checked ? "" : checked.error().message);
     if (!checked) return false;
     const YAML::Node ref = csi["nodePublishSecretRef"];
-    if (checked->s3) {
+    // Volumes with credentials "driver" or "pod" need no keys.
+    const auto mode = attributes.find("credentials");
+    if (checked->s3 && (mode == attributes.end() || mode->second == "secret")) {
       EXPECT_TRUE(ref.IsMap()) << where << ": an S3 volume needs nodePublishSecretRef";
       if (ref.IsMap()) {
         ExpectSecret(ref["namespace"].as<std::string>(ns), ref["name"].as<std::string>(""), where);
@@ -192,7 +194,11 @@ TEST_F(ExamplesTest, StorageClassesPassTheControllersChecks) {
     const bool is_s3 = parameters.contains("source") && parameters.at("source").starts_with("s3://");
     (is_s3 ? s3 : dir)++;
     if (!is_s3) continue;
+    // Nodes of volumes with credentials "driver" or "pod" need no keys.
+    const auto mode = parameters.find("credentials");
+    const bool node_keys = mode == parameters.end() || mode->second == "secret";
     for (const char* secret : {"provisioner", "node-publish"}) {
+      if (!node_keys && std::string_view(secret) == "node-publish") continue;
       const std::string key = std::string("csi.storage.k8s.io/") + secret + "-secret-";
       auto name = parameters.find(key + "name");
       auto ns = parameters.find(key + "namespace");

@@ -119,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(o.metrics_address == "127.0.0.1:0", "metrics stay on 127.0.0.1:0");
   FUZZ_CHECK(!o.log_file && !o.config_file && !o.events_address && !o.events_token_file,
              "no log file, config file or event listener from a volume");
-  FUZZ_CHECK(!o.s3_ca_file && !o.s3_profile, "no CA or profile file from a volume");
+  FUZZ_CHECK(!o.s3_ca_file && !o.s3_profile && !o.s3_role_arn && !o.s3_web_identity_token_file,
+             "no CA, profile or token file from a volume");
   FUZZ_CHECK(o.staging_dir == "/state/staging" && (!o.cache_dir || *o.cache_dir == "/state/cache"),
              "staging and cache directories are the driver's");
   FUZZ_CHECK(o.ready_fd == fcsi::kReadyFd && o.mountpoint == "/dev/fd/4" && o.allow_other,

@@ -401,6 +401,9 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
   ASSERT_EQ(WriteFile(m_.Src("uncached"), Pattern(300000, 4)), 0);
   ASSERT_EQ(WriteFile(m_.Src("changing"), "before"), 0);
   ASSERT_TRUE(Start({"--events", "none", "--poll-interval", "300ms"}));
+  // The user looks at the mount: what is created in it from now on is a
+  // remote change (a directory nobody listed yet is listed when first used).
+  ASSERT_TRUE(ListDir(m_.mnt()));
 
   // Re-reading cached data does not reach the daemon.
   ASSERT_EQ(ReadFile(m_.Mnt("cached")), Pattern(200000, 3));

@@ -1,3 +1,4 @@
+#include "s3/credential_chain.h"
 #include "s3/credentials.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +42,8 @@ class LoadCredentialsTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     g_env["HOME"] = (dir_ / "home").string();
+    // The chain ends at IMDS: not here (credential_chain_test.cc tests it).
+    g_env["AWS_EC2_METADATA_DISABLED"] = "true";
   }
   void TearDown() override {
     g_env.clear();
