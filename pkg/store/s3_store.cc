@@ -173,33 +173,15 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     return node;
   }
   const std::string key = KeyOf(path);
-  bool known_dir = false;
+  bool known_file = false;
   {
     std::lock_guard lock(mu_);
     auto it = known_.find(path);
-    known_dir = it != known_.end() && it->second.node.dir;
+    known_file = it != known_.end() && !it->second.node.dir;
   }
-  // A file is the common case (and every name of a directory not listed
-  // yet is looked up this way): one HEAD confirms it. That it is a prefix
-  // too (S3 shows a directory then) is left to the next listing of its
-  // directory, which reports the change. A known directory is checked as
-  // one first, so it stays one.
-  // Whether anything lies under the name (one listing of at most one key).
-  auto under = [&]() -> Result<bool> {
-    auto below = client_->List(key + "/", "", 1);
-    if (!below) return Errno{below.error().ToErrno()};
-    if (below->objects.empty()) return false;
-    node.dir = true;
-    if (below->objects.front().key == key + "/")
-      node.mtime_ns = s3tree::WholeSeconds(below->objects.front().mtime_ns);
-    return true;
-  };
-  if (known_dir) {
-    auto dir = under();
-    if (!dir) return Errno{dir.error()};
-    if (*dir) return node;
-  }
-  {
+  if (known_file) {
+    // Revalidating a file the kernel holds: one HEAD (cheaper than a
+    // listing), and the listing below only if it is gone.
     auto head = client_->Head(key);
     if (head) {
       node.size = head->size;
@@ -209,11 +191,45 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     }
     if (head.error().http_status != 404) return Errno{head.error().ToErrno()};
   }
-  if (known_dir) return Errno{ENOENT};  // listed above: nothing under it either
-  auto dir = under();
-  if (!dir) return Errno{dir.error()};
-  if (*dir) return node;
-  return Errno{ENOENT};  // neither an object (the HEAD above) nor a prefix
+  // A name not known as a file: one listing without a delimiter, from the
+  // key itself (a lookup in a directory not listed yet). Keys sort
+  // bytewise, so the object `key` (if any) comes first, then the keys that
+  // extend the name with a byte below '/' ("key.txt", "key-old/..."), then
+  // the first key under "key/" (if any). A few keys cover both questions
+  // (is it an object, is it a prefix: the directory wins, s3_tree.h) for
+  // files and directories alike. No delimiter: some servers (s3rver) leave
+  // "key/" out of a delimiter listing when its keys lie two levels deeper.
+  // Only when more than kProbeKeys siblings sort in between is the prefix
+  // asked about on its own (a second request).
+  const std::string dir_prefix = key + "/";
+  auto probe = client_->List(key, "", kProbeKeys);
+  if (!probe) return Errno{probe.error().ToErrno()};
+  const s3::ObjectInfo* object = nullptr;
+  const s3::ObjectInfo* below = nullptr;
+  for (const s3::ObjectInfo& o : probe->objects) {
+    if (o.key == key) object = &o;
+    else if (o.key.compare(0, dir_prefix.size(), dir_prefix) == 0) {
+      below = &o;
+      break;
+    }
+  }
+  std::optional<s3::Listing> second;
+  if (!below && probe->objects.size() >= kProbeKeys) {
+    auto more = client_->List(dir_prefix, "", 1);
+    if (!more) return Errno{more.error().ToErrno()};
+    second = std::move(*more);
+    if (!second->objects.empty()) below = &second->objects.front();
+  }
+  if (below) {
+    node.dir = true;
+    if (below->key == dir_prefix) node.mtime_ns = s3tree::WholeSeconds(below->mtime_ns);
+    return node;
+  }
+  if (!object) return Errno{ENOENT};
+  node.size = object->size;
+  node.etag = object->etag;
+  node.mtime_ns = s3tree::WholeSeconds(object->mtime_ns);
+  return node;
 }
 
 Result<struct stat> S3Store::Stat(std::string_view path) {

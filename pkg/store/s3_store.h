@@ -130,8 +130,11 @@ class S3Store final : public Store {
     Clock::time_point as_of;
   };
 
+  // Keys a lookup's listing asks for (FetchNode).
+  static constexpr size_t kProbeKeys = 16;
+
   S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings);
-  // One HEAD and/or one listing: what `path` is in S3 right now.
+  // One listing (rarely two): what `path` is in S3 right now.
   Result<s3tree::Node> FetchNode(std::string_view path);
   void RememberLocked(const std::string& path, const s3tree::Node& node, Clock::time_point as_of);
   void LogSkipped(const std::vector<s3tree::Skipped>& skipped);
