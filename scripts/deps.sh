@@ -13,7 +13,7 @@ build_packages=(
   cmake g++ make pkg-config libfuse3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libpugixml-dev nlohmann-json3-dev libcivetweb-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # unit tests: the SigV4 tests compare signatures with botocore; the CSI
   # metrics tests scrape over HTTP with curl
   python3 python3-botocore curl

@@ -17,66 +17,120 @@ InodeTable::InodeTable() {
   root->ino = kRoot;
   root->type = S_IFDIR;
   root->nlookup = 1;
-  nodes_.emplace(kRoot, std::move(root));
+  nodes_.insert(std::move(root));
 }
 
 InodeTable::Node* InodeTable::FindLocked(fuse_ino_t ino) const {
   auto it = nodes_.find(ino);
-  return it == nodes_.end() ? nullptr : it->second.get();
+  return it == nodes_.end() ? nullptr : it->get();
+}
+
+InodeTable::Node* InodeTable::ChildLocked(fuse_ino_t parent, std::string_view name) const {
+  if (auto it = children_.find(ChildKey{parent, name}); it != children_.end()) return *it;
+  if (more_links_.empty()) return nullptr;
+  auto it = more_links_.find(ChildKey{parent, name});
+  return it == more_links_.end() ? nullptr : it->second;
+}
+
+void InodeTable::UnindexLocked(fuse_ino_t parent, std::string_view name) {
+  if (auto it = children_.find(ChildKey{parent, name}); it != children_.end()) {
+    children_.erase(it);
+    return;
+  }
+  if (!more_links_.empty()) more_links_.erase(ChildKey{parent, name});
+}
+
+ino_t InodeTable::IdentityOf(const Node* node) const {
+  if (!node->extra) return 0;
+  auto it = extras_.find(node->ino);
+  return it == extras_.end() ? 0 : it->second.identity;
+}
+
+std::list<InodeTable::Link>* InodeTable::MoreOf(const Node* node) const {
+  if (!node->extra) return nullptr;
+  auto it = extras_.find(node->ino);
+  if (it == extras_.end() || it->second.more.empty()) return nullptr;
+  return const_cast<std::list<Link>*>(&it->second.more);
+}
+
+InodeTable::Extra& InodeTable::ExtraOf(Node* node) {
+  node->extra = true;
+  return extras_[node->ino];
+}
+
+void InodeTable::DropExtraIfEmptyLocked(Node* node) {
+  if (!node->extra) return;
+  auto it = extras_.find(node->ino);
+  if (it != extras_.end() && (it->second.identity != 0 || !it->second.more.empty())) return;
+  if (it != extras_.end()) extras_.erase(it);
+  node->extra = false;
+}
+
+void InodeTable::SetIdentityLocked(Node* node, ino_t identity) {
+  ExtraOf(node).identity = identity;
+  DropExtraIfEmptyLocked(node);
 }
 
 void InodeTable::DetachLocked(Node* node) {
-  if (node->parent != 0) children_.erase(ChildKey{node->parent, node->name});
+  if (node->parent != 0) UnindexLocked(node->parent, node->name);
   node->parent = 0;
-  if (node->more) {
-    for (const Link& l : *node->more) children_.erase(ChildKey{l.parent, l.name});
-    node->more.reset();
+  if (std::list<Link>* more = MoreOf(node)) {
+    for (const Link& l : *more) UnindexLocked(l.parent, l.name);
+    more->clear();
   }
   ForgetIdentityLocked(node);
+  DropExtraIfEmptyLocked(node);
 }
 
 void InodeTable::ForgetIdentityLocked(Node* node) {
   // A node without names can't be reached as "another name" any more (and
   // the source may hand its inode number to a new file).
-  if (node->identity == 0) return;
-  auto it = identities_.find(node->identity);
+  const ino_t identity = IdentityOf(node);
+  if (identity == 0) return;
+  auto it = identities_.find(identity);
   if (it != identities_.end() && it->second == node) identities_.erase(it);
-  node->identity = 0;
+  SetIdentityLocked(node, 0);
 }
 
 void InodeTable::AttachLocked(Node* node, fuse_ino_t parent, std::string_view name) {
+  // The name may point into a link the caller is about to lose: copy first.
+  std::string owned(name);
+  UnindexLocked(parent, owned);  // as a map assignment: the name now means this node
   if (node->parent == 0) {
     retired_.erase(node->ino);
     node->parent = parent;
-    node->name.assign(name);
-    children_[ChildKey{parent, node->name}] = node;
+    node->name = std::move(owned);
+    children_.insert(node);
     return;
   }
-  if (!node->more) node->more = std::make_unique<std::list<Link>>();
-  node->more->push_back(Link{parent, std::string(name)});  // list: the string stays put
-  children_[ChildKey{parent, node->more->back().name}] = node;
+  std::list<Link>& more = ExtraOf(node).more;
+  more.push_back(Link{parent, std::move(owned)});
+  more_links_[ChildKey{parent, more.back().name}] = node;
 }
 
 void InodeTable::RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_view name) {
   if (node->parent == parent && node->name == name) {
-    children_.erase(ChildKey{parent, node->name});
+    UnindexLocked(parent, node->name);
     node->parent = 0;
-    if (node->more && !node->more->empty()) {
+    if (std::list<Link>* more = MoreOf(node)) {
       // Promote the next link to be the path we reach the source by.
-      children_.erase(ChildKey{node->more->front().parent, node->more->front().name});
-      Link next = std::move(node->more->front());
-      node->more->pop_front();
+      UnindexLocked(more->front().parent, more->front().name);
+      Link next = std::move(more->front());
+      more->pop_front();
+      DropExtraIfEmptyLocked(node);
       AttachLocked(node, next.parent, next.name);
     } else {
       ForgetIdentityLocked(node);
     }
     return;
   }
-  if (!node->more) return;
-  for (auto it = node->more->begin(); it != node->more->end(); ++it) {
+  std::list<Link>* more = MoreOf(node);
+  if (!more) return;
+  for (auto it = more->begin(); it != more->end(); ++it) {
     if (it->parent == parent && it->name == name) {
-      children_.erase(ChildKey{parent, it->name});
-      node->more->erase(it);
+      UnindexLocked(parent, it->name);
+      more->erase(it);
+      DropExtraIfEmptyLocked(node);
       return;
     }
   }
@@ -92,9 +146,7 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   auto same_version = [version](const Node* node) {
     return version == 0 || node->version == 0 || node->version == version;
   };
-  auto it = children_.find(ChildKey{parent, name});
-  if (it != children_.end()) {
-    Node* node = it->second;
+  if (Node* node = ChildLocked(parent, name)) {
     if (node->type == type && same_version(node)) {
       if (node->version == 0) node->version = version;
       ++node->nlookup;
@@ -122,10 +174,10 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   node->nlookup = 1;
   node->version = version;
   Node* raw = node.get();
-  nodes_.emplace(raw->ino, std::move(node));
+  nodes_.insert(std::move(node));
   AttachLocked(raw, parent, name);
   if (identity != 0 && type != S_IFDIR) {
-    raw->identity = identity;
+    SetIdentityLocked(raw, identity);
     identities_[identity] = raw;
   }
   return raw->ino;
@@ -137,12 +189,11 @@ fuse_ino_t InodeTable::AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_vi
   Node* node = FindLocked(ino);
   if (!node || !FindLocked(parent)) return 0;
   JournalLocked(RecordWriter(StateOp::kAddLink).U64(ino).U64(parent).Str(name).U64(identity));
-  if (auto it = children_.find(ChildKey{parent, name}); it != children_.end())
-    RemoveLinkLocked(it->second, parent, name);
+  if (Node* there = ChildLocked(parent, name)) RemoveLinkLocked(there, parent, name);
   AttachLocked(node, parent, name);
   ++node->nlookup;
-  if (identity != 0 && node->identity == 0 && node->type != S_IFDIR) {
-    node->identity = identity;
+  if (identity != 0 && IdentityOf(node) == 0 && node->type != S_IFDIR) {
+    SetIdentityLocked(node, identity);
     identities_[identity] = node;
   }
   return node->ino;
@@ -159,7 +210,7 @@ void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
   retired_.erase(ino);
   // Children keep their own counts (the kernel forgets children before their
   // parent); any still attached here become unreachable by path.
-  nodes_.erase(ino);
+  nodes_.erase(ino);  // (DetachLocked dropped its extras)
 }
 
 bool InodeTable::PathOfLocked(const Node* node, std::string* out) const {
@@ -190,8 +241,8 @@ std::vector<std::string> InodeTable::DirectoryPaths() const {
   std::vector<std::string> paths{""};
   std::lock_guard lock(mu_);
   std::string path;
-  for (const auto& [ino, node] : nodes_) {
-    if (ino == kRoot || !S_ISDIR(node->type)) continue;
+  for (const auto& node : nodes_) {
+    if (node->ino == kRoot || !S_ISDIR(node->type)) continue;
     if (PathOfLocked(node.get(), &path)) paths.push_back(path);
   }
   return paths;
@@ -201,8 +252,8 @@ std::vector<std::pair<std::string, mode_t>> InodeTable::Paths() const {
   std::vector<std::pair<std::string, mode_t>> paths;
   std::lock_guard lock(mu_);
   std::string path;
-  for (const auto& [ino, node] : nodes_) {
-    if (ino != kRoot && PathOfLocked(node.get(), &path)) paths.emplace_back(path, node->type);
+  for (const auto& node : nodes_) {
+    if (node->ino != kRoot && PathOfLocked(node.get(), &path)) paths.emplace_back(path, node->type);
   }
   return paths;
 }
@@ -211,8 +262,8 @@ std::vector<InodeTable::Held> InodeTable::HeldNodes() const {
   std::vector<Held> held;
   std::lock_guard lock(mu_);
   held.reserve(nodes_.size());
-  for (const auto& [ino, node] : nodes_)
-    if (ino != kRoot) held.push_back(Held{ino, node->parent, node->name});
+  for (const auto& node : nodes_)
+    if (node->ino != kRoot) held.push_back(Held{node->ino, node->parent, std::string(node->name)});
   return held;
 }
 
@@ -223,7 +274,7 @@ std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n
   std::lock_guard lock(mu_);
   std::vector<const Node*> chosen;  // reservoir sampling over the files
   size_t seen = 0;
-  for (const auto& [ino, node] : nodes_) {
+  for (const auto& node : nodes_) {
     if (!S_ISREG(node->type) || node->parent == 0) continue;
     ++seen;
     if (chosen.size() < n) chosen.push_back(node.get());
@@ -254,8 +305,8 @@ InodeTable::Resolved InodeTable::Resolve(std::string_view path) const {
     size_t slash = path.find('/');
     std::string_view name = path.substr(0, slash);
     r.parent = r.ino;
-    auto it = children_.find(ChildKey{r.parent, name});
-    r.ino = it == children_.end() ? 0 : it->second->ino;
+    const Node* child = ChildLocked(r.parent, name);
+    r.ino = child ? child->ino : 0;
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
     if (r.ino == 0) return Resolved{};  // an ancestor is unknown: so is everything below
@@ -265,16 +316,16 @@ InodeTable::Resolved InodeTable::Resolve(std::string_view path) const {
 
 fuse_ino_t InodeTable::Find(fuse_ino_t parent, std::string_view name) const {
   std::lock_guard lock(mu_);
-  auto it = children_.find(ChildKey{parent, name});
-  return it == children_.end() ? 0 : it->second->ino;
+  const Node* child = ChildLocked(parent, name);
+  return child ? child->ino : 0;
 }
 
 void InodeTable::Detach(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
-  auto it = children_.find(ChildKey{parent, name});
-  if (it == children_.end()) return;
+  Node* node = ChildLocked(parent, name);
+  if (!node) return;
   JournalLocked(RecordWriter(StateOp::kDetach).U64(parent).Str(name));
-  RemoveLinkLocked(it->second, parent, name);
+  RemoveLinkLocked(node, parent, name);
 }
 
 void InodeTable::RetireLocked(Node* node, fuse_ino_t parent, std::string_view name) {
@@ -285,10 +336,10 @@ void InodeTable::RetireLocked(Node* node, fuse_ino_t parent, std::string_view na
 
 void InodeTable::Retire(fuse_ino_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
-  auto it = children_.find(ChildKey{parent, name});
-  if (it == children_.end()) return;
+  Node* node = ChildLocked(parent, name);
+  if (!node) return;
   JournalLocked(RecordWriter(StateOp::kRetire).U64(parent).Str(name));
-  RetireLocked(it->second, parent, name);
+  RetireLocked(node, parent, name);
 }
 
 std::optional<std::string> InodeTable::FormerPath(fuse_ino_t ino) const {
@@ -306,10 +357,8 @@ std::optional<std::string> InodeTable::FormerPath(fuse_ino_t ino) const {
 void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
                         fuse_ino_t to_parent, std::string_view to_name, bool exchange) {
   std::lock_guard lock(mu_);
-  auto from_it = children_.find(ChildKey{from_parent, from_name});
-  auto to_it = children_.find(ChildKey{to_parent, to_name});
-  Node* from = from_it == children_.end() ? nullptr : from_it->second;
-  Node* to = to_it == children_.end() ? nullptr : to_it->second;
+  Node* from = ChildLocked(from_parent, from_name);
+  Node* to = ChildLocked(to_parent, to_name);
   if (from && from == to && !exchange) return;  // two names of one file: rename(2) does nothing
   if (!from && !to) return;
   JournalLocked(RecordWriter(StateOp::kRename).U64(from_parent).Str(from_name).U64(to_parent)
@@ -380,17 +429,20 @@ void InodeTable::WithLock(const std::function<void()>& f) const {
 
 void InodeTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
   sink(RecordWriter(StateOp::kNextIno).U64(next_ino_).data());
-  for (const auto& [ino, node] : nodes_) {
+  for (const auto& node : nodes_) {
+    const fuse_ino_t ino = node->ino;
     if (ino == kRoot) continue;
     RecordWriter w(StateOp::kNode);
     // The identity map may point at a newer node of the same identity.
-    auto same = identities_.find(node->identity);
+    const ino_t identity = IdentityOf(node.get());
+    auto same = identities_.find(identity);
     const bool mapped = same != identities_.end() && same->second == node.get();
-    w.U64(ino).U64(node->parent).U32(node->type).U64(node->nlookup).U64(node->identity)
+    w.U64(ino).U64(node->parent).U32(node->type).U64(node->nlookup).U64(identity)
         .U8(mapped).U64(node->version).U8(node->confirmed).Str(node->name);
-    w.U32(node->more ? uint32_t(node->more->size()) : 0);
-    if (node->more)
-      for (const Link& l : *node->more) w.U64(l.parent).Str(l.name);
+    const std::list<Link>* more = MoreOf(node.get());
+    w.U32(more ? uint32_t(more->size()) : 0);
+    if (more)
+      for (const Link& l : *more) w.U64(l.parent).Str(l.name);
     auto retired = retired_.find(ino);
     w.U8(retired != retired_.end());
     if (retired != retired_.end()) w.U64(retired->second.parent).Str(retired->second.name);
@@ -421,16 +473,16 @@ InodeTable::Replayed InodeTable::RestoreNode(RecordReader& r) {
   }
   if (!r.ok() || node->ino <= kRoot) return Replayed::kMalformed;
   std::lock_guard lock(mu_);
-  if (nodes_.count(node->ino)) return Replayed::kMalformed;
+  if (nodes_.contains(node->ino)) return Replayed::kMalformed;
   Node* raw = node.get();
-  nodes_.emplace(raw->ino, std::move(node));
+  nodes_.insert(std::move(node));
   if (parent != 0) {
     AttachLocked(raw, parent, name);
     for (const auto& [p, n] : more) AttachLocked(raw, p, n);
   } else {
     raw->name.assign(name);  // detached: the name it had, as the predecessor kept it
   }
-  raw->identity = identity;
+  SetIdentityLocked(raw, identity);
   if (identity != 0 && mapped) identities_[identity] = raw;
   if (retired) retired_[raw->ino] = std::move(*retired);
   return Replayed::kApplied;

@@ -45,7 +45,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "fs/state_journal.h"
+#include "util/small_string.h"
 
 namespace freshfs::fs {
 
@@ -160,26 +164,67 @@ class InodeTable {
     fuse_ino_t parent = 0;
     std::string name;
   };
+  // 56 bytes (docs/scale.md, "Memory per entry held"): what few nodes need
+  // (a source identity, further names) lives in extras_.
   struct Node {
     fuse_ino_t ino = 0;
     fuse_ino_t parent = 0;  // first link; 0 when detached (and for the root)
-    std::string name;
-    mode_t type = 0;
     uint64_t nlookup = 0;
-    ino_t identity = 0;                       // set while in identities_
-    uint64_t version = 0;                     // see "Versions" above
+    uint64_t version = 0;   // see "Versions" above
+    SmallString name;
+    uint32_t type = 0;      // S_IFMT bits
     bool confirmed = false;
-    std::unique_ptr<std::list<Link>> more;    // further hard links (rare)
+    bool extra = false;     // has an entry in extras_
+  };
+  struct Extra {
+    ino_t identity = 0;     // set while in identities_
+    std::list<Link> more;   // further hard links; a list: the names stay put
   };
   struct ChildKey {
     fuse_ino_t parent;
-    std::string_view name;  // points into Node::name
+    std::string_view name;
     bool operator==(const ChildKey&) const = default;
   };
   struct ChildKeyHash {
     size_t operator()(const ChildKey& k) const noexcept;
   };
+  // The index of first links: a set of nodes keyed by their own (parent,
+  // name), so a name is stored once, in the node.
+  struct FirstLinkHash {
+    using is_transparent = void;
+    size_t operator()(const ChildKey& k) const noexcept { return ChildKeyHash{}(k); }
+    size_t operator()(const Node* n) const noexcept { return ChildKeyHash{}({n->parent, n->name}); }
+  };
+  struct FirstLinkEq {
+    using is_transparent = void;
+    static ChildKey Key(const ChildKey& k) { return k; }
+    static ChildKey Key(const Node* n) { return {n->parent, n->name}; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept { return Key(a) == Key(b); }
+  };
+  // The nodes, keyed by their number.
+  struct InoHash {
+    using is_transparent = void;
+    size_t operator()(fuse_ino_t ino) const noexcept { return absl::Hash<fuse_ino_t>{}(ino); }
+    size_t operator()(const std::unique_ptr<Node>& n) const noexcept { return (*this)(n->ino); }
+  };
+  struct InoEq {
+    using is_transparent = void;
+    static fuse_ino_t Key(fuse_ino_t ino) { return ino; }
+    static fuse_ino_t Key(const std::unique_ptr<Node>& n) { return n->ino; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept { return Key(a) == Key(b); }
+  };
 
+  // The node at (parent, name) by any of its links, or null.
+  Node* ChildLocked(fuse_ino_t parent, std::string_view name) const;
+  // Removes (parent, name) from the indexes (the node keeps its fields).
+  void UnindexLocked(fuse_ino_t parent, std::string_view name);
+  ino_t IdentityOf(const Node* node) const;
+  void SetIdentityLocked(Node* node, ino_t identity);
+  std::list<Link>* MoreOf(const Node* node) const;
+  Extra& ExtraOf(Node* node);
+  void DropExtraIfEmptyLocked(Node* node);
   Node* FindLocked(fuse_ino_t ino) const;
   void DetachLocked(Node* node);  // every link
   void AttachLocked(Node* node, fuse_ino_t parent, std::string_view name);
@@ -194,8 +239,11 @@ class InodeTable {
 
   mutable std::mutex mu_;
   fuse_ino_t next_ino_ = kRoot + 1;
-  std::unordered_map<fuse_ino_t, std::unique_ptr<Node>> nodes_;
-  std::unordered_map<ChildKey, Node*, ChildKeyHash> children_;
+  absl::flat_hash_set<std::unique_ptr<Node>, InoHash, InoEq> nodes_;
+  absl::flat_hash_set<Node*, FirstLinkHash, FirstLinkEq> children_;  // first links
+  // Further links (hard links, rare), keys pointing into Extra::more.
+  std::unordered_map<ChildKey, Node*, ChildKeyHash> more_links_;
+  absl::flat_hash_map<fuse_ino_t, Extra> extras_;  // rare, see Node
   std::unordered_map<ino_t, Node*> identities_;  // source inode -> node, multi-link files
   std::unordered_map<fuse_ino_t, Link> retired_;  // see Retire()
   StateJournal* journal_ = nullptr;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "util/small_string.h"
+
 namespace freshfs::watch {
 
 bool IsWithin(std::string_view path, std::string_view dir) {
@@ -50,7 +52,7 @@ void AppendName(std::string& path, std::string_view name) {
 
 // One entry. A directory's children live in `children` (null when it has none).
 struct Snapshot::Node {
-  std::string name;
+  SmallString name;
   EntryState state;
   std::unique_ptr<Children> children;
 
