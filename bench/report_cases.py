@@ -257,8 +257,8 @@ def build(raw):
     extra = {"scale": {}}
     if "scale" in raw:
         extra["scale"]["bench/scale"] = raw["scale"]
-    if "s3-scale" in raw:
-        extra["scale"]["bench/s3-scale"] = raw["s3-scale"]
+    if "lazy-mount" in raw:
+        extra["scale"]["bench/lazy-mount"] = raw["lazy-mount"]
     return cases, extra
 
 

@@ -118,10 +118,10 @@ def scale_lines(results):
                 f"`freshfs_bench_scale`) gave no results in this run: {why}. Once the "
                 "target exists, `bench/report` builds it in `build-bench/` and reports its "
                 "JSON lines here.", ""]
-    if sc.get("bench/s3-scale"):
-        d = sc["bench/s3-scale"]
+    if sc.get("bench/lazy-mount"):
+        d = sc["bench/lazy-mount"]
         rows = [(k, v) for k, v in _flatten(d) if not k.endswith(("date", "command"))]
-        out += ["freshfs on a real s3rver bucket (`bench/s3-scale`):", "",
+        out += ["Lazy mounts of real s3rver buckets (`bench/lazy-mount`):", "",
                 "| quantity | value |", "|---|---:|"]
         out += [f"| {k} | {fmt_val(v)} |" for k, v in rows]
         out.append("")
@@ -248,7 +248,7 @@ def section(results, outdir_rel, plots):
         "To reproduce: `bench/report` (as root; installs its tools with `scripts/deps.sh`, "
         "builds `freshfs-mount` in `build-bench/`, then runs `bench/run`, `bench/freshness` "
         "(twice: latency, small files), `bench/fsops`, `bench/s3`, the `bench/scale` target "
-        "and `bench/s3-scale` where present, one after the other); `bench/report --quick` "
+        "and `bench/lazy-mount`, one after the other); `bench/report --quick` "
         "for a smoke run of a few minutes; `bench/report --from bench/results/<timestamp>` "
         "re-renders the plots and this section from a finished run.", "",
         "Every part's exact command line, every sample, the machine and the logs are in "
