@@ -13,16 +13,20 @@ size_t InodeTable::ChildKeyHash::operator()(const ChildKey& k) const noexcept {
 }
 
 InodeTable::InodeTable() {
-  auto root = std::make_unique<Node>();
+  Node* root = pool_.New();
   root->ino = kRoot;
   root->type = S_IFDIR;
   root->nlookup = 1;
-  nodes_.insert(std::move(root));
+  nodes_.insert(root);
+}
+
+InodeTable::~InodeTable() {
+  for (Node* node : nodes_) pool_.Delete(node);
 }
 
 InodeTable::Node* InodeTable::FindLocked(fuse_ino_t ino) const {
   auto it = nodes_.find(ino);
-  return it == nodes_.end() ? nullptr : it->get();
+  return it == nodes_.end() ? nullptr : *it;
 }
 
 InodeTable::Node* InodeTable::ChildLocked(fuse_ino_t parent, std::string_view name) const {
@@ -168,13 +172,12 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
       return node->ino;
     }
   }
-  auto node = std::make_unique<Node>();
-  node->ino = next_ino_++;
-  node->type = type;
-  node->nlookup = 1;
-  node->version = version;
-  Node* raw = node.get();
-  nodes_.insert(std::move(node));
+  Node* raw = pool_.New();
+  raw->ino = next_ino_++;
+  raw->type = type;
+  raw->nlookup = 1;
+  raw->version = version;
+  nodes_.insert(raw);
   AttachLocked(raw, parent, name);
   if (identity != 0 && type != S_IFDIR) {
     SetIdentityLocked(raw, identity);
@@ -211,6 +214,7 @@ void InodeTable::Forget(fuse_ino_t ino, uint64_t n) {
   // Children keep their own counts (the kernel forgets children before their
   // parent); any still attached here become unreachable by path.
   nodes_.erase(ino);  // (DetachLocked dropped its extras)
+  pool_.Delete(node);
 }
 
 bool InodeTable::PathOfLocked(const Node* node, std::string* out) const {
@@ -243,7 +247,7 @@ std::vector<std::string> InodeTable::DirectoryPaths() const {
   std::string path;
   for (const auto& node : nodes_) {
     if (node->ino == kRoot || !S_ISDIR(node->type)) continue;
-    if (PathOfLocked(node.get(), &path)) paths.push_back(path);
+    if (PathOfLocked(node, &path)) paths.push_back(path);
   }
   return paths;
 }
@@ -253,7 +257,7 @@ std::vector<std::pair<std::string, mode_t>> InodeTable::Paths() const {
   std::lock_guard lock(mu_);
   std::string path;
   for (const auto& node : nodes_) {
-    if (node->ino != kRoot && PathOfLocked(node.get(), &path)) paths.emplace_back(path, node->type);
+    if (node->ino != kRoot && PathOfLocked(node, &path)) paths.emplace_back(path, node->type);
   }
   return paths;
 }
@@ -277,8 +281,8 @@ std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n
   for (const auto& node : nodes_) {
     if (!S_ISREG(node->type) || node->parent == 0) continue;
     ++seen;
-    if (chosen.size() < n) chosen.push_back(node.get());
-    else if (size_t j = rng() % seen; j < n) chosen[j] = node.get();
+    if (chosen.size() < n) chosen.push_back(node);
+    else if (size_t j = rng() % seen; j < n) chosen[j] = node;
   }
   std::string path;
   for (const Node* node : chosen)
@@ -434,12 +438,12 @@ void InodeTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
     if (ino == kRoot) continue;
     RecordWriter w(StateOp::kNode);
     // The identity map may point at a newer node of the same identity.
-    const ino_t identity = IdentityOf(node.get());
+    const ino_t identity = IdentityOf(node);
     auto same = identities_.find(identity);
-    const bool mapped = same != identities_.end() && same->second == node.get();
+    const bool mapped = same != identities_.end() && same->second == node;
     w.U64(ino).U64(node->parent).U32(node->type).U64(node->nlookup).U64(identity)
         .U8(mapped).U64(node->version).U8(node->confirmed).Str(node->name);
-    const std::list<Link>* more = MoreOf(node.get());
+    const std::list<Link>* more = MoreOf(node);
     w.U32(more ? uint32_t(more->size()) : 0);
     if (more)
       for (const Link& l : *more) w.U64(l.parent).Str(l.name);
@@ -451,7 +455,8 @@ void InodeTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
 }
 
 InodeTable::Replayed InodeTable::RestoreNode(RecordReader& r) {
-  auto node = std::make_unique<Node>();
+  Node parsed;
+  Node* node = &parsed;  // into the pool under the lock
   node->ino = r.U64();
   const fuse_ino_t parent = r.U64();
   node->type = r.U32();
@@ -474,8 +479,8 @@ InodeTable::Replayed InodeTable::RestoreNode(RecordReader& r) {
   if (!r.ok() || node->ino <= kRoot) return Replayed::kMalformed;
   std::lock_guard lock(mu_);
   if (nodes_.contains(node->ino)) return Replayed::kMalformed;
-  Node* raw = node.get();
-  nodes_.insert(std::move(node));
+  Node* raw = pool_.New(std::move(parsed));
+  nodes_.insert(raw);
   if (parent != 0) {
     AttachLocked(raw, parent, name);
     for (const auto& [p, n] : more) AttachLocked(raw, p, n);

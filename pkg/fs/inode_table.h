@@ -49,6 +49,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "fs/state_journal.h"
+#include "util/slab_pool.h"
 #include "util/small_string.h"
 
 namespace freshfs::fs {
@@ -58,6 +59,9 @@ class InodeTable {
   static constexpr fuse_ino_t kRoot = FUSE_ROOT_ID;
 
   InodeTable();
+  ~InodeTable();
+  InodeTable(const InodeTable&) = delete;
+  InodeTable& operator=(const InodeTable&) = delete;
 
   // Records that the kernel was handed (parent, name), an entry of type
   // `type` (S_IFMT bits); returns its inode number with the count raised by
@@ -206,12 +210,12 @@ class InodeTable {
   struct InoHash {
     using is_transparent = void;
     size_t operator()(fuse_ino_t ino) const noexcept { return absl::Hash<fuse_ino_t>{}(ino); }
-    size_t operator()(const std::unique_ptr<Node>& n) const noexcept { return (*this)(n->ino); }
+    size_t operator()(const Node* n) const noexcept { return (*this)(n->ino); }
   };
   struct InoEq {
     using is_transparent = void;
     static fuse_ino_t Key(fuse_ino_t ino) { return ino; }
-    static fuse_ino_t Key(const std::unique_ptr<Node>& n) { return n->ino; }
+    static fuse_ino_t Key(const Node* n) { return n->ino; }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const noexcept { return Key(a) == Key(b); }
   };
@@ -239,7 +243,8 @@ class InodeTable {
 
   mutable std::mutex mu_;
   fuse_ino_t next_ino_ = kRoot + 1;
-  absl::flat_hash_set<std::unique_ptr<Node>, InoHash, InoEq> nodes_;
+  SlabPool<Node> pool_;  // every node; see SlabPool for why
+  absl::flat_hash_set<Node*, InoHash, InoEq> nodes_;
   absl::flat_hash_set<Node*, FirstLinkHash, FirstLinkEq> children_;  // first links
   // Further links (hard links, rare), keys pointing into Extra::more.
   std::unordered_map<ChildKey, Node*, ChildKeyHash> more_links_;
