@@ -100,6 +100,47 @@ size_t S3Store::skipped_keys() const {
   return skipped_;
 }
 
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case would not print back the same
+}
+
+}  // namespace
+
+S3Store::Known::Known(const s3tree::Node& node, Clock::time_point as_of)
+    : size(node.size), mtime_ns(node.mtime_ns), as_of(as_of), dir(node.dir) {
+  const std::string& e = node.etag;
+  std::array<uint8_t, 16> md5{};
+  bool packed = e.size() == 34 && e.front() == '"' && e.back() == '"';
+  for (size_t i = 0; packed && i < 16; ++i) {
+    const int hi = HexDigit(e[1 + 2 * i]), lo = HexDigit(e[2 + 2 * i]);
+    packed = hi >= 0 && lo >= 0;
+    md5[i] = uint8_t(hi * 16 + lo);
+  }
+  if (packed) etag = md5;
+  else etag = SmallString(e);
+}
+
+s3tree::Node S3Store::Known::node() const {
+  s3tree::Node n{.dir = dir, .size = size, .mtime_ns = mtime_ns};
+  if (const auto* md5 = std::get_if<std::array<uint8_t, 16>>(&etag)) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    n.etag.reserve(34);
+    n.etag.push_back('"');
+    for (uint8_t b : *md5) {
+      n.etag.push_back(kHex[b >> 4]);
+      n.etag.push_back(kHex[b & 15]);
+    }
+    n.etag.push_back('"');
+  } else {
+    n.etag = std::string(std::get<SmallString>(etag).view());
+  }
+  return n;
+}
+
 void S3Store::RememberLocked(const std::string& path, const s3tree::Node& node,
                              Clock::time_point as_of) {
   auto [it, inserted] = known_.try_emplace(path, Known{node, as_of});
@@ -177,7 +218,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   {
     std::lock_guard lock(mu_);
     auto it = known_.find(path);
-    known_file = it != known_.end() && !it->second.node.dir;
+    known_file = it != known_.end() && !it->second.dir;
   }
   if (known_file) {
     // Revalidating a file the kernel holds: one HEAD (cheaper than a
@@ -241,7 +282,7 @@ Result<struct stat> S3Store::Stat(std::string_view path) {
     auto it = known_.find(path);
     const bool listed = ListedLocked(ParentOf(path), now);
     if (it != known_.end() && (listed || now - it->second.as_of < CompleteTtlLocked()))
-      return StatOf(path, it->second.node);
+      return StatOf(path, it->second.node());
     if (it == known_.end() && listed)
       return Errno{ENOENT};  // a recent listing of its directory has no such name
   }
@@ -282,14 +323,14 @@ std::optional<std::vector<Store::DetailedEntry>> S3Store::ListKnownLocked(std::s
   const std::string base = dir.empty() ? "" : std::string(dir) + "/";
   if (!dir.empty()) {
     auto self = known_.find(dir);
-    if (self == known_.end() || !self->second.node.dir) return out;  // caller says ENOENT
+    if (self == known_.end() || !self->second.dir) return out;  // caller says ENOENT
   }
   auto it = known_.lower_bound(base);
   while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
     std::string_view rel = std::string_view(it->first).substr(base.size());
     size_t slash = rel.find('/');
     if (slash == std::string_view::npos) {
-      out.push_back(DetailedEntry{std::string(rel), StatOf(it->first, it->second.node)});
+      out.push_back(DetailedEntry{std::string(rel), StatOf(it->first, it->second.node())});
       ++it;
     } else {
       // Below a child directory: skip that whole subtree ('0' follows '/').
@@ -395,8 +436,8 @@ void S3Store::AddMissingButThere(std::string_view dir, std::map<std::string, s3t
         it = known_.lower_bound(base + name + "0");  // past the child's subtree
         continue;
       }
-      if (it->second.node.dir && it->second.as_of <= start && !found->count(name))
-        missing.emplace_back(name, it->second.node);
+      if (it->second.dir && it->second.as_of <= start && !found->count(name))
+        missing.emplace_back(name, it->second.node());
       ++it;
     }
   }
@@ -594,7 +635,7 @@ Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int fla
   } else {
     std::lock_guard lock(mu_);
     auto it = known_.find(path);
-    if (it != known_.end()) node = it->second.node;
+    if (it != known_.end()) node = it->second.node();
   }
   if (!writes && node.etag.empty() && !node.dir) {
     auto fetched = FetchNode(path);

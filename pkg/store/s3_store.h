@@ -18,6 +18,7 @@
 // Thread-safe, as every Store. Calls block on the network.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -26,12 +27,14 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 #include "cache/disk_cache.h"
 #include "cache/memory_blocks.h"
 #include "s3/client.h"
 #include "store/s3_tree.h"
 #include "store/store.h"
+#include "util/small_string.h"
 #include "util/task_pool.h"
 
 namespace freshfs::store {
@@ -125,9 +128,18 @@ class S3Store final : public Store {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // One remembered entry, kept compact: one per entry of every directory
+  // the kernel holds (docs/scale.md, "Memory per entry held"). An ETag of
+  // a single-part upload (a quoted MD5 in hex) is kept as its 16 bytes.
   struct Known {
-    s3tree::Node node;
+    Known(const s3tree::Node& node, Clock::time_point as_of);
+    s3tree::Node node() const;
+
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
     Clock::time_point as_of;
+    std::variant<std::array<uint8_t, 16>, SmallString> etag;
+    bool dir = false;
   };
 
   // Keys a lookup's listing asks for (FetchNode).
