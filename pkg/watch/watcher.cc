@@ -655,7 +655,7 @@ void Watcher::Served(const std::string& path, mode_t type) {
     served_overflow_ = true;
     return;
   }
-  served_[path] = {Ns(Clock::now()), type};
+  served_.insert_or_assign(SmallString(path), std::pair<int64_t, mode_t>{Ns(Clock::now()), type});
 }
 
 void Watcher::SweepServed(Clock::time_point before, std::string_view under, bool subtree) {
@@ -666,9 +666,9 @@ void Watcher::SweepServed(Clock::time_point before, std::string_view under, bool
     std::lock_guard lock(served_mu_);
     if (!subtree) {
       // One path (a rescan of a file): no walk over everything served.
-      auto it = served_.find(std::string(under));
+      auto it = served_.find(under);
       if (it != served_.end() && it->second.first < before_ns) {
-        candidates.emplace_back(it->first, it->second.second);
+        candidates.emplace_back(std::string(it->first), it->second.second);
         served_.erase(it);
       }
     }
@@ -679,12 +679,13 @@ void Watcher::SweepServed(Clock::time_point before, std::string_view under, bool
     }
     for (auto it = served_.begin(); subtree && it != served_.end();) {
       if (it->second.first < before_ns && IsWithin(it->first, under)) {
-        candidates.emplace_back(it->first, it->second.second);
-        it = served_.erase(it);
+        candidates.emplace_back(std::string(it->first), it->second.second);
+        served_.erase(it++);
       } else {
         ++it;
       }
     }
+    if (served_.empty()) decltype(served_)().swap(served_);  // the array goes too
   }
   // Outside served_mu_: the inode table takes its own lock.
   if (all_known) candidates = known_entries_();

@@ -30,9 +30,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "fs/change_observer.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
+#include "util/small_string.h"
 #include "watch/snapshot.h"
 
 namespace freshfs::watch {
@@ -253,10 +256,19 @@ class Watcher : public fs::ChangeObserver {
 
   // Entries handed to the kernel since the last sweep: path -> (when, type).
   // Bounded: past kServedMax, the next sweep checks every entry the kernel
-  // holds instead.
+  // holds instead. One flat array (short paths inline), given back whole
+  // once a sweep empties it: an entry per name the kernel was handed, freed
+  // a poll later, must not leave the heap full of holes between what stays
+  // (docs/scale.md, "Memory per entry held").
   static constexpr size_t kServedMax = 100'000;
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view path) const noexcept {
+      return absl::Hash<std::string_view>{}(path);
+    }
+  };
   std::mutex served_mu_;  // a leaf: never held while taking mu_
-  std::unordered_map<std::string, std::pair<int64_t, mode_t>> served_;
+  absl::flat_hash_map<SmallString, std::pair<int64_t, mode_t>, PathHash, std::equal_to<>> served_;
   bool served_overflow_ = false;
 
   std::mutex poll_mu_;
