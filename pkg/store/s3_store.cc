@@ -240,8 +240,9 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   // (is it an object, is it a prefix: the directory wins, s3_tree.h) for
   // files and directories alike. No delimiter: some servers (s3rver) leave
   // "key/" out of a delimiter listing when its keys lie two levels deeper.
-  // Only when more than kProbeKeys siblings sort in between is the prefix
-  // asked about on its own (a second request).
+  // Only when kProbeKeys such siblings fill the page is the prefix asked
+  // about on its own (a second request; a third, a HEAD, if the page did
+  // not show the object either).
   const std::string dir_prefix = key + "/";
   auto probe = client_->List(key, "", kProbeKeys);
   if (!probe) return Errno{probe.error().ToErrno()};
@@ -255,11 +256,24 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     }
   }
   std::optional<s3::Listing> second;
+  std::optional<s3::ObjectInfo> headed;
   if (!below && probe->objects.size() >= kProbeKeys) {
     auto more = client_->List(dir_prefix, "", 1);
     if (!more) return Errno{more.error().ToErrno()};
     second = std::move(*more);
     if (!second->objects.empty()) below = &second->objects.front();
+    if (!below && !object) {
+      // S3 lists the object first, but not every server lists in key
+      // order (s3rver walks its directories): a full page without the
+      // object proves nothing, one HEAD does.
+      auto head = client_->Head(key);
+      if (head) {
+        headed = std::move(*head);
+        object = &*headed;
+      } else if (head.error().http_status != 404) {
+        return Errno{head.error().ToErrno()};
+      }
+    }
   }
   if (below) {
     node.dir = true;
@@ -386,6 +400,10 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
     it->second.etag = o.etag;
     it->second.mtime_ns = s3tree::WholeSeconds(o.mtime_ns);
   }
+  // The pages go before what stays is allocated (RememberLocked below):
+  // the remembered entries then reuse their memory instead of landing
+  // between them and leaving the freed pages only partly free.
+  { s3::Listing drop = std::move(*listing); }
   LogSkipped(skipped);
   AddMissingButThere(dir, &found, start);
   std::vector<DetailedEntry> out;

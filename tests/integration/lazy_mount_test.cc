@@ -106,6 +106,34 @@ TEST_F(S3LazyMountTest, NamesLookedUpBeforeTheirDirectoryIsListedStayFresh) {
   EXPECT_EQ(ReadFile(m_.Mnt("d/later")), "here");
 }
 
+// A lookup lists the name itself: the object sorts first, then names that
+// extend it with a byte below '/' ("name.0", "name-old/..."), then the
+// keys under "name/". Siblings enough to fill that listing's page must not
+// turn an object into "no such file", nor hide that the name is a
+// directory (which wins over an object of the same name).
+TEST_F(S3LazyMountTest, LookupsSeePastSiblingsThatSortBetweenANameAndItsSlash) {
+  std::vector<std::string> keys = {"crowded/file", "crowded/dir/x", "crowded/both",
+                                   "crowded/both/y"};
+  for (const char* name : {"file", "dir", "both"}) {
+    for (int i = 0; i < 20; ++i) keys.push_back("crowded/" + std::string(name) + "." + std::to_string(i));
+    keys.push_back("crowded/" + std::string(name) + "-old/z");
+  }
+  ASSERT_TRUE(s3_.LinkObjects(keys, "crowd")) << std::strerror(errno);
+  ASSERT_TRUE(StartMount({"--poll-interval", "1h", "--full-sync-interval", "0"}));
+
+  auto file = Stat(m_.Mnt("crowded/file"));
+  ASSERT_TRUE(file) << "an object behind 20 siblings is found";
+  EXPECT_TRUE(S_ISREG(file->st_mode));
+  auto dir = Stat(m_.Mnt("crowded/dir"));
+  ASSERT_TRUE(dir) << "a prefix behind 20 siblings is found";
+  EXPECT_TRUE(S_ISDIR(dir->st_mode));
+  auto both = Stat(m_.Mnt("crowded/both"));
+  ASSERT_TRUE(both);
+  EXPECT_TRUE(S_ISDIR(both->st_mode)) << "the directory wins over the object";
+  EXPECT_EQ(ReadFile(m_.Mnt("crowded/dir/x")), "crowd");
+  EXPECT_FALSE(Stat(m_.Mnt("crowded/none")));
+}
+
 // How many inotify watches process `pid` has.
 int InotifyWatches(pid_t pid) {
   int watches = 0;
