@@ -31,7 +31,9 @@ trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$@"; }
 echo "freshfs demo: source $src  ->  mount $mnt"
 step "'$bin' --version"
-step "'$bin' '$src' '$mnt'"
+log=$demo/freshfs.log
+step "'$bin' '$src' '$mnt' --metrics-address 127.0.0.1:0 --log-file '$log'"
+metrics=$(sed -n 's/.*metrics at \(http[^ ]*\).*/\1/p' "$log" | head -n 1)
 step "grep ' $mnt ' /proc/mounts"
 step "ls -la '$mnt'"
 step "cat '$mnt/hello.txt'"
@@ -41,6 +43,9 @@ step "mv '$mnt/docs/new.txt' '$mnt/renamed.txt' && ls '$src'"
 step "echo 'changed at the source' > '$src/hello.txt'"
 echo '(the watcher saw the change and told the kernel; no cache timeout involved)'
 step "sleep 0.2; cat '$mnt/hello.txt'"
+echo '(what the mount counted: the change it saw, the notification it sent the kernel,'
+echo ' and the bound on how stale any view it serves can be, in seconds)'
+step "curl -s '$metrics' | awk '/^freshfs_(remote_changes_total|invalidations_total|staleness_seconds)/ && \$2 != 0'"
 step "df -h '$mnt'"
 if [ $keep -eq 1 ]; then
   echo; echo "Mounted at $mnt. Unmount with: fusermount3 -u $mnt"

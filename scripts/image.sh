@@ -8,7 +8,11 @@
 # Usage: scripts/image.sh
 #   FRESHFS_IMAGE=name     image name (default freshfs; tagged <version>)
 #   FRESHFS_IMAGE_JOBS=n   parallel compile/test jobs in the build stage (default 2)
-#   DEBIAN_MIRROR=url      mirror for the base image (default deb.debian.org)
+#   DEBIAN_MIRROR=url      Debian mirror for the base image (default: the one
+#                          this machine's apt uses for bookworm)
+#   DEBIAN_SECURITY_MIRROR=url  the same for bookworm-security (default: this
+#                          machine's, else none: the image then has no
+#                          security updates source)
 #
 # Without a Docker engine, the base image debian:bookworm-slim is made here
 # when podman does not have it: debootstrap --variant=minbase, trimmed the way
@@ -18,15 +22,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=FRESHFS_IMAGE,FRESHFS_IMAGE_JOBS,DEBIAN_MIRROR "$0" "$@"; fi
+if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=FRESHFS_IMAGE,FRESHFS_IMAGE_JOBS,DEBIAN_MIRROR,DEBIAN_SECURITY_MIRROR "$0" "$@"; fi
 
 name=${FRESHFS_IMAGE:-freshfs}
 jobs=${FRESHFS_IMAGE_JOBS:-2}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base=docker.io/library/debian:bookworm-slim
 
 log() { echo "image: $*" >&2; }
 fail() { echo "image: FAIL: $*" >&2; exit 1; }
+
+# The URI this machine's apt fetches SUITE's main component from (so the
+# image builds wherever apt works: behind a proxy, from a local mirror).
+apt_uri() {
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
+    awk -v suite="$1" '$2 == suite && $3 == "main" { sub(/\/$/, "", $1); print $1; exit }'
+}
+mirror=${DEBIAN_MIRROR:-$(apt_uri bookworm)}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-$(apt_uri bookworm-security)}
 
 # --- tools ---------------------------------------------------------------
 missing=()
@@ -44,22 +56,17 @@ make_rootfs() {
   rm -rf "$rootfs"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
 
-  # Where apt looks, as in the official image: the release, its updates and
-  # security updates.
+  # Where apt looks, as in the official image (the release, its updates and
+  # security updates), at the mirrors this machine uses.
   rm -f "$rootfs/etc/apt/sources.list"
-  cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<'EOF'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
+  {
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\n' "$mirror"
+    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    if [ -n "$security_mirror" ]; then
+      printf '\nTypes: deb\nURIs: %s\nSuites: bookworm-security\nComponents: main\n' "$security_mirror"
+      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    fi
+  } >"$rootfs/etc/apt/sources.list.d/debian.sources"
 
   # Slim: packages installed later leave out documentation, manuals and
   # translations (copyright files stay), and what is there already goes.
@@ -83,6 +90,8 @@ EOF
 }
 
 if ! podman image exists "$base"; then
+  [ -n "$mirror" ] || fail "no Debian bookworm source in this machine's apt configuration; set DEBIAN_MIRROR"
+  [ -n "$security_mirror" ] || log "warning: no bookworm-security source in apt's configuration; the image gets none (set DEBIAN_SECURITY_MIRROR)"
   rootfs=$root/.tools/image/bookworm-minbase
   if [ ! -f "$rootfs.done" ]; then
     log "making the bookworm-slim root filesystem in ${rootfs#"$root"/} (debootstrap, a few minutes)"

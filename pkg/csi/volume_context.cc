@@ -12,7 +12,7 @@ namespace freshfs::csi {
 namespace {
 
 struct Attribute {
-  std::string_view name;     // as users write it (DESIGN.md)
+  std::string_view name;     // as users write it (docs/csi.md, "Volumes")
   std::string_view setting;  // the freshfs-mount option with the same meaning
   bool s3_only;
 };

@@ -1,6 +1,6 @@
 // Checks of what a NodePublishVolume request says about the volume: its
 // attributes (PV volumeAttributes, StorageClass parameters or the inline
-// volume's attributes, see DESIGN.md for the names) and, for S3 sources, the
+// volume's attributes, see docs/csi.md, "Volumes", for the names) and, for S3 sources, the
 // credentials in its secrets.
 //
 // Pure functions, thread-safe; nothing here touches the filesystem.

@@ -31,7 +31,7 @@ struct VolumeSpec {
   bool read_only = false;
   // VolumeCapability.mount.mount_flags, as given (PV mountOptions).
   std::vector<std::string> mount_flags;
-  // Volume attributes (DESIGN.md names) that passed validation; the pod-info
+  // Volume attributes (names as in docs/csi.md) that passed validation; the pod-info
   // keys kubelet adds are removed. "source" is canonical: for a directory the
   // symlink-free path that was checked against allowedDirRoots (mount that,
   // not what the user wrote), for S3 the s3:// URL as given.

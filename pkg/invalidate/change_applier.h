@@ -1,6 +1,6 @@
 // ChangeApplier: turns the watcher's changes into the smallest set of kernel
-// notifications that removes every stale view of them (DESIGN.md, "The
-// freshness contract"), updates the inode table to match, and counts them.
+// notifications that removes every stale view of them (docs/freshness.md,
+// "What the kernel is told"), updates the inode table to match, and counts them.
 //
 //   created        inval_entry(parent, name) (drops a cached negative entry)
 //                  + parent's data (readdir cache) and attributes

@@ -331,7 +331,8 @@ struct Volume::Parts {
     }
     invalidate::Invalidator* inv = invalidator.get();
     // On-open revalidation waits for its notifications: they concern an
-    // inode the opener holds no lock on (see DESIGN.md); bounded all the same.
+    // inode the opener holds no lock on (docs/architecture.md, "Threads of
+    // one freshfs-mount"); bounded all the same.
     watcher->set_flush([inv] { inv->Flush(1s); });
     filesystem->set_observer(watcher.get());
     if (inotify) {

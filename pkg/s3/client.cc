@@ -21,7 +21,6 @@ namespace {
 constexpr size_t kListPageSize = 1000;    // S3's maximum
 constexpr size_t kDeleteBatchSize = 1000;  // S3's maximum per DeleteObjects
 constexpr uint64_t kMaxParts = 10000;
-constexpr size_t kParallelParts = 4;
 
 std::string Base64Md5(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

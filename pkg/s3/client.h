@@ -27,6 +27,9 @@
 
 namespace freshfs::s3 {
 
+// Parts of one multipart upload sent at once (docs/s3.md quotes it).
+inline constexpr size_t kParallelParts = 4;
+
 struct ClientConfig {
   // "http(s)://host[:port]". Empty: AWS, https://s3.<region>.amazonaws.com.
   std::string endpoint;

@@ -59,7 +59,9 @@ class PodIdentityTest : public ::testing::Test {
   void TearDown() override {
     for (const char* t : {"target", "target2"}) {
       const fs::path target = tmp_.path() / t;
-      if (node_ && IsFuseMount(target)) EXPECT_TRUE(Unpublish(*node_, t, target).ok());
+      if (node_ && IsFuseMount(target)) {
+        EXPECT_TRUE(Unpublish(*node_, t, target).ok());
+      }
     }
   }
 
@@ -113,7 +115,9 @@ TEST_F(PodIdentityTest, PodTokenAssumesTheRoleAndARepublishHandsOverTheNext) {
     struct stat st {};
     ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 077, 0u) << entry.path();
-    if (entry.path().filename() == "token") EXPECT_EQ(st.st_uid, 65534u);
+    if (entry.path().filename() == "token") {
+      EXPECT_EQ(st.st_uid, 65534u);
+    }
   }
 
   // kubelet publishes again (requiresRepublish) with the next token: same

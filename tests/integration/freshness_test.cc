@@ -1,4 +1,4 @@
-// The freshness contract (DESIGN.md) on real mounts: a change made at the
+// The freshness contract (docs/freshness.md) on real mounts: a change made at the
 // source becomes visible through the mount within a bound, in poll mode
 // (--events none, 1 s poll) and in inotify mode (1 h poll, so only inotify can
 // explain it); between changes cached reads, stats and opens never reach the

@@ -1,6 +1,6 @@
 // The Prometheus endpoint of freshfs-mount as an operator meets it: a scrape
 // of a real, busy mount passes `promtool check metrics` and carries every
-// family DESIGN.md names; counters move the way a user expects; failed syncs
+// family docs/metrics.md lists; counters move the way a user expects; failed syncs
 // show up as errors and growing staleness; unusable --metrics-address values
 // fail the mount cleanly; scrapes racing an unmount see whole expositions or
 // connection errors; and a real Prometheus server scrapes the daemon (and

@@ -76,7 +76,9 @@ TEST_F(DirStoreTest, FilesRenamedOverANameAreToldApartEvenWhenTheirNumbersRepeat
   auto listed = store_->ListDetailed("");
   ASSERT_TRUE(listed.ok());
   for (const auto& e : *listed)
-    if (e.name == "f") EXPECT_EQ(e.attr.st_ino, last);
+    if (e.name == "f") {
+      EXPECT_EQ(e.attr.st_ino, last);
+    }
   std::printf("raw inode numbers: %zu distinct of 50\n", raw.size());
 }
 
