@@ -1,5 +1,5 @@
-// freshfs-csi: the CSI node plugin of freshfs. Parses the command line and
-// hands over to freshfs::csi::Run().
+// freshfs-csi: the CSI driver of freshfs (node plugin, controller, or both:
+// --mode). Parses the command line and hands over to freshfs::csi::Run().
 #include <CLI/CLI.hpp>
 
 #include <sys/prctl.h>
@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   csi::RunOptions options;
   options.version = FRESHFS_VERSION;
 
-  CLI::App app{"freshfs-csi: CSI driver freshfs.csi.dev (Identity and Node services)",
+  CLI::App app{"freshfs-csi: CSI driver freshfs.csi.dev (Identity service, and the Node or "
+               "Controller service or both, by --mode)",
                "freshfs-csi"};
   app.set_version_flag("--version", "freshfs-csi " + options.version);
   app.add_option("--endpoint", options.endpoint, "gRPC endpoint, unix:///path/to/csi.sock")

@@ -37,7 +37,9 @@ struct VolumeSpec {
   // not what the user wrote), for S3 the s3:// URL as given.
   std::map<std::string, std::string> attributes;
   // S3 sources only: accessKeyId, secretAccessKey and optionally
-  // sessionToken. Never log these, never put them in argv or state files.
+  // sessionToken. Never log these, never put them in argv; the volume's state
+  // file keeps them (root's, 0600) so that a restarted plugin can restart the
+  // volume (docs/csi.md, "State and trust").
   std::map<std::string, std::string> secrets;
   // Volumes with credentials "pod": the pod's service-account token (from
   // kubelet at each publish), which the volume assumes roleArn with

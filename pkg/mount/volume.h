@@ -1,11 +1,14 @@
 // Volume: one mounted freshfs volume and everything serving it: the store,
 // the filesystem logic, the freshness engine (watcher, event source,
 // applier, invalidator), metrics and the FUSE session. Knows the order in
-// which these start and stop:
-//   start: store (one request) -> watcher (the root only: nothing is
-//          listed before the mount) -> metrics endpoint -> mount ->
-//          invalidator -> event source;
-//   stop:  event source -> watcher -> invalidator -> unmount.
+// which these start and stop (Mount(), Parts::Stop()):
+//   start: metrics endpoint -> store (one request) -> filesystem and
+//          invalidator -> saved state (--state-fd: restored, journaling) ->
+//          watcher (the root only: nothing is listed before the mount) ->
+//          event listener bound -> mount -> after a crash, the resend and
+//          invalidations -> event sources;
+//   stop:  self-check -> event sources -> watcher -> invalidator -> state
+//          journal -> unmount.
 //
 // Used from the main thread only; the parts run their own threads.
 #pragma once
