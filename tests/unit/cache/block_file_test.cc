@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::cache {
 namespace {
 
@@ -26,17 +28,12 @@ void WriteWholeFile(const stdfs::path& path, std::string_view content) {
 class BlockFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/freshfs-blockfile-XXXXXX";
-    root_path_ = ::mkdtemp(tmpl);
     stdfs::create_directories(root_path_ / kBlocksDir);
     stdfs::create_directories(root_path_ / kTmpDir);
     root_ = ::open(root_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ASSERT_GE(root_, 0);
   }
-  void TearDown() override {
-    ::close(root_);
-    stdfs::remove_all(root_path_);
-  }
+  void TearDown() override { ::close(root_); }
 
   // Writes a block file; returns its path relative to the root.
   std::string Write(std::string_view key, std::string_view etag, uint64_t block,
@@ -65,7 +62,8 @@ class BlockFileTest : public ::testing::Test {
     return info;
   }
 
-  stdfs::path root_path_;
+  freshfs::testing::TempDir tmp_{"blockfile"};
+  stdfs::path root_path_ = tmp_.path();
   int root_ = -1;
 };
 

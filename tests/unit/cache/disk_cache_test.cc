@@ -14,6 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::cache {
 namespace {
 
@@ -46,14 +48,9 @@ int InChild(Body body) {
 class DiskCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/freshfs-diskcache-XXXXXX";
-    base_ = ::mkdtemp(tmpl);
     dir_ = base_ / "cache";
   }
-  void TearDown() override {
-    cache_.reset();
-    stdfs::remove_all(base_);
-  }
+  void TearDown() override { cache_.reset(); }
 
   void OpenCache(uint64_t max_bytes) {
     cache_.reset();
@@ -98,7 +95,8 @@ class DiskCacheTest : public ::testing::Test {
     return DiskCache::BlockFileSize(key, etag, data_size);
   }
 
-  stdfs::path base_, dir_;
+  freshfs::testing::TempDir tmp_{"diskcache"};
+  stdfs::path base_ = tmp_.path(), dir_;
   std::unique_ptr<DiskCache> cache_;
 };
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::config {
 namespace {
 
@@ -401,20 +403,14 @@ TEST(Cli, Version) {
 
 class CliWithConfig : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/freshfs_cli_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Config(const std::string& text) {
     const std::string path = dir_ + "/config.yaml";
     std::ofstream(path) << text;
     return path;
   }
 
-  std::string dir_;
+  freshfs::testing::TempDir tmp_{"cli"};
+  std::string dir_ = tmp_.str();
 };
 
 TEST_F(CliWithConfig, FileValuesApplyWhenNoFlagIsGiven) {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::config {
 namespace {
 
@@ -171,20 +173,14 @@ TEST(YamlConfig, ErrorsAreOneLine) {
 
 class YamlFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/freshfs_yaml_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
 
-  std::string dir_;
+  freshfs::testing::TempDir tmp_{"yaml"};
+  std::string dir_ = tmp_.str();
 };
 
 TEST_F(YamlFile, ReadsFile) {

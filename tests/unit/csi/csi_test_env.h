@@ -20,6 +20,7 @@
 #include "csi.grpc.pb.h"
 #include "csi/server.h"
 #include "fake_volume_manager.h"
+#include "support/temp_dir.h"
 
 namespace freshfs::csi::testing {
 
@@ -28,22 +29,7 @@ namespace fs = std::filesystem;
 
 // A fresh directory under /tmp (short: socket paths are limited to 107
 // bytes), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/freshfs-csi-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = freshfs::testing::TempDir;
 
 // Routes spdlog's default logger into a string (all levels) while alive.
 class LogCapture {

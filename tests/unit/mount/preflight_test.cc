@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::mount {
 namespace {
 
@@ -62,9 +64,8 @@ TEST(Preflight, GoodPathsResolveToCanonicalForm) {
 // A source handed over as "/dev/fd/N": the directory the descriptor holds,
 // whatever its path becomes.
 TEST(Preflight, DescriptorSourceIsTheDirectoryItHolds) {
-  char tmpl[] = "/tmp/freshfs-preflight-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  freshfs::testing::TempDir tmp("preflight");
+  const std::string dir = tmp.str();
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_GE(fd, 0);
   const std::string given = "/dev/fd/" + std::to_string(fd);
@@ -81,7 +82,6 @@ TEST(Preflight, DescriptorSourceIsTheDirectoryItHolds) {
   ASSERT_EQ(::stat((dir + "-moved").c_str(), &moved), 0);
   EXPECT_EQ(by_path.st_ino, moved.st_ino);
   EXPECT_EQ(CurrentPath(s.path), dir + "-moved");
-  std::filesystem::remove(dir);
   std::filesystem::remove(dir + "-moved");
 }
 
@@ -95,11 +95,10 @@ TEST(Preflight, DescriptorSourceThatIsNoOpenDirectoryIsRefused) {
   EXPECT_NE(not_dir.error.find("is not a directory"), std::string::npos) << not_dir.error;
   ::close(file);
 
-  char tmpl[] = "/tmp/freshfs-preflight-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const int dir = ::open(tmpl, O_PATH | O_DIRECTORY);
+  freshfs::testing::TempDir tmp("preflight");
+  const int dir = ::open(tmp.path().c_str(), O_PATH | O_DIRECTORY);
   ASSERT_GE(dir, 0);
-  ASSERT_EQ(::rmdir(tmpl), 0);
+  ASSERT_EQ(::rmdir(tmp.path().c_str()), 0);
   auto removed = CheckSourceDir("/dev/fd/" + std::to_string(dir));
   EXPECT_NE(removed.error.find("the directory was removed"), std::string::npos) << removed.error;
   ::close(dir);

@@ -16,6 +16,7 @@
 #include "s3/credential_chain.h"
 #include "support/aws_credentials_server.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace freshfs::s3 {
 namespace {
@@ -52,9 +53,6 @@ struct Observed {
 class CredentialChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/freshfs-chain-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     stdfs::create_directories(dir_ / "home");
     AwsCredentialsServer::Options options;
     options.roles = {std::string(kRoleFromEnv) + "=env-token",
@@ -73,7 +71,6 @@ class CredentialChainTest : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     g_env.clear();
-    stdfs::remove_all(dir_);
   }
 
   std::string Write(const std::string& name, const std::string& text, mode_t mode = 0600) {
@@ -121,7 +118,8 @@ class CredentialChainTest : public ::testing::Test {
     return ours;
   }
 
-  stdfs::path dir_;
+  freshfs::testing::TempDir tmp_{"chain"};
+  stdfs::path dir_ = tmp_.path();
   std::unique_ptr<AwsCredentialsServer> server_;
 };
 

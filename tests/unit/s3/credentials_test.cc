@@ -9,6 +9,8 @@
 #include <map>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::s3 {
 namespace {
 
@@ -38,17 +40,11 @@ class LoadCredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     g_env.clear();
-    char tmpl[] = "/tmp/freshfs-credentials-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     g_env["HOME"] = (dir_ / "home").string();
     // The chain ends at IMDS: not here (credential_chain_test.cc tests it).
     g_env["AWS_EC2_METADATA_DISABLED"] = "true";
   }
-  void TearDown() override {
-    g_env.clear();
-    stdfs::remove_all(dir_);
-  }
+  void TearDown() override { g_env.clear(); }
 
   stdfs::path Write(const stdfs::path& relative, const std::string& text) {
     const stdfs::path path = dir_ / relative;
@@ -63,7 +59,8 @@ class LoadCredentialsTest : public ::testing::Test {
     return r;
   }
 
-  stdfs::path dir_;
+  freshfs::testing::TempDir tmp_{"credentials"};
+  stdfs::path dir_ = tmp_.path();
 };
 
 const std::string kTwoProfiles = std::string() +

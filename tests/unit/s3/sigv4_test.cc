@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::s3 {
 namespace {
 
@@ -200,12 +202,6 @@ class SignAgainstBotocoreTest : public ::testing::Test {
     ASSERT_EQ(::access(kPython, X_OK), 0)
         << kPython << " not found: the SigV4 tests compare against botocore, which needs "
         << "Debian's python3 with python3-botocore (scripts/deps.sh installs both)";
-    char tmpl[] = "/tmp/freshfs-sigv4-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   // Runs botocore_sign.py; on failure records a test failure and returns {}.
@@ -274,7 +270,8 @@ class SignAgainstBotocoreTest : public ::testing::Test {
     EXPECT_NE(theirs.headers.find("Signature=" + ours.signature), std::string::npos);
   }
 
-  std::filesystem::path dir_;
+  freshfs::testing::TempDir tmp_{"sigv4"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_F(SignAgainstBotocoreTest, ListObjectsV2WithParametersNeedingEncoding) {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::store {
 namespace {
 
@@ -23,8 +25,6 @@ namespace stdfs = std::filesystem;
 class DirStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/freshfs-dirstore-XXXXXX";
-    base_ = ::mkdtemp(tmpl);
     root_ = base_ / "root";
     stdfs::create_directories(root_ / "sub");
     std::ofstream(root_ / "sub" / "file") << "hello";
@@ -33,9 +33,9 @@ class DirStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
   }
-  void TearDown() override { stdfs::remove_all(base_); }
 
-  stdfs::path base_, root_;
+  freshfs::testing::TempDir tmp_{"dirstore"};
+  stdfs::path base_ = tmp_.path(), root_;
   std::unique_ptr<DirStore> store_;
 };
 

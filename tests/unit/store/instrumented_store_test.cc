@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "store/dir_store.h"
+#include "support/temp_dir.h"
 
 namespace freshfs::store {
 namespace {
@@ -15,8 +16,8 @@ using metrics::StoreOp;
 using metrics::StoreResult;
 
 TEST(InstrumentedStore, CountsRequestsByResultAndBytesByDirection) {
-  char tmpl[] = "/tmp/freshfs-instrumented-XXXXXX";
-  std::filesystem::path root = ::mkdtemp(tmpl);
+  freshfs::testing::TempDir tmp("instrumented");
+  const std::filesystem::path& root = tmp.path();
   std::ofstream(root / "f") << "hello";
   metrics::Metrics m("v", "test");
   auto dir = DirStore::Open(root);

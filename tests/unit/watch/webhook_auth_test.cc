@@ -10,6 +10,8 @@
 #include <fstream>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::watch {
 namespace {
 
@@ -40,18 +42,13 @@ TEST(WebhookAuthTest, AnythingElseDoesNot) {
 
 class TokenFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char name[] = "/tmp/freshfs-token-XXXXXX";
-    ASSERT_NE(mkdtemp(name), nullptr);
-    dir_ = name;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Write(const std::string& content) {
     const std::string path = dir_ + "/token";
     std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
     return path;
   }
-  std::string dir_;
+  freshfs::testing::TempDir tmp_{"token"};
+  std::string dir_ = tmp_.str();
 };
 
 TEST_F(TokenFileTest, TheTokenIsTheTextWithoutSurroundingWhiteSpace) {
