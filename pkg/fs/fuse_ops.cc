@@ -41,9 +41,11 @@ class FileUse {
 class Timed {
  public:
   Timed(fuse_req_t req, metrics::FuseOp op)
-      : metrics_(Ctx(req).metrics), op_(op), start_(std::chrono::steady_clock::now()) {}
+      : metrics_(Ctx(req).metrics), op_(op), start_(std::chrono::steady_clock::now()) {
+    if (metrics_) metrics_->FuseRequestArrived(op_);
+  }
   ~Timed() {
-    if (metrics_) metrics_->FuseRequest(op_, std::chrono::steady_clock::now() - start_);
+    if (metrics_) metrics_->FuseRequestAnswered(op_, std::chrono::steady_clock::now() - start_);
   }
 
  private:

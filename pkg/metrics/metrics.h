@@ -76,8 +76,10 @@ class Metrics {
   void SetLive(Live live);
   double StalenessSeconds() const;
 
-  void FuseRequest(FuseOp op, std::chrono::nanoseconds duration) {
-    fuse_requests_[size_t(op)]->Increment();
+  // A request is counted when it arrives (so a scrape taken after its reply
+  // reached the application always includes it), its duration when answered.
+  void FuseRequestArrived(FuseOp op) { fuse_requests_[size_t(op)]->Increment(); }
+  void FuseRequestAnswered(FuseOp op, std::chrono::nanoseconds duration) {
     fuse_duration_[size_t(op)]->Observe(std::chrono::duration<double>(duration).count());
   }
   uint64_t FuseRequestCount(FuseOp op) const {

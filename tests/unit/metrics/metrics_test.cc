@@ -14,7 +14,8 @@ std::string Exposition(const std::vector<prometheus::MetricFamily>& families) {
 
 TEST(Metrics, EverySeriesCarriesTheVolumeLabel) {
   Metrics m("team-a", "1.2.3");
-  m.FuseRequest(FuseOp::kLookup, std::chrono::microseconds(20));
+  m.FuseRequestArrived(FuseOp::kLookup);
+  m.FuseRequestAnswered(FuseOp::kLookup, std::chrono::microseconds(20));
   m.RemoteChange(ChangeKind::kCreated);
   std::string text = Exposition(m.registry()->Collect());
   EXPECT_NE(text.find("freshfs_build_info{version=\"1.2.3\"} 1"), std::string::npos);
