@@ -6,8 +6,8 @@
 // the families so that each is announced once (HELP/TYPE) with no duplicate
 // series.
 //
-// The parser, label and merge helpers are separate functions so that they can
-// be tested (and reused) without HTTP.
+// The label and merge helpers are separate functions so that they can be
+// tested without HTTP; the parser is metrics/exposition.h.
 #pragma once
 
 #include <prometheus/client_metric.h>
@@ -26,34 +26,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics/exposition.h"
+
 namespace freshfs::csi {
 
-// Larger expositions are refused (by the parser and while downloading).
-inline constexpr size_t kMaxExpositionBytes = size_t(32) << 20;
-
-// Parses Prometheus text exposition format 0.0.4 into metric families:
-// counter, gauge, histogram, summary and untyped; HELP and TYPE lines (other
-// comments are ignored); label values with the escapes \\ \" \n; values such
-// as +Inf, -Inf, NaN, Nan, 1e-3; optional timestamps (validated, then ignored:
-// timestamp_ms stays 0). Families keep their names exactly (a counter is
-// named with its _total, as prometheus-cpp writes it), in order of first
-// appearance. Histograms: the _bucket/_sum/_count samples are grouped by
-// their labels minus `le` into one ClientMetric (buckets sorted by le; a
-// missing _count is taken from the +Inf bucket). Summaries likewise by their
-// labels minus `quantile`. Samples with no TYPE form untyped families.
-//
-// HELP text is kept verbatim (escapes not undone): prometheus-cpp's
-// TextSerializer writes MetricFamily::help verbatim, so this round-trips.
-//
-// Malformed input (bad syntax, unknown TYPE, a second HELP/TYPE for a name, a
-// TYPE after the name's samples, duplicate series, histogram/summary samples
-// that do not fit, more than kMaxExpositionBytes) gives a non-empty error
-// ("line N: ...") and no families. Never throws.
-struct ParsedExposition {
-  std::vector<prometheus::MetricFamily> families;
-  std::string error;
-};
-ParsedExposition ParseExposition(std::string_view text);
+// The parser lives in pkg/metrics (metrics/exposition.h): one for the
+// collector, the supervisor and the tests.
+using metrics::kMaxExpositionBytes;
+using metrics::ParsedExposition;
+using metrics::ParseExposition;
 
 // Adds label (name=value) to every metric that does not have `name` yet.
 void AddLabelIfMissing(std::vector<prometheus::MetricFamily>& families, const std::string& name,

@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "metrics/exposition.h"
 #include "support/fs_util.h"
 #include "support/http_client.h"
 #include "support/mount.h"
@@ -79,128 +80,26 @@ int FreeLoopbackPort() {
 
 // ---------------------------------------------------------------- exposition
 
-struct Sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  double value = 0;
-};
+using metrics::Sample;
 
-// [a-zA-Z_:][a-zA-Z0-9_:]* for metric names, without ':' for label names.
-bool ValidName(const std::string& name, bool metric) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && !(metric && c == ':'))
-      return false;
-  }
-  return true;
-}
-
-// Parses Prometheus text format 0.0.4 strictly. Returns an error message, or
-// "" and fills `samples` and `types` (family -> declared TYPE).
-std::string ParseExposition(const std::string& text, std::vector<Sample>* samples,
-                            std::map<std::string, std::string>* types) {
-  if (text.empty()) return "empty exposition";
-  if (text.back() != '\n') return "exposition does not end with a newline (truncated?)";
-  size_t pos = 0;
-  int lineno = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    ++lineno;
-    auto bad = [&](const std::string& why) {
-      return "line " + std::to_string(lineno) + ": " + why + ": \"" + line + "\"";
-    };
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      std::vector<std::string> f;
-      size_t i = 1;
-      for (int k = 0; k < 3; ++k) {
-        while (i < line.size() && line[i] == ' ') ++i;
-        size_t e = k == 2 ? line.size() : line.find(' ', i);
-        if (e == std::string::npos) e = line.size();
-        if (i >= line.size()) break;
-        f.push_back(line.substr(i, e - i));
-        i = e;
-      }
-      if (!f.empty() && (f[0] == "HELP" || f[0] == "TYPE")) {
-        if (f.size() < 2 || !ValidName(f[1], true)) return bad("bad metric name");
-        if (f[0] == "TYPE") {
-          static const std::set<std::string> kTypes = {"counter", "gauge", "histogram",
-                                                        "summary", "untyped"};
-          if (f.size() != 3 || !kTypes.count(f[2])) return bad("bad TYPE");
-          if (types->count(f[1])) return bad("second TYPE line for one family");
-          (*types)[f[1]] = f[2];
-        }
-      }
-      continue;
-    }
-    Sample s;
-    size_t i = line.find_first_of("{ ");
-    if (i == std::string::npos) return bad("no value");
-    s.name = line.substr(0, i);
-    if (!ValidName(s.name, true)) return bad("bad metric name");
-    if (line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        size_t eq = line.find('=', i);
-        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
-          return bad("bad label");
-        std::string key = line.substr(i, eq - i);
-        if (!ValidName(key, false)) return bad("bad label name");
-        std::string value;
-        size_t j = eq + 2;
-        for (; j < line.size() && line[j] != '"'; ++j) {
-          if (line[j] == '\\') {
-            if (++j >= line.size()) return bad("bad escape");
-            char c = line[j];
-            if (c == 'n') value.push_back('\n');
-            else if (c == '\\' || c == '"') value.push_back(c);
-            else return bad("bad escape");
-          } else {
-            value.push_back(line[j]);
-          }
-        }
-        if (j >= line.size()) return bad("unterminated label value");
-        if (s.labels.count(key)) return bad("duplicate label");
-        s.labels[key] = value;
-        i = j + 1;
-        if (i < line.size() && line[i] == ',') ++i;
-      }
-      if (i >= line.size()) return bad("unterminated label set");
-      ++i;  // '}'
-    }
-    if (i >= line.size() || line[i] != ' ') return bad("no space before the value");
-    std::string rest = line.substr(i + 1);
-    std::string value_text = rest.substr(0, rest.find(' '));
-    if (value_text == "+Inf" || value_text == "Inf") {
-      s.value = INFINITY;
-    } else if (value_text == "-Inf") {
-      s.value = -INFINITY;
-    } else if (value_text == "NaN") {
-      s.value = NAN;
-    } else {
-      char* end = nullptr;
-      s.value = std::strtod(value_text.c_str(), &end);
-      if (value_text.empty() || *end != '\0') return bad("bad value");
-    }
-    if (rest.find(' ') != std::string::npos) {
-      std::string ts = rest.substr(rest.find(' ') + 1);
-      if (ts.empty() || ts.find_first_not_of("-0123456789") != std::string::npos)
-        return bad("bad timestamp");
-    }
-    samples->push_back(std::move(s));
-  }
-  return "";
-}
-
+// A scrape parsed by the one parser (metrics/exposition.h), which is strict:
+// anything Prometheus would refuse is an error. The text must also end with a
+// newline (a truncated body may parse).
 class Exposition {
  public:
   static std::optional<Exposition> Parse(const std::string& text, std::string* error) {
+    if (text.empty() || text.back() != '\n') {
+      *error = text.empty() ? "empty exposition"
+                            : "exposition does not end with a newline (truncated?)";
+      return std::nullopt;
+    }
+    metrics::ParsedExposition parsed = metrics::ParseExposition(text);
+    *error = parsed.error;
+    if (!error->empty()) return std::nullopt;
     Exposition e;
     e.text_ = text;
-    *error = ParseExposition(text, &e.samples_, &e.types_);
-    if (!error->empty()) return std::nullopt;
+    e.samples_ = metrics::Samples(parsed.families);
+    for (const auto& f : parsed.families) e.types_[f.name] = metrics::TypeName(f.type);
     return e;
   }
   const std::string& text() const { return text_; }
@@ -227,11 +126,7 @@ class Exposition {
   }
   // Sum of the matching samples; -1 when none matches.
   double Sum(const std::string& name, const std::map<std::string, std::string>& want = {}) const {
-    auto found = Find(name, want);
-    if (found.empty()) return -1;
-    double sum = 0;
-    for (const auto* s : found) sum += s->value;
-    return sum;
+    return metrics::Sum(samples_, name, want).value_or(-1);
   }
 
  private:

@@ -14,6 +14,10 @@
 #include <mutex>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "metrics/exposition.h"
+
 namespace freshfs::testing {
 namespace {
 
@@ -134,46 +138,12 @@ RawHttpResponse RawHttpGet(int port, const std::string& path, std::chrono::secon
 
 std::optional<double> MetricSum(const std::string& text, const std::string& name,
                                 const std::map<std::string, std::string>& want) {
-  std::optional<double> sum;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (line.empty() || line[0] == '#') continue;
-    size_t name_end = line.find_first_of("{ ");
-    if (name_end != name.size() || line.compare(0, name_end, name) != 0) continue;
-    std::map<std::string, std::string> labels;
-    size_t i = name_end;
-    if (line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        size_t eq = line.find('=', i);
-        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
-        std::string key = line.substr(i, eq - i), value;
-        size_t j = eq + 2;
-        for (; j < line.size() && line[j] != '"'; ++j) {
-          if (line[j] == '\\' && j + 1 < line.size()) ++j;
-          value.push_back(line[j]);
-        }
-        labels[key] = value;
-        i = j + 1;
-        if (i < line.size() && line[i] == ',') ++i;
-      }
-      ++i;
-    }
-    bool match = true;
-    for (const auto& [k, v] : want) {
-      auto it = labels.find(k);
-      if (it == labels.end() || it->second != v) match = false;
-    }
-    if (!match) continue;
-    size_t value_start = line.find_first_not_of(' ', i);
-    if (value_start == std::string::npos) continue;
-    sum = sum.value_or(0) + std::stod(line.substr(value_start));
+  const metrics::ParsedExposition parsed = metrics::ParseExposition(text);
+  if (!parsed.error.empty()) {
+    ADD_FAILURE() << "the metrics do not parse: " << parsed.error;
+    return std::nullopt;
   }
-  return sum;
+  return metrics::Sum(metrics::Samples(parsed.families), name, want);
 }
 
 std::optional<std::chrono::milliseconds> WaitFor(const std::function<bool()>& pred,

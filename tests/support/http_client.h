@@ -48,7 +48,8 @@ RawHttpResponse RawHttpGet(int port, const std::string& path,
                            std::chrono::seconds timeout = std::chrono::seconds(5));
 
 // Sum of the samples of metric `name` in Prometheus text `text` whose labels
-// include all of `want`; nullopt when none matches.
+// include all of `want`; nullopt when none matches. Text that does not parse
+// (metrics::ParseExposition) fails the test and gives nullopt.
 std::optional<double> MetricSum(const std::string& text, const std::string& name,
                                 const std::map<std::string, std::string>& want = {});
 
