@@ -52,6 +52,8 @@ constexpr Setting kSettings[] = {
     {"ready-fd", ValueKind::kFd, ""},
     {"state-fd", ValueKind::kFd, ""},
     {"resume", ValueKind::kResume, ""},
+    {"take-over", ValueKind::kBool, ""},
+    {"control-fd", ValueKind::kFd, ""},
     {"s3-endpoint", ValueKind::kUrl, ""},
     {"s3-region", ValueKind::kString, ""},
     {"s3-path-style", ValueKind::kBool, ""},
@@ -271,6 +273,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "revalidate-on-open") options.revalidate_on_open = *b;
       if (name == "s3-path-style") options.s3_path_style = *b;
       if (name == "push-small-files") options.push_small_files = *b;
+      if (name == "take-over") options.take_over = *b;
       return std::nullopt;
     }
     case ValueKind::kString: {
@@ -388,6 +391,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (fd <= 2) return "must be 3 or more (0, 1 and 2 are stdin, stdout and stderr)";
       if (name == "ready-fd") options.ready_fd = static_cast<int>(fd);
       if (name == "state-fd") options.state_fd = static_cast<int>(fd);
+      if (name == "control-fd") options.control_fd = static_cast<int>(fd);
       return std::nullopt;
     }
     case ValueKind::kResume: {

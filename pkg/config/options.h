@@ -92,6 +92,12 @@ struct Options {
   std::optional<int> state_fd;
   enum class ResumeCause { kCrash, kUpgrade };
   std::optional<ResumeCause> resume;
+  // --take-over: MOUNTPOINT is served by a running freshfs-mount; take it
+  // over through its control socket (docs/resume.md#upgrade).
+  bool take_over = false;
+  // --control-fd: an inherited listening socket for successors (default: a
+  // socket at a path derived from MOUNTPOINT, for standalone mounts).
+  std::optional<int> control_fd;
 
   // Kernel-side I/O.
   unsigned max_threads = 16;  // --max-threads: FUSE worker threads

@@ -3,8 +3,15 @@
 #include <fuse_lowlevel.h>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -38,6 +45,26 @@ std::string EscapeOption(const std::string& value) {
     out.push_back(c);
   }
   return out;
+}
+
+// What fuse_session_unmount() does for a mountpoint it mounted: nothing if
+// the connection is gone already (unmounted by the user), else a lazy
+// unmount, by fusermount3 without privilege.
+void UnmountTakenOver(int fd, const std::string& path) {
+  pollfd p{fd, 0, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) return;
+  if (::geteuid() == 0) {
+    if (::umount2(path.c_str(), MNT_DETACH) != 0)
+      spdlog::warn("cannot unmount {}: {}", path, std::strerror(errno));
+    return;
+  }
+  const char* argv[] = {"fusermount3", "-u", "-q", "-z", "--", path.c_str(), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char**>(argv), environ) != 0)
+    return;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
 }
 
 }  // namespace
@@ -123,6 +150,8 @@ void FuseSession::Exit() { loop_->Stop(); }
 
 FuseSession::~FuseSession() {
   loop_.reset();
+  if (mounted_ && !settings_.unmount_path.empty())
+    UnmountTakenOver(fuse_session_fd(se_), settings_.unmount_path);
   if (mounted_) fuse_session_unmount(se_);
   fuse_session_destroy(se_);
 }

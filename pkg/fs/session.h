@@ -35,6 +35,10 @@ struct SessionSettings {
   // A predecessor's INIT, replayed instead of waiting for one (the
   // mountpoint is then /dev/fd/N, the connection's descriptor).
   const KernelInit* resume = nullptr;
+  // A connection taken over from a standalone daemon (mountpoint
+  // /dev/fd/N): the path it is mounted at, unmounted by the destructor as
+  // libfuse would have (the connection was not mounted by this session).
+  std::string unmount_path;
 };
 
 class FuseSession {

@@ -181,7 +181,7 @@ bool StateJournal::AppendAt(char* segment, size_t* used, std::string_view record
 void StateJournal::Append(std::string_view record) {
   std::lock_guard lock(mu_);
   Header* h = header();
-  if (!h->usable) return;
+  if (held_ || !h->usable) return;
   if (!AppendAt(Segment(__atomic_load_n(&h->active, __ATOMIC_RELAXED)), &used_, record)) {
     h->usable = 0;
     spdlog::error("resume state: the journal is full; this volume cannot be resumed by a "
@@ -191,6 +191,7 @@ void StateJournal::Append(std::string_view record) {
 
 void StateJournal::Rewrite(const std::function<void(const Sink&)>& write_snapshot) {
   std::lock_guard lock(mu_);
+  if (held_) return;
   Header* h = header();
   const uint32_t old = __atomic_load_n(&h->active, __ATOMIC_RELAXED);
   const uint32_t next = 1 - old;
@@ -233,6 +234,11 @@ void StateJournal::ForEach(const std::function<void(std::string_view record)>& f
     f(std::string_view(segment + at + 8, payload));
     at += total;
   }
+}
+
+void StateJournal::Hold(bool held) {
+  std::lock_guard lock(mu_);
+  held_ = held;
 }
 
 size_t StateJournal::ActiveBytes() const {

@@ -172,6 +172,12 @@ class StateJournal {
   void ForEach(const std::function<void(std::string_view record)>& f) const;
 
   // Bytes in the active segment, and in it right after the last Rewrite.
+  // While held, Append and Rewrite do nothing: the journal is another
+  // daemon's (a successor taking over reads and rewrites it). After a
+  // take-over that did not happen, the owner unholds it and writes the live
+  // state anew (StateKeeper::Compact).
+  void Hold(bool held);
+
   size_t ActiveBytes() const;
   size_t SnapshotBytes() const;
   bool usable() const;
@@ -190,6 +196,7 @@ class StateJournal {
   mutable std::mutex mu_;
   size_t used_ = 0;            // bytes of the active segment in use
   size_t snapshot_bytes_ = 0;  // what the last Rewrite wrote
+  bool held_ = false;
 };
 
 }  // namespace freshfs::fs

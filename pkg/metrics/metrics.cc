@@ -325,6 +325,14 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                .Labels(constant)
                                .Register(*registry_)
                                .Add({});
+  resume_pause_ = &prometheus::BuildGauge()
+                       .Name("freshfs_resume_pause_seconds")
+                       .Help("Of the hand-over that started this daemon: the time no daemon "
+                             "read requests, from the predecessor's last reply to this "
+                             "daemon's first read")
+                       .Labels(constant)
+                       .Register(*registry_)
+                       .Add({});
 }
 
 void Metrics::SetLive(Live live) { live_->Set(std::move(live)); }

@@ -145,6 +145,7 @@ class Metrics {
   // A read or listing raced an invalidation and the invalidation was sent
   // again after its reply (fs::InvalidationLog).
   void InvalidationRepeated() { invalidation_repeats_->Increment(); }
+  void ResumePaused(double seconds) { resume_pause_->Set(seconds); }
   uint64_t InvalidationRepeats() const { return uint64_t(invalidation_repeats_->Value()); }
 
   // A sync that started at `started_unix` took `seconds`.
@@ -190,6 +191,7 @@ class Metrics {
   std::array<prometheus::Counter*, size_t(SelfCheckResult::kCount)> self_checks_{};
   prometheus::Counter* stale_reads_ = nullptr;
   prometheus::Counter* invalidation_repeats_ = nullptr;
+  prometheus::Gauge* resume_pause_ = nullptr;
   std::shared_ptr<class LiveCollectable> live_;
 };
 

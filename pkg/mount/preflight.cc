@@ -104,7 +104,7 @@ Checked CheckSourceDir(const std::string& path) {
   return c;
 }
 
-Checked CheckMountpoint(const std::string& path) {
+Checked CheckMountpoint(const std::string& path, bool taking_over) {
   Checked c;
   if (std::optional<int> fd = FuseFdOf(path)) {
     // Mounted by the caller, which hands over its /dev/fuse descriptor.
@@ -142,6 +142,13 @@ Checked CheckMountpoint(const std::string& path) {
     return c;
   }
   c.path = resolved;
+  if (taking_over) {
+    if (!IsMountPoint(c.path)) {
+      c.error = "mountpoint " + Quote(path) + ": nothing is mounted there to take over";
+      c.path.clear();
+    }
+    return c;
+  }
   if (IsMountPoint(c.path)) {
     c.error = "mountpoint " + Quote(path) + ": already mounted (unmount it first: fusermount3 -u " +
               c.path + ")";

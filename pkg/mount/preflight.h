@@ -26,8 +26,9 @@ struct Checked {
 Checked CheckSourceDir(const std::string& path);
 // A directory to mount on, or "/dev/fd/N": a /dev/fuse descriptor the caller
 // opened, mounted (mount(2) with fd=N) and lets this process inherit; it is
-// then neither mounted nor unmounted here.
-Checked CheckMountpoint(const std::string& path);
+// then neither mounted nor unmounted here. `taking_over` (--take-over): a
+// directory that is mounted, by the daemon to take over.
+Checked CheckMountpoint(const std::string& path, bool taking_over = false);
 // N for a path of the form "/dev/fd/N", else nullopt.
 std::optional<int> DevFdNumber(const std::string& path);
 // N for a mountpoint of the form "/dev/fd/N", else nullopt.

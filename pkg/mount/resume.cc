@@ -21,9 +21,14 @@ VolumeResume::VolumeResume(std::unique_ptr<fs::StateJournal> journal,
 VolumeResume::~VolumeResume() { Stop(); }
 
 std::unique_ptr<VolumeResume> VolumeResume::Open(const config::Options& options,
-                                                 const std::string& owner, std::string* error) {
+                                                 const std::string& owner, std::string* error,
+                                                 UniqueFd handed) {
+  std::optional<config::Options::ResumeCause> cause = options.resume;
   UniqueFd fd;
-  if (options.state_fd) {
+  if (handed.valid()) {
+    fd = std::move(handed);
+    cause = config::Options::ResumeCause::kUpgrade;
+  } else if (options.state_fd) {
     // Our own copy: the number stays free for nothing else to land on.
     fd.reset(::fcntl(*options.state_fd, F_DUPFD_CLOEXEC, 3));
     if (!fd.valid()) {
@@ -43,13 +48,13 @@ std::unique_ptr<VolumeResume> VolumeResume::Open(const config::Options& options,
   }
   std::string why;
   std::unique_ptr<fs::StateJournal> journal =
-      options.resume ? fs::StateJournal::Open(std::move(fd), owner, &why)
-                     : fs::StateJournal::Create(std::move(fd), owner, &why);
+      cause ? fs::StateJournal::Open(std::move(fd), owner, &why)
+            : fs::StateJournal::Create(std::move(fd), owner, &why);
   if (!journal) {
-    *error = (options.resume ? "cannot resume: " : "resume state: ") + why;
+    *error = (cause ? "cannot resume: " : "resume state: ") + why;
     return nullptr;
   }
-  return std::unique_ptr<VolumeResume>(new VolumeResume(std::move(journal), options.resume));
+  return std::unique_ptr<VolumeResume>(new VolumeResume(std::move(journal), cause));
 }
 
 bool VolumeResume::Restore(fs::FileSystem& fs, std::string* error) {
@@ -110,6 +115,14 @@ void VolumeResume::AfterCrash(fs::FileSystem& fs, invalidate::Invalidator& inval
 
 void VolumeResume::Stop() {
   if (keeper_) keeper_->Stop();
+}
+
+void VolumeResume::Hold() { journal_->Hold(true); }
+
+void VolumeResume::Release() {
+  journal_->Hold(false);
+  // The successor may have rewritten it from what it replayed: ours again.
+  if (keeper_) keeper_->Compact();
 }
 
 }  // namespace freshfs::mount

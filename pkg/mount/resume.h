@@ -13,7 +13,13 @@
 //   AfterCrash()  once serving, after a predecessor that died: the kernel
 //                 resends the requests it had read (Linux 6.9+), and
 //                 everything the kernel caches is invalidated (what changed
-//                 while nobody watched is unknown).
+//                 while nobody watched is unknown). Not after a hand-over:
+//                 the predecessor answered everything and watched until
+//                 the successor did, so the kernel's caches stay.
+//   Hold()/Release()  around a hand-over to a successor: the journal is
+//                 left alone while the successor may read and rewrite it;
+//                 if the successor does not take over, Release() writes
+//                 the live state anew.
 //
 // Used from the main thread.
 #pragma once
@@ -34,8 +40,11 @@ namespace freshfs::mount {
 class VolumeResume {
  public:
   // `owner`: what the state belongs to (the SOURCE argument).
+  // `handed`: the state a predecessor handed over (--take-over); else the
+  // journal of --state-fd or a new one.
   static std::unique_ptr<VolumeResume> Open(const config::Options& options,
-                                            const std::string& owner, std::string* error);
+                                            const std::string& owner, std::string* error,
+                                            UniqueFd handed = {});
   ~VolumeResume();
 
   bool resuming() const { return cause_.has_value(); }
@@ -45,6 +54,9 @@ class VolumeResume {
   void Start(fs::FileSystem& fs, fs::FuseSession& session);
   void AfterCrash(fs::FileSystem& fs, invalidate::Invalidator& invalidator);
   void Stop();
+  int fd() const { return journal_->fd(); }
+  void Hold();
+  void Release();
 
  private:
   VolumeResume(std::unique_ptr<fs::StateJournal> journal,

@@ -247,7 +247,11 @@ int Run(const config::Options& given, std::string_view version) {
     source = CheckSourceDir(config::DirSourcePath(options.source));
     if (!source.error.empty()) return reporter.Error(source.error);
   }
-  Checked mountpoint = CheckMountpoint(options.mountpoint);
+  if (options.take_over && (options.resume || options.state_fd || FuseFdOf(options.mountpoint))) {
+    return reporter.Error("--take-over gets the connection and state from the daemon serving "
+                          "MOUNTPOINT (a directory): leave out --resume, --state-fd and /dev/fd/N");
+  }
+  Checked mountpoint = CheckMountpoint(options.mountpoint, options.take_over);
   if (!mountpoint.error.empty()) return reporter.Error(mountpoint.error);
   if (!s3 && !FuseFdOf(mountpoint.path) &&
       IsStrictlyInside(mountpoint.path, CurrentPath(source.path))) {

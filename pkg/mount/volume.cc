@@ -5,10 +5,12 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <cstring>
@@ -17,6 +19,7 @@
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
 #include "fs/session.h"
+#include "mount/control_socket.h"
 #include "mount/resume.h"
 #include "invalidate/change_applier.h"
 #include "invalidate/invalidator.h"
@@ -95,6 +98,9 @@ std::string DefaultVolumeName(const std::string& mountpoint) {
 }
 
 struct Volume::Parts {
+  // First, so destroyed last: a successor that fails closes the connection
+  // to its predecessor (which then serves again) only once it has stopped.
+  std::unique_ptr<Predecessor> predecessor;
   config::Options options;
   std::string source;       // s3:// URL or the directory's path (see Checked)
   std::string source_name;  // the same for messages
@@ -121,6 +127,16 @@ struct Volume::Parts {
   std::unique_ptr<VolumeResume> resume;
   std::function<void()> on_ready;
   std::mutex stop_mu;  // StopFreshness() and the session's end, from two threads
+
+  // A hand-over to a successor (control thread) against the main thread's
+  // loop and the signal thread.
+  std::unique_ptr<ControlServer> control;
+  enum class HandOver { kNone, kQuiescing, kTaken, kFailed };
+  std::mutex hand_over_mu;
+  std::condition_variable hand_over_cv;
+  HandOver hand_over = HandOver::kNone;
+  bool stopping = false;  // a signal: no hand-over, no serving again
+  pid_t successor = 0;
 
   // --metrics-address: the endpoint comes up before the mount, so a bad
   // address fails the mount instead of leaving a half-working one.
@@ -459,6 +475,11 @@ struct Volume::Parts {
     ss.debug = options.debug;
     ss.max_threads = options.max_threads;
     ss.resume = resume->init();
+    if (predecessor) {
+      // The session owns the descriptor from here on.
+      ss.mountpoint = "/dev/fd/" + std::to_string(predecessor->fuse_fd.release());
+      if (!FuseFdOf(mountpoint)) ss.unmount_path = mountpoint;
+    }
     session = fs::FuseSession::Mount(&ctx, ss, error);
     if (!session) return false;
     resume->Start(*filesystem, *session);
@@ -487,6 +508,119 @@ struct Volume::Parts {
     watcher->RequestSync();
   }
 
+  // --take-over: the running daemon stops serving and hands over its
+  // connection, state and control socket (its requests in flight answered).
+  bool TakeOver(std::string* error) {
+    predecessor = Predecessor::Connect(ControlSocketPath(mountpoint), version, error);
+    if (!predecessor) return false;
+    spdlog::info("take-over: pid {} (version {}) stopped serving {}", predecessor->pid,
+                 predecessor->version, mountpoint);
+    return true;
+  }
+
+  // The control socket successors connect to: handed over by the
+  // predecessor, inherited (--control-fd), or bound at the path derived
+  // from the mountpoint. Without one the volume cannot be taken over, and
+  // serves all the same.
+  void StartControl() {
+    const bool standalone = !FuseFdOf(mountpoint);
+    const std::string path = standalone ? ControlSocketPath(mountpoint) : "";
+    UniqueFd listener;
+    std::string why;
+    if (predecessor) {
+      listener = std::move(predecessor->listener_fd);
+    } else if (options.control_fd) {
+      listener.reset(::fcntl(*options.control_fd, F_DUPFD_CLOEXEC, 3));
+      why = listener.valid() ? CheckControlListener(listener.get()) : std::strerror(errno);
+      if (!why.empty()) listener.reset();
+      why = "--control-fd " + std::to_string(*options.control_fd) + ": " + why;
+    } else if (standalone) {
+      listener = ListenControlSocket(path, &why);
+    }
+    if (!listener.valid()) {
+      if (!why.empty()) spdlog::warn("no take-over of this volume possible: {}", why);
+      return;
+    }
+    ControlServer::Hooks hooks;
+    hooks.quiesce = [this](std::string* why) { return Quiesce(why); };
+    hooks.finish = [this](bool taken, pid_t pid) { FinishHandOver(taken, pid); };
+    control = std::make_unique<ControlServer>(std::move(listener), version, std::move(hooks));
+    if (!path.empty()) control->set_unlink_path(path);
+  }
+
+  std::optional<Quiesced> Quiesce(std::string* why) {
+    {
+      std::lock_guard lock(hand_over_mu);
+      if (stopping) {
+        *why = "this daemon is stopping";
+        return std::nullopt;
+      }
+      hand_over = HandOver::kQuiescing;
+    }
+    session->Exit();  // returns once every request read was answered
+    Quiesced q;
+    q.stopped_ns = MonotonicNs();
+    resume->Hold();
+    q.fuse_fd = fuse_session_fd(session->raw());
+    q.state_fd = resume->fd();
+    q.listener_fd = control->listener();
+    return q;
+  }
+
+  void FinishHandOver(bool taken, pid_t pid) {
+    if (!taken) resume->Release();
+    std::lock_guard lock(hand_over_mu);
+    hand_over = taken ? HandOver::kTaken : HandOver::kFailed;
+    successor = pid;
+    hand_over_cv.notify_all();
+  }
+
+  // After the loop stopped: true if it is to serve again (a hand-over that
+  // did not happen); false to end (a signal, or the volume was taken).
+  bool ServeAgain() {
+    std::unique_lock lock(hand_over_mu);
+    hand_over_cv.wait(lock, [this] { return hand_over != HandOver::kQuiescing; });
+    if (hand_over != HandOver::kFailed || stopping) return false;
+    hand_over = HandOver::kNone;
+    session->Rearm();
+    return true;
+  }
+
+  bool HandedOver() {
+    std::lock_guard lock(hand_over_mu);
+    return hand_over == HandOver::kTaken;
+  }
+
+  // The successor serves. Changes the successor's watcher may have missed
+  // (made before its first look, after our last) are found by one more
+  // sync of ours; then we leave without unmounting.
+  void LeaveToSuccessor() {
+    bool signalled;
+    {
+      std::lock_guard lock(hand_over_mu);
+      signalled = stopping;
+    }
+    if (watcher && !signalled) {
+      watcher->SyncNow();
+      invalidator->Flush(std::chrono::seconds(2));
+    }
+    session->Abandon();
+    if (control) control->Stop();
+    Stop();
+    spdlog::info("handed {} over to pid {}; exiting", mountpoint, successor);
+  }
+
+  // A successor: the predecessor may exit now; the pause is recorded.
+  void TookOver() {
+    if (!predecessor) return;
+    const double pause = double(MonotonicNs() - predecessor->stopped_ns) / 1e9;
+    metrics->ResumePaused(pause);
+    if (!predecessor->Done())
+      spdlog::warn("take-over: could not tell pid {} that this daemon serves",
+                   predecessor->pid);
+    spdlog::info("take-over: serving {} after a pause of {:.3f} s", mountpoint, pause);
+  }
+
   // Stops everything that may talk to the kernel on its own. Safe to call
   // while the FUSE loop still runs (that is the point: see signals.h).
   void StopFreshness() {
@@ -502,9 +636,10 @@ struct Volume::Parts {
     if (resume) resume->Stop();
   }
   void Stop() {
+    if (control) control->Stop();
     StopFreshness();
     std::lock_guard lock(stop_mu);
-    session.reset();  // unmounts
+    session.reset();  // unmounts (unless handed over)
   }
   // Asks the FUSE loop to end; a no-op once the session is gone.
   void ExitSession() {
@@ -538,6 +673,14 @@ Volume::~Volume() {
 }
 
 bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
+  bool mounted = MountParts(std::move(on_ready), error);
+  // The predecessor serves on (and the volume never goes dead) if this
+  // successor cannot.
+  if (!mounted && parts_->predecessor) parts_->predecessor->Refuse(*error);
+  return mounted;
+}
+
+bool Volume::MountParts(std::function<void()> on_ready, std::string* error) {
   Parts& p = *parts_;
   p.on_ready = std::move(on_ready);
   std::string reason;
@@ -550,7 +693,11 @@ bool Volume::Mount(std::function<void()> on_ready, std::string* error) {
   p.filesystem = std::make_unique<fs::FileSystem>(
       store::Instrument(std::move(store), p.metrics.get()), p.FsSettings());
   p.invalidator = std::make_unique<invalidate::Invalidator>(p.metrics.get());
-  p.resume = VolumeResume::Open(p.options, p.options.source, error);
+  // Everything that takes long (the store, the S3 client) is ready before
+  // the running daemon is asked to stop.
+  if (p.options.take_over && !p.TakeOver(error)) return false;
+  p.resume = VolumeResume::Open(p.options, p.options.source, error,
+                                p.predecessor ? std::move(p.predecessor->state_fd) : UniqueFd());
   if (!p.resume || !p.resume->Restore(*p.filesystem, error)) return false;
   if (!p.StartWatcher(error)) return false;
   if (!p.BindEvents(error)) return false;
@@ -568,6 +715,10 @@ int Volume::Serve() {
   pthread_t loop_thread = pthread_self();
   std::atomic<bool> loop_done{false};
   SignalThread signals([&p, &loop_done, loop_thread](int signo) {
+    {
+      std::lock_guard lock(p.hand_over_mu);
+      p.stopping = true;
+    }
     spdlog::info("signal {}: unmounting {}", signo, p.mountpoint);
     p.StopFreshness();
     p.ExitSession();
@@ -578,9 +729,17 @@ int Volume::Serve() {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  fs::RequestLoop::End end = p.session->Run();
+  p.StartControl();
+  p.TookOver();
+  fs::RequestLoop::End end;
+  do end = p.session->Run();
+  while (end == fs::RequestLoop::End::kStopped && p.ServeAgain());
   int rc = end == fs::RequestLoop::End::kError ? 1 : 0;
   loop_done = true;
+  if (p.HandedOver()) {
+    p.LeaveToSuccessor();
+    return 0;
+  }
   p.Stop();
   spdlog::info("unmounted {}", p.mountpoint);
   return rc == 0 ? 0 : 1;

@@ -43,6 +43,8 @@ class Volume {
   int MetricsPort() const;
 
  private:
+  bool MountParts(std::function<void()> on_ready, std::string* error);
+
   struct Parts;
   std::unique_ptr<Parts> parts_;
 };

@@ -78,6 +78,11 @@ bool AnyMountUnder(const std::string& prefix) {
 
 }  // namespace
 
+const std::string& NextMountBinary() {
+  static const std::string path = FRESHFS_MOUNT_NEXT_BIN;
+  return path;
+}
+
 const std::string& MountBinary() {
   static const std::string bin = [] {
     const char* env = std::getenv("FRESHFS_MOUNT_BIN");
@@ -212,6 +217,40 @@ Mount::~Mount() {
     std::this_thread::sleep_for(10ms);
   }
   return ::testing::AssertionFailure() << "no FUSE mount at " << mnt_ << " after 10 s\n" << Log();
+}
+
+::testing::AssertionResult Mount::TakeOver(const std::string& binary,
+                                           const std::vector<std::string>& extra_args,
+                                           const std::string& source_arg) {
+  if (pid_ <= 0 || reaped_) return ::testing::AssertionFailure() << "no daemon to take over from";
+  std::vector<std::string> argv{binary, "-f", "--take-over"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.push_back(source_arg.empty() ? source_ : source_arg);
+  argv.push_back(mnt_);
+  const pid_t successor = SpawnWithLog(argv, log_);
+  if (successor < 0)
+    return ::testing::AssertionFailure() << "cannot start " << binary << ": " << std::strerror(errno);
+  const auto deadline = Clock::now() + 20s;
+  while (Clock::now() < deadline) {
+    if (auto code = WaitForChild(pid_, 0ms)) {
+      reaped_ = true;
+      if (*code != 0) {
+        StopProcess(successor);
+        return ::testing::AssertionFailure()
+               << "the predecessor exited with status " << *code << "\n" << Log();
+      }
+      pid_ = successor;
+      reaped_ = false;
+      return ::testing::AssertionSuccess();
+    }
+    if (auto code = WaitForChild(successor, 0ms)) {
+      return ::testing::AssertionFailure()
+             << "the successor exited with status " << *code << " before taking over\n" << Log();
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  StopProcess(successor);
+  return ::testing::AssertionFailure() << "no take-over after 20 s\n" << Log();
 }
 
 std::optional<int> Mount::UnmountAndWait(std::chrono::milliseconds timeout) {

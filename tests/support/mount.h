@@ -26,6 +26,9 @@ namespace freshfs::testing {
 
 // Path of the freshfs-mount binary under test.
 const std::string& MountBinary();
+// The same sources built with another version ("<version>+next"): the
+// successor in upgrade tests.
+const std::string& NextMountBinary();
 
 // Per-process root of all test directories (created on first use).
 const std::string& TestRoot();
@@ -68,6 +71,15 @@ class Mount {
   // `source_arg` overrides the SOURCE argument (e.g. "file:///...").
   ::testing::AssertionResult Start(const std::vector<std::string>& extra_args = {},
                                    const std::string& source_arg = "");
+
+  // Takes the mount over with `binary -f --take-over <extra_args> <source>
+  // <mnt>` (docs/resume.md#upgrade) and waits (20 s) for the running daemon
+  // to exit 0; the successor is this Mount's daemon from then on. Fails if
+  // the successor exits first (it refused: the running daemon serves on),
+  // or the predecessor exits otherwise. `source_arg` as for Start.
+  ::testing::AssertionResult TakeOver(const std::string& binary,
+                                      const std::vector<std::string>& extra_args = {},
+                                      const std::string& source_arg = "");
 
   // Unmounts with fusermount3 -u and waits for the daemon to exit on its own.
   // Returns its exit status (see ProcessResult::exit_code), or nullopt if it

@@ -1,0 +1,210 @@
+// A standalone mount upgraded in place (docs/resume.md#upgrade): another
+// build of freshfs-mount takes the running daemon's connection over with
+// --take-over while readers and a writer keep using the mount. Nothing they
+// do fails, the kernel's page cache survives, and the new daemon watches
+// the source from then on. A successor that cannot take over leaves the
+// running daemon serving.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <sys/stat.h>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "support/fs_util.h"
+#include "support/http_client.h"
+#include "support/mount.h"
+
+namespace freshfs::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kFiles = 8;
+
+std::string Content(int i) { return std::string(64 * 1024, char('a' + i)); }
+
+// Threads reading every file of the mount in turn, and one writer appending
+// a numbered line at a time through one descriptor it keeps open, until
+// stopped. Counts what failed and the slowest call.
+class Workload {
+ public:
+  explicit Workload(const Mount& m) : m_(m) {
+    for (int r = 0; r < 3; ++r) threads_.emplace_back([this] { Read(); });
+    threads_.emplace_back([this] { Write(); });
+  }
+  ~Workload() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  int failures() const { return failures_; }
+  int reads() const { return reads_; }
+  int written() const { return written_; }
+  std::chrono::milliseconds slowest() const { return std::chrono::milliseconds(slowest_ms_); }
+  std::string first_failure() {
+    std::lock_guard lock(mu_);
+    return first_failure_;
+  }
+
+ private:
+  void Fail(const std::string& what) {
+    ++failures_;
+    std::lock_guard lock(mu_);
+    if (first_failure_.empty()) first_failure_ = what + ": " + std::strerror(errno);
+  }
+  void Took(Clock::time_point start) {
+    int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    int seen = slowest_ms_.load();
+    while (ms > seen && !slowest_ms_.compare_exchange_weak(seen, ms)) {
+    }
+  }
+  void Read() {
+    for (int i = 0; !stop_; i = (i + 1) % kFiles) {
+      auto start = Clock::now();
+      std::optional<std::string> data = ReadFile(m_.Mnt("f" + std::to_string(i)));
+      Took(start);
+      if (!data || *data != Content(i)) Fail("read f" + std::to_string(i));
+      ++reads_;
+    }
+  }
+  void Write() {
+    int fd = ::open(m_.Mnt("log.txt").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return Fail("open log.txt");
+    for (int n = 0; !stop_; ++n) {
+      std::string line = "line " + std::to_string(n) + "\n";
+      auto start = Clock::now();
+      if (::write(fd, line.data(), line.size()) != ssize_t(line.size())) Fail("write");
+      else ++written_;
+      Took(start);
+      std::this_thread::sleep_for(2ms);
+    }
+    if (::close(fd) != 0) Fail("close log.txt");
+  }
+
+  const Mount& m_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failures_{0}, reads_{0}, written_{0}, slowest_ms_{0};
+  std::mutex mu_;
+  std::string first_failure_;
+  std::vector<std::thread> threads_;
+};
+
+double Metric(const Mount& m, const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+  std::optional<int> port = m.MetricsPort();
+  if (!port) return -1;
+  std::optional<std::string> text = ScrapeMetrics(*port);
+  if (!text) return -1;
+  return MetricSum(*text, name, labels).value_or(-1);
+}
+
+std::string Exe(pid_t pid) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+}
+
+class TakeOverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < kFiles; ++i) ASSERT_EQ(WriteFile(m_.Src("f" + std::to_string(i)), Content(i)), 0);
+    ASSERT_EQ(WriteFile(m_.Src("cached.txt"), std::string(256 * 1024, 'c')), 0);
+    ASSERT_EQ(WriteFile(m_.Src("uncached.txt"), "not read before\n"), 0);
+    ASSERT_TRUE(m_.Start({"--metrics-address", "127.0.0.1:0"}));
+  }
+  Mount m_;
+};
+
+TEST_F(TakeOverTest, AnotherBuildTakesOverUnderReadersAndAWriterAndKeepsThePageCache) {
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  const pid_t old_pid = m_.pid();
+  Workload work(m_);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(m_.TakeOver(NextMountBinary(), {"--metrics-address", "127.0.0.1:0"}));
+  std::this_thread::sleep_for(300ms);
+  work.Stop();
+
+  EXPECT_EQ(work.failures(), 0) << work.first_failure();
+  EXPECT_GT(work.reads(), 100);
+  EXPECT_LT(work.slowest(), 2s);
+  // Every line the writer wrote, through the descriptor it opened before.
+  std::optional<std::string> log = ReadFile(m_.Src("log.txt"));
+  ASSERT_TRUE(log);
+  std::ostringstream expected;
+  for (int n = 0; n < work.written(); ++n) expected << "line " << n << "\n";
+  EXPECT_EQ(*log, expected.str());
+
+  // The other build serves now.
+  EXPECT_NE(m_.pid(), old_pid);
+  EXPECT_EQ(Exe(m_.pid()), NextMountBinary());
+  EXPECT_EQ(Metric(m_, "freshfs_build_info", {{"version", std::string(FRESHFS_VERSION) + "+next"}}), 1);
+  const double pause = Metric(m_, "freshfs_resume_pause_seconds");
+  EXPECT_GE(pause, 0);
+  EXPECT_LT(pause, 2);
+
+  // A file read before the take-over comes from the page cache: no read
+  // request reaches the new daemon. (One never read does, so the count
+  // is not simply dead.)
+  const double reads_before = Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}});
+  ASSERT_GE(reads_before, 0);
+  EXPECT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
+  EXPECT_EQ(ReadFile(m_.Mnt("uncached.txt")), "not read before\n");
+  EXPECT_GT(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
+
+  // The new daemon watches the source: a change made now arrives.
+  ASSERT_EQ(WriteFile(m_.Src("f0"), "changed after the take-over\n"), 0);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 5s))
+      << ReadFile(m_.Mnt("f0")).value_or("(unreadable)").substr(0, 40);
+}
+
+TEST_F(TakeOverTest, ASecondTakeOverWorksAndTheLastDaemonUnmountsOnSigterm) {
+  ASSERT_TRUE(m_.TakeOver(NextMountBinary()));
+  ASSERT_TRUE(m_.TakeOver(MountBinary()));
+  EXPECT_EQ(ReadFile(m_.Mnt("f1")), Content(1));
+  EXPECT_EQ(m_.SignalAndWait(SIGTERM), 0);
+  EXPECT_FALSE(IsFuseMountpoint(m_.mnt()));
+}
+
+TEST_F(TakeOverTest, ASuccessorThatRefusesLeavesTheRunningDaemonServing) {
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  const pid_t old_pid = m_.pid();
+  Workload work(m_);
+  std::this_thread::sleep_for(200ms);
+  // Another source than the running daemon's: its state is refused.
+  const std::string other = m_.dir() + "/other";
+  ASSERT_EQ(::mkdir(other.c_str(), 0755), 0);
+  ::testing::AssertionResult taken = m_.TakeOver(NextMountBinary(), {}, other);
+  std::this_thread::sleep_for(300ms);
+  work.Stop();
+  EXPECT_FALSE(taken);
+  EXPECT_NE(m_.Log().find("belongs to"), std::string::npos) << m_.LogTail();
+  EXPECT_EQ(m_.pid(), old_pid);
+  EXPECT_TRUE(m_.DaemonAlive());
+  EXPECT_EQ(work.failures(), 0) << work.first_failure();
+  EXPECT_LT(work.slowest(), 2s);
+  // It still serves, watches, and can be taken over later.
+  ASSERT_EQ(WriteFile(m_.Src("f2"), "changed\n"), 0);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("f2")) == "changed\n"; }, 5s));
+  ASSERT_TRUE(m_.TakeOver(NextMountBinary()));
+  EXPECT_EQ(ReadFile(m_.Mnt("f2")), "changed\n");
+}
+
+TEST_F(TakeOverTest, TakeOverOfADirectoryNobodyServesFailsClearly) {
+  const std::string empty = m_.dir() + "/plain";
+  ProcessResult r = RunToCompletion({NextMountBinary(), "-f", "--take-over", m_.source(), empty}, 10s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.stderr_text.find("nothing is mounted there to take over"), std::string::npos) << r.stderr_text;
+}
+
+}  // namespace
+}  // namespace freshfs::testing
