@@ -53,6 +53,7 @@ constexpr Setting kSettings[] = {
     {"state-fd", ValueKind::kFd, ""},
     {"resume", ValueKind::kResume, ""},
     {"take-over", ValueKind::kBool, ""},
+    {"resumable", ValueKind::kBool, ""},
     {"control-fd", ValueKind::kFd, ""},
     {"s3-endpoint", ValueKind::kUrl, ""},
     {"s3-region", ValueKind::kString, ""},
@@ -274,6 +275,7 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       if (name == "s3-path-style") options.s3_path_style = *b;
       if (name == "push-small-files") options.push_small_files = *b;
       if (name == "take-over") options.take_over = *b;
+      if (name == "resumable") options.resumable = *b;
       return std::nullopt;
     }
     case ValueKind::kString: {

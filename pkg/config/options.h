@@ -95,6 +95,9 @@ struct Options {
   // --take-over: MOUNTPOINT is served by a running freshfs-mount; take it
   // over through its control socket (docs/resume.md#upgrade).
   bool take_over = false;
+  // --resumable=false: no state journal and no control socket; the mount
+  // cannot be taken over or resumed, and saves what keeping that costs.
+  bool resumable = true;
   // --control-fd: an inherited listening socket for successors (default: a
   // socket at a path derived from MOUNTPOINT, for standalone mounts).
   std::optional<int> control_fd;

@@ -25,7 +25,9 @@ std::unique_ptr<VolumeResume> VolumeResume::Open(const config::Options& options,
                                                  UniqueFd handed) {
   std::optional<config::Options::ResumeCause> cause = options.resume;
   UniqueFd fd;
-  if (handed.valid()) {
+  if (!options.resumable && !handed.valid()) {
+    return std::unique_ptr<VolumeResume>(new VolumeResume(nullptr, std::nullopt));
+  } else if (handed.valid()) {
     fd = std::move(handed);
     cause = config::Options::ResumeCause::kUpgrade;
   } else if (options.state_fd) {
@@ -73,6 +75,7 @@ bool VolumeResume::Restore(fs::FileSystem& fs, std::string* error) {
 }
 
 void VolumeResume::Start(fs::FileSystem& fs, fs::FuseSession& session) {
+  if (!journal_) return;  // --resumable=false
   fs::StateJournal* journal = journal_.get();
   session.set_on_init_answered([journal](const fs::KernelInit& init) { journal->SaveInit(init); });
   keeper_ = std::make_unique<fs::StateKeeper>(journal, &fs);
@@ -117,9 +120,12 @@ void VolumeResume::Stop() {
   if (keeper_) keeper_->Stop();
 }
 
-void VolumeResume::Hold() { journal_->Hold(true); }
+void VolumeResume::Hold() {
+  if (journal_) journal_->Hold(true);
+}
 
 void VolumeResume::Release() {
+  if (!journal_) return;
   journal_->Hold(false);
   // The successor may have rewritten it from what it replayed: ours again.
   if (keeper_) keeper_->Compact();

@@ -21,6 +21,8 @@
 //                 if the successor does not take over, Release() writes
 //                 the live state anew.
 //
+// With --resumable=false there is no journal: every call does nothing.
+//
 // Used from the main thread.
 #pragma once
 
@@ -54,7 +56,7 @@ class VolumeResume {
   void Start(fs::FileSystem& fs, fs::FuseSession& session);
   void AfterCrash(fs::FileSystem& fs, invalidate::Invalidator& invalidator);
   void Stop();
-  int fd() const { return journal_->fd(); }
+  int fd() const { return journal_ ? journal_->fd() : -1; }
   void Hold();
   void Release();
 

@@ -251,6 +251,10 @@ int Run(const config::Options& given, std::string_view version) {
     return reporter.Error("--take-over gets the connection and state from the daemon serving "
                           "MOUNTPOINT (a directory): leave out --resume, --state-fd and /dev/fd/N");
   }
+  if (!options.resumable && (options.resume || options.state_fd || options.control_fd)) {
+    return reporter.Error("--resumable=false keeps no resume state: leave out --resume, "
+                          "--state-fd and --control-fd");
+  }
   Checked mountpoint = CheckMountpoint(options.mountpoint, options.take_over);
   if (!mountpoint.error.empty()) return reporter.Error(mountpoint.error);
   if (!s3 && !FuseFdOf(mountpoint.path) &&

@@ -523,6 +523,7 @@ struct Volume::Parts {
   // from the mountpoint. Without one the volume cannot be taken over, and
   // serves all the same.
   void StartControl() {
+    if (!options.resumable && !predecessor) return;
     const bool standalone = !FuseFdOf(mountpoint);
     const std::string path = standalone ? ControlSocketPath(mountpoint) : "";
     UniqueFd listener;
