@@ -22,6 +22,7 @@
 #include "support/fs_util.h"
 #include "support/http_client.h"
 #include "support/mount.h"
+#include "support/s3_mount.h"
 
 namespace freshfs::testing {
 namespace {
@@ -33,14 +34,18 @@ constexpr int kFiles = 8;
 
 std::string Content(int i) { return std::string(64 * 1024, char('a' + i)); }
 
-// Threads reading every file of the mount in turn, and one writer appending
-// a numbered line at a time through one descriptor it keeps open, until
-// stopped. Counts what failed and the slowest call.
+// Threads reading every file of the mount in turn, and one writer, until
+// stopped: appending a numbered line at a time through one descriptor it
+// keeps open, or (kFilePerLine, for S3, whose writes are uploaded at
+// close) writing each line as a file w<N> of its own. Counts what failed
+// and the slowest call.
 class Workload {
  public:
-  explicit Workload(const Mount& m) : m_(m) {
+  enum Writer { kOneDescriptor, kFilePerLine };
+  explicit Workload(const Mount& m, Writer writer = kOneDescriptor) : m_(m) {
     for (int r = 0; r < 3; ++r) threads_.emplace_back([this] { Read(); });
-    threads_.emplace_back([this] { Write(); });
+    if (writer == kOneDescriptor) threads_.emplace_back([this] { Write(); });
+    else threads_.emplace_back([this] { WriteFiles(); });
   }
   ~Workload() { Stop(); }
   void Stop() {
@@ -90,6 +95,17 @@ class Workload {
       std::this_thread::sleep_for(2ms);
     }
     if (::close(fd) != 0) Fail("close log.txt");
+  }
+
+  void WriteFiles() {
+    for (int n = 0; !stop_; ++n) {
+      auto start = Clock::now();
+      if (WriteFile(m_.Mnt("w" + std::to_string(n)), "line " + std::to_string(n) + "\n") != 0)
+        Fail("write w" + std::to_string(n));
+      else ++written_;
+      Took(start);
+      std::this_thread::sleep_for(5ms);
+    }
   }
 
   const Mount& m_;
@@ -204,6 +220,43 @@ TEST_F(TakeOverTest, TakeOverOfADirectoryNobodyServesFailsClearly) {
   ProcessResult r = RunToCompletion({NextMountBinary(), "-f", "--take-over", m_.source(), empty}, 10s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("nothing is mounted there to take over"), std::string::npos) << r.stderr_text;
+}
+
+// The same for an S3 volume (s3rver): the successor opens the bucket
+// before the running daemon stops.
+class S3TakeOverTest : public S3MountedTest {
+ protected:
+  std::vector<std::string> Args() const {
+    return {"--s3-endpoint", s3_.endpoint(), "--s3-path-style", "--s3-region", S3Server::kRegion,
+            "--poll-interval", "1s", "--staging-dir", m_.dir() + "/staging",
+            "--metrics-address", "127.0.0.1:0"};
+  }
+};
+
+TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
+  for (int i = 0; i < kFiles; ++i) PutDirect("f" + std::to_string(i), Content(i));
+  PutDirect("cached.txt", std::string(256 * 1024, 'c'));
+  ASSERT_TRUE(StartMount());
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  Workload work(m_, Workload::kFilePerLine);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(m_.TakeOver(NextMountBinary(), Args(), "s3://test"));
+  std::this_thread::sleep_for(300ms);
+  work.Stop();
+
+  EXPECT_EQ(work.failures(), 0) << work.first_failure();
+  EXPECT_GT(work.reads(), 50);
+  EXPECT_LT(work.slowest(), 2s);
+  for (int n = 0; n < work.written(); ++n)
+    EXPECT_EQ(Get("w" + std::to_string(n)), "line " + std::to_string(n) + "\n");
+  EXPECT_EQ(Exe(m_.pid()), NextMountBinary());
+  const double reads_before = Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}});
+  ASSERT_GE(reads_before, 0);
+  EXPECT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
+  // Another writer changes the bucket: the new daemon's poll (1 s) finds it.
+  Put("f0", "changed after the take-over\n");
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 10s));
 }
 
 }  // namespace
