@@ -223,7 +223,8 @@ bool ControlServer::Serve(int conn) {
     SendMessage(conn, "ERROR unknown request " + Quoted(request.substr(0, 40)));
     return false;
   }
-  spdlog::info("take-over: pid {} ({}) asks for this volume", peer.pid, request.substr(8));
+  const std::string their_version = request.size() > 8 ? request.substr(8, 64) : "?";
+  spdlog::info("take-over: pid {} ({}) asks for this volume", peer.pid, Quoted(their_version));
   std::string why;
   std::optional<Quiesced> q = hooks_.quiesce(&why);
   if (!q) {

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -116,6 +117,38 @@ TEST_F(ControlSocketTest, ADaemonThatCannotHandOverSaysWhy) {
   std::string error;
   EXPECT_FALSE(Predecessor::Connect(path_, "2.0", &error));
   EXPECT_NE(error.find("this daemon is stopping"), std::string::npos) << error;
+}
+
+// What a successor sends is checked: anything but a QUIESCE gets an error
+// and leaves the server serving (and alive).
+TEST_F(ControlSocketTest, GarbageIsAnsweredWithAnErrorAndTheServerServesOn) {
+  auto server = Serve();
+  for (std::string garbage : {std::string("QUIESCE"), std::string("HELLO"), std::string(""),
+                              std::string(300, 'Q')}) {
+    UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path_.c_str());
+    ASSERT_EQ(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::send(sock.get(), garbage.data(), garbage.size(), 0), ssize_t(garbage.size()));
+    char reply[256] = {};
+    ssize_t n = ::recv(sock.get(), reply, sizeof reply - 1, 0);
+    if (garbage == "QUIESCE") {
+      EXPECT_EQ(std::string(reply, 8), "QUIESCED");
+      sock.reset();  // gone without a DONE: serving again
+      EXPECT_EQ(Outcome(), 0);
+      std::lock_guard lock(mu_);
+      outcome_ = -1;
+    } else if (!garbage.empty()) {
+      EXPECT_GT(n, 0);
+      EXPECT_EQ(std::string(reply).substr(0, 5), "ERROR") << reply;
+    }
+  }
+  std::string error;
+  auto p = Predecessor::Connect(path_, "2.0", &error);
+  ASSERT_TRUE(p) << error;
+  EXPECT_TRUE(p->Done());
+  EXPECT_EQ(Outcome(), 1);
 }
 
 TEST_F(ControlSocketTest, NoDaemonThereIsAClearError) {
