@@ -24,6 +24,7 @@ inline constexpr int kFuseFd = 4;         // the FUSE connection freshfs-csi mou
 inline constexpr int kSourceFd = 5;       // the source directory, directory volumes only
 inline constexpr int kReadyFd = 6;        // where it reports READY <port> or ERROR <message>
 inline constexpr int kStateFd = 7;        // its resume state (a memfd freshfs-csi keeps)
+inline constexpr int kControlFd = 8;      // its control socket (listening; freshfs-csi keeps it)
 
 // Whether the spec's source is an S3 URL (else a directory).
 bool IsS3Spec(const VolumeSpec& spec);

@@ -119,6 +119,11 @@ MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process,
                     .Help("freshfs-mount processes succeeded by a new one on the same kernel "
                           "connection, by cause (crash: the old one died)")
                     .Register(*registry);
+    upgrades_ = &prometheus::BuildCounter()
+                     .Name("freshfs_csi_upgrades_total")
+                     .Help("Adopted freshfs-mount processes of another binary moved in place to "
+                           "this plugin's, by result (ok, failed: the old one serves on)")
+                     .Register(*registry);
     published_ = &prometheus::BuildGauge()
                       .Name("freshfs_csi_published_volumes")
                       .Help("Volumes published on this node (one freshfs-mount each)")
@@ -189,6 +194,22 @@ void MountSupervisor::UpdatePublished() {
   if (published_) published_->Set(double(volumes_.size()));
 }
 
+// An adopted child of another freshfs-mount binary (the plugin's image
+// changed) hands its volume to this plugin's binary in place.
+void MountSupervisor::UpgradeAdopted(Volume& v) {
+  if (!v.process->RunsAnotherBinary()) return;
+  const pid_t old = v.process->pid();
+  Status s = v.process->Upgrade();
+  if (upgrades_) upgrades_->Add({{"result", s.ok() ? "ok" : "failed"}}).Increment();
+  if (!s.ok()) {
+    spdlog::warn("volume {}: not upgraded, freshfs-mount pid {} serves on: {}",
+                 v.spec().volume_id, old, s.message());
+    return;
+  }
+  v.port = v.process->port();
+  Save(v);
+}
+
 void MountSupervisor::Restore() {
   for (VolumeState& state : store_.LoadAll()) {
     auto v = MakeVolume(state.spec);
@@ -203,6 +224,7 @@ void MountSupervisor::Restore() {
       v->running = true;
       v->port = state.port;
       v->started = Clock::now();
+      UpgradeAdopted(*v);
     } else {
       spdlog::info("volume {} at {}: cannot adopt freshfs-mount (pid {}): {}; mounting it again",
                    state.spec.volume_id, target, state.pid, adopted.message());

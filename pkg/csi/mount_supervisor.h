@@ -88,6 +88,7 @@ class MountSupervisor final : public VolumeManager {
   std::shared_ptr<Volume> MakeVolume(const VolumeSpec& spec) const;
   void Save(const Volume& v) const;
   void Restore();
+  void UpgradeAdopted(Volume& v);
   void Supervise();
   void CheckOne(const std::string& target);
   void UpdatePublished();
@@ -97,6 +98,7 @@ class MountSupervisor final : public VolumeManager {
   const VolumeStateStore store_;
   prometheus::Family<prometheus::Counter>* restarts_ = nullptr;
   prometheus::Family<prometheus::Counter>* resumes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* upgrades_ = nullptr;
   prometheus::Gauge* published_ = nullptr;
 
   mutable std::mutex mu_;

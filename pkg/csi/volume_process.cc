@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -49,6 +51,15 @@ std::streamoff FileSize(const std::string& path) {
 }
 
 // pidfd_getfd(2): a duplicate of fd `number` of the process behind `pidfd`.
+bool IsListeningSeqpacket(int fd) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return false;
+  len = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+         type == SOCK_SEQPACKET && listening;
+}
+
 UniqueFd TakeFd(int pidfd, int number) {
   return UniqueFd(int(::syscall(SYS_pidfd_getfd, pidfd, number, 0)));
 }
@@ -191,8 +202,61 @@ Status VolumeProcess::Resume() {
   return Status::Ok();
 }
 
+Status VolumeProcess::Upgrade() {
+  if (!control_.valid() || !fuse_.valid() || !state_.valid())
+    return Internal("volume " + spec_.volume_id + ": its freshfs-mount (pid " +
+                              std::to_string(pid_) + ") has no control socket to hand over on");
+  const pid_t old_pid = pid_;
+  UniqueFd old_pidfd = std::move(pidfd_);
+  const bool old_own = own_child_;
+  std::string staging, cache, log;
+  Status s = PrepareDirs(&staging, &cache, &log);
+  if (s.ok()) s = SpawnChild(fuse_.get(), staging, cache, log, {"--take-over"});
+  if (!s.ok()) {
+    pidfd_ = std::move(old_pidfd);  // it serves on
+    return s;
+  }
+  // The predecessor exits once its successor serves (after one last sync).
+  pollfd p{old_pidfd.get(), POLLIN, 0};
+  if (::poll(&p, 1, 10000) == 0) {
+    spdlog::warn("volume {}: freshfs-mount pid {} handed over but did not exit; killing it",
+                 spec_.volume_id, old_pid);
+    ::syscall(SYS_pidfd_send_signal, old_pidfd.get(), SIGKILL, nullptr, 0);
+    ::poll(&p, 1, 5000);
+  }
+  if (old_own) {
+    siginfo_t info{};
+    ::waitid(P_PIDFD, id_t(old_pidfd.get()), &info, WEXITED | WNOHANG);
+  }
+  spdlog::info("volume {}: freshfs-mount pid {} ({}) took over from pid {}", spec_.volume_id, pid_,
+               settings_.mount_binary, old_pid);
+  return Status::Ok();
+}
+
+bool VolumeProcess::RunsAnotherBinary() const {
+  struct stat running, ours;
+  if (pid_ <= 0 || ::stat(("/proc/" + std::to_string(pid_) + "/exe").c_str(), &running) != 0 ||
+      ::stat(settings_.mount_binary.c_str(), &ours) != 0)
+    return false;
+  return running.st_dev != ours.st_dev || running.st_ino != ours.st_ino;
+}
+
+// A listening socket at an abstract address the kernel picks: children of
+// another user can reach it (no file), and only children of the same user
+// are let in (the child checks SO_PEERCRED).
+static UniqueFd ControlListener() {
+  UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (!sock.valid() || ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(sa_family_t)) != 0 ||
+      ::listen(sock.get(), 4) != 0)
+    return {};
+  return sock;
+}
+
 Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std::string& cache,
                                  const std::string& log, std::vector<std::string> extra) {
+  if (!control_.valid()) control_ = ControlListener();
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
   UniqueFd ready_read(ready[0]), ready_write(ready[1]), credentials;
@@ -208,12 +272,14 @@ Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std
   plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache, PodTokenFile(state_dir_)});
   // Before SOURCE and MOUNTPOINT, the last two.
   extra.insert(extra.begin(), {"--state-fd", std::to_string(kStateFd)});
+  if (control_.valid()) extra.insert(extra.begin(), {"--control-fd", std::to_string(kControlFd)});
   plan.argv.insert(plan.argv.end() - 2, extra.begin(), extra.end());
   UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   plan.log_fd = log_fd.get();
   plan.fds = {{fuse, kFuseFd}, {ready_write.get(), kReadyFd}, {state_.get(), kStateFd}};
   if (credentials.valid()) plan.fds.push_back({credentials.get(), kCredentialsFd});
   if (source_.valid()) plan.fds.push_back({source_.get(), kSourceFd});
+  if (control_.valid()) plan.fds.push_back({control_.get(), kControlFd});
   UniqueFd procs, cgroup_ns;
   if (settings_.cgroups.enabled()) {
     auto opened = settings_.cgroups.Prepare(cgroup_);
@@ -279,6 +345,8 @@ Status VolumeProcess::Adopt(pid_t pid, uint64_t start_time, int port) {
   // Its resume state (none from a freshfs-csi before resume existed: that
   // volume is mounted anew if its child dies).
   state_ = TakeFd(pidfd.get(), kStateFd);
+  control_ = TakeFd(pidfd.get(), kControlFd);
+  if (control_.valid() && !IsListeningSeqpacket(control_.get())) control_.reset();
   pid_ = pid;
   start_time_ = start_time;
   port_ = port;
@@ -343,6 +411,7 @@ void VolumeProcess::Stop() {
   Reap();
   fuse_.reset();
   source_.reset();
+  control_.reset();
   settings_.cgroups.Remove(cgroup_);
   ForgetChild();
 }

@@ -87,6 +87,16 @@ class VolumeProcess {
   // had read (FUSE_NOTIFY_RESEND, Linux 6.9): else they would hang.
   static bool KernelResends();
 
+  // Whether the running child executes another file than
+  // settings.mount_binary (an older image's freshfs-mount).
+  bool RunsAnotherBinary() const;
+  // Moves the volume to settings.mount_binary in place (docs/resume.md#upgrade):
+  // a successor takes the connection over through the child's control
+  // socket, the child exits, the page cache stays. On failure the child
+  // serves on and nothing changes. Children started before control sockets
+  // existed cannot be upgraded (FAILED_PRECONDITION).
+  Status Upgrade();
+
   // After the child died: aborts the connection (callers get ENOTCONN, not
   // a hang), detaches the dead mount, removes the cgroup. Keeps the source
   // directory for the next Start().
@@ -110,7 +120,7 @@ class VolumeProcess {
   VolumeSpec spec_;  // changes only by RenewPodToken
   const std::string state_dir_, cgroup_;
   const bool s3_;
-  UniqueFd fuse_, source_, pidfd_, state_;
+  UniqueFd fuse_, source_, pidfd_, state_, control_;
   pid_t pid_ = -1;
   uint64_t start_time_ = 0;
   int port_ = 0;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -30,15 +31,19 @@ constexpr int kSuccessorTimeoutSeconds = 120;
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-bool FillAddress(const std::string& path, sockaddr_un* addr, std::string* error) {
+// "@name": an abstract address (no file, so no file permissions between
+// a supervisor and children of another user; SO_PEERCRED still checks).
+socklen_t FillAddress(const std::string& path, sockaddr_un* addr, std::string* error) {
   *addr = {};
   addr->sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr->sun_path) {
-    *error = "control socket path " + Quoted(path) + " is too long";
-    return false;
+  if (path.empty() || path.size() >= sizeof addr->sun_path) {
+    *error = "control socket path " + Quoted(path) + " is empty or too long";
+    return 0;
   }
   std::memcpy(addr->sun_path, path.c_str(), path.size() + 1);
-  return true;
+  if (path[0] != '@') return sizeof *addr;
+  addr->sun_path[0] = '\0';
+  return socklen_t(offsetof(sockaddr_un, sun_path) + path.size());
 }
 
 // Sends one message, with `fds` attached if any.
@@ -165,6 +170,16 @@ UniqueFd ListenControlSocket(const std::string& path, std::string* error) {
   return sock;
 }
 
+std::string ListenerAddress(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
+  const size_t name = len - offsetof(sockaddr_un, sun_path);
+  if (name == 0) return "";
+  if (addr.sun_path[0] == '\0') return "@" + std::string(addr.sun_path + 1, name - 1);
+  return std::string(addr.sun_path, strnlen(addr.sun_path, name));
+}
+
 std::string CheckControlListener(int fd) {
   int type = 0, listening = 0;
   socklen_t len = sizeof type;
@@ -260,10 +275,11 @@ bool ControlServer::Serve(int conn) {
 std::unique_ptr<Predecessor> Predecessor::Connect(const std::string& path,
                                                   const std::string& version, std::string* error) {
   sockaddr_un addr;
-  if (!FillAddress(path, &addr, error)) return nullptr;
+  const socklen_t addr_len = FillAddress(path, &addr, error);
+  if (addr_len == 0) return nullptr;
   auto p = std::unique_ptr<Predecessor>(new Predecessor);
   p->conn_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (::connect(p->conn_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(p->conn_.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     *error = Errno("--take-over: no freshfs-mount answers on its control socket " + Quoted(path));
     return nullptr;
   }

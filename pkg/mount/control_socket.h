@@ -37,6 +37,9 @@ std::string ControlSocketPath(const std::string& mountpoint);
 // Binds and listens at `path` (mode 0600, its directory created 0700). A
 // socket file nobody answers on is a leftover and replaced.
 UniqueFd ListenControlSocket(const std::string& path, std::string* error);
+// Where listening socket `fd` can be reached ("@name" for an abstract
+// address), "" if nowhere.
+std::string ListenerAddress(int fd);
 // A listening SOCK_SEQPACKET socket of its own (tests, freshfs-csi): ""
 // on success, else why `fd` is not one.
 std::string CheckControlListener(int fd);

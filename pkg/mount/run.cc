@@ -247,9 +247,13 @@ int Run(const config::Options& given, std::string_view version) {
     source = CheckSourceDir(config::DirSourcePath(options.source));
     if (!source.error.empty()) return reporter.Error(source.error);
   }
-  if (options.take_over && (options.resume || options.state_fd || FuseFdOf(options.mountpoint))) {
+  // A standalone take-over finds the daemon by MOUNTPOINT; a supervisor's
+  // (MOUNTPOINT /dev/fd/N) by the control socket it passes to both.
+  const bool supervised = FuseFdOf(options.mountpoint).has_value();
+  if (options.take_over && (options.resume || (supervised != options.control_fd.has_value()))) {
     return reporter.Error("--take-over gets the connection and state from the daemon serving "
-                          "MOUNTPOINT (a directory): leave out --resume, --state-fd and /dev/fd/N");
+                          "MOUNTPOINT: a directory, or /dev/fd/N with that daemon's --control-fd; "
+                          "leave out --resume");
   }
   if (!options.resumable && (options.resume || options.state_fd || options.control_fd)) {
     return reporter.Error("--resumable=false keeps no resume state: leave out --resume, "

@@ -510,8 +510,12 @@ struct Volume::Parts {
 
   // --take-over: the running daemon stops serving and hands over its
   // connection, state and control socket (its requests in flight answered).
+  // Under a supervisor (MOUNTPOINT /dev/fd/N, --control-fd): the running
+  // daemon listens on the socket inherited as --control-fd.
   bool TakeOver(std::string* error) {
-    predecessor = Predecessor::Connect(ControlSocketPath(mountpoint), version, error);
+    const std::string address =
+        options.control_fd ? ListenerAddress(*options.control_fd) : ControlSocketPath(mountpoint);
+    predecessor = Predecessor::Connect(address, version, error);
     if (!predecessor) return false;
     spdlog::info("take-over: pid {} (version {}) stopped serving {}", predecessor->pid,
                  predecessor->version, mountpoint);

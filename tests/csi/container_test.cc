@@ -86,6 +86,20 @@ bool Gone(pid_t pid) {
   return stat.empty() || (close != std::string::npos && stat[close + 2] == 'Z');
 }
 
+// The read requests the volumes' daemons served, from the plugin's scrape
+// (freshfs_fuse_requests_total{op="read"} of every child).
+std::optional<double> ReadRequests(const std::string& metrics) {
+  std::optional<double> sum;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("freshfs_fuse_requests_total{", 0) != 0 ||
+        line.find("op=\"read\"") == std::string::npos)
+      continue;
+    sum = sum.value_or(0) + std::atof(line.substr(line.rfind(' ') + 1).c_str());
+  }
+  return sum;
+}
+
 class PluginContainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -126,7 +140,8 @@ class PluginContainerTest : public ::testing::Test {
   // freshfs-csi in its "container": a cgroup of its own, a mount namespace
   // (the kubelet directory stays a shared peer of the test's) and a cgroup
   // namespace of its own.
-  std::unique_ptr<CsiProcess> StartPlugin(const std::string& log) {
+  std::unique_ptr<CsiProcess> StartPlugin(const std::string& log,
+                                          const std::string& mount_binary = FRESHFS_MOUNT_BIN) {
     const int procs = ::open((cgroup_ / "plugin" / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     EXPECT_GE(procs, 0);
     CsiProcess::Launch launch;
@@ -136,7 +151,7 @@ class PluginContainerTest : public ::testing::Test {
         std::vector<std::string>{"--endpoint", "unix://" + (tmp_.path() / "csi.sock").string(),
                                  "--node-id", "node-a", "--config", config_.string(),
                                  "--state-dir", (tmp_.path() / "state").string(),
-                                 "--mount-binary", FRESHFS_MOUNT_BIN,
+                                 "--mount-binary", mount_binary,
                                  "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port_),
                                  "--child-cgroup", (cgroup_ / "volumes").string()},
         tmp_.path() / log, launch);
@@ -350,6 +365,65 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
       << ScrapeMetrics(metrics_port_);
   ASSERT_TRUE(Unpublish(*node, "dir-vol", dir_target_).ok());
   EXPECT_FALSE(IsFuseMount(dir_target_));
+}
+
+// The plugin's container is replaced by an image with another build of
+// freshfs-mount: the new plugin adopts the running child, sees it runs
+// another binary, and moves the volume to its own in place
+// (docs/resume.md#upgrade). The application, in a mount namespace of its
+// own, sees no error; its cached file is not read again; changes arrive.
+TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPlace) {
+  std::ofstream(roots_ / "vol" / "hello.txt") << "dir-1";
+  auto csi = StartPlugin("plugin-1.log");
+  auto node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
+                                                         {{"source", (roots_ / "vol").string()}}));
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  StartReader({dir_target_ / "hello.txt"});
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
+  const pid_t old_child = ChildPid(tmp_.path() / "state", dir_target_);
+  ASSERT_GT(old_child, 0);
+
+  node.reset();
+  std::ofstream(cgroup_ / "plugin" / "cgroup.kill") << "1";
+  ASSERT_TRUE(Eventually([&] { return !Populated(cgroup_ / "plugin"); }, 10s));
+  ASSERT_TRUE(csi->Wait(5s).has_value());
+  csi = StartPlugin("plugin-2.log", FRESHFS_MOUNT_NEXT_BIN);
+  node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(Eventually([&] {
+    const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
+    return now > 0 && now != old_child;
+  }, 20s)) << csi->log();
+  const pid_t new_child = ChildPid(tmp_.path() / "state", dir_target_);
+  EXPECT_TRUE(Eventually([&] { return Gone(old_child); }, 10s));
+  std::error_code ec;
+  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(new_child) + "/exe", ec).string(),
+            FRESHFS_MOUNT_NEXT_BIN);
+  const std::string metrics = ScrapeMetrics(metrics_port_);
+  EXPECT_NE(metrics.find("freshfs_csi_upgrades_total{result=\"ok\"} 1"), std::string::npos)
+      << metrics;
+
+  // The reader goes on; its file stays in the page cache: no read request
+  // reaches the new daemon.
+  const std::optional<double> reads_served = ReadRequests(ScrapeMetrics(metrics_port_));
+  ASSERT_TRUE(reads_served.has_value()) << ScrapeMetrics(metrics_port_);
+  const long reads = std::atol(Report()["reads"].c_str());
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 50; }, 10s));
+  EXPECT_EQ(ReadRequests(ScrapeMetrics(metrics_port_)), reads_served);
+
+  std::ofstream(roots_ / "vol" / "hello.txt") << "dir-2";
+  EXPECT_TRUE(Eventually([&] { return Report()[(dir_target_ / "hello.txt").string()] == "dir-2"; },
+                         10s))
+      << ReadFile(tmp_.path() / "reader.report");
+  const std::map<std::string, std::string> report = Report();
+  EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
+  EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
+  EXPECT_EQ(FuseMountCount(dir_target_), 1);
+  ASSERT_TRUE(Unpublish(*node, "dir-vol", dir_target_).ok());
+  EXPECT_FALSE(IsFuseMount(dir_target_));
+  EXPECT_TRUE(Eventually([&] { return Gone(new_child); }, 10s));
 }
 
 }  // namespace
