@@ -194,9 +194,10 @@ void MountSupervisor::UpdatePublished() {
   if (published_) published_->Set(double(volumes_.size()));
 }
 
-// An adopted child of another freshfs-mount binary (the plugin's image
-// changed) hands its volume to this plugin's binary in place.
-void MountSupervisor::UpgradeAdopted(Volume& v) {
+// A child running another freshfs-mount binary than --mount-binary (one a
+// former plugin's image started, or the file was replaced since, then on
+// SIGHUP) hands its volume to that binary in place.
+void MountSupervisor::UpgradeToOurBinary(Volume& v) {
   if (!v.process->RunsAnotherBinary()) return;
   const pid_t old = v.process->pid();
   Status s = v.process->Upgrade();
@@ -224,7 +225,7 @@ void MountSupervisor::Restore() {
       v->running = true;
       v->port = state.port;
       v->started = Clock::now();
-      UpgradeAdopted(*v);
+      UpgradeToOurBinary(*v);
     } else {
       spdlog::info("volume {} at {}: cannot adopt freshfs-mount (pid {}): {}; mounting it again",
                    state.spec.volume_id, target, state.pid, adopted.message());
@@ -409,14 +410,42 @@ std::shared_ptr<prometheus::Collectable> MountSupervisor::MetricsCollectable(
 void MountSupervisor::Supervise() {
   for (;;) {
     std::vector<std::string> targets;
+    bool upgrade = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, settings_.check_interval, [&] { return stopping_; });
+      cv_.wait_for(lock, settings_.check_interval,
+                   [&] { return stopping_ || upgrades_requested_; });
       if (stopping_) return;
+      upgrade = std::exchange(upgrades_requested_, false);
       for (auto& [target, v] : volumes_) targets.push_back(target);
     }
     for (const std::string& target : targets) CheckOne(target);
+    if (upgrade)
+      for (const std::string& target : targets) UpgradeOne(target);
   }
+}
+
+void MountSupervisor::RequestUpgrades() {
+  spdlog::info("upgrade requested: volumes whose freshfs-mount is not {} move to it",
+               settings_.mount_binary);
+  std::lock_guard lock(mu_);
+  upgrades_requested_ = true;
+  cv_.notify_all();
+}
+
+// As CheckOne, the volume is ours alone meanwhile (busy).
+void MountSupervisor::UpgradeOne(const std::string& target) {
+  std::shared_ptr<Volume> v;
+  {
+    std::lock_guard lock(mu_);
+    auto it = volumes_.find(target);
+    if (it == volumes_.end() || it->second->busy || !it->second->running) return;
+    v = it->second;
+    v->busy = true;
+  }
+  if (v->process->Alive()) UpgradeToOurBinary(*v);
+  std::lock_guard lock(mu_);
+  v->busy = false;
 }
 
 // The restart loop for one volume: a child that died is succeeded by a new

@@ -74,6 +74,7 @@ class MountSupervisor final : public VolumeManager {
   Status Publish(const VolumeSpec& spec) override;
   Status Unpublish(const std::string& volume_id, const std::string& target_path) override;
   Result<VolumeStats> Stats(const std::string& volume_id, const std::string& volume_path) override;
+  void RequestUpgrades() override;
 
   // Running children, for the node's metrics endpoint.
   std::vector<Child> Children() const;
@@ -88,7 +89,8 @@ class MountSupervisor final : public VolumeManager {
   std::shared_ptr<Volume> MakeVolume(const VolumeSpec& spec) const;
   void Save(const Volume& v) const;
   void Restore();
-  void UpgradeAdopted(Volume& v);
+  void UpgradeToOurBinary(Volume& v);
+  void UpgradeOne(const std::string& target);
   void Supervise();
   void CheckOne(const std::string& target);
   void UpdatePublished();
@@ -105,6 +107,7 @@ class MountSupervisor final : public VolumeManager {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Volume>> volumes_;  // by target path
   bool stopping_ = false;
+  bool upgrades_requested_ = false;
   std::thread supervisor_;
 };
 

@@ -19,6 +19,7 @@ sigset_t TerminationSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // not termination: upgrade the volumes (below)
   return set;
 }
 
@@ -104,7 +105,10 @@ int Run(const RunOptions& options, const VolumeManagerFactory& make_volume_manag
   }
 
   int signo = 0;
-  while (sigwait(&signals, &signo) != 0) {
+  for (;;) {
+    if (sigwait(&signals, &signo) != 0) continue;
+    if (signo != SIGHUP) break;
+    if (volumes) volumes->RequestUpgrades();
   }
   spdlog::info("{}: shutting down", strsignal(signo));
   (*server)->Shutdown();

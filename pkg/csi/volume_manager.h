@@ -88,6 +88,11 @@ class VolumeManager {
       std::weak_ptr<prometheus::Collectable> /*local*/) {
     return nullptr;
   }
+
+  // On request (SIGHUP): moves every volume whose process runs another
+  // freshfs-mount binary than the configured one to it, in place. Returns
+  // at once; the work happens in the background.
+  virtual void RequestUpgrades() {}
 };
 
 }  // namespace freshfs::csi

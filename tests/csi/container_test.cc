@@ -426,4 +426,48 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   EXPECT_TRUE(Eventually([&] { return Gone(new_child); }, 10s));
 }
 
+// On request: the node's freshfs-mount package is upgraded under a running
+// plugin (the file at --mount-binary replaced by another build), and
+// SIGHUP tells the plugin to move its volumes to it.
+TEST_F(PluginContainerTest, SighupMovesVolumesToTheReplacedMountBinary) {
+  const fs::path binary = tmp_.path() / "freshfs-mount";
+  fs::copy_file(FRESHFS_MOUNT_BIN, binary);
+  std::ofstream(roots_ / "vol" / "hello.txt") << "dir-1";
+  auto csi = StartPlugin("plugin.log", binary.string());
+  auto node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
+                                                         {{"source", (roots_ / "vol").string()}}));
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  StartReader({dir_target_ / "hello.txt"});
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
+  const pid_t old_child = ChildPid(tmp_.path() / "state", dir_target_);
+  ASSERT_GT(old_child, 0);
+
+  // Nothing to do while the child runs the configured file.
+  ASSERT_EQ(::kill(csi->pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(ChildPid(tmp_.path() / "state", dir_target_), old_child);
+
+  const fs::path next = tmp_.path() / "freshfs-mount.next";
+  fs::copy_file(FRESHFS_MOUNT_NEXT_BIN, next);
+  fs::rename(next, binary);  // as a package manager replaces a file
+  ASSERT_EQ(::kill(csi->pid(), SIGHUP), 0);
+  ASSERT_TRUE(Eventually([&] {
+    const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
+    return now > 0 && now != old_child;
+  }, 20s)) << csi->log();
+  EXPECT_TRUE(Eventually([&] { return Gone(old_child); }, 10s));
+  EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_upgrades_total{result=\"ok\"} 1"),
+            std::string::npos)
+      << ScrapeMetrics(metrics_port_);
+  const long reads = std::atol(Report()["reads"].c_str());
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s));
+  const std::map<std::string, std::string> report = Report();
+  EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
+  EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
+  ASSERT_TRUE(Unpublish(*node, "dir-vol", dir_target_).ok());
+  EXPECT_FALSE(IsFuseMount(dir_target_));
+}
+
 }  // namespace
