@@ -367,6 +367,58 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
   EXPECT_FALSE(IsFuseMount(dir_target_));
 }
 
+// The same for an S3 volume (s3rver): its child, an unprivileged user's,
+// is killed under a reader; the successor resumes the connection and
+// another writer's change arrives afterwards.
+TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNotices) {
+  if (!KernelResends()) GTEST_SKIP() << "Linux before 6.9: no FUSE_NOTIFY_RESEND";
+  S3Server s3("crashbucket");
+  ASSERT_TRUE(s3.Start());
+  const fs::path object = tmp_.path() / "object.txt";
+  std::ofstream(object) << "s3-1";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://crashbucket/team/s3.txt"}).exit_code, 0);
+  auto csi = StartPlugin("plugin.log");
+  auto node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  auto request = PublishRequest("s3-vol", s3_target_,
+                                {{"source", "s3://crashbucket/team"},
+                                 {"s3Endpoint", s3.endpoint()},
+                                 {"s3PathStyle", "true"},
+                                 {"pollInterval", "1s"}});
+  (*request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
+  (*request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  grpc::Status published = Publish(*node, request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  StartReader({s3_target_ / "s3.txt"});
+  ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
+
+  for (int round = 0; round < 2; ++round) {
+    const pid_t child = ChildPid(tmp_.path() / "state", s3_target_);
+    ASSERT_GT(child, 0);
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    ASSERT_TRUE(Eventually([&] {
+      const pid_t now = ChildPid(tmp_.path() / "state", s3_target_);
+      return now > 0 && now != child;
+    }, 10s)) << csi->log();
+    const long reads = std::atol(Report()["reads"].c_str());
+    ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
+        << ReadFile(tmp_.path() / "reader.report");
+  }
+  std::ofstream(object) << "s3-2";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://crashbucket/team/s3.txt"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return Report()[(s3_target_ / "s3.txt").string()] == "s3-2"; }, 15s))
+      << ReadFile(tmp_.path() / "reader.report");
+  const std::map<std::string, std::string> report = Report();
+  EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
+  EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
+  EXPECT_EQ(FuseMountCount(s3_target_), 1);
+  EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 2"),
+            std::string::npos)
+      << ScrapeMetrics(metrics_port_);
+  ASSERT_TRUE(Unpublish(*node, "s3-vol", s3_target_).ok());
+  EXPECT_FALSE(IsFuseMount(s3_target_));
+}
+
 // The plugin's container is replaced by an image with another build of
 // freshfs-mount: the new plugin adopts the running child, sees it runs
 // another binary, and moves the volume to its own in place
