@@ -425,17 +425,35 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
 // (docs/resume.md#upgrade). The application, in a mount namespace of its
 // own, sees no error; its cached file is not read again; changes arrive.
 TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPlace) {
+  S3Server s3("upgradebucket");
+  ASSERT_TRUE(s3.Start());
   std::ofstream(roots_ / "vol" / "hello.txt") << "dir-1";
+  const fs::path object = tmp_.path() / "object.txt";
+  std::ofstream(object) << "s3-1";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://upgradebucket/team/s3.txt"}).exit_code, 0);
   auto csi = StartPlugin("plugin-1.log");
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
   grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
                                                          {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
-  StartReader({dir_target_ / "hello.txt"});
+  auto s3_request = PublishRequest("s3-vol", s3_target_,
+                                   {{"source", "s3://upgradebucket/team"},
+                                    {"s3Endpoint", s3.endpoint()},
+                                    {"s3PathStyle", "true"},
+                                    {"pollInterval", "1s"}});
+  (*s3_request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
+  (*s3_request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  published = Publish(*node, s3_request);
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  StartReader({dir_target_ / "hello.txt", s3_target_ / "s3.txt"});
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
-  const pid_t old_child = ChildPid(tmp_.path() / "state", dir_target_);
-  ASSERT_GT(old_child, 0);
+  const std::vector<fs::path> targets = {dir_target_, s3_target_};
+  std::vector<pid_t> old_children;
+  for (const fs::path& target : targets) {
+    old_children.push_back(ChildPid(tmp_.path() / "state", target));
+    ASSERT_GT(old_children.back(), 0);
+  }
 
   node.reset();
   std::ofstream(cgroup_ / "plugin" / "cgroup.kill") << "1";
@@ -444,21 +462,23 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   csi = StartPlugin("plugin-2.log", FRESHFS_MOUNT_NEXT_BIN);
   node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  ASSERT_TRUE(Eventually([&] {
-    const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
-    return now > 0 && now != old_child;
-  }, 20s)) << csi->log();
-  const pid_t new_child = ChildPid(tmp_.path() / "state", dir_target_);
-  EXPECT_TRUE(Eventually([&] { return Gone(old_child); }, 10s));
-  std::error_code ec;
-  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(new_child) + "/exe", ec).string(),
-            FRESHFS_MOUNT_NEXT_BIN);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    ASSERT_TRUE(Eventually([&] {
+      const pid_t now = ChildPid(tmp_.path() / "state", targets[i]);
+      return now > 0 && now != old_children[i];
+    }, 20s)) << csi->log();
+    const pid_t new_child = ChildPid(tmp_.path() / "state", targets[i]);
+    EXPECT_TRUE(Eventually([&] { return Gone(old_children[i]); }, 10s));
+    std::error_code ec;
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(new_child) + "/exe", ec).string(),
+              FRESHFS_MOUNT_NEXT_BIN);
+  }
   const std::string metrics = ScrapeMetrics(metrics_port_);
-  EXPECT_NE(metrics.find("freshfs_csi_upgrades_total{result=\"ok\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.find("freshfs_csi_upgrades_total{result=\"ok\"} 2"), std::string::npos)
       << metrics;
 
-  // The reader goes on; its file stays in the page cache: no read request
-  // reaches the new daemon.
+  // The reader goes on; its files stay in the page cache: no read request
+  // reaches the new daemons.
   const std::optional<double> reads_served = ReadRequests(ScrapeMetrics(metrics_port_));
   ASSERT_TRUE(reads_served.has_value()) << ScrapeMetrics(metrics_port_);
   const long reads = std::atol(Report()["reads"].c_str());
@@ -466,16 +486,21 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   EXPECT_EQ(ReadRequests(ScrapeMetrics(metrics_port_)), reads_served);
 
   std::ofstream(roots_ / "vol" / "hello.txt") << "dir-2";
-  EXPECT_TRUE(Eventually([&] { return Report()[(dir_target_ / "hello.txt").string()] == "dir-2"; },
-                         10s))
-      << ReadFile(tmp_.path() / "reader.report");
+  std::ofstream(object) << "s3-2";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://upgradebucket/team/s3.txt"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] {
+    auto report = Report();
+    return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
+           report[(s3_target_ / "s3.txt").string()] == "s3-2";
+  }, 15s)) << ReadFile(tmp_.path() / "reader.report");
   const std::map<std::string, std::string> report = Report();
   EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
   EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
-  EXPECT_EQ(FuseMountCount(dir_target_), 1);
+  for (const fs::path& target : targets) EXPECT_EQ(FuseMountCount(target), 1);
   ASSERT_TRUE(Unpublish(*node, "dir-vol", dir_target_).ok());
+  ASSERT_TRUE(Unpublish(*node, "s3-vol", s3_target_).ok());
   EXPECT_FALSE(IsFuseMount(dir_target_));
-  EXPECT_TRUE(Eventually([&] { return Gone(new_child); }, 10s));
+  EXPECT_FALSE(IsFuseMount(s3_target_));
 }
 
 // On request: the node's freshfs-mount package is upgraded under a running
