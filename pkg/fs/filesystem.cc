@@ -574,6 +574,27 @@ void FileSystem::NoteSaved(OpenFile* file, uint64_t writes_before) {
   if (file->unsaved.exchange(false)) handles_.MarkUnsaved(file->fh, false);
 }
 
+size_t FileSystem::SaveUnsaved() {
+  std::vector<OpenFile*> files;
+  {
+    std::lock_guard lock(open_mu_);
+    for (const auto& [ino, file] : open_)
+      if (file->unsaved.load() && !file->lost && file->handle) files.push_back(file);
+  }
+  size_t failed = 0;
+  for (OpenFile* file : files) {
+    const uint64_t writes = file->writes.load();
+    Status s;
+    {
+      OwnWrite own(*this, file);
+      s = file->handle->Flush();
+    }
+    if (s.ok()) NoteSaved(file, writes);
+    else ++failed;
+  }
+  return failed;
+}
+
 size_t FileSystem::RestoreHandles(const std::map<uint64_t, SavedHandle>& saved) {
   size_t lost = 0;
   for (const auto& [fh, s] : saved) {

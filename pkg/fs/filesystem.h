@@ -155,6 +155,12 @@ class FileSystem {
   // After a successful flush or fsync that began when `file` had seen
   // `writes_before` writes: saved, unless more came meanwhile.
   void NoteSaved(OpenFile* file, uint64_t writes_before);
+  // Before a hand-over to a successor (docs/resume.md#upgrade), with no
+  // request running: every open file holding written data the source does
+  // not have yet is flushed (S3: uploaded, as an fsync would), so the
+  // successor restores it whole instead of as lost. Returns how many
+  // flushes failed (those stay unsaved).
+  size_t SaveUnsaved();
 
   // Whether a descriptor open for writing exists for `ino`.
   bool OpenForWriting(fuse_ino_t ino);

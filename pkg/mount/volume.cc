@@ -565,6 +565,11 @@ struct Volume::Parts {
     session->Exit();  // returns once every request read was answered
     Quiesced q;
     q.stopped_ns = MonotonicNs();
+    // Data written to S3 files still open would die with this process:
+    // uploaded now (within the pause), the successor gets them whole.
+    if (size_t failed = filesystem->SaveUnsaved())
+      spdlog::warn("take-over: {} open files could not be uploaded; their descriptors fail "
+                   "with EIO after the hand-over", failed);
     resume->Hold();
     q.fuse_fd = fuse_session_fd(session->raw());
     q.state_fd = resume->fd();

@@ -238,11 +238,19 @@ TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
   PutDirect("cached.txt", std::string(256 * 1024, 'c'));
   ASSERT_TRUE(StartMount());
   ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
+  // A file written before the take-over and closed after it: the old
+  // daemon uploads what it holds before it hands over, so nothing is lost.
+  const int open_fd = ::open(m_.Mnt("open.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(open_fd, 0);
+  ASSERT_EQ(::write(open_fd, "before\n", 7), 7);
   Workload work(m_, Workload::kFilePerLine);
   std::this_thread::sleep_for(300ms);
   ASSERT_TRUE(m_.TakeOver(NextMountBinary(), Args(), "s3://test"));
   std::this_thread::sleep_for(300ms);
   work.Stop();
+  EXPECT_EQ(::write(open_fd, "after\n", 6), 6) << std::strerror(errno);
+  EXPECT_EQ(::close(open_fd), 0) << std::strerror(errno);
+  EXPECT_EQ(Get("open.txt"), "before\nafter\n");
 
   EXPECT_EQ(work.failures(), 0) << work.first_failure();
   EXPECT_GT(work.reads(), 50);
