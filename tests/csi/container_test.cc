@@ -183,6 +183,19 @@ class PluginContainerTest : public ::testing::Test {
     }
   }
 
+  // Publishing `s3`'s bucket, prefix team/, at s3_target_ as "s3-vol"
+  // (1 s poll), with the server's secrets.
+  auto S3PublishRequest(const S3Server& s3) const {
+    auto request = PublishRequest("s3-vol", s3_target_,
+                                  {{"source", "s3://" + s3.bucket() + "/team"},
+                                   {"s3Endpoint", s3.endpoint()},
+                                   {"s3PathStyle", "true"},
+                                   {"pollInterval", "1s"}});
+    (*request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
+    (*request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+    return request;
+  }
+
   // The reader's report (see app_reader_main.cc) as key -> rest of line.
   std::map<std::string, std::string> Report() const {
     std::map<std::string, std::string> out;
@@ -221,13 +234,7 @@ TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepA
   ASSERT_FALSE(HasFailure());
   auto dir_request = PublishRequest("dir-vol", dir_target_,
                                     {{"source", (roots_ / "vol").string()}, {"pollInterval", "1s"}});
-  auto s3_request = PublishRequest("s3-vol", s3_target_,
-                                   {{"source", "s3://containerbucket/team"},
-                                    {"s3Endpoint", s3.endpoint()},
-                                    {"s3PathStyle", "true"},
-                                    {"pollInterval", "1s"}});
-  (*s3_request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
-  (*s3_request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  auto s3_request = S3PublishRequest(s3);
   grpc::Status published = Publish(*node, dir_request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   published = Publish(*node, s3_request);
@@ -380,13 +387,7 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
   auto csi = StartPlugin("plugin.log");
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  auto request = PublishRequest("s3-vol", s3_target_,
-                                {{"source", "s3://crashbucket/team"},
-                                 {"s3Endpoint", s3.endpoint()},
-                                 {"s3PathStyle", "true"},
-                                 {"pollInterval", "1s"}});
-  (*request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
-  (*request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  auto request = S3PublishRequest(s3);
   grpc::Status published = Publish(*node, request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   StartReader({s3_target_ / "s3.txt"});
@@ -437,13 +438,7 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
                                                          {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
-  auto s3_request = PublishRequest("s3-vol", s3_target_,
-                                   {{"source", "s3://upgradebucket/team"},
-                                    {"s3Endpoint", s3.endpoint()},
-                                    {"s3PathStyle", "true"},
-                                    {"pollInterval", "1s"}});
-  (*s3_request.mutable_secrets())["accessKeyId"] = S3Server::kAccessKeyId;
-  (*s3_request.mutable_secrets())["secretAccessKey"] = S3Server::kSecretAccessKey;
+  auto s3_request = S3PublishRequest(s3);
   published = Publish(*node, s3_request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   StartReader({dir_target_ / "hello.txt", s3_target_ / "s3.txt"});
