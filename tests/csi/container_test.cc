@@ -196,6 +196,31 @@ class PluginContainerTest : public ::testing::Test {
     return request;
   }
 
+  // SIGKILLs the child serving `target` `rounds` times, each time waiting
+  // for its successor and for the reader to go on.
+  void KillChildRepeatedly(const fs::path& target, int rounds, CsiProcess& csi) {
+    for (int round = 0; round < rounds; ++round) {
+      const pid_t child = ChildPid(tmp_.path() / "state", target);
+      ASSERT_GT(child, 0);
+      ASSERT_EQ(::kill(child, SIGKILL), 0);
+      ASSERT_TRUE(Eventually([&] {
+        const pid_t now = ChildPid(tmp_.path() / "state", target);
+        return now > 0 && now != child;
+      }, 10s)) << csi.log();
+      const long reads = std::atol(Report()["reads"].c_str());
+      ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
+          << ReadFile(tmp_.path() / "reader.report");
+    }
+  }
+
+  // The reader saw no failure and no call over 2 s; `target` is mounted once.
+  void ExpectNoReaderNoticed(const fs::path& target) {
+    const std::map<std::string, std::string> report = Report();
+    EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
+    EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
+    EXPECT_EQ(FuseMountCount(target), 1);
+  }
+
   // The reader's report (see app_reader_main.cc) as key -> rest of line.
   std::map<std::string, std::string> Report() const {
     std::map<std::string, std::string> out;
@@ -347,26 +372,13 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
   StartReader({dir_target_ / "hello.txt"});
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
 
-  for (int round = 0; round < 3; ++round) {
-    const pid_t child = ChildPid(tmp_.path() / "state", dir_target_);
-    ASSERT_GT(child, 0);
-    ASSERT_EQ(::kill(child, SIGKILL), 0);
-    ASSERT_TRUE(Eventually([&] {
-      const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
-      return now > 0 && now != child;
-    }, 10s)) << csi->log();
-    const long reads = std::atol(Report()["reads"].c_str());
-    ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
-        << ReadFile(tmp_.path() / "reader.report");
-  }
+  KillChildRepeatedly(dir_target_, 3, *csi);
+  ASSERT_FALSE(HasFailure());
   std::ofstream(roots_ / "vol" / "hello.txt") << "dir-2";
   EXPECT_TRUE(Eventually([&] { return Report()[(dir_target_ / "hello.txt").string()] == "dir-2"; },
                          10s))
       << ReadFile(tmp_.path() / "reader.report");
-  const std::map<std::string, std::string> report = Report();
-  EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
-  EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
-  EXPECT_EQ(FuseMountCount(dir_target_), 1);
+  ExpectNoReaderNoticed(dir_target_);
   EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 3"),
             std::string::npos)
       << ScrapeMetrics(metrics_port_);
@@ -393,26 +405,13 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
   StartReader({s3_target_ / "s3.txt"});
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
 
-  for (int round = 0; round < 2; ++round) {
-    const pid_t child = ChildPid(tmp_.path() / "state", s3_target_);
-    ASSERT_GT(child, 0);
-    ASSERT_EQ(::kill(child, SIGKILL), 0);
-    ASSERT_TRUE(Eventually([&] {
-      const pid_t now = ChildPid(tmp_.path() / "state", s3_target_);
-      return now > 0 && now != child;
-    }, 10s)) << csi->log();
-    const long reads = std::atol(Report()["reads"].c_str());
-    ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
-        << ReadFile(tmp_.path() / "reader.report");
-  }
+  KillChildRepeatedly(s3_target_, 2, *csi);
+  ASSERT_FALSE(HasFailure());
   std::ofstream(object) << "s3-2";
   ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://crashbucket/team/s3.txt"}).exit_code, 0);
   EXPECT_TRUE(Eventually([&] { return Report()[(s3_target_ / "s3.txt").string()] == "s3-2"; }, 15s))
       << ReadFile(tmp_.path() / "reader.report");
-  const std::map<std::string, std::string> report = Report();
-  EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
-  EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
-  EXPECT_EQ(FuseMountCount(s3_target_), 1);
+  ExpectNoReaderNoticed(s3_target_);
   EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 2"),
             std::string::npos)
       << ScrapeMetrics(metrics_port_);
