@@ -16,23 +16,20 @@
 #include <filesystem>
 #include <mutex>
 
+#include "support/temp_dir.h"
+
 namespace freshfs::mount {
 namespace {
 
 class ControlSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/freshfs-control-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     path_ = dir_ + "/sockets/volume.sock";
     int p[2];
     ASSERT_EQ(::pipe(p), 0);
     read_end_.reset(p[0]);
     write_end_.reset(p[1]);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // A server whose quiesce hands over the pipe's write end three times
   // (standing in for the fuse, state and listener fds), or refuses.
   std::unique_ptr<ControlServer> Serve(bool busy = false) {
@@ -65,7 +62,8 @@ class ControlSocketTest : public ::testing::Test {
     return outcome_;
   }
 
-  std::string dir_, path_;
+  freshfs::testing::TempDir tmp_{"control"};
+  std::string dir_ = tmp_.str(), path_;
   UniqueFd read_end_, write_end_;
   std::mutex mu_;
   std::condition_variable cv_;
