@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "csi_binary.h"
@@ -169,9 +170,23 @@ class PluginContainerTest : public ::testing::Test {
 
   // The application: freshfs_app_reader reading `files` every 10 ms from a
   // mount namespace of its own, reporting to reader.report.
-  void StartReader(const std::vector<fs::path>& files) {
+  // Stops the application; its report is final then.
+  void StopReader() {
+    if (reader_ <= 0) return;
+    ::kill(reader_, SIGTERM);
+    ::waitpid(reader_, nullptr, 0);
+    reader_ = -1;
+  }
+
+  // With `write_dir`, the application also writes a new file there every
+  // round (see app_reader_main.cc).
+  void StartReader(const std::vector<fs::path>& files, const fs::path& write_dir = {}) {
     std::vector<std::string> args = {FRESHFS_APP_READER_BIN,
                                      (tmp_.path() / "reader.report").string(), "10"};
+    if (!write_dir.empty()) {
+      args.push_back("--write");
+      args.push_back(write_dir.string());
+    }
     for (const fs::path& file : files) args.push_back(file.string());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -219,6 +234,55 @@ class PluginContainerTest : public ::testing::Test {
     EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
     EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
     EXPECT_EQ(FuseMountCount(target), 1);
+  }
+
+  // Every write the application completed (all but its failed_writes) is at
+  // the source, whole: `source_sizes` lists the source's files by name with
+  // their sizes. Failed writes are allowed (a crash may cost a write in
+  // flight its data, with an error: docs/resume.md) but counted in the log.
+  void ExpectCompletedWritesKept(const std::map<std::string, long>& source_sizes) {
+    const std::map<std::string, std::string> report = Report();
+    const long attempted = std::atol(report.at("writes").c_str());
+    std::set<long> failed;
+    std::istringstream numbers(report.count("failed_writes") ? report.at("failed_writes") : "");
+    for (long n; numbers >> n;) failed.insert(n);
+    EXPECT_GT(attempted - long(failed.size()), 100) << "the application hardly wrote";
+    for (long n = 0; n < attempted; ++n) {
+      if (failed.count(n)) continue;
+      const std::string name = "w" + std::to_string(n);
+      auto it = source_sizes.find(name);
+      EXPECT_TRUE(it != source_sizes.end() && it->second == long(name.size() + 1))
+          << name << ", written and closed by the application, is "
+          << (it == source_sizes.end() ? "missing at the source"
+                                       : "at the source with " + std::to_string(it->second) + " bytes");
+    }
+    if (!failed.empty())
+      std::printf("[   INFO   ] %zu of %ld writes failed (first: %s)\n", failed.size(), attempted,
+                  report.at("first_write_failure").c_str());
+  }
+  // The files of directory `dir` by name, with their sizes.
+  static std::map<std::string, long> FileSizes(const fs::path& dir) {
+    std::map<std::string, long> sizes;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.is_regular_file()) sizes[entry.path().filename()] = long(entry.file_size());
+    return sizes;
+  }
+  // The objects under s3://BUCKET/PREFIX/ by name (below the prefix), with
+  // their sizes, as `aws s3 ls` lists them.
+  static std::map<std::string, long> ObjectSizes(const S3Server& s3, const std::string& prefix) {
+    std::map<std::string, long> sizes;
+    ProcessResult ls = s3.Aws({"s3", "ls", "s3://" + s3.bucket() + "/" + prefix + "/"});
+    EXPECT_EQ(ls.exit_code, 0) << ls.stderr_text;
+    std::istringstream lines(ls.stdout_text);
+    for (std::string date, time, size, name; lines >> date;) {
+      if (date == "PRE") {  // "PRE sub/"
+        lines >> name;
+        continue;
+      }
+      lines >> time >> size >> name;
+      sizes[name] = std::atol(size.c_str());
+    }
+    return sizes;
   }
 
   // The reader's report (see app_reader_main.cc) as key -> rest of line.
@@ -331,9 +395,7 @@ TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepA
            report[(s3_target_ / "s3.txt").string()] == "s3-2";
   }, 15s)) << ReadFile(tmp_.path() / "reader.report");
 
-  ::kill(reader_, SIGTERM);
-  ::waitpid(reader_, nullptr, 0);
-  reader_ = -1;
+  StopReader();
   auto report = Report();
   EXPECT_EQ(report["failures"], "0") << "first failure: " << report["first_failure"];
   EXPECT_GT(std::atol(report["reads"].c_str()), 200);
@@ -369,7 +431,7 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
   grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
                                                          {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
-  StartReader({dir_target_ / "hello.txt"});
+  StartReader({dir_target_ / "hello.txt"}, dir_target_);
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
 
   KillChildRepeatedly(dir_target_, 3, *csi);
@@ -379,6 +441,8 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
                          10s))
       << ReadFile(tmp_.path() / "reader.report");
   ExpectNoReaderNoticed(dir_target_);
+  StopReader();
+  ExpectCompletedWritesKept(FileSizes(roots_ / "vol"));
   EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 3"),
             std::string::npos)
       << ScrapeMetrics(metrics_port_);
@@ -402,7 +466,7 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
   auto request = S3PublishRequest(s3);
   grpc::Status published = Publish(*node, request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
-  StartReader({s3_target_ / "s3.txt"});
+  StartReader({s3_target_ / "s3.txt"}, s3_target_);
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
 
   KillChildRepeatedly(s3_target_, 2, *csi);
@@ -412,6 +476,8 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
   EXPECT_TRUE(Eventually([&] { return Report()[(s3_target_ / "s3.txt").string()] == "s3-2"; }, 15s))
       << ReadFile(tmp_.path() / "reader.report");
   ExpectNoReaderNoticed(s3_target_);
+  StopReader();
+  ExpectCompletedWritesKept(ObjectSizes(s3, "team"));
   EXPECT_NE(ScrapeMetrics(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 2"),
             std::string::npos)
       << ScrapeMetrics(metrics_port_);
