@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -31,19 +32,26 @@ struct InHeader {
   uint64_t unique;
 };
 constexpr uint32_t kFuseInit = 26;
+// The bit of `unique` the kernel sets on a request it sends again after
+// FUSE_NOTIFY_RESEND (FUSE_UNIQUE_RESEND, protocol 7.40).
+constexpr uint64_t kUniqueResend = uint64_t(1) << 63;
 
-bool IsInit(const fuse_buf& buf) {
-  if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(InHeader)) return false;
+std::optional<InHeader> HeaderOf(const fuse_buf& buf) {
+  if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(InHeader)) return std::nullopt;
   InHeader h;
   std::memcpy(&h, buf.mem, sizeof h);
-  return h.opcode == kFuseInit;
+  return h;
 }
 
 }  // namespace
 
 RequestLoop::RequestLoop(fuse_session* se, unsigned max_threads,
-                         std::function<void(std::string_view)> after_init)
-    : se_(se), max_threads_(std::max(1u, max_threads)), after_init_(std::move(after_init)) {
+                         std::function<void(std::string_view)> after_init,
+                         std::function<void()> on_resent)
+    : se_(se),
+      max_threads_(std::max(1u, max_threads)),
+      after_init_(std::move(after_init)),
+      on_resent_(std::move(on_resent)) {
   InstallWakeHandler();
 }
 
@@ -92,7 +100,9 @@ void RequestLoop::Work(Worker& self) {
       std::lock_guard lock(mu_);
       if (!stop_.load() && !ended_ && running_ < max_threads_) StartWorkerLocked();
     }
-    if (IsInit(buf)) {
+    const std::optional<InHeader> header = HeaderOf(buf);
+    if (header && (header->unique & kUniqueResend) && on_resent_) on_resent_();
+    if (header && header->opcode == kFuseInit) {
       std::string request(static_cast<const char*>(buf.mem), buf.size);
       fuse_session_process_buf(se_, &buf);
       if (after_init_) after_init_(request);

@@ -30,9 +30,12 @@ namespace freshfs::fs {
 class RequestLoop {
  public:
   // `after_init(request)`: once the kernel's INIT request was answered,
-  // with the request's bytes as read.
+  // with the request's bytes as read. `on_resent()`: for each request the
+  // kernel sends again after FUSE_NOTIFY_RESEND (one a dead predecessor had
+  // read but not answered; Linux 6.9+ marks them).
   RequestLoop(fuse_session* se, unsigned max_threads,
-              std::function<void(std::string_view request)> after_init);
+              std::function<void(std::string_view request)> after_init,
+              std::function<void()> on_resent = {});
   ~RequestLoop();
 
   enum class End { kUnmounted, kStopped, kError };
@@ -62,6 +65,7 @@ class RequestLoop {
   fuse_session* const se_;
   const unsigned max_threads_;
   std::function<void(std::string_view)> after_init_;
+  std::function<void()> on_resent_;
 
   std::mutex mu_;
   std::condition_variable all_done_;

@@ -125,8 +125,11 @@ std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx,
 
 FuseSession::FuseSession(fuse_session* se, FuseContext* ctx, SessionSettings settings)
     : se_(se), ctx_(ctx), settings_(std::move(settings)) {
-  loop_ = std::make_unique<RequestLoop>(se_, settings_.max_threads,
-                                        [this](std::string_view init) { InitAnswered(init); });
+  loop_ = std::make_unique<RequestLoop>(
+      se_, settings_.max_threads, [this](std::string_view init) { InitAnswered(init); },
+      [ctx] {
+        if (ctx->metrics) ctx->metrics->FuseRequestResent();
+      });
 }
 
 void FuseSession::InitAnswered(std::string_view request) {

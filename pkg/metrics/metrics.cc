@@ -325,6 +325,13 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                .Labels(constant)
                                .Register(*registry_)
                                .Add({});
+  fuse_resent_ = &prometheus::BuildCounter()
+                      .Name("freshfs_fuse_resent_requests_total")
+                      .Help("Requests the kernel sent again after a resume "
+                            "(FUSE_NOTIFY_RESEND): read by a dead predecessor, not answered")
+                      .Labels(constant)
+                      .Register(*registry_)
+                      .Add({});
   resume_pause_ = &prometheus::BuildGauge()
                        .Name("freshfs_resume_pause_seconds")
                        .Help("Of the hand-over that started this daemon: the time no daemon "

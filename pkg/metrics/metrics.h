@@ -146,6 +146,7 @@ class Metrics {
   // again after its reply (fs::InvalidationLog).
   void InvalidationRepeated() { invalidation_repeats_->Increment(); }
   void ResumePaused(double seconds) { resume_pause_->Set(seconds); }
+  void FuseRequestResent() { fuse_resent_->Increment(); }
   uint64_t InvalidationRepeats() const { return uint64_t(invalidation_repeats_->Value()); }
 
   // A sync that started at `started_unix` took `seconds`.
@@ -192,6 +193,7 @@ class Metrics {
   prometheus::Counter* stale_reads_ = nullptr;
   prometheus::Counter* invalidation_repeats_ = nullptr;
   prometheus::Gauge* resume_pause_ = nullptr;
+  prometheus::Counter* fuse_resent_ = nullptr;
   std::shared_ptr<class LiveCollectable> live_;
 };
 

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/http_client.h"
+
 namespace freshfs::testing {
 
 namespace fs = std::filesystem;
@@ -81,23 +83,7 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string ScrapeMetrics(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    (void)!::write(fd, request.data(), request.size());
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, size_t(n));
-  }
-  ::close(fd);
-  return response;
-}
+std::string MetricsText(int port) { return ScrapeMetrics(port).value_or(""); }
 
 pb::NodePublishVolumeRequest PublishRequest(const std::string& volume, const fs::path& target,
                                             const std::map<std::string, std::string>& context) {

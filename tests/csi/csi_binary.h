@@ -51,8 +51,8 @@ class CsiProcess {
 // A TCP port nobody listens on right now.
 int FreePort();
 
-// The response to GET /metrics (headers and body), or "" when nothing answers.
-std::string ScrapeMetrics(int port);
+// The body of GET /metrics on 127.0.0.1:`port`; "" when that fails.
+std::string MetricsText(int port);
 
 pb::NodePublishVolumeRequest PublishRequest(const std::string& volume,
                                             const std::filesystem::path& target,

@@ -159,7 +159,7 @@ TEST_F(FreshfsCsiTest, ServesUntilSigtermThenRemovesItsSocket) {
               grpc::StatusCode::PERMISSION_DENIED);
   }
 
-  const std::string metrics = ScrapeMetrics(port);
+  const std::string metrics = MetricsText(port);
   EXPECT_NE(metrics.find("freshfs_csi_calls_total{code=\"OK\",method=\"GetPluginInfo\"} 1"),
             std::string::npos)
       << metrics;
@@ -276,8 +276,8 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
 
   // The volume's series are on the node's one endpoint.
   EXPECT_TRUE(Eventually([&] {
-    return ScrapeMetrics(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") != std::string::npos;
-  }, 5s)) << ScrapeMetrics(port) << csi->log();
+    return MetricsText(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") != std::string::npos;
+  }, 5s)) << MetricsText(port) << csi->log();
 
   // Two volumes: the one endpoint passes promtool (no family announced twice).
   {
@@ -286,10 +286,9 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
     ASSERT_TRUE(Publish(*node, second).ok());
     std::string text;
     ASSERT_TRUE(Eventually([&] {
-      text = ScrapeMetrics(port);
+      text = MetricsText(port);
       return text.find("volume=\"vol-2\"") != std::string::npos;
     }, 5s)) << text;
-    text = text.substr(text.find("\r\n\r\n") + 4);  // the body
     const fs::path file = tmp_.path() / "scrape.prom";
     std::ofstream(file) << text;
     const std::string out = tmp_.path() / "promtool.out";
@@ -310,7 +309,7 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
     return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
            ReadFile(target / "hello.txt") == "HELLO";
   }, 15s)) << csi->log();
-  EXPECT_NE(ScrapeMetrics(port).find("freshfs_csi_child_restarts_total{volume=\"vol-1\"} 1"),
+  EXPECT_NE(MetricsText(port).find("freshfs_csi_child_restarts_total{volume=\"vol-1\"} 1"),
             std::string::npos);
   EXPECT_EQ(ReadFile("/proc/self/mounts").find(" fusectl ") != std::string::npos, fusectl_before);
 
