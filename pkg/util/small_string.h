@@ -69,6 +69,14 @@ class SmallString {
     return c < 0 ? std::strong_ordering::less
                  : c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal;
   }
+  // Two SmallStrings: exact matches, so that C++20's rewritten candidates
+  // (the one above, reversed) are not ambiguous (clang refuses them).
+  friend bool operator==(const SmallString& a, const SmallString& b) {
+    return a.view() == b.view();
+  }
+  friend std::strong_ordering operator<=>(const SmallString& a, const SmallString& b) {
+    return a <=> b.view();
+  }
 
  private:
   static constexpr size_t kTag = 15;           // inline: the size; on the heap: kHeap
