@@ -506,18 +506,19 @@ std::vector<Sample> Samples(const std::vector<MetricFamily>& families) {
   return out;
 }
 
+bool HasLabels(const Sample& s, const std::map<std::string, std::string>& want) {
+  for (const auto& [k, v] : want) {
+    auto it = s.labels.find(k);
+    if (it == s.labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
 std::optional<double> Sum(const std::vector<Sample>& samples, std::string_view name,
                           const std::map<std::string, std::string>& want) {
   std::optional<double> sum;
-  for (const Sample& s : samples) {
-    if (s.name != name) continue;
-    bool match = true;
-    for (const auto& [k, v] : want) {
-      auto it = s.labels.find(k);
-      if (it == s.labels.end() || it->second != v) match = false;
-    }
-    if (match) sum = sum.value_or(0) + s.value;
-  }
+  for (const Sample& s : samples)
+    if (s.name == name && HasLabels(s, want)) sum = sum.value_or(0) + s.value;
   return sum;
 }
 

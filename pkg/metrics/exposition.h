@@ -59,6 +59,9 @@ struct Sample {
 };
 std::vector<Sample> Samples(const std::vector<prometheus::MetricFamily>& families);
 
+// Whether `s` has every label of `want`, with its value.
+bool HasLabels(const Sample& s, const std::map<std::string, std::string>& want);
+
 // The sum of the samples named `name` whose labels include all of `want`;
 // nullopt when none does.
 std::optional<double> Sum(const std::vector<Sample>& samples, std::string_view name,

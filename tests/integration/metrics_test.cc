@@ -113,15 +113,8 @@ class Exposition {
   std::vector<const Sample*> Find(const std::string& name,
                                   const std::map<std::string, std::string>& want = {}) const {
     std::vector<const Sample*> out;
-    for (const auto& s : samples_) {
-      if (s.name != name) continue;
-      bool match = true;
-      for (const auto& [k, v] : want) {
-        auto it = s.labels.find(k);
-        if (it == s.labels.end() || it->second != v) match = false;
-      }
-      if (match) out.push_back(&s);
-    }
+    for (const auto& s : samples_)
+      if (s.name == name && metrics::HasLabels(s, want)) out.push_back(&s);
     return out;
   }
   // Sum of the matching samples; -1 when none matches.
