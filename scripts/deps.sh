@@ -29,6 +29,9 @@ if [ "$build_only" = 0 ]; then
     # the compiler-rt libraries, which clang does not pull in; llvm gives
     # llvm-symbolizer for readable stack traces
     clang libclang-rt-dev llvm
+    # the format check (scripts/check-format.sh, .clang-format) and the lint
+    # (.clang-tidy)
+    clang-format clang-tidy
     # benchmarks: bench/report draws its plots with Debian's matplotlib (/usr/bin/python3)
     python3-matplotlib
     nodejs awscli python3-boto3

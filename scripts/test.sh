@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what is missing, builds with
-# AddressSanitizer + UndefinedBehaviorSanitizer, runs unit and integration
+# Runs the whole test suite: installs what is missing, checks the format
+# (scripts/check-format.sh), builds with AddressSanitizer +
+# UndefinedBehaviorSanitizer, runs unit and integration
 # tests (real FUSE mounts; needs root or a user allowed to use /dev/fuse),
 # then briefly fuzzes every parser (scripts/fuzz.sh; FRESHFS_FUZZ_SECONDS per
 # target, default 10; FRESHFS_SKIP_FUZZ=1 skips it).
@@ -9,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# The tree is formatted as .clang-format says (fails fast, before the build).
+[ $# -gt 0 ] || scripts/check-format.sh
 # An existing build directory keeps the generator it was made with.
 generator() { gen=(); [ -f "$1/CMakeCache.txt" ] || gen=(-G "Unix Makefiles"); }
 build=${FRESHFS_TEST_BUILD_DIR:-build-test}

@@ -43,7 +43,9 @@ using bench::RssBytes;
 // Bytes malloc hands out now (exact, unlike RSS: no pages, no trimming).
 size_t HeapInUse() { return mallinfo2().uordblks + mallinfo2().hblkhd; }
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // freshfs_store_requests_total{op} summed over results.
 double Requests(metrics::Metrics& m, const std::string& op) {
@@ -63,21 +65,24 @@ struct Counts {
 Counts Now(metrics::Metrics& m) { return {Requests(m, "list"), Requests(m, "stat")}; }
 
 void Print(const char* step, double seconds, Counts before, Counts after, const std::string& more) {
-  std::printf("{\"step\": \"%s\", \"seconds\": %.6f, \"list_requests\": %.0f, "
-              "\"stat_requests\": %.0f%s}\n",
-              step, seconds, after.list - before.list, after.stat - before.stat, more.c_str());
+  std::printf(
+      "{\"step\": \"%s\", \"seconds\": %.6f, \"list_requests\": %.0f, "
+      "\"stat_requests\": %.0f%s}\n",
+      step, seconds, after.list - before.list, after.stat - before.stat, more.c_str());
   std::fflush(stdout);
 }
 
 // opendir + readdirplus of `ino` to the end, as `ls -l` has the kernel do.
-size_t ListPlus(fs::FileSystem& fs, fuse_ino_t ino, std::vector<std::pair<std::string, fuse_ino_t>>* dirs) {
+size_t ListPlus(fs::FileSystem& fs, fuse_ino_t ino,
+                std::vector<std::pair<std::string, fuse_ino_t>>* dirs) {
   auto dir = fs.OpenDir(ino);
   if (!dir) return 0;
   size_t n = 0;
   (void)fs.ReadDir(*dir, 0, /*plus=*/true, [&](const fs::DirItem& item) {
     if (item.entry.ino != 0) {
       ++n;
-      if (dirs && S_ISDIR(item.entry.attr.st_mode)) dirs->emplace_back(std::string(item.name), item.entry.ino);
+      if (dirs && S_ISDIR(item.entry.attr.st_mode))
+        dirs->emplace_back(std::string(item.name), item.entry.ino);
     }
     return true;
   });
@@ -159,10 +164,11 @@ int Run(size_t entries, size_t hold, bool eager) {
   const size_t rss_held = RssBytes();
   const size_t held = table->Size();
   Print("held", held_s, c0, Now(m),
-        ", \"entries_held\": " + std::to_string(held) + ", \"leaf_dirs\": " +
-            std::to_string(leaves) + ", \"watched_entries\": " +
-            std::to_string(watcher.WatchedEntries()) + ", \"rss_growth_bytes\": " +
-            std::to_string(rss_held - rss_mount) + ", \"bytes_per_entry_held\": " +
+        ", \"entries_held\": " + std::to_string(held) +
+            ", \"leaf_dirs\": " + std::to_string(leaves) +
+            ", \"watched_entries\": " + std::to_string(watcher.WatchedEntries()) +
+            ", \"rss_growth_bytes\": " + std::to_string(rss_held - rss_mount) +
+            ", \"bytes_per_entry_held\": " +
             std::to_string(double(rss_held - rss_mount) / double(held)));
   // Where the bytes are: free the watcher (snapshot and its bookkeeping),
   // then every node of the inode table, measuring the heap in between.
@@ -175,9 +181,8 @@ int Run(size_t entries, size_t hold, bool eager) {
   const size_t heap_no_table = HeapInUse();
   auto per = [&](size_t bytes) { return std::to_string(double(bytes) / double(held)); };
   Print("heap", 0, c0, c0,
-        ", \"entries_held\": " + std::to_string(held) +
-            ", \"heap_bytes_per_entry_held\": " + per(heap_held - heap_mount) +
-            ", \"watcher\": " + per(heap_held - heap_no_watcher) +
+        ", \"entries_held\": " + std::to_string(held) + ", \"heap_bytes_per_entry_held\": " +
+            per(heap_held - heap_mount) + ", \"watcher\": " + per(heap_held - heap_no_watcher) +
             ", \"inode_table\": " + per(heap_no_watcher - heap_no_table) +
             ", \"other\": " + per(heap_no_table > heap_mount ? heap_no_table - heap_mount : 0));
   return 0;

@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
   csi::RunOptions options;
   options.version = FRESHFS_VERSION;
 
-  CLI::App app{"freshfs-csi: CSI driver freshfs.csi.dev (Identity service, and the Node or "
-               "Controller service or both, by --mode)",
-               "freshfs-csi"};
+  CLI::App app{
+      "freshfs-csi: CSI driver freshfs.csi.dev (Identity service, and the Node or "
+      "Controller service or both, by --mode)",
+      "freshfs-csi"};
   app.set_version_flag("--version", "freshfs-csi " + options.version);
   app.add_option("--endpoint", options.endpoint, "gRPC endpoint, unix:///path/to/csi.sock")
       ->required();
@@ -66,16 +67,17 @@ int main(int argc, char** argv) {
 
   if (options.mount_binary.empty()) options.mount_binary = csi::DefaultMountBinary();
   using ManagerResult = csi::Result<std::unique_ptr<csi::VolumeManager>>;
-  return csi::Run(options, [](const csi::RunOptions& o, const csi::DriverConfig& config,
-                              prometheus::Registry& registry) -> ManagerResult {
-    csi::MountSupervisor::Settings settings;
-    settings.mount_binary = o.mount_binary;
-    settings.state_dir = o.state_dir;
-    settings.allowed_dir_roots = config.allowed_dir_roots;
-    settings.child_cgroup = o.child_cgroup;
-    settings.s3_user = o.s3_user;
-    auto supervisor = csi::MountSupervisor::Start(settings, &registry);
-    if (!supervisor) return supervisor.error();
-    return std::unique_ptr<csi::VolumeManager>(std::move(*supervisor));
-  });
+  return csi::Run(options,
+                  [](const csi::RunOptions& o, const csi::DriverConfig& config,
+                     prometheus::Registry& registry) -> ManagerResult {
+                    csi::MountSupervisor::Settings settings;
+                    settings.mount_binary = o.mount_binary;
+                    settings.state_dir = o.state_dir;
+                    settings.allowed_dir_roots = config.allowed_dir_roots;
+                    settings.child_cgroup = o.child_cgroup;
+                    settings.s3_user = o.s3_user;
+                    auto supervisor = csi::MountSupervisor::Start(settings, &registry);
+                    if (!supervisor) return supervisor.error();
+                    return std::unique_ptr<csi::VolumeManager>(std::move(*supervisor));
+                  });
 }

@@ -116,8 +116,8 @@ std::optional<Header> ParseHeader(std::string_view head) {
   if (head.size() < kFixedHeaderSize || HeaderLength(head.data()) != head.size()) {
     return std::nullopt;
   }
-  const uint32_t crc = Crc32(head.substr(kHeaderCrcOffset + 4),
-                             Crc32(head.substr(0, kHeaderCrcOffset)));
+  const uint32_t crc =
+      Crc32(head.substr(kHeaderCrcOffset + 4), Crc32(head.substr(0, kHeaderCrcOffset)));
   if (crc != GetLe32(head.data() + kHeaderCrcOffset)) return std::nullopt;
   const size_t key_length = GetLe32(head.data() + 8);
   return Header{head.substr(kFixedHeaderSize, key_length),
@@ -198,9 +198,7 @@ std::string BlockPath(const std::string& digest, uint64_t block, uint64_t serial
          BlockFileName(digest, block, serial);
 }
 
-std::string TmpPath(uint64_t serial) {
-  return std::string(kTmpDir) + "/" + std::to_string(serial);
-}
+std::string TmpPath(uint64_t serial) { return std::string(kTmpDir) + "/" + std::to_string(serial); }
 
 bool IsFanoutName(std::string_view name) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
@@ -288,9 +286,12 @@ std::optional<BlockFileInfo> ValidateBlockFile(int dirfd, const std::string& fan
       DigestHex(header->key, header->etag) != parsed->digest) {
     return std::nullopt;
   }
-  return BlockFileInfo{std::string(header->key), std::string(header->etag),
-                       std::move(parsed->digest), parsed->block,
-                       parsed->serial,            uint64_t(st.st_size),
+  return BlockFileInfo{std::string(header->key),
+                       std::string(header->etag),
+                       std::move(parsed->digest),
+                       parsed->block,
+                       parsed->serial,
+                       uint64_t(st.st_size),
                        st.st_mtim};
 }
 

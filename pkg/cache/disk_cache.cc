@@ -145,9 +145,10 @@ Status DiskCache::Load() {
     blocks_kept = lru_.size();
   }
   for (const std::string& path : unwanted) Unlink(path);
-  spdlog::info("disk cache {}: {} blocks, {} of {} bytes used ({} unusable files removed, "
-               "{} evicted)",
-               dir_, blocks_kept, used_bytes(), max_bytes_, removed, evicted);
+  spdlog::info(
+      "disk cache {}: {} blocks, {} of {} bytes used ({} unusable files removed, "
+      "{} evicted)",
+      dir_, blocks_kept, used_bytes(), max_bytes_, removed, evicted);
   return Status::Ok();
 }
 
@@ -310,12 +311,11 @@ uint64_t DiskCache::used_bytes() const {
 
 DiskCache::Stats DiskCache::stats() const {
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  return Stats{hits_.load(kRelaxed),          misses_.load(kRelaxed), evictions_.load(kRelaxed),
+  return Stats{hits_.load(kRelaxed),          misses_.load(kRelaxed),  evictions_.load(kRelaxed),
                bytes_written_.load(kRelaxed), corrupt_.load(kRelaxed), io_errors_.load(kRelaxed)};
 }
 
-DiskCache::Slot DiskCache::FindLocked(std::string_view key, std::string_view etag,
-                                      uint64_t block) {
+DiskCache::Slot DiskCache::FindLocked(std::string_view key, std::string_view etag, uint64_t block) {
   auto kit = index_.find(key);
   if (kit == index_.end()) return {};
   auto vit = kit->second.find(etag);
@@ -398,9 +398,10 @@ void DiskCache::Unlink(const std::string& path) {
 void DiskCache::LogIoError(const char* what, const std::string& path, int err) {
   // A failing disk fails every call; one warning says it, the count shows the rest.
   if (io_errors_.fetch_add(1, std::memory_order_relaxed) == 0) {
-    spdlog::warn("disk cache {}: cannot {} {}: {} (the cache carries on; further errors are "
-                 "logged at debug level)",
-                 dir_, what, path, std::strerror(err));
+    spdlog::warn(
+        "disk cache {}: cannot {} {}: {} (the cache carries on; further errors are "
+        "logged at debug level)",
+        dir_, what, path, std::strerror(err));
   } else {
     spdlog::debug("disk cache {}: cannot {} {}: {}", dir_, what, path, std::strerror(err));
   }

@@ -122,9 +122,9 @@ class DiskCache {
   struct Block {
     uint64_t file_bytes = 0;
     uint64_t serial = 0;
-    bool ready = false;        // false while its Put is still writing it
-    int64_t touched_sec = 0;   // the file's mtime as last set or seen
-    LruList::iterator lru;     // valid when ready
+    bool ready = false;       // false while its Put is still writing it
+    int64_t touched_sec = 0;  // the file's mtime as last set or seen
+    LruList::iterator lru;    // valid when ready
   };
   struct Version {
     std::string digest;  // SHA-256 hex of (key, etag): the file name stem

@@ -20,10 +20,10 @@ constexpr std::string_view kUsage = "usage: freshfs-mount [options] SOURCE MOUNT
 // Standard mount(8) options that mount, fstab and mount.fuse3 pass along but
 // that mean nothing to this filesystem (the kernel or mount(8) handles them).
 constexpr std::string_view kIgnoredMountOptions[] = {
-    "dev",  "nodev",  "suid",      "nosuid",   "exec",       "noexec",  "auto",
-    "noauto", "user", "nouser",    "users",    "_netdev",    "async",   "atime",
-    "noatime", "relatime", "nofail", "defaults", "diratime", "nodiratime",
-    "strictatime", "lazytime", "nolazytime",
+    "dev",      "nodev",      "suid",        "nosuid",   "exec",       "noexec",
+    "auto",     "noauto",     "user",        "nouser",   "users",      "_netdev",
+    "async",    "atime",      "noatime",     "relatime", "nofail",     "defaults",
+    "diratime", "nodiratime", "strictatime", "lazytime", "nolazytime",
 };
 
 // One setting from the command line, in the order given.
@@ -49,22 +49,38 @@ ParseResult UsageError(std::string_view message) {
 
 std::string_view ValueName(ValueKind kind) {
   switch (kind) {
-    case ValueKind::kBool: return "";
-    case ValueKind::kString: return "PATH";
-    case ValueKind::kId: return "N";
-    case ValueKind::kMode: return "OCTAL";
-    case ValueKind::kTimeout: return "DUR";
-    case ValueKind::kThreads: return "N";
-    case ValueKind::kLogFormat: return "FORMAT";
-    case ValueKind::kPoll: return "DUR";
-    case ValueKind::kEvents: return "MODE";
-    case ValueKind::kAddress: return "HOST:PORT";
-    case ValueKind::kName: return "NAME";
-    case ValueKind::kUrl: return "URL";
-    case ValueKind::kSize: return "SIZE";
-    case ValueKind::kConflict: return "POLICY";
-    case ValueKind::kFd: return "N";
-    case ValueKind::kResume: return "CAUSE";
+    case ValueKind::kBool:
+      return "";
+    case ValueKind::kString:
+      return "PATH";
+    case ValueKind::kId:
+      return "N";
+    case ValueKind::kMode:
+      return "OCTAL";
+    case ValueKind::kTimeout:
+      return "DUR";
+    case ValueKind::kThreads:
+      return "N";
+    case ValueKind::kLogFormat:
+      return "FORMAT";
+    case ValueKind::kPoll:
+      return "DUR";
+    case ValueKind::kEvents:
+      return "MODE";
+    case ValueKind::kAddress:
+      return "HOST:PORT";
+    case ValueKind::kName:
+      return "NAME";
+    case ValueKind::kUrl:
+      return "URL";
+    case ValueKind::kSize:
+      return "SIZE";
+    case ValueKind::kConflict:
+      return "POLICY";
+    case ValueKind::kFd:
+      return "N";
+    case ValueKind::kResume:
+      return "CAUSE";
   }
   return "VALUE";
 }
@@ -179,11 +195,11 @@ std::string HelpText() {
       {"    --config FILE", {"read options from a YAML file; flags override it"}},
       {"    --read-only", {"mount read-only (-o ro)"}},
       {"    --allow-other",
-       {"let other users access the mount (unless root,", "needs user_allow_other in /etc/fuse.conf)"}},
+       {"let other users access the mount (unless root,",
+        "needs user_allow_other in /etc/fuse.conf)"}},
       {"    --uid N", {"report every entry as owned by user N", "(default: as in SOURCE)"}},
       {"    --gid N", {"report every entry as owned by group N", "(default: as in SOURCE)"}},
-      {"    --file-mode OCTAL",
-       {"permission bits of files, e.g. 0644", "(default: as in SOURCE)"}},
+      {"    --file-mode OCTAL", {"permission bits of files, e.g. 0644", "(default: as in SOURCE)"}},
       {"    --dir-mode OCTAL",
        {"permission bits of directories, e.g. 0755", "(default: as in SOURCE)"}},
       {"    --poll-interval DUR",
@@ -212,39 +228,38 @@ std::string HelpText() {
       {"    --attr-timeout DUR",
        {"how long the kernel caches attributes (default:", "1h with a change source, else 1s)"}},
       {"    --negative-timeout DUR",
-       {"how long the kernel caches \"no such file\"", "(default: 1h with a change source, else 0s)"}},
+       {"how long the kernel caches \"no such file\"",
+        "(default: 1h with a change source, else 0s)"}},
       {"    --kernel-cache",
        {"keep file pages across opens and cache directory",
         "listings (default: on with a change source)"}},
       {"    --metrics-address HOST:PORT",
-       {"serve Prometheus metrics at", "http://HOST:PORT/metrics (port 0: any free port,", "logged)"}},
+       {"serve Prometheus metrics at", "http://HOST:PORT/metrics (port 0: any free port,",
+        "logged)"}},
       {"    --volume-name NAME",
        {"the volume label in metrics (default: the", "mountpoint's last component)"}},
       {"    --ready-fd N",
-       {"report the start-up outcome on inherited",
-        "descriptor N, then close it: one line,",
+       {"report the start-up outcome on inherited", "descriptor N, then close it: one line,",
         "\"READY <metrics port or 0>\" or \"ERROR <reason>\""}},
       {"    --state-fd N",
-       {"keep the resume state in inherited memfd N",
-        "(default: a memfd of its own)"}},
+       {"keep the resume state in inherited memfd N", "(default: a memfd of its own)"}},
       {"    --resume CAUSE",
        {"serve on the connection MOUNTPOINT (/dev/fd/N)",
-        "of a predecessor whose state --state-fd holds;",
-        "CAUSE: crash or upgrade"}},
+        "of a predecessor whose state --state-fd holds;", "CAUSE: crash or upgrade"}},
       {"    --take-over",
        {"take MOUNTPOINT over from the freshfs-mount",
         "serving it, without unmounting (an upgrade);",
         "that daemon exits, or serves on if this fails"}},
       {"    --resumable",
-       {"keep the state a successor needs (journal,",
-        "control socket); =false: this mount can be",
+       {"keep the state a successor needs (journal,", "control socket); =false: this mount can be",
         "neither taken over nor resumed (default: on)"}},
       {"    --control-fd N",
        {"accept successors (--take-over) on inherited",
         "listening socket N (default: a socket under",
         "/run/freshfs or $XDG_RUNTIME_DIR/freshfs)"}},
       {"    --s3-endpoint URL",
-       {"S3 server, e.g. http://127.0.0.1:9000 (default:", "AWS, https://s3.REGION.amazonaws.com)"}},
+       {"S3 server, e.g. http://127.0.0.1:9000 (default:",
+        "AWS, https://s3.REGION.amazonaws.com)"}},
       {"    --s3-region NAME", {"signing region (default: $AWS_REGION or", "us-east-1)"}},
       {"    --s3-path-style", {"address buckets as URL/bucket/key (MinIO, Ceph)"}},
       {"    --s3-ca-file PATH", {"extra CA certificates for TLS to the endpoint"}},
@@ -253,15 +268,19 @@ std::string HelpText() {
         "credential chain: AWS_* variables, web identity,", "~/.aws files, container, IMDS)"}},
       {"    --s3-profile NAME", {"profile in the AWS files (default: $AWS_PROFILE", "or default)"}},
       {"    --s3-role-arn ARN",
-       {"assume this role with the token in", "--s3-web-identity-token-file (STS", "AssumeRoleWithWebIdentity)"}},
+       {"assume this role with the token in", "--s3-web-identity-token-file (STS",
+        "AssumeRoleWithWebIdentity)"}},
       {"    --s3-web-identity-token-file PATH",
        {"the OIDC token for --s3-role-arn, read again at", "every refresh"}},
       {"    --s3-sts-endpoint URL",
-       {"STS for web identity (default:", "$AWS_ENDPOINT_URL_STS, else", "https://sts.REGION.amazonaws.com)"}},
+       {"STS for web identity (default:", "$AWS_ENDPOINT_URL_STS, else",
+        "https://sts.REGION.amazonaws.com)"}},
       {"    --s3-imds-endpoint URL",
-       {"EC2 instance metadata (default:", "$AWS_EC2_METADATA_SERVICE_ENDPOINT, else", "http://169.254.169.254)"}},
+       {"EC2 instance metadata (default:", "$AWS_EC2_METADATA_SERVICE_ENDPOINT, else",
+        "http://169.254.169.254)"}},
       {"    --events-address HOST:PORT",
-       {"accept S3 event notifications (webhook JSON) at", "http://HOST:PORT/ and apply them at once"}},
+       {"accept S3 event notifications (webhook JSON) at",
+        "http://HOST:PORT/ and apply them at once"}},
       {"    --events-token-file PATH",
        {"the secret every event request must carry", "(Authorization: Bearer or Basic password);",
         "required unless HOST is a loopback address"}},
@@ -269,10 +288,11 @@ std::string HelpText() {
        {"keep S3 data read in PATH across remounts", "(default: page cache only)"}},
       {"    --cache-size SIZE", {"bound of --cache-dir, e.g. 10G (default: 1G)"}},
       {"    --staging-dir PATH",
-       {"where S3 writes wait for upload; failed uploads", "stay in PATH/failed (default: /var/tmp/freshfs)"}},
+       {"where S3 writes wait for upload; failed uploads",
+        "stay in PATH/failed (default: /var/tmp/freshfs)"}},
       {"    --conflict POLICY",
-       {"keep-both or overwrite: what an upload does when", "the object changed since open (default:",
-        "keep-both: ours saved as NAME.conflict-TIME)"}},
+       {"keep-both or overwrite: what an upload does when",
+        "the object changed since open (default:", "keep-both: ours saved as NAME.conflict-TIME)"}},
       {"-d, --debug", {"log every FUSE request and debug messages"}},
       {"    --log-format FORMAT", {"text or json (default: text)"}},
       {"    --log-file PATH", {"write logs to PATH instead of stderr"}},
@@ -336,10 +356,10 @@ ParseResult ParseCommandLine(int argc, const char* const* argv, std::string_view
     if (setting.yaml_only) continue;
     std::string names = "--" + std::string(setting.name);
     if (!setting.short_flag.empty()) names = "-" + std::string(setting.short_flag) + "," + names;
-    CLI::Option* option = setting.kind == ValueKind::kBool
-                              ? app.add_flag(names)
-                              : app.add_option(names)->multi_option_policy(
-                                    CLI::MultiOptionPolicy::TakeAll);
+    CLI::Option* option =
+        setting.kind == ValueKind::kBool
+            ? app.add_flag(names)
+            : app.add_option(names)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     setting_of[option] = &setting;
   }
   CLI::Option* config_option =
@@ -415,13 +435,13 @@ ParseResult ParseCommandLine(int argc, const char* const* argv, std::string_view
   // SOURCE may come from the config file; then a lone argument is MOUNTPOINT.
   const bool source_from_config = !options.source.empty();
   if (positionals.size() > 2) {
-    return UsageError("unexpected argument " + Quoted(positionals[2]) + " (" +
-                      std::string(kUsage) + ")");
+    return UsageError("unexpected argument " + Quoted(positionals[2]) + " (" + std::string(kUsage) +
+                      ")");
   }
   if (positionals.empty()) {
-    return UsageError(source_from_config ? "missing MOUNTPOINT (" + std::string(kUsage) + ")"
-                                         : "missing SOURCE and MOUNTPOINT (" +
-                                               std::string(kUsage) + ")");
+    return UsageError(source_from_config
+                          ? "missing MOUNTPOINT (" + std::string(kUsage) + ")"
+                          : "missing SOURCE and MOUNTPOINT (" + std::string(kUsage) + ")");
   }
   if (positionals.size() == 1 && !source_from_config) {
     return UsageError("missing MOUNTPOINT after SOURCE " + Quoted(positionals[0]) + " (" +

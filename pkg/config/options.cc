@@ -95,7 +95,8 @@ bool IsHostName(std::string_view host) {
 
 std::optional<std::string> CheckAddress(std::string_view v) {
   size_t colon = v.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return "must be HOST:PORT, e.g. 127.0.0.1:9100";
+  if (colon == std::string_view::npos || colon == 0)
+    return "must be HOST:PORT, e.g. 127.0.0.1:9100";
   std::string_view port = v.substr(colon + 1);
   uint64_t n = 0;
   const char* end = port.data() + port.size();
@@ -105,7 +106,8 @@ std::optional<std::string> CheckAddress(std::string_view v) {
   const std::string host(v.substr(0, colon));
   unsigned char buffer[sizeof(in6_addr)];
   if (host.front() == '[') {
-    if (host.back() != ']' || ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buffer) != 1)
+    if (host.back() != ']' ||
+        ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buffer) != 1)
       return "host " + Escaped(host) + " is not an IPv6 address in brackets";
   } else if (host.find_first_not_of("0123456789.") == std::string::npos) {
     if (::inet_pton(AF_INET, host.c_str(), buffer) != 1)
@@ -122,7 +124,7 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                             [](char x, char y) { return Lower(x) == Lower(y); });
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 // Decimal digits only: no sign, no spaces, no "0x".
@@ -190,8 +192,8 @@ size_t SchemeLength(std::string_view source) {
   if (colon == std::string_view::npos || colon == 0) return 0;
   const std::string_view scheme = source.substr(0, colon);
   const bool valid = std::all_of(scheme.begin(), scheme.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '-' || c == '.';
   });
   return valid ? colon : 0;
 }
@@ -363,11 +365,20 @@ std::optional<std::string> SetOption(Options& options, std::string_view name,
       std::string_view digits = value;
       uint64_t unit = 1;
       switch (Lower(digits.back())) {
-        case 'k': unit = 1ull << 10; break;
-        case 'm': unit = 1ull << 20; break;
-        case 'g': unit = 1ull << 30; break;
-        case 't': unit = 1ull << 40; break;
-        default: break;
+        case 'k':
+          unit = 1ull << 10;
+          break;
+        case 'm':
+          unit = 1ull << 20;
+          break;
+        case 'g':
+          unit = 1ull << 30;
+          break;
+        case 't':
+          unit = 1ull << 40;
+          break;
+        default:
+          break;
       }
       if (unit != 1) digits.remove_suffix(1);
       uint64_t n = 0;
@@ -444,7 +455,8 @@ std::string ClosestName(std::string_view name, std::span<const std::string_view>
 
 std::optional<S3Source> ParseS3Source(const std::string& source, std::string* reason) {
   const size_t scheme_length = SchemeLength(source);
-  if (scheme_length == 0 || !EqualsIgnoreCase(std::string_view(source).substr(0, scheme_length), "s3"))
+  if (scheme_length == 0 ||
+      !EqualsIgnoreCase(std::string_view(source).substr(0, scheme_length), "s3"))
     return std::nullopt;
   std::string_view rest = std::string_view(source).substr(scheme_length + 3);
   const size_t slash = rest.find('/');
@@ -453,14 +465,16 @@ std::optional<S3Source> ParseS3Source(const std::string& source, std::string* re
   // S3's bucket rules, loosened as MinIO and Ceph allow: 3..255 of letters,
   // digits, '.', '-' and '_'.
   if (s3.bucket.size() < 3 || s3.bucket.size() > 255) {
-    *reason = "bucket name " + Quoted(s3.bucket) + " must be 3 to 255 characters (s3://bucket[/prefix])";
+    *reason =
+        "bucket name " + Quoted(s3.bucket) + " must be 3 to 255 characters (s3://bucket[/prefix])";
     return std::nullopt;
   }
   for (char c : s3.bucket) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '-' || c == '_';
     if (!ok) {
-      *reason = "bucket name " + Quoted(s3.bucket) + " may only hold letters, digits, '.', '-' and '_'";
+      *reason =
+          "bucket name " + Quoted(s3.bucket) + " may only hold letters, digits, '.', '-' and '_'";
       return std::nullopt;
     }
   }
@@ -474,7 +488,8 @@ std::optional<S3Source> ParseS3Source(const std::string& source, std::string* re
     size_t start = 0;
     while (start < prefix.size()) {
       size_t end = prefix.find('/', start);
-      std::string_view part = prefix.substr(start, end == std::string_view::npos ? end : end - start);
+      std::string_view part =
+          prefix.substr(start, end == std::string_view::npos ? end : end - start);
       if (part.empty() || part == "." || part == "..") {
         *reason = "prefix " + Quoted(prefix) + " has an empty, \".\" or \"..\" component";
         return std::nullopt;

@@ -44,18 +44,19 @@ struct Options {
 
   std::optional<std::string> config_file;  // --config
 
-  bool foreground = false;   // -f/--foreground
-  bool read_only = false;    // --read-only
-  bool allow_other = false;  // --allow-other
-  bool debug = false;        // --debug: FUSE request log + debug-level logs
+  bool foreground = false;                  // -f/--foreground
+  bool read_only = false;                   // --read-only
+  bool allow_other = false;                 // --allow-other
+  bool debug = false;                       // --debug: FUSE request log + debug-level logs
   LogFormat log_format = LogFormat::kText;  // --log-format text|json
-  std::optional<std::string> log_file;  // --log-file; background mode default: syslog-less /dev/null
+  std::optional<std::string>
+      log_file;  // --log-file; background mode default: syslog-less /dev/null
 
   // Ownership and permission bits reported for every entry; unset = as in the source.
-  std::optional<uid_t> uid;          // --uid
-  std::optional<gid_t> gid;          // --gid
-  std::optional<mode_t> file_mode;   // --file-mode (octal, permission bits only)
-  std::optional<mode_t> dir_mode;    // --dir-mode  (octal, permission bits only)
+  std::optional<uid_t> uid;         // --uid
+  std::optional<gid_t> gid;         // --gid
+  std::optional<mode_t> file_mode;  // --file-mode (octal, permission bits only)
+  std::optional<mode_t> dir_mode;   // --dir-mode  (octal, permission bits only)
 
   // Freshness. With a change source (poll or events) the kernel caches for
   // long and is told what went stale; without one, caches expire quickly.
@@ -66,9 +67,9 @@ struct Options {
   // --self-check-interval: how often a few files' cached pages are compared
   // with the source (freshfs_stale_reads_detected_total); 0 disables.
   std::chrono::milliseconds self_check_interval{60000};
-  Events events = Events::kAuto;                  // --events inotify|none
-  bool revalidate_on_open = false;                // --revalidate-on-open
-  bool push_small_files = false;                  // --push-small-files (notify_store)
+  Events events = Events::kAuto;    // --events inotify|none
+  bool revalidate_on_open = false;  // --revalidate-on-open
+  bool push_small_files = false;    // --push-small-files (notify_store)
 
   // Kernel caching; unset = chosen by whether a change source runs
   // (1h/1h/1h and on with one, 1s/1s/0 and off without).
@@ -114,16 +115,16 @@ struct Options {
   std::optional<std::string> s3_ca_file;           // --s3-ca-file
   std::optional<std::string> s3_credentials_file;  // --s3-credentials-file
   std::optional<std::string> s3_profile;           // --s3-profile (default: $AWS_PROFILE)
-  std::optional<std::string> s3_sts_endpoint;      // --s3-sts-endpoint (default: $AWS_ENDPOINT_URL_STS)
-  std::optional<std::string> s3_imds_endpoint;     // --s3-imds-endpoint
-  std::optional<std::string> s3_role_arn;          // --s3-role-arn (web identity)
+  std::optional<std::string> s3_sts_endpoint;  // --s3-sts-endpoint (default: $AWS_ENDPOINT_URL_STS)
+  std::optional<std::string> s3_imds_endpoint;            // --s3-imds-endpoint
+  std::optional<std::string> s3_role_arn;                 // --s3-role-arn (web identity)
   std::optional<std::string> s3_web_identity_token_file;  // --s3-web-identity-token-file
-  std::optional<std::string> events_address;       // --events-address HOST:PORT (S3 webhooks)
-  std::optional<std::string> events_token_file;    // --events-token-file: the webhook's secret
-  std::optional<std::string> cache_dir;            // --cache-dir: on-disk cache of S3 data
-  uint64_t cache_size = 1ull << 30;                // --cache-size
-  std::string staging_dir = "/var/tmp/freshfs";    // --staging-dir: S3 writes before upload
-  Conflict conflict = Conflict::kKeepBoth;         // --conflict keep-both|overwrite
+  std::optional<std::string> events_address;     // --events-address HOST:PORT (S3 webhooks)
+  std::optional<std::string> events_token_file;  // --events-token-file: the webhook's secret
+  std::optional<std::string> cache_dir;          // --cache-dir: on-disk cache of S3 data
+  uint64_t cache_size = 1ull << 30;              // --cache-size
+  std::string staging_dir = "/var/tmp/freshfs";  // --staging-dir: S3 writes before upload
+  Conflict conflict = Conflict::kKeepBoth;       // --conflict keep-both|overwrite
 };
 
 // Options settable by name: as a long flag ("--entry-timeout 5s"), as a mount
@@ -149,7 +150,7 @@ enum class ValueKind {
 };
 
 struct Setting {
-  std::string_view name;        // long flag without dashes, also the YAML key
+  std::string_view name;  // long flag without dashes, also the YAML key
   ValueKind kind;
   std::string_view short_flag;  // e.g. "f" for -f, or empty
   bool yaml_only = false;       // "source": positional on the command line

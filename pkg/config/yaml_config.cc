@@ -91,9 +91,12 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* text) 
 
 std::string_view Describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "something else";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "something else";
   }
 }
 

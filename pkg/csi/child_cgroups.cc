@@ -58,7 +58,8 @@ Result<UniqueFd> ChildCgroups::Prepare(const std::string& name) const {
 }
 
 UniqueFd ChildCgroups::NamespaceToEnter() const {
-  struct stat ours {}, init {};
+  struct stat ours {
+  }, init{};
   if (::stat("/proc/self/ns/cgroup", &ours) != 0 || ::stat("/proc/1/ns/cgroup", &init) != 0 ||
       (ours.st_ino == init.st_ino && ours.st_dev == init.st_dev))
     return UniqueFd();

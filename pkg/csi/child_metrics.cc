@@ -51,8 +51,7 @@ std::vector<MetricFamily> MergeFamilies(std::vector<std::vector<MetricFamily>> p
       MetricFamily& into = out[it->second];
       if (into.type != family.type) {
         spdlog::warn("metrics: dropping {} series of {}: its TYPE {} conflicts with {}",
-                     family.metric.size(), family.name, TypeName(family.type),
-                     TypeName(into.type));
+                     family.metric.size(), family.name, TypeName(family.type), TypeName(into.type));
         continue;
       }
       if (into.help.empty()) into.help = std::move(family.help);

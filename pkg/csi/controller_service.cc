@@ -27,11 +27,23 @@ constexpr std::string_view kProvisionerPrefix = "csi.storage.k8s.io/";
 // The node volume attributes a StorageClass may set (volume_context.h checks
 // their values) and that are passed through to the volume context.
 constexpr std::array<std::string_view, 15> kPassThrough{
-    "pollInterval", "fullSyncInterval", "uid",      "gid",         "fileMode",   "dirMode",
-    "revalidateOnOpen", "s3Endpoint",   "s3Region", "s3PathStyle", "cacheSize",
+    "pollInterval",
+    "fullSyncInterval",
+    "uid",
+    "gid",
+    "fileMode",
+    "dirMode",
+    "revalidateOnOpen",
+    "s3Endpoint",
+    "s3Region",
+    "s3PathStyle",
+    "cacheSize",
     // Where the nodes get credentials (csi/volume_credentials.h); the
     // controller itself always uses the provisioner secret.
-    "credentials", "roleArn", "stsEndpoint", "tokenAudience",
+    "credentials",
+    "roleArn",
+    "stsEndpoint",
+    "tokenAudience",
 };
 
 Error Busy(const std::string& volume_id) {
@@ -49,7 +61,7 @@ Result<StringMap> CheckProvisionerSecrets(
 // defaulted; `attributes` gets the node attributes to pass through.
 struct CheckedParameters {
   StringMap parameters;
-  StringMap attributes;     // without source
+  StringMap attributes;  // without source
   bool s3 = false;
   std::string parent_path;  // directories: absolute, not yet checked against the roots
 };
@@ -83,8 +95,9 @@ Result<CheckedParameters> CheckParameters(const StringMap& parameters) {
 
   const auto source = checked.parameters.find("source");
   if (source == checked.parameters.end()) {
-    return InvalidArgument("parameter source is required (the directory or s3://bucket[/prefix] "
-                           "to create volumes in)");
+    return InvalidArgument(
+        "parameter source is required (the directory or s3://bucket[/prefix] "
+        "to create volumes in)");
   }
   auto [on_delete, inserted] = checked.parameters.emplace("onDelete", "delete");
   if (on_delete->second != "delete" && on_delete->second != "retain") {
@@ -138,9 +151,10 @@ Status ControllerService::Create(const pb::CreateVolumeRequest& request,
   if (Status s = CheckVolumeName(name); !s.ok()) return s;
   if (request.has_volume_content_source()) {
     // The spec's "source incompatible or not supported" row.
-    return InvalidArgument("volume_content_source: freshfs volumes cannot be made from a "
-                           "snapshot or another volume (the controller has no CLONE_VOLUME or "
-                           "CREATE_DELETE_SNAPSHOT capability)");
+    return InvalidArgument(
+        "volume_content_source: freshfs volumes cannot be made from a "
+        "snapshot or another volume (the controller has no CLONE_VOLUME or "
+        "CREATE_DELETE_SNAPSHOT capability)");
   }
   auto capacity = CheckCapacity(request);
   if (!capacity) return capacity.error();
@@ -208,8 +222,8 @@ std::optional<VolumeLocks::Guard> ControllerService::Lock(const std::string& vol
 }
 
 // Whether the volume an id names exists; kNotFound when it cannot.
-Result<bool> ControllerService::Exists(const std::string& volume_id,
-                                       const google::protobuf::Map<std::string, std::string>& secrets) {
+Result<bool> ControllerService::Exists(
+    const std::string& volume_id, const google::protobuf::Map<std::string, std::string>& secrets) {
   if (auto s3 = ParseS3VolumeId(volume_id)) {
     auto credentials = CheckProvisionerSecrets(secrets);
     if (!credentials) return credentials.error();

@@ -52,7 +52,8 @@ bool PassesSymlink(const std::string& lexical, const std::vector<std::string>& r
       while (start < rest.size() && rest[start] == '/') ++start;
       if (start >= rest.size()) break;
       const size_t end = rest.find('/', start);
-      walked += "/" + rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      walked +=
+          "/" + rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
       struct stat st;
       if (::lstat(walked.c_str(), &st) != 0) return false;
       if (S_ISLNK(st.st_mode)) return true;
@@ -96,10 +97,14 @@ Result<std::string> ResolveDirSource(const std::string& path,
   if (real.empty()) {
     if (through_symlink) return PermissionDenied(outside);
     switch (error) {
-      case ENOENT: return NotFound(source + " does not exist");
-      case ENOTDIR: return InvalidArgument(source + " is not a directory");
-      case EACCES: return PermissionDenied(source + ": " + std::strerror(error));
-      default: return Internal(source + ": " + std::strerror(error));
+      case ENOENT:
+        return NotFound(source + " does not exist");
+      case ENOTDIR:
+        return InvalidArgument(source + " is not a directory");
+      case EACCES:
+        return PermissionDenied(source + ": " + std::strerror(error));
+      default:
+        return Internal(source + ": " + std::strerror(error));
     }
   }
   bool really_inside = false;
@@ -140,10 +145,14 @@ Result<UniqueFd> OpenDirSource(const std::string& path, const std::vector<std::s
       case EXDEV:
         return PermissionDenied(source + " leads through a symlink; refused (allowed roots " +
                                 RootList(roots) + ")");
-      case ENOENT: return NotFound(source + " does not exist");
-      case ENOTDIR: return InvalidArgument(source + " is not a directory");
-      case EACCES: return PermissionDenied(source + ": " + std::strerror(errno));
-      default: return Internal(source + ": " + std::strerror(errno));
+      case ENOENT:
+        return NotFound(source + " does not exist");
+      case ENOTDIR:
+        return InvalidArgument(source + " is not a directory");
+      case EACCES:
+        return PermissionDenied(source + ": " + std::strerror(errno));
+      default:
+        return Internal(source + ": " + std::strerror(errno));
     }
   }
   return PermissionDenied(source + " is outside the allowed directory roots " + RootList(roots));

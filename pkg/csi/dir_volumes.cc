@@ -107,7 +107,8 @@ std::string RealRootOf(const std::string& real, const std::vector<std::string>& 
     std::error_code ec;
     const std::string real_root = std::filesystem::canonical(root, ec).string();
     if (ec) continue;
-    if (real_root == "/" || real == real_root || real.starts_with(real_root + "/")) return real_root;
+    if (real_root == "/" || real == real_root || real.starts_with(real_root + "/"))
+      return real_root;
   }
   return "";
 }
@@ -130,7 +131,8 @@ Status WriteIndex(const DirVolume& volume) {
 std::optional<DirVolume> FindIndexed(const std::string& volume_id,
                                      const std::vector<std::string>& roots) {
   const std::string digits = volume_id.substr(kHashedIdPrefix.size());
-  if (digits.size() != kIdHashDigits || digits.find_first_not_of("0123456789abcdef") != std::string::npos)
+  if (digits.size() != kIdHashDigits ||
+      digits.find_first_not_of("0123456789abcdef") != std::string::npos)
     return std::nullopt;
   for (const std::string& root : roots) {
     std::error_code ec;

@@ -71,8 +71,8 @@ Result<DriverConfig> ParseDriverConfig(std::string_view text, const std::string&
     const std::string where = Where(path, key.Mark());
     if (!key.IsScalar() || key.Scalar() != kAllowedDirRoots) {
       const std::string name = key.IsScalar() ? key.Scalar() : "?";
-      return InvalidArgument(where + ": unknown key " + Quoted(name) + " (known: " +
-                             std::string(kAllowedDirRoots) + ")");
+      return InvalidArgument(where + ": unknown key " + Quoted(name) +
+                             " (known: " + std::string(kAllowedDirRoots) + ")");
     }
     auto roots = ParseRoots(key, value, path);
     if (!roots) return roots.error();

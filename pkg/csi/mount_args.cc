@@ -51,12 +51,17 @@ std::vector<std::string> MountArgs(const std::string& binary, const VolumeSpec& 
   // (csi/fuse_connection.h) has allow_other and default_permissions, so the
   // kernel checks each access against the mode, uid and gid the volume shows
   // (uid/gid/fileMode/dirMode attributes), as on any filesystem.
-  std::vector<std::string> argv{binary,          "-f",
-                                "--volume-name", VolumeLabel(spec.volume_id),
-                                "--metrics-address", "127.0.0.1:0",
-                                "--staging-dir", dirs.staging,
+  std::vector<std::string> argv{binary,
+                                "-f",
+                                "--volume-name",
+                                VolumeLabel(spec.volume_id),
+                                "--metrics-address",
+                                "127.0.0.1:0",
+                                "--staging-dir",
+                                dirs.staging,
                                 "--allow-other",
-                                "--ready-fd", std::to_string(kReadyFd)};
+                                "--ready-fd",
+                                std::to_string(kReadyFd)};
   auto attr = [&](const char* name) -> const std::string* {
     auto it = spec.attributes.find(name);
     return it == spec.attributes.end() ? nullptr : &it->second;

@@ -59,10 +59,11 @@ void StopLegacyChild(const VolumeState& state) {
 // (S3 volumes' processes must reach their directories in the state dir),
 // or "" when there is none.
 std::string UnsearchableBy(const std::string& path, std::pair<uid_t, gid_t> user) {
-  for (fs::path p = fs::absolute(path); ; p = p.parent_path()) {
+  for (fs::path p = fs::absolute(path);; p = p.parent_path()) {
     struct stat st {};
     if (::stat(p.c_str(), &st) == 0) {
-      const bool ok = (st.st_mode & S_IXOTH) || (st.st_uid == user.first && (st.st_mode & S_IXUSR)) ||
+      const bool ok = (st.st_mode & S_IXOTH) ||
+                      (st.st_uid == user.first && (st.st_mode & S_IXUSR)) ||
                       (st.st_gid == user.second && (st.st_mode & S_IXGRP));
       if (!ok) return p.string();
     }
@@ -106,8 +107,8 @@ struct MountSupervisor::Volume {
   std::chrono::milliseconds backoff = kFirstBackoff;
 };
 
-MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process,
-                                 VolumeStateStore store, prometheus::Registry* registry)
+MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process, VolumeStateStore store,
+                                 prometheus::Registry* registry)
     : settings_(std::move(settings)), process_(std::move(process)), store_(std::move(store)) {
   if (registry) {
     restarts_ = &prometheus::BuildCounter()
@@ -116,13 +117,15 @@ MountSupervisor::MountSupervisor(Settings settings, ProcessSettings process,
                      .Register(*registry);
     resumes_ = &prometheus::BuildCounter()
                     .Name("freshfs_csi_resumes_total")
-                    .Help("freshfs-mount processes succeeded by a new one on the same kernel "
-                          "connection, by cause (crash: the old one died)")
+                    .Help(
+                        "freshfs-mount processes succeeded by a new one on the same kernel "
+                        "connection, by cause (crash: the old one died)")
                     .Register(*registry);
     upgrades_ = &prometheus::BuildCounter()
                      .Name("freshfs_csi_upgrades_total")
-                     .Help("Adopted freshfs-mount processes of another binary moved in place to "
-                           "this plugin's, by result (ok, failed: the old one serves on)")
+                     .Help(
+                         "Adopted freshfs-mount processes of another binary moved in place to "
+                         "this plugin's, by result (ok, failed: the old one serves on)")
                      .Register(*registry);
     published_ = &prometheus::BuildGauge()
                       .Name("freshfs_csi_published_volumes")
@@ -148,14 +151,16 @@ Result<std::unique_ptr<MountSupervisor>> MountSupervisor::Start(Settings setting
     if (!cgroups) return cgroups.error();
     process.cgroups = std::move(*cgroups);
   } else {
-    spdlog::warn("no --child-cgroup: volume processes stay in freshfs-csi's cgroup and die "
-                 "with its container");
+    spdlog::warn(
+        "no --child-cgroup: volume processes stay in freshfs-csi's cgroup and die "
+        "with its container");
   }
   if (std::string blocked = UnsearchableBy(settings.state_dir + "/volumes", settings.s3_user);
       !blocked.empty()) {
-    spdlog::error("{} is not searchable by the S3 volumes' user {}:{}: S3 volumes cannot start "
-                  "until it is (chmod o+x)",
-                  blocked, settings.s3_user.first, settings.s3_user.second);
+    spdlog::error(
+        "{} is not searchable by the S3 volumes' user {}:{}: S3 volumes cannot start "
+        "until it is (chmod o+x)",
+        blocked, settings.s3_user.first, settings.s3_user.second);
   }
   std::unique_ptr<MountSupervisor> s(
       new MountSupervisor(std::move(settings), std::move(process), std::move(*store), registry));
@@ -203,8 +208,8 @@ void MountSupervisor::UpgradeToOurBinary(Volume& v) {
   Status s = v.process->Upgrade();
   if (upgrades_) upgrades_->Add({{"result", s.ok() ? "ok" : "failed"}}).Increment();
   if (!s.ok()) {
-    spdlog::warn("volume {}: not upgraded, freshfs-mount pid {} serves on: {}",
-                 v.spec().volume_id, old, s.message());
+    spdlog::warn("volume {}: not upgraded, freshfs-mount pid {} serves on: {}", v.spec().volume_id,
+                 old, s.message());
     return;
   }
   v.port = v.process->port();
@@ -484,9 +489,10 @@ void MountSupervisor::CheckOne(const std::string& target) {
       v->busy = false;
       return;
     }
-    spdlog::warn("volume {}: freshfs-mount (pid {}) died and cannot be resumed ({}); mounting "
-                 "it again at {}", v->spec().volume_id, v->process->pid(), resumed.message(),
-                 target);
+    spdlog::warn(
+        "volume {}: freshfs-mount (pid {}) died and cannot be resumed ({}); mounting "
+        "it again at {}",
+        v->spec().volume_id, v->process->pid(), resumed.message(), target);
     v->process->Clear();
     start = true;
   } else {

@@ -34,7 +34,8 @@ Status CheckVolumeName(const std::string& name) {
     return InvalidArgument("name is longer than " + std::to_string(kMaxName) + " bytes");
   }
   if (name.find('/') != std::string::npos) {
-    return InvalidArgument("name " + Quoted(name) + " contains \"/\": it must be a single "
+    return InvalidArgument("name " + Quoted(name) +
+                           " contains \"/\": it must be a single "
                            "directory name");
   }
   if (name == "." || name == "..") {

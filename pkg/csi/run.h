@@ -21,17 +21,17 @@ namespace freshfs::csi {
 
 // The command line of freshfs-csi (see cmd/freshfs-csi/main.cc).
 struct RunOptions {
-  std::string endpoint;  // --endpoint unix:///path/csi.sock
-  std::string node_id;   // --node-id
-  Mode mode = Mode::kNode;                      // --mode node|controller|all
+  std::string endpoint;                            // --endpoint unix:///path/csi.sock
+  std::string node_id;                             // --node-id
+  Mode mode = Mode::kNode;                         // --mode node|controller|all
   std::string state_dir = "/var/lib/freshfs-csi";  // --state-dir (for the volume manager)
-  std::optional<std::string> metrics_address;   // --metrics-address HOST:PORT
-  std::optional<std::string> config_file;       // --config: driver config (driver_config.h)
-  bool debug = false;                           // --debug
-  std::string mount_binary;                     // --mount-binary (default: next to freshfs-csi, else PATH)
-  std::string child_cgroup;                     // --child-cgroup: cgroup v2 dir for volume processes
+  std::optional<std::string> metrics_address;      // --metrics-address HOST:PORT
+  std::optional<std::string> config_file;          // --config: driver config (driver_config.h)
+  bool debug = false;                              // --debug
+  std::string mount_binary;  // --mount-binary (default: next to freshfs-csi, else PATH)
+  std::string child_cgroup;  // --child-cgroup: cgroup v2 dir for volume processes
   std::pair<uid_t, gid_t> s3_user{65534, 65534};  // --s3-user UID:GID
-  std::string version;                          // the freshfs version
+  std::string version;                            // the freshfs version
 };
 
 // Makes the VolumeManager the node service publishes through; it may add

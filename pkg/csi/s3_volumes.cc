@@ -40,10 +40,14 @@ std::string Join(const std::string& parent, const std::string& name) {
 Error FromS3(const s3::Error& error, const std::string& doing) {
   const std::string message = doing + ": " + error.Describe();
   switch (error.ToErrno()) {
-    case EACCES: return PermissionDenied(message);
-    case ENOENT: return NotFound(message);
-    case EIO: return Unavailable(message);
-    default: return Internal(message);
+    case EACCES:
+      return PermissionDenied(message);
+    case ENOENT:
+      return NotFound(message);
+    case EIO:
+      return Unavailable(message);
+    default:
+      return Internal(message);
   }
 }
 
@@ -91,7 +95,8 @@ Result<bool> HoldsObjects(s3::Client& client, const S3Volume& volume) {
 std::string S3Volume::id() const {
   if (!unresolved_hash.empty())
     return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator + unresolved_hash;
-  const std::string full = std::string(kIdPrefix) + Location(*this) + bucket + "/" + Join(parent, name);
+  const std::string full =
+      std::string(kIdPrefix) + Location(*this) + bucket + "/" + Join(parent, name);
   if (full.size() <= kMaxVolumeIdBytes) return full;
   return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator +
          s3::Sha256Hex(full).substr(0, kIdHashDigits);
@@ -132,8 +137,8 @@ Result<S3Volume> PlanS3Volume(const StringMap& parameters, const std::string& na
     if (!on) return InvalidArgument("parameter s3PathStyle " + Quoted(style) + ": not a boolean");
     volume.path_style = *on ? "true" : "false";
   }
-  for (const auto& [key, value] : {std::pair{"s3Endpoint", volume.endpoint},
-                                   std::pair{"s3Region", volume.region}}) {
+  for (const auto& [key, value] :
+       {std::pair{"s3Endpoint", volume.endpoint}, std::pair{"s3Region", volume.region}}) {
     if (value.find(kSeparator) != std::string::npos) {
       return InvalidArgument("parameter " + std::string(key) + " " + Quoted(value) +
                              ": must not contain ';' (volume ids carry it)");

@@ -28,24 +28,42 @@ constexpr size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
 
 const char* GrpcCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    default: return "UNKNOWN";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -224,8 +242,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
 
   server->services_.push_back(std::make_unique<IdentityService>(options.version, controller));
   if (node) {
-    server->services_.push_back(std::make_unique<NodeService>(
-        options.node_id, options.driver_config, *options.volumes));
+    server->services_.push_back(
+        std::make_unique<NodeService>(options.node_id, options.driver_config, *options.volumes));
   }
   if (controller) {
     server->services_.push_back(std::make_unique<ControllerService>(options.driver_config));
@@ -250,8 +268,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   struct stat st;
   if (::lstat(path->c_str(), &st) == 0) server->socket_inode_ = st.st_ino;
   spdlog::info("CSI {} listening on unix://{} (driver {}, version {}, node {})",
-               !controller ? "node" : node ? "controller and node" : "controller", *path,
-               kDriverName, options.version, options.node_id);
+               !controller ? "node"
+               : node      ? "controller and node"
+                           : "controller",
+               *path, kDriverName, options.version, options.node_id);
   return server;
 }
 
@@ -263,8 +283,7 @@ void Server::Shutdown() {
   server_.reset();
   // Only our own socket: a newer instance may already have replaced it.
   struct stat st;
-  if (socket_inode_ != 0 && ::lstat(socket_path_.c_str(), &st) == 0 &&
-      st.st_ino == socket_inode_) {
+  if (socket_inode_ != 0 && ::lstat(socket_path_.c_str(), &st) == 0 && st.st_ino == socket_inode_) {
     ::unlink(socket_path_.c_str());
   }
 }

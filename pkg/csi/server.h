@@ -37,9 +37,9 @@ struct ServerOptions {
   std::string endpoint;  // unix:///path/csi.sock
   std::string node_id;   // NodeGetInfo
   Mode mode = Mode::kNode;
-  std::string version;   // GetPluginInfo.vendor_version
+  std::string version;  // GetPluginInfo.vendor_version
   DriverConfig driver_config;
-  VolumeManager* volumes = nullptr;  // required for the node service; not owned
+  VolumeManager* volumes = nullptr;          // required for the node service; not owned
   prometheus::Registry* registry = nullptr;  // optional: CSI call metrics go here
 };
 

@@ -38,13 +38,20 @@ enum Step : int {
 
 const char* StepName(int step) {
   switch (step) {
-    case kCgroupNamespace: return "entering the host's cgroup namespace";
-    case kCgroupMove: return "moving into the volume's cgroup";
-    case kFds: return "passing file descriptors";
-    case kCapabilities: return "dropping capabilities";
-    case kUser: return "switching user";
-    case kNoNewPrivs: return "setting no_new_privs";
-    case kExec: return "exec";
+    case kCgroupNamespace:
+      return "entering the host's cgroup namespace";
+    case kCgroupMove:
+      return "moving into the volume's cgroup";
+    case kFds:
+      return "passing file descriptors";
+    case kCapabilities:
+      return "dropping capabilities";
+    case kUser:
+      return "switching user";
+    case kNoNewPrivs:
+      return "setting no_new_privs";
+    case kExec:
+      return "exec";
   }
   return "starting";
 }
@@ -110,8 +117,7 @@ const char* StepName(int step) {
     // Raw system calls: glibc's wrappers coordinate threads this child does
     // not have. Leaving uid 0 clears the permitted and effective sets.
     const auto [uid, gid] = *plan.user;
-    if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
-        ::syscall(SYS_setresgid, gid, gid, gid) != 0 ||
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0 || ::syscall(SYS_setresgid, gid, gid, gid) != 0 ||
         ::syscall(SYS_setresuid, uid, uid, uid) != 0)
       Fail(error_pipe, kUser);
   }
@@ -134,7 +140,8 @@ Result<pid_t> Spawn(const SpawnPlan& plan) {
   for (const auto& [from, to] : plan.fds) first_free = std::max(first_free, to + 1);
 
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return Internal(std::string("pipe: ") + std::strerror(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   const pid_t pid = ::fork();
   if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
@@ -156,8 +163,10 @@ Result<int> AwaitReady(int ready_fd, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::string text;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return Unavailable("no word from freshfs-mount within the start-up timeout");
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      return Unavailable("no word from freshfs-mount within the start-up timeout");
     pollfd p{ready_fd, POLLIN, 0};
     int r = ::poll(&p, 1, int(std::min<int64_t>(left.count(), 1000)));
     if (r < 0 && errno != EINTR) return Internal(std::string("poll: ") + std::strerror(errno));

@@ -27,8 +27,7 @@ constexpr std::string_view kAllowedMountFlags[] = {
     // freshfs-mount -o options, '-' or '_' between words
     "read-only", "uid", "gid", "file-mode", "dir-mode", "entry-timeout", "attr-timeout",
     "negative-timeout", "kernel-cache", "poll-interval", "full-sync-interval",
-    "self-check-interval", "events", "revalidate-on-open", "push-small-files", "conflict",
-    "debug"};
+    "self-check-interval", "events", "revalidate-on-open", "push-small-files", "conflict", "debug"};
 
 Status CheckMountFlags(const google::protobuf::RepeatedPtrField<std::string>& flags,
                        const std::string& field) {
@@ -58,7 +57,8 @@ Status CheckVolumeCapability(const pb::VolumeCapability& capability, std::string
   const std::string name(field);
   switch (capability.access_type_case()) {
     case pb::VolumeCapability::kBlock:
-      return InvalidArgument(name + ": block access is not supported (freshfs volumes are "
+      return InvalidArgument(name +
+                             ": block access is not supported (freshfs volumes are "
                              "filesystems: use a mount access type)");
     case pb::VolumeCapability::ACCESS_TYPE_NOT_SET:
       return InvalidArgument(name + ": access type is required (mount)");

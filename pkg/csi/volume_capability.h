@@ -17,8 +17,7 @@ namespace freshfs::csi {
 
 // kInvalid naming the problem when `capability` is not supported; `field` is
 // the request field's name for messages ("volume_capability").
-Status CheckVolumeCapability(const ::csi::v1::VolumeCapability& capability,
-                             std::string_view field);
+Status CheckVolumeCapability(const ::csi::v1::VolumeCapability& capability, std::string_view field);
 
 // A mode whose volumes must be mounted read-only.
 bool IsReaderOnly(::csi::v1::VolumeCapability::AccessMode::Mode mode);

@@ -47,12 +47,9 @@ constexpr std::string_view kSource = "source";
 // The service-account tokens (tokenRequests) are read by
 // CheckS3Credentials, never kept as attributes.
 constexpr std::array<std::string_view, 6> kPodInfoKeys{
-    "csi.storage.k8s.io/serviceAccount.tokens",
-    "csi.storage.k8s.io/pod.name",
-    "csi.storage.k8s.io/pod.namespace",
-    "csi.storage.k8s.io/pod.uid",
-    "csi.storage.k8s.io/serviceAccount.name",
-    "csi.storage.k8s.io/ephemeral",
+    "csi.storage.k8s.io/serviceAccount.tokens", "csi.storage.k8s.io/pod.name",
+    "csi.storage.k8s.io/pod.namespace",         "csi.storage.k8s.io/pod.uid",
+    "csi.storage.k8s.io/serviceAccount.name",   "csi.storage.k8s.io/ephemeral",
 };
 
 const Attribute* FindAttribute(std::string_view name) {
@@ -133,8 +130,9 @@ Result<CheckedVolumeContext> CheckVolumeContext(const StringMap& context) {
 
   const auto source = checked.attributes.find(std::string(kSource));
   if (source == checked.attributes.end()) {
-    return InvalidArgument("volume attribute source is required (a directory path or "
-                           "s3://bucket[/prefix])");
+    return InvalidArgument(
+        "volume attribute source is required (a directory path or "
+        "s3://bucket[/prefix])");
   }
   if (Status s = CheckSourceValue(source->second, &checked); !s.ok()) return s.error();
 

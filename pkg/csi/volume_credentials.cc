@@ -35,7 +35,8 @@ Result<std::string> PodTokenFor(const std::string& tokens_json, const std::strin
     return InvalidArgument(std::string(kServiceAccountTokensKey) + " is not a JSON object");
   }
   std::string audiences;
-  for (const auto& [name, entry] : doc.items()) audiences += (audiences.empty() ? "" : ", ") + Quoted(name);
+  for (const auto& [name, entry] : doc.items())
+    audiences += (audiences.empty() ? "" : ", ") + Quoted(name);
   nlohmann::json entry;
   if (!audience.empty()) {
     if (!doc.contains(audience)) {
@@ -61,13 +62,15 @@ Result<std::string> PodTokenFor(const std::string& tokens_json, const std::strin
 
 Result<S3Credentials> CheckS3Credentials(const StringMap& attributes, const StringMap& context,
                                          const StringMap& secrets) {
-  const std::string mode = attributes.contains("credentials") ? Get(attributes, "credentials") : "secret";
+  const std::string mode =
+      attributes.contains("credentials") ? Get(attributes, "credentials") : "secret";
   const bool role = attributes.contains("roleArn");
   S3Credentials out;
   if (mode == "secret") {
     if (role) {
-      return InvalidArgument("volume attribute roleArn needs credentials \"pod\" (the role is "
-                             "assumed with the pod's service-account token)");
+      return InvalidArgument(
+          "volume attribute roleArn needs credentials \"pod\" (the role is "
+          "assumed with the pod's service-account token)");
     }
     for (const char* attribute : {"stsEndpoint", "tokenAudience"}) {
       if (attributes.contains(attribute)) {
@@ -85,8 +88,9 @@ Result<S3Credentials> CheckS3Credentials(const StringMap& attributes, const Stri
                            ": must be secret, driver or pod");
   }
   if (HasKeys(secrets)) {
-    return Refused(mode, "the node publish secret holds S3 keys, which would not be used: "
-                         "drop them, or use credentials \"secret\"");
+    return Refused(mode,
+                   "the node publish secret holds S3 keys, which would not be used: "
+                   "drop them, or use credentials \"secret\"");
   }
   if (mode == "driver") {
     if (role || attributes.contains("tokenAudience")) {
@@ -118,7 +122,8 @@ Result<S3Credentials> CheckS3Credentials(const StringMap& attributes, const Stri
 
 std::vector<std::string> CredentialArgs(const VolumeSpec& spec, const std::string& token_file) {
   const auto mode = spec.attributes.find("credentials");
-  if (mode == spec.attributes.end() || mode->second != "pod" || !spec.attributes.contains("roleArn"))
+  if (mode == spec.attributes.end() || mode->second != "pod" ||
+      !spec.attributes.contains("roleArn"))
     return {};  // CheckS3Credentials refuses a pod volume without a role
   std::vector<std::string> args{"--s3-role-arn", spec.attributes.at("roleArn"),
                                 "--s3-web-identity-token-file", token_file};
@@ -136,7 +141,8 @@ Status WritePodToken(const VolumeSpec& spec, const std::string& volume_dir,
   const std::string path = PodTokenFile(volume_dir);
   const std::string temporary = path + ".new";
   ::unlink(temporary.c_str());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
   if (fd < 0) return Internal("pod token file " + Quoted(temporary) + ": " + std::strerror(errno));
   bool ok = ::fchown(fd, owner.first, owner.second) == 0;
   size_t done = 0;

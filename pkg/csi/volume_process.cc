@@ -65,7 +65,8 @@ UniqueFd TakeFd(int pidfd, int number) {
 }
 
 bool SameFile(int a, int b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }
@@ -173,8 +174,7 @@ Status VolumeProcess::Start() {
   // The resume state: a memory file kept here, so that a successor finds
   // it when this child dies (docs/resume.md).
   state_.reset(::memfd_create("freshfs-state", MFD_CLOEXEC));
-  if (!state_.valid())
-    return fail(Internal(std::string("memfd_create: ") + std::strerror(errno)));
+  if (!state_.valid()) return fail(Internal(std::string("memfd_create: ") + std::strerror(errno)));
   if (s3_ && ::fchown(state_.get(), settings_.s3_user.first, settings_.s3_user.second) != 0)
     return fail(Internal(std::string("fchown of the resume state: ") + std::strerror(errno)));
   Status spawned = SpawnChild(fuse->get(), staging, cache, log, {});
@@ -184,8 +184,9 @@ Status VolumeProcess::Start() {
   }
   fuse_ = std::move(*fuse);
   spdlog::info("volume {} mounted at {} (freshfs-mount pid {}{})", spec_.volume_id, target, pid_,
-               settings_.cgroups.enabled() ? ", cgroup " + settings_.cgroups.parent() + "/" + cgroup_
-                                           : std::string());
+               settings_.cgroups.enabled()
+                   ? ", cgroup " + settings_.cgroups.parent() + "/" + cgroup_
+                   : std::string());
   return Status::Ok();
 }
 
@@ -205,7 +206,7 @@ Status VolumeProcess::Resume() {
 Status VolumeProcess::Upgrade() {
   if (!control_.valid() || !fuse_.valid() || !state_.valid())
     return Internal("volume " + spec_.volume_id + ": its freshfs-mount (pid " +
-                              std::to_string(pid_) + ") has no control socket to hand over on");
+                    std::to_string(pid_) + ") has no control socket to hand over on");
   const pid_t old_pid = pid_;
   UniqueFd old_pidfd = std::move(pidfd_);
   const bool old_own = own_child_;
@@ -248,7 +249,8 @@ static UniqueFd ControlListener() {
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (!sock.valid() || ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(sa_family_t)) != 0 ||
+  if (!sock.valid() ||
+      ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(sa_family_t)) != 0 ||
       ::listen(sock.get(), 4) != 0)
     return {};
   return sock;
@@ -269,7 +271,8 @@ Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std
   }
 
   SpawnPlan plan;
-  plan.argv = MountArgs(settings_.mount_binary, spec_, VolumeDirs{staging, cache, PodTokenFile(state_dir_)});
+  plan.argv = MountArgs(settings_.mount_binary, spec_,
+                        VolumeDirs{staging, cache, PodTokenFile(state_dir_)});
   // Before SOURCE and MOUNTPOINT, the last two.
   extra.insert(extra.begin(), {"--state-fd", std::to_string(kStateFd)});
   if (control_.valid()) extra.insert(extra.begin(), {"--control-fd", std::to_string(kControlFd)});
@@ -296,8 +299,9 @@ Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std
   }
   const std::streamoff log_start = FileSize(log);
   auto pid = Spawn(plan);
-  if (!pid) return Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
-                            pid.error().message);
+  if (!pid)
+    return Internal("starting freshfs-mount for volume " + spec_.volume_id + ": " +
+                    pid.error().message);
   ready_write.reset();
   credentials.reset();
   auto port = AwaitReady(ready_read.get(), settings_.ready_timeout);
@@ -305,7 +309,8 @@ Status VolumeProcess::SpawnChild(int fuse, const std::string& staging, const std
     ::kill(*pid, SIGKILL);
     ::waitpid(*pid, nullptr, 0);
     std::string why = port.error().message;
-    if (const std::string last = LastLine(log, log_start); !last.empty() && why.find(last) == std::string::npos)
+    if (const std::string last = LastLine(log, log_start);
+        !last.empty() && why.find(last) == std::string::npos)
       why += " (last log line: " + last + ")";
     return Error{port.error().code,
                  "freshfs-mount for volume " + spec_.volume_id + " failed: " + why};
@@ -338,8 +343,10 @@ Status VolumeProcess::Adopt(pid_t pid, uint64_t start_time, int port) {
     if (Status s = OpenSource(); !s.ok()) return s;
     if (!served.valid() || !SameFile(served.get(), source_.get())) {
       source_.reset();
-      return PermissionDenied("volume " + spec_.volume_id + ": the directory its freshfs-mount "
-                              "serves is not what " + spec_.attributes.at("source") + " is now");
+      return PermissionDenied("volume " + spec_.volume_id +
+                              ": the directory its freshfs-mount "
+                              "serves is not what " +
+                              spec_.attributes.at("source") + " is now");
     }
   }
   // Its resume state (none from a freshfs-csi before resume existed: that

@@ -64,9 +64,7 @@ Result<VolumeStateStore> VolumeStateStore::Open(const std::string& dir) {
   return VolumeStateStore(volumes);
 }
 
-std::string VolumeStateStore::Key(const std::string& target) const {
-  return s3::Sha256Hex(target);
-}
+std::string VolumeStateStore::Key(const std::string& target) const { return s3::Sha256Hex(target); }
 
 std::string VolumeStateStore::StateFile(const std::string& target) const {
   return volumes_ + "/" + Key(target) + ".json";
@@ -112,7 +110,8 @@ std::vector<VolumeState> VolumeStateStore::LoadAll() const {
       old_dir.replace_extension(".d");
       fs::rename(old_dir, VolumeDir(state.spec.target_path), ec);
       fs::rename(entry.path(), path, ec);
-      if (ec) spdlog::warn("renaming state {} to {}: {}", entry.path().string(), path, ec.message());
+      if (ec)
+        spdlog::warn("renaming state {} to {}: {}", entry.path().string(), path, ec.message());
     }
     states.push_back(std::move(state));
   }

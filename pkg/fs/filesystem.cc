@@ -15,8 +15,7 @@ namespace {
 
 // Names the kernel sends are single components; anything else is refused.
 bool ValidName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." &&
-         name.find('/') == std::string_view::npos;
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
 }
 
 // Files with several links are matched by the source's inode number, so all
@@ -26,9 +25,7 @@ ino_t IdentityOf(const struct stat& st) {
   return st.st_ino ^ (ino_t(st.st_dev) << 40);  // a source may span filesystems
 }
 
-bool Writes(int flags) {
-  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-}
+bool Writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC); }
 
 }  // namespace
 
@@ -74,8 +71,7 @@ Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view 
 fuse_ino_t FileSystem::Enter(fuse_ino_t parent, std::string_view name, const std::string& path,
                              const struct stat& st) {
   // Lookup count +1: the caller replies with this entry.
-  fuse_ino_t ino =
-      inodes_.Lookup(parent, name, st.st_mode, IdentityOf(st), store::VersionOf(st));
+  fuse_ino_t ino = inodes_.Lookup(parent, name, st.st_mode, IdentityOf(st), store::VersionOf(st));
   if (ino != 0 && observer_) observer_->ServedState(path, st);
   return ino;
 }
@@ -201,8 +197,8 @@ Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode
   return EnterNew(parent, name, *path);
 }
 
-Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent,
-                                  std::string_view name, const store::Caller& caller) {
+Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent, std::string_view name,
+                                  const store::Caller& caller) {
   if (settings_.read_only) return Errno{EROFS};
   auto path = ChildPathOf(parent, name);
   if (!path) return Errno{path.error()};
@@ -212,8 +208,7 @@ Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent,
   return EnterNew(parent, name, *path);
 }
 
-Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent,
-                               std::string_view new_name) {
+Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent, std::string_view new_name) {
   if (settings_.read_only) return Errno{EROFS};
   auto existing = PathOf(ino);
   if (!existing) return Errno{existing.error()};
@@ -254,8 +249,7 @@ Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
 }
 
 Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
-                          std::string_view new_name, unsigned flags,
-                          const store::Caller& caller) {
+                          std::string_view new_name, unsigned flags, const store::Caller& caller) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
     return Status::FromErrno(EINVAL);
   if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
@@ -415,8 +409,7 @@ FileSystem::OwnWrite::~OwnWrite() {
   fs_.observer_->EndOwnChange(*path_, st ? &*st : nullptr);
 }
 
-Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size,
-                                        off_t offset) {
+Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size, off_t offset) {
   std::shared_ptr<store::FileHandle> handle;
   {
     std::lock_guard lock(unopened_mu_);

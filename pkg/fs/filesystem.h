@@ -36,10 +36,10 @@ namespace freshfs::fs {
 // What the mount reports and allows, independent of how the kernel caches.
 struct FsSettings {
   bool read_only = false;
-  std::optional<uid_t> uid;        // reported owner of every entry
-  std::optional<gid_t> gid;        // reported group of every entry
-  std::optional<mode_t> file_mode; // permission bits reported for non-directories
-  std::optional<mode_t> dir_mode;  // permission bits reported for directories
+  std::optional<uid_t> uid;         // reported owner of every entry
+  std::optional<gid_t> gid;         // reported group of every entry
+  std::optional<mode_t> file_mode;  // permission bits reported for non-directories
+  std::optional<mode_t> dir_mode;   // permission bits reported for directories
   // Check the entry against the source on every open (close-to-open).
   bool revalidate_on_open = false;
 };

@@ -81,9 +81,7 @@ class CachedReply {
   InvalidationLog::Ticket ticket_;
 };
 
-DirHandle* DirOf(fuse_req_t req, const fuse_file_info* fi) {
-  return Fs(req).handles().Dir(fi->fh);
-}
+DirHandle* DirOf(fuse_req_t req, const fuse_file_info* fi) { return Fs(req).handles().Dir(fi->fh); }
 
 // Who sent the request. The umask is only sent with mknod, mkdir and create
 // (0 otherwise), unapplied when the kernel granted FUSE_CAP_DONT_MASK.
@@ -172,8 +170,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   ReplyAttr(req, Fs(req).GetAttr(ino, use.handle()));
 }
 
-void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-               fuse_file_info* fi) {
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   Timed timed(req, Op::kSetattr);
   store::AttrChange change;
   if (to_set & FUSE_SET_ATTR_MODE) change.mode = attr->st_mode;
@@ -283,8 +280,8 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   store::FileHandle* fh = use.handle();
   std::vector<char> data(size);
   // Without a handle no open was sent (FUSE_CAP_NO_OPEN_SUPPORT).
-  auto r = fh ? fh->Read(data.data(), size, off)
-              : Fs(req).ReadUnopened(ino, data.data(), size, off);
+  auto r =
+      fh ? fh->Read(data.data(), size, off) : Fs(req).ReadUnopened(ino, data.data(), size, off);
   if (!r) return (void)fuse_reply_err(req, r.error());
   fuse_reply_buf(req, data.data(), *r);
   cached.Done();
@@ -420,8 +417,8 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
     size_t need;
     if (plus) {
       fuse_entry_param e = EntryParam(req, item.entry);
-      need = fuse_add_direntry_plus(req, buf.data() + used, left, name.c_str(), &e,
-                                    item.next_offset);
+      need =
+          fuse_add_direntry_plus(req, buf.data() + used, left, name.c_str(), &e, item.next_offset);
     } else {
       need = fuse_add_direntry(req, buf.data() + used, left, name.c_str(), &item.entry.attr,
                                item.next_offset);
@@ -468,8 +465,8 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
   fuse_reply_statfs(req, &*r);
 }
 
-void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
-                size_t size, int flags) {
+void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags) {
   Timed timed(req, Op::kXattr);
   ReplyStatus(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags));
 }

@@ -29,8 +29,8 @@ uint64_t HandleTable::AddLocked(void* ptr, const SavedHandle& saved) {
 
 uint64_t HandleTable::AddFile(OpenFile* file, uint64_t ino, int flags, bool direct_io) {
   std::unique_lock lock(mu_);
-  return AddLocked(file, SavedHandle{.dir = false, .ino = ino, .flags = flags,
-                                     .direct_io = direct_io});
+  return AddLocked(file,
+                   SavedHandle{.dir = false, .ino = ino, .flags = flags, .direct_io = direct_io});
 }
 
 uint64_t HandleTable::AddDir(DirHandle* dir, uint64_t ino) {

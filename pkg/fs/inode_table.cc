@@ -9,7 +9,8 @@
 namespace freshfs::fs {
 
 size_t InodeTable::ChildKeyHash::operator()(const ChildKey& k) const noexcept {
-  return std::hash<std::string_view>{}(k.name) ^ (std::hash<fuse_ino_t>{}(k.parent) * 0x9e3779b97f4a7c15ULL);
+  return std::hash<std::string_view>{}(k.name) ^
+         (std::hash<fuse_ino_t>{}(k.parent) * 0x9e3779b97f4a7c15ULL);
 }
 
 InodeTable::InodeTable() {
@@ -140,13 +141,13 @@ void InodeTable::RemoveLinkLocked(Node* node, fuse_ino_t parent, std::string_vie
   }
 }
 
-fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
-                              ino_t identity, uint64_t version) {
+fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t type, ino_t identity,
+                              uint64_t version) {
   std::lock_guard lock(mu_);
   if (!FindLocked(parent)) return 0;
   type &= S_IFMT;
-  JournalLocked(RecordWriter(StateOp::kLookup).U64(parent).Str(name).U32(type).U64(identity)
-                    .U64(version));
+  JournalLocked(
+      RecordWriter(StateOp::kLookup).U64(parent).Str(name).U32(type).U64(identity).U64(version));
   auto same_version = [version](const Node* node) {
     return version == 0 || node->version == 0 || node->version == version;
   };
@@ -163,8 +164,7 @@ fuse_ino_t InodeTable::Lookup(fuse_ino_t parent, std::string_view name, mode_t t
   }
   if (identity != 0 && type != S_IFDIR) {
     auto same = identities_.find(identity);
-    if (same != identities_.end() && same->second->type == type &&
-        same_version(same->second)) {
+    if (same != identities_.end() && same->second->type == type && same_version(same->second)) {
       // Another name of a file the kernel already knows: share the inode.
       Node* node = same->second;
       AttachLocked(node, parent, name);
@@ -272,7 +272,7 @@ std::vector<InodeTable::Held> InodeTable::HeldNodes() const {
 }
 
 std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n,
-                                                                         uint64_t seed) const {
+                                                                        uint64_t seed) const {
   std::vector<std::pair<fuse_ino_t, std::string>> picked;
   std::mt19937_64 rng(seed);
   std::lock_guard lock(mu_);
@@ -290,8 +290,7 @@ std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::SampleFiles(size_t n
   return picked;
 }
 
-std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent,
-                                                 std::string_view name) const {
+std::optional<std::string> InodeTable::ChildPath(fuse_ino_t parent, std::string_view name) const {
   std::lock_guard lock(mu_);
   const Node* node = FindLocked(parent);
   std::string path;
@@ -358,15 +357,19 @@ std::optional<std::string> InodeTable::FormerPath(fuse_ino_t ino) const {
   return path;
 }
 
-void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name,
-                        fuse_ino_t to_parent, std::string_view to_name, bool exchange) {
+void InodeTable::Rename(fuse_ino_t from_parent, std::string_view from_name, fuse_ino_t to_parent,
+                        std::string_view to_name, bool exchange) {
   std::lock_guard lock(mu_);
   Node* from = ChildLocked(from_parent, from_name);
   Node* to = ChildLocked(to_parent, to_name);
   if (from && from == to && !exchange) return;  // two names of one file: rename(2) does nothing
   if (!from && !to) return;
-  JournalLocked(RecordWriter(StateOp::kRename).U64(from_parent).Str(from_name).U64(to_parent)
-                    .Str(to_name).U8(exchange));
+  JournalLocked(RecordWriter(StateOp::kRename)
+                    .U64(from_parent)
+                    .Str(from_name)
+                    .U64(to_parent)
+                    .Str(to_name)
+                    .U8(exchange));
   // Copy the names first: they may point into the links we are about to move.
   std::string from_copy(from_name), to_copy(to_name);
   if (to) RemoveLinkLocked(to, to_parent, to_copy);
@@ -441,8 +444,15 @@ void InodeTable::WriteSnapshotLocked(const StateJournal::Sink& sink) const {
     const ino_t identity = IdentityOf(node);
     auto same = identities_.find(identity);
     const bool mapped = same != identities_.end() && same->second == node;
-    w.U64(ino).U64(node->parent).U32(node->type).U64(node->nlookup).U64(identity)
-        .U8(mapped).U64(node->version).U8(node->confirmed).Str(node->name);
+    w.U64(ino)
+        .U64(node->parent)
+        .U32(node->type)
+        .U64(node->nlookup)
+        .U64(identity)
+        .U8(mapped)
+        .U64(node->version)
+        .U8(node->confirmed)
+        .Str(node->name);
     const std::list<Link>* more = MoreOf(node);
     w.U32(more ? uint32_t(more->size()) : 0);
     if (more)

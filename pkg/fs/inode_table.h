@@ -73,13 +73,12 @@ class InodeTable {
   // any): a node at that name with another version is detached and a new
   // one made, as for another type.
   // Returns 0 if `parent` is unknown (a caller bug or a forgotten parent).
-  fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type,
-                    ino_t identity = 0, uint64_t version = 0);
+  fuse_ino_t Lookup(fuse_ino_t parent, std::string_view name, mode_t type, ino_t identity = 0,
+                    uint64_t version = 0);
 
   // A hard link made through the mount: (parent, name) becomes another name
   // of `ino`, whose count is raised by one. Returns 0 if either is unknown.
-  fuse_ino_t AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_view name,
-                     ino_t identity);
+  fuse_ino_t AddLink(fuse_ino_t ino, fuse_ino_t parent, std::string_view name, ino_t identity);
 
   // Lowers the count by `n`; drops the node at zero. The root is never dropped.
   void Forget(fuse_ino_t ino, uint64_t n);
@@ -174,15 +173,15 @@ class InodeTable {
     fuse_ino_t ino = 0;
     fuse_ino_t parent = 0;  // first link; 0 when detached (and for the root)
     uint64_t nlookup = 0;
-    uint64_t version = 0;   // see "Versions" above
+    uint64_t version = 0;  // see "Versions" above
     SmallString name;
-    uint32_t type = 0;      // S_IFMT bits
+    uint32_t type = 0;  // S_IFMT bits
     bool confirmed = false;
-    bool extra = false;     // has an entry in extras_
+    bool extra = false;  // has an entry in extras_
   };
   struct Extra {
-    ino_t identity = 0;     // set while in identities_
-    std::list<Link> more;   // further hard links; a list: the names stay put
+    ino_t identity = 0;    // set while in identities_
+    std::list<Link> more;  // further hard links; a list: the names stay put
   };
   struct ChildKey {
     fuse_ino_t parent;
@@ -204,7 +203,9 @@ class InodeTable {
     static ChildKey Key(const ChildKey& k) { return k; }
     static ChildKey Key(const Node* n) { return {n->parent, n->name}; }
     template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept { return Key(a) == Key(b); }
+    bool operator()(const A& a, const B& b) const noexcept {
+      return Key(a) == Key(b);
+    }
   };
   // The nodes, keyed by their number.
   struct InoHash {
@@ -217,7 +218,9 @@ class InodeTable {
     static fuse_ino_t Key(fuse_ino_t ino) { return ino; }
     static fuse_ino_t Key(const Node* n) { return n->ino; }
     template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept { return Key(a) == Key(b); }
+    bool operator()(const A& a, const B& b) const noexcept {
+      return Key(a) == Key(b);
+    }
   };
 
   // The node at (parent, name) by any of its links, or null.
@@ -249,8 +252,8 @@ class InodeTable {
   // Further links (hard links, rare), keys pointing into Extra::more.
   std::unordered_map<ChildKey, Node*, ChildKeyHash> more_links_;
   absl::flat_hash_map<fuse_ino_t, Extra> extras_;  // rare, see Node
-  std::unordered_map<ino_t, Node*> identities_;  // source inode -> node, multi-link files
-  std::unordered_map<fuse_ino_t, Link> retired_;  // see Retire()
+  std::unordered_map<ino_t, Node*> identities_;    // source inode -> node, multi-link files
+  std::unordered_map<fuse_ino_t, Link> retired_;   // see Retire()
   StateJournal* journal_ = nullptr;
 };
 

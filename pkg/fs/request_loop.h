@@ -69,11 +69,11 @@ class RequestLoop {
 
   std::mutex mu_;
   std::condition_variable all_done_;
-  std::list<Worker> workers_;        // started by this Run (joined by it)
+  std::list<Worker> workers_;  // started by this Run (joined by it)
   unsigned running_ = 0;
-  std::atomic<unsigned> idle_{0};    // workers waiting in read(2)
+  std::atomic<unsigned> idle_{0};  // workers waiting in read(2)
   std::atomic<bool> stop_{false};
-  bool ended_ = false;               // the connection is gone
+  bool ended_ = false;  // the connection is gone
   int error_ = 0;
 };
 

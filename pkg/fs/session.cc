@@ -69,14 +69,13 @@ void UnmountTakenOver(int fd, const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx,
-                                                const SessionSettings& settings,
+std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx, const SessionSettings& settings,
                                                 std::string* error) {
   fuse_set_log_func(FuseLog);
   // The kernel checks permissions against the attributes we report (the
   // daemon itself usually runs as root and would otherwise allow anything).
-  std::string opts = "fsname=" + EscapeOption(settings.fsname) +
-                     ",subtype=freshfs,default_permissions";
+  std::string opts =
+      "fsname=" + EscapeOption(settings.fsname) + ",subtype=freshfs,default_permissions";
   if (settings.allow_other) opts += ",allow_other";
   if (settings.read_only) opts += ",ro";
   std::vector<std::string> argv_storage = {"freshfs-mount", "-o", opts};

@@ -30,7 +30,7 @@ struct SessionSettings {
   std::string fsname;      // shown in /proc/mounts, e.g. the source
   bool allow_other = false;
   bool read_only = false;
-  bool debug = false;      // libfuse's request log on stderr
+  bool debug = false;  // libfuse's request log on stderr
   unsigned max_threads = 16;
   // A predecessor's INIT, replayed instead of waiting for one (the
   // mountpoint is then /dev/fd/N, the connection's descriptor).

@@ -33,8 +33,7 @@ struct StateJournal::Header {
   uint32_t usable;  // 0 once an append did not fit
   uint32_t init_len;
   uint64_t want;
-  uint32_t max_write, max_readahead, max_background, congestion_threshold, time_gran,
-      proto_minor;
+  uint32_t max_write, max_readahead, max_background, congestion_threshold, time_gran, proto_minor;
   uint32_t owner_len;
   char owner[1024];
   char init[1024];
@@ -82,7 +81,7 @@ std::unique_ptr<StateJournal> StateJournal::Create(UniqueFd fd, std::string_view
 
 std::unique_ptr<StateJournal> StateJournal::Open(UniqueFd fd, std::string_view owner,
                                                  std::string* error) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     *error = std::string("cannot read the state file: ") + std::strerror(errno);
     return nullptr;
@@ -184,8 +183,9 @@ void StateJournal::Append(std::string_view record) {
   if (held_ || !h->usable) return;
   if (!AppendAt(Segment(__atomic_load_n(&h->active, __ATOMIC_RELAXED)), &used_, record)) {
     h->usable = 0;
-    spdlog::error("resume state: the journal is full; this volume cannot be resumed by a "
-                  "successor until the next compaction");
+    spdlog::error(
+        "resume state: the journal is full; this volume cannot be resumed by a "
+        "successor until the next compaction");
   }
 }
 
@@ -225,8 +225,8 @@ void StateJournal::ForEach(const std::function<void(std::string_view record)>& f
   const char* segment = Segment(__atomic_load_n(&h->active, __ATOMIC_ACQUIRE));
   size_t at = 0;
   while (at + 8 <= h->segment_size) {
-    uint32_t total = __atomic_load_n(reinterpret_cast<const uint32_t*>(segment + at),
-                                     __ATOMIC_ACQUIRE);
+    uint32_t total =
+        __atomic_load_n(reinterpret_cast<const uint32_t*>(segment + at), __ATOMIC_ACQUIRE);
     if (total == 0) break;
     uint32_t payload = 0;
     std::memcpy(&payload, segment + at + 4, sizeof payload);

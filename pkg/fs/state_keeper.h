@@ -26,10 +26,10 @@ namespace freshfs::fs {
 
 struct RestoreReport {
   size_t records = 0;
-  size_t inodes = 0;   // nodes the kernel holds, the root aside
-  size_t files = 0;    // open files restored
-  size_t dirs = 0;     // open directories restored
-  size_t lost = 0;     // open files that fail with EIO from now on
+  size_t inodes = 0;  // nodes the kernel holds, the root aside
+  size_t files = 0;   // open files restored
+  size_t dirs = 0;    // open directories restored
+  size_t lost = 0;    // open files that fail with EIO from now on
 };
 
 class StateKeeper {

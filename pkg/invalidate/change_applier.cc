@@ -14,8 +14,8 @@ std::string_view NameOf(std::string_view path) {
 
 }  // namespace
 
-void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino,
-                           std::string name, Clock::time_point detected) {
+void ChangeApplier::Notify(InvalType type, fuse_ino_t parent, fuse_ino_t ino, std::string name,
+                           Clock::time_point detected) {
   Notification n;
   n.type = type;
   n.parent = parent;
@@ -94,8 +94,7 @@ void ChangeApplier::CollapseNamesIntoEpoch(Clock::time_point detected) {
   batch_.insert(batch_.begin(), std::move(epoch));
 }
 
-void ChangeApplier::Apply(const std::vector<watch::Change>& changes,
-                          Clock::time_point detected) {
+void ChangeApplier::Apply(const std::vector<watch::Change>& changes, Clock::time_point detected) {
   std::lock_guard lock(apply_mu_);
   batch_.clear();
   batch_keys_.clear();

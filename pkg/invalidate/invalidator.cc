@@ -74,7 +74,8 @@ void Invalidator::Enqueue(Notification n) {
       if (n.type == InvalType::kStore) {
         // Pending content is outdated: the newest wins.
         for (auto& [seq, queued] : queue_)
-          if (queued.type == InvalType::kStore && queued.ino == n.ino) queued.data = std::move(n.data);
+          if (queued.type == InvalType::kStore && queued.ino == n.ino)
+            queued.data = std::move(n.data);
       }
       return;
     }
@@ -86,8 +87,7 @@ void Invalidator::Enqueue(Notification n) {
 bool Invalidator::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   uint64_t target = next_seq_ - 1;
-  return done_.wait_for(lock, timeout,
-                        [&] { return stopping_ || done_seq_.load() >= target; }) &&
+  return done_.wait_for(lock, timeout, [&] { return stopping_ || done_seq_.load() >= target; }) &&
          !stopping_;
 }
 
@@ -116,8 +116,6 @@ int FuseNotifier::SendBare(int32_t code, unsigned since_minor) {
 int FuseNotifier::IncrementEpoch() { return SendBare(8 /* FUSE_NOTIFY_INC_EPOCH */, 44); }
 
 int FuseNotifier::Resend() { return SendBare(7 /* FUSE_NOTIFY_RESEND */, 40); }
-
-
 
 size_t Invalidator::pending() const {
   std::lock_guard lock(mu_);
@@ -186,14 +184,16 @@ void Invalidator::Send(const Notification& n) {
   } else if (rc == -ENOSYS) {
     result = InvalResult::kUnsupported;
     if (!unsupported_.exchange(true)) {
-      spdlog::warn("the kernel does not support cache notifications; falling back to short "
-                   "cache timeouts");
+      spdlog::warn(
+          "the kernel does not support cache notifications; falling back to short "
+          "cache timeouts");
       if (on_unsupported_) on_unsupported_();
     }
   } else if (rc != 0) {
     result = InvalResult::kError;
     spdlog::debug("kernel notification {} for ino {} parent {} name {} failed: {}",
-                  metrics::InvalTypeName(type), n.ino, n.parent, Quoted(n.name), std::strerror(-rc));
+                  metrics::InvalTypeName(type), n.ino, n.parent, Quoted(n.name),
+                  std::strerror(-rc));
   }
   if (metrics_) {
     metrics_->Invalidation(type, result);

@@ -39,11 +39,16 @@ std::string LabelKey(const std::vector<ClientMetric::Label>& labels, std::string
 
 const char* TypeName(MetricType type) {
   switch (type) {
-    case MetricType::Counter: return "counter";
-    case MetricType::Gauge: return "gauge";
-    case MetricType::Summary: return "summary";
-    case MetricType::Histogram: return "histogram";
-    case MetricType::Untyped: return "untyped";
+    case MetricType::Counter:
+      return "counter";
+    case MetricType::Gauge:
+      return "gauge";
+    case MetricType::Summary:
+      return "summary";
+    case MetricType::Histogram:
+      return "histogram";
+    case MetricType::Untyped:
+      return "untyped";
   }
   return "unknown";
 }
@@ -96,7 +101,6 @@ std::string DoubleKey(double v) {
   std::memcpy(&bits, &v, sizeof bits);
   return std::to_string(bits);
 }
-
 
 std::optional<MetricType> ParseType(std::string_view s) {
   if (s == "counter") return MetricType::Counter;
@@ -223,7 +227,8 @@ class Parser {
     std::string_view type_name = Token(line, &pos);
     SkipBlanks(line, &pos);
     auto type = ParseType(type_name);
-    if (!type || pos != line.size()) return Fail("unknown metric type in TYPE line of " + std::string(name));
+    if (!type || pos != line.size())
+      return Fail("unknown metric type in TYPE line of " + std::string(name));
     f->has_type = true;
     f->family.type = *type;
     return true;
@@ -253,7 +258,8 @@ class Parser {
       while (*pos < line.size() && IsLabelNameChar(line[*pos])) ++*pos;
       std::string name(line.substr(begin, *pos - begin));
       SkipBlanks(line, pos);
-      if (*pos >= line.size() || line[*pos] != '=') return Fail("expected '=' after label name " + name);
+      if (*pos >= line.size() || line[*pos] != '=')
+        return Fail("expected '=' after label name " + name);
       ++*pos;
       SkipBlanks(line, pos);
       if (*pos >= line.size() || line[*pos] != '"') {
@@ -313,7 +319,8 @@ class Parser {
         return Fail("invalid timestamp for " + std::string(name));
       }
       SkipBlanks(line, &pos);
-      if (pos < line.size()) return Fail("unexpected text after the sample of " + std::string(name));
+      if (pos < line.size())
+        return Fail("unexpected text after the sample of " + std::string(name));
     }
     return AddSample(name, std::move(labels), value);
   }
@@ -390,7 +397,8 @@ class Parser {
     std::string key = LabelKey(labels);
     std::string sample_key = std::to_string(int(part)) + "|" + key;
     if (with_special) sample_key += "|" + DoubleKey(bound);
-    if (!f->samples.insert(sample_key).second) return Fail("duplicate series of " + std::string(name));
+    if (!f->samples.insert(sample_key).second)
+      return Fail("duplicate series of " + std::string(name));
 
     auto [it, created] = f->groups.try_emplace(key, f->family.metric.size());
     if (created) {
@@ -427,8 +435,9 @@ class Parser {
       if (f.family.type != MetricType::Histogram) continue;
       for (size_t i = 0; i < f.family.metric.size(); ++i) {
         auto& h = f.family.metric[i].histogram;
-        std::stable_sort(h.bucket.begin(), h.bucket.end(),
-                         [](const auto& a, const auto& b) { return a.upper_bound < b.upper_bound; });
+        std::stable_sort(h.bucket.begin(), h.bucket.end(), [](const auto& a, const auto& b) {
+          return a.upper_bound < b.upper_bound;
+        });
         if (!f.has_count[i] && !h.bucket.empty() && std::isinf(h.bucket.back().upper_bound)) {
           h.sample_count = h.bucket.back().cumulative_count;
         }

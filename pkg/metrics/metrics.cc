@@ -10,24 +10,24 @@ namespace freshfs::metrics {
 
 const char* FuseOpName(FuseOp op) {
   static const char* const kNames[] = {
-      "lookup", "forget", "getattr", "setattr", "readlink", "mknod", "mkdir", "symlink",
-      "link", "unlink", "rmdir", "rename", "open", "create", "read", "write", "flush",
-      "release", "fsync", "fallocate", "lseek", "opendir", "readdir", "readdirplus",
-      "releasedir", "statfs", "xattr"};
+      "lookup",  "forget",  "getattr",     "setattr",    "readlink", "mknod",     "mkdir",
+      "symlink", "link",    "unlink",      "rmdir",      "rename",   "open",      "create",
+      "read",    "write",   "flush",       "release",    "fsync",    "fallocate", "lseek",
+      "opendir", "readdir", "readdirplus", "releasedir", "statfs",   "xattr"};
   static_assert(std::size(kNames) == size_t(FuseOp::kCount));
   return kNames[size_t(op)];
 }
 
 const char* StoreOpName(StoreOp op) {
   static const char* const kNames[] = {
-      "stat",   "list",   "readlink", "statfs", "open",    "create", "mkdir", "mknod", "symlink",
-      "link",   "unlink", "rmdir",    "rename", "setattr", "xattr",  "read",  "write", "fsync"};
+      "stat", "list",   "readlink", "statfs", "open",    "create", "mkdir", "mknod", "symlink",
+      "link", "unlink", "rmdir",    "rename", "setattr", "xattr",  "read",  "write", "fsync"};
   static_assert(std::size(kNames) == size_t(StoreOp::kCount));
   return kNames[size_t(op)];
 }
 
 const char* ChangeKindName(ChangeKind kind) {
-  static const char* const kNames[] = {"created", "modified", "attributes",
+  static const char* const kNames[] = {"created", "modified",     "attributes",
                                        "deleted", "type_changed", "renamed"};
   static_assert(std::size(kNames) == size_t(ChangeKind::kCount));
   return kNames[size_t(kind)];
@@ -109,13 +109,13 @@ namespace {
 
 // Sub-millisecond FUSE operations up to multi-second store round trips.
 prometheus::Histogram::BucketBoundaries RequestBuckets() {
-  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-          0.25,    0.5,    1,       2.5,    5,     10};
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
 }
 // Change detection and sync: milliseconds (inotify) to minutes (slow polls).
 prometheus::Histogram::BucketBoundaries FreshnessBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-          2.5,   5,      10,    20,   30,    60,   120, 300, 600};
+          2.5,   5,      10,    20,   30,    60,   120, 300,  600};
 }
 
 }  // namespace
@@ -167,8 +167,9 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
 
   auto& store_requests = prometheus::BuildCounter()
                              .Name("freshfs_store_requests_total")
-                             .Help("Requests to the source (syscalls for a directory source), "
-                                   "by operation and result")
+                             .Help(
+                                 "Requests to the source (syscalls for a directory source), "
+                                 "by operation and result")
                              .Labels(constant)
                              .Register(*registry_);
   static const char* const kResults[] = {"ok", "not_found", "error"};
@@ -178,8 +179,9 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
           &store_requests.Add({{"op", StoreOpName(StoreOp(o))}, {"result", kResults[r]}});
   auto& store_durations = prometheus::BuildHistogram()
                               .Name("freshfs_store_request_duration_seconds")
-                              .Help("Time a request to the source took (S3: with its retries), "
-                                    "by operation")
+                              .Help(
+                                  "Time a request to the source took (S3: with its retries), "
+                                  "by operation")
                               .Labels(constant)
                               .Register(*registry_);
   for (size_t o = 0; o < size_t(StoreOp::kCount); ++o)
@@ -194,23 +196,26 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
 
   s3_requests_ = &prometheus::BuildCounter()
                       .Name("freshfs_s3_requests_total")
-                      .Help("HTTP requests sent to S3 (retries included), by operation and "
-                            "outcome (ok, an HTTP status, or network)")
+                      .Help(
+                          "HTTP requests sent to S3 (retries included), by operation and "
+                          "outcome (ok, an HTTP status, or network)")
                       .Labels(constant)
                       .Register(*registry_);
   s3_skipped_keys_ = &prometheus::BuildGauge()
                           .Name("freshfs_s3_skipped_keys")
-                          .Help("S3 keys under the volume's prefix that cannot be shown as "
-                                "paths (invalid names, or both object and directory)")
+                          .Help(
+                              "S3 keys under the volume's prefix that cannot be shown as "
+                              "paths (invalid names, or both object and directory)")
                           .Labels(constant)
                           .Register(*registry_)
                           .Add({});
   s3_credential_refreshes_ = &prometheus::BuildCounter()
-                                 .Name("freshfs_s3_credential_refreshes_total")
-                                 .Help("Fetches of temporary S3 credentials before they "
-                                       "expire or after S3 refused them, by result (ok, error)")
-                                 .Labels(constant)
-                                 .Register(*registry_);
+                                  .Name("freshfs_s3_credential_refreshes_total")
+                                  .Help(
+                                      "Fetches of temporary S3 credentials before they "
+                                      "expire or after S3 refused them, by result (ok, error)")
+                                  .Labels(constant)
+                                  .Register(*registry_);
   events_ = &prometheus::BuildCounter()
                  .Name("freshfs_events_received_total")
                  .Help("Change events pushed by the store (--events-address), by result")
@@ -223,8 +228,9 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                   .Register(*registry_);
   event_queue_overflows_ = &prometheus::BuildCounter()
                                 .Name("freshfs_events_queue_overflows_total")
-                                .Help("Times more paths awaited a rescan than the queue holds: "
-                                      "they were dropped for one full sync")
+                                .Help(
+                                    "Times more paths awaited a rescan than the queue holds: "
+                                    "they were dropped for one full sync")
                                 .Labels(constant)
                                 .Register(*registry_);
 
@@ -241,15 +247,17 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                .Register(*registry_)
                                .Add({}, FreshnessBuckets());
   auto& sync_duration = prometheus::BuildHistogram()
-                           .Name("freshfs_sync_duration_seconds")
-                           .Help("Duration of syncs of the source (kind: full, or cached: "
-                                 "only the directories the kernel holds)")
-                           .Labels(constant)
-                           .Register(*registry_);
+                            .Name("freshfs_sync_duration_seconds")
+                            .Help(
+                                "Duration of syncs of the source (kind: full, or cached: "
+                                "only the directories the kernel holds)")
+                            .Labels(constant)
+                            .Register(*registry_);
   auto& syncs = prometheus::BuildCounter()
                     .Name("freshfs_syncs_total")
-                    .Help("Syncs of the source attempted (kind: full, or cached: only the "
-                          "directories the kernel holds)")
+                    .Help(
+                        "Syncs of the source attempted (kind: full, or cached: only the "
+                        "directories the kernel holds)")
                     .Labels(constant)
                     .Register(*registry_);
   for (SyncKind kind : {SyncKind::kFull, SyncKind::kCached}) {
@@ -271,8 +279,9 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                             .Add({});
   auto& source_scans = prometheus::BuildCounter()
                            .Name("freshfs_source_scans_total")
-                           .Help("Background scans of the whole source (usage, entry count), by "
-                                 "result: ok or error")
+                           .Help(
+                               "Background scans of the whole source (usage, entry count), by "
+                               "result: ok or error")
                            .Labels(constant)
                            .Register(*registry_);
   source_scans_[0] = &source_scans.Add({{"result", "ok"}});
@@ -303,8 +312,9 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                                    .Add({});
   auto& self_checks = prometheus::BuildCounter()
                           .Name("freshfs_self_checks_total")
-                          .Help("Samples of the kernel's cached pages compared with the source "
-                                "(result: match, stale, not_cached, inconclusive)")
+                          .Help(
+                              "Samples of the kernel's cached pages compared with the source "
+                              "(result: match, stale, not_cached, inconclusive)")
                           .Labels(constant)
                           .Register(*registry_);
   const char* results[] = {"match", "stale", "not_cached", "inconclusive"};
@@ -312,31 +322,35 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
     self_checks_[i] = &self_checks.Add({{"result", results[i]}});
   stale_reads_ = &prometheus::BuildCounter()
                       .Name("freshfs_stale_reads_detected_total")
-                      .Help("Cached views found stale by the self-check although the watcher "
-                            "had seen the change (each was invalidated on the spot)")
+                      .Help(
+                          "Cached views found stale by the self-check although the watcher "
+                          "had seen the change (each was invalidated on the spot)")
                       .Labels(constant)
                       .Register(*registry_)
                       .Add({});
   invalidation_repeats_ = &prometheus::BuildCounter()
                                .Name("freshfs_invalidation_repeats_total")
-                               .Help("Reads and listings answered while their inode was "
-                                     "invalidated, whose invalidation was sent again after "
-                                     "the reply")
+                               .Help(
+                                   "Reads and listings answered while their inode was "
+                                   "invalidated, whose invalidation was sent again after "
+                                   "the reply")
                                .Labels(constant)
                                .Register(*registry_)
                                .Add({});
   fuse_resent_ = &prometheus::BuildCounter()
                       .Name("freshfs_fuse_resent_requests_total")
-                      .Help("Requests the kernel sent again after a resume "
-                            "(FUSE_NOTIFY_RESEND): read by a dead predecessor, not answered")
+                      .Help(
+                          "Requests the kernel sent again after a resume "
+                          "(FUSE_NOTIFY_RESEND): read by a dead predecessor, not answered")
                       .Labels(constant)
                       .Register(*registry_)
                       .Add({});
   resume_pause_ = &prometheus::BuildGauge()
                        .Name("freshfs_resume_pause_seconds")
-                       .Help("Of the hand-over that started this daemon: the time no daemon "
-                             "read requests, from the predecessor's last reply to this "
-                             "daemon's first read")
+                       .Help(
+                           "Of the hand-over that started this daemon: the time no daemon "
+                           "read requests, from the predecessor's last reply to this "
+                           "daemon's first read")
                        .Labels(constant)
                        .Register(*registry_)
                        .Add({});

@@ -25,27 +25,85 @@ namespace freshfs::metrics {
 
 // FUSE operations we count, one series each.
 enum class FuseOp {
-  kLookup, kForget, kGetattr, kSetattr, kReadlink, kMknod, kMkdir, kSymlink, kLink,
-  kUnlink, kRmdir, kRename, kOpen, kCreate, kRead, kWrite, kFlush, kRelease, kFsync,
-  kFallocate, kLseek, kOpendir, kReaddir, kReaddirplus, kReleasedir, kStatfs, kXattr,
+  kLookup,
+  kForget,
+  kGetattr,
+  kSetattr,
+  kReadlink,
+  kMknod,
+  kMkdir,
+  kSymlink,
+  kLink,
+  kUnlink,
+  kRmdir,
+  kRename,
+  kOpen,
+  kCreate,
+  kRead,
+  kWrite,
+  kFlush,
+  kRelease,
+  kFsync,
+  kFallocate,
+  kLseek,
+  kOpendir,
+  kReaddir,
+  kReaddirplus,
+  kReleasedir,
+  kStatfs,
+  kXattr,
   kCount
 };
 const char* FuseOpName(FuseOp op);
 
 // What a remote change was (label kind of freshfs_remote_changes_total).
-enum class ChangeKind { kCreated, kModified, kAttributes, kDeleted, kTypeChanged, kRenamed, kCount };
+enum class ChangeKind {
+  kCreated,
+  kModified,
+  kAttributes,
+  kDeleted,
+  kTypeChanged,
+  kRenamed,
+  kCount
+};
 const char* ChangeKindName(ChangeKind kind);
 
 // Kernel notifications (label type) and their outcome (label result).
-enum class InvalType { kEntry, kExpireEntry, kDelete, kInodeData, kInodeAttr, kStore, kEpoch, kCount };
+enum class InvalType {
+  kEntry,
+  kExpireEntry,
+  kDelete,
+  kInodeData,
+  kInodeAttr,
+  kStore,
+  kEpoch,
+  kCount
+};
 enum class InvalResult { kOk, kNotCached, kUnsupported, kError, kCount };
 const char* InvalTypeName(InvalType type);
 const char* InvalResultName(InvalResult result);
 
 // Store operations (label op of freshfs_store_requests_total).
 enum class StoreOp {
-  kStat, kList, kReadlink, kStatfs, kOpen, kCreate, kMkdir, kMknod, kSymlink, kLink,
-  kUnlink, kRmdir, kRename, kSetattr, kXattr, kRead, kWrite, kFsync, kCount
+  kStat,
+  kList,
+  kReadlink,
+  kStatfs,
+  kOpen,
+  kCreate,
+  kMkdir,
+  kMknod,
+  kSymlink,
+  kLink,
+  kUnlink,
+  kRmdir,
+  kRename,
+  kSetattr,
+  kXattr,
+  kRead,
+  kWrite,
+  kFsync,
+  kCount
 };
 const char* StoreOpName(StoreOp op);
 // How it went (label result): ok, not_found (ENOENT/ENODATA: often expected), error.
@@ -99,12 +157,14 @@ class Metrics {
   void ChangeDetected(double seconds_since_remote_mtime) {
     detection_->Observe(seconds_since_remote_mtime < 0 ? 0 : seconds_since_remote_mtime);
   }
-  void Notified(double seconds_since_detection) { invalidation_latency_->Observe(seconds_since_detection); }
+  void Notified(double seconds_since_detection) {
+    invalidation_latency_->Observe(seconds_since_detection);
+  }
 
   void StoreRequest(StoreOp op, int error, std::chrono::nanoseconds duration) {
-    StoreResult r = error == 0 ? StoreResult::kOk
+    StoreResult r = error == 0                              ? StoreResult::kOk
                     : (error == ENOENT || error == ENODATA) ? StoreResult::kNotFound
-                                            : StoreResult::kError;
+                                                            : StoreResult::kError;
     store_requests_[size_t(op)][size_t(r)]->Increment();
     store_duration_[size_t(op)]->Observe(std::chrono::duration<double>(duration).count());
   }
@@ -166,8 +226,7 @@ class Metrics {
   std::array<std::array<prometheus::Counter*, size_t(InvalResult::kCount)>,
              size_t(InvalType::kCount)>
       invalidations_{};
-  std::array<std::array<prometheus::Counter*, size_t(StoreResult::kCount)>,
-             size_t(StoreOp::kCount)>
+  std::array<std::array<prometheus::Counter*, size_t(StoreResult::kCount)>, size_t(StoreOp::kCount)>
       store_requests_{};
   std::array<prometheus::Histogram*, size_t(StoreOp::kCount)> store_duration_{};
   prometheus::Counter* store_bytes_down_ = nullptr;

@@ -17,8 +17,7 @@ class ProcessCollector : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
-    auto add = [&](const char* name, const char* help, prometheus::MetricType type,
-                   double value) {
+    auto add = [&](const char* name, const char* help, prometheus::MetricType type, double value) {
       prometheus::MetricFamily f;
       f.name = name;
       f.help = help;

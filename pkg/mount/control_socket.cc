@@ -246,8 +246,8 @@ bool ControlServer::Serve(int conn) {
     SendMessage(conn, "BUSY " + why);
     return false;
   }
-  const std::string reply =
-      "QUIESCED " + std::to_string(q->stopped_ns) + " " + std::to_string(::getpid()) + " " + version_;
+  const std::string reply = "QUIESCED " + std::to_string(q->stopped_ns) + " " +
+                            std::to_string(::getpid()) + " " + version_;
   bool taken = false;
   std::string word;
   if (SendMessage(conn, reply, {q->fuse_fd, q->state_fd, q->listener_fd})) {

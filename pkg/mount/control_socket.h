@@ -49,7 +49,7 @@ int64_t MonotonicNs();
 
 // What a serving daemon gives its successor.
 struct Quiesced {
-  int fuse_fd = -1;      // borrowed: sent, not closed
+  int fuse_fd = -1;  // borrowed: sent, not closed
   int state_fd = -1;
   int listener_fd = -1;
   int64_t stopped_ns = 0;  // when the last request was answered

@@ -23,8 +23,9 @@ Checked CheckSourceFd(const std::string& given, int fd) {
   const std::string descriptor = "source " + Quote(given) + ": descriptor " + std::to_string(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
-    c.error = descriptor + " is not open (the caller opens the directory and passes /dev/fd/N "
-                           "with that descriptor inherited)";
+    c.error = descriptor +
+              " is not open (the caller opens the directory and passes /dev/fd/N "
+              "with that descriptor inherited)";
     return c;
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -114,8 +115,8 @@ Checked CheckMountpoint(const std::string& path, bool taking_over) {
                 " is not open (the caller mounts with fd=N and passes /dev/fd/N with that "
                 "descriptor inherited)";
     } else if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(10, 229)) {
-      c.error = "mountpoint " + Quote(path) + ": descriptor " + std::to_string(*fd) +
-                " is not /dev/fuse";
+      c.error =
+          "mountpoint " + Quote(path) + ": descriptor " + std::to_string(*fd) + " is not /dev/fuse";
     } else {
       c.path = path;
     }
@@ -126,7 +127,8 @@ Checked CheckMountpoint(const std::string& path, bool taking_over) {
     if (errno == ENOTCONN) {
       c.error = "mountpoint " + Quote(path) +
                 ": a dead FUSE mount is still there (transport endpoint is not "
-                "connected); remove it with: fusermount3 -u " + path;
+                "connected); remove it with: fusermount3 -u " +
+                path;
     } else {
       c.error = "mountpoint " + Quote(path) + ": " + std::strerror(errno);
     }

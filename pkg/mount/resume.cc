@@ -43,8 +43,8 @@ std::unique_ptr<VolumeResume> VolumeResume::Open(const config::Options& options,
   } else {
     fd.reset(::memfd_create("freshfs-state", MFD_CLOEXEC));
     if (!fd.valid()) {
-      *error = std::string("cannot create the resume state (memfd_create): ") +
-               std::strerror(errno);
+      *error =
+          std::string("cannot create the resume state (memfd_create): ") + std::strerror(errno);
       return nullptr;
     }
   }
@@ -67,10 +67,11 @@ bool VolumeResume::Restore(fs::FileSystem& fs, std::string* error) {
     *error = "cannot resume: " + why;
     return false;
   }
-  spdlog::info("resuming the connection of a predecessor that {}: {} entries the kernel holds, "
-               "{} open files ({} lost), {} open directories ({} journal records)",
-               *cause_ == config::Options::ResumeCause::kCrash ? "died" : "handed it over",
-               report.inodes, report.files, report.lost, report.dirs, report.records);
+  spdlog::info(
+      "resuming the connection of a predecessor that {}: {} entries the kernel holds, "
+      "{} open files ({} lost), {} open directories ({} journal records)",
+      *cause_ == config::Options::ResumeCause::kCrash ? "died" : "handed it over", report.inodes,
+      report.files, report.lost, report.dirs, report.records);
   return true;
 }
 
@@ -90,8 +91,11 @@ void VolumeResume::AfterCrash(fs::FileSystem& fs, invalidate::Invalidator& inval
   resend.call = [](invalidate::KernelNotifier& k) {
     int rc = k.Resend();
     if (rc == 0) spdlog::info("resume: the kernel resends the requests left unanswered");
-    else spdlog::warn("resume: the kernel cannot resend unanswered requests ({}); their callers "
-                      "wait until interrupted (needs Linux 6.9)", std::strerror(-rc));
+    else
+      spdlog::warn(
+          "resume: the kernel cannot resend unanswered requests ({}); their callers "
+          "wait until interrupted (needs Linux 6.9)",
+          std::strerror(-rc));
   };
   invalidator.Enqueue(std::move(resend));
   // Nobody watched the source while no daemon ran: whatever the kernel

@@ -65,7 +65,8 @@ class StartupReporter {
     if (reported_) return;
     reported_ = true;
     if (pipe_.valid()) WriteAll(pipe_.get(), kReady + std::to_string(metrics_port));
-    if (ready_fd_.valid()) WriteAll(ready_fd_.get(), "READY " + std::to_string(metrics_port) + "\n");
+    if (ready_fd_.valid())
+      WriteAll(ready_fd_.get(), "READY " + std::to_string(metrics_port) + "\n");
     Close();
   }
   // Returns the exit code for a failed start, 1.
@@ -206,10 +207,9 @@ int Serve(const config::Options& options, const Checked& source, const std::stri
 
 // Paths in options made absolute: the daemon changes to "/".
 config::Options WithAbsolutePaths(config::Options options) {
-  for (std::optional<std::string>* path : {&options.s3_ca_file, &options.s3_credentials_file,
-                                           &options.s3_web_identity_token_file,
-                                           &options.cache_dir, &options.log_file,
-                                           &options.events_token_file}) {
+  for (std::optional<std::string>* path :
+       {&options.s3_ca_file, &options.s3_credentials_file, &options.s3_web_identity_token_file,
+        &options.cache_dir, &options.log_file, &options.events_token_file}) {
     if (*path && !path->value().empty()) **path = std::filesystem::absolute(**path).string();
   }
   options.staging_dir = std::filesystem::absolute(options.staging_dir).string();
@@ -233,12 +233,14 @@ int Run(const config::Options& given, std::string_view version) {
   std::string reason;
   const bool s3 = config::ParseS3Source(options.source, &reason).has_value();
   if (options.events_token_file && !options.events_address) {
-    return reporter.Error("--events-token-file is the secret of --events-address: give both, or "
-                          "neither");
+    return reporter.Error(
+        "--events-token-file is the secret of --events-address: give both, or "
+        "neither");
   }
   if (!s3 && options.events_address) {
-    return reporter.Error("--events-address takes S3 event notifications: it needs an s3:// "
-                          "source (directories use --events inotify)");
+    return reporter.Error(
+        "--events-address takes S3 event notifications: it needs an s3:// "
+        "source (directories use --events inotify)");
   }
   Checked source;
   if (s3) {
@@ -251,13 +253,15 @@ int Run(const config::Options& given, std::string_view version) {
   // (MOUNTPOINT /dev/fd/N) by the control socket it passes to both.
   const bool supervised = FuseFdOf(options.mountpoint).has_value();
   if (options.take_over && (options.resume || (supervised != options.control_fd.has_value()))) {
-    return reporter.Error("--take-over gets the connection and state from the daemon serving "
-                          "MOUNTPOINT: a directory, or /dev/fd/N with that daemon's --control-fd; "
-                          "leave out --resume");
+    return reporter.Error(
+        "--take-over gets the connection and state from the daemon serving "
+        "MOUNTPOINT: a directory, or /dev/fd/N with that daemon's --control-fd; "
+        "leave out --resume");
   }
   if (!options.resumable && (options.resume || options.state_fd || options.control_fd)) {
-    return reporter.Error("--resumable=false keeps no resume state: leave out --resume, "
-                          "--state-fd and --control-fd");
+    return reporter.Error(
+        "--resumable=false keeps no resume state: leave out --resume, "
+        "--state-fd and --control-fd");
   }
   Checked mountpoint = CheckMountpoint(options.mountpoint, options.take_over);
   if (!mountpoint.error.empty()) return reporter.Error(mountpoint.error);
@@ -271,7 +275,8 @@ int Run(const config::Options& given, std::string_view version) {
   if (options.foreground) return Serve(options, source, mountpoint.path, reporter, version);
 
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return reporter.Error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return reporter.Error(std::string("pipe: ") + std::strerror(errno));
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   pid_t child = ::fork();
   if (child < 0) return reporter.Error(std::string("fork: ") + std::strerror(errno));

@@ -69,7 +69,8 @@ void IgnoreLeak(T* object) {
 std::string BindError(const std::string& address, const std::string& fallback) {
   size_t colon = address.rfind(':');
   std::string host = address.substr(0, colon), port = address.substr(colon + 1);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
@@ -148,7 +149,8 @@ struct Volume::Parts {
     try {
       exposer = std::make_unique<prometheus::Exposer>(address);
     } catch (const std::exception& e) {
-      *error = "--metrics-address \"" + address + "\": cannot listen: " + BindError(address, e.what());
+      *error =
+          "--metrics-address \"" + address + "\": cannot listen: " + BindError(address, e.what());
       return false;
     }
     exposer->RegisterCollectable(metrics->registry());
@@ -203,15 +205,14 @@ struct Volume::Parts {
     spdlog::info("s3 credentials: {}{}", cc.credentials.Describe(),
                  creds.source ? " (temporary, refreshed before they expire)" : "");
     metrics::Metrics* m = metrics.get();
-    cc.credential_provider = std::make_shared<s3::CredentialProvider>(
-        std::move(creds.credentials), std::move(creds.source));
+    cc.credential_provider = std::make_shared<s3::CredentialProvider>(std::move(creds.credentials),
+                                                                      std::move(creds.source));
     cc.credential_provider->set_observer([m](bool ok) { m->S3CredentialRefresh(ok); });
-    m->SetS3CredentialsExpiry(
-        [provider = std::weak_ptr<s3::CredentialProvider>(cc.credential_provider)]()
-            -> std::optional<double> {
-          auto p = provider.lock();
-          return p ? p->SecondsUntilExpiry() : std::nullopt;
-        });
+    m->SetS3CredentialsExpiry([provider = std::weak_ptr<s3::CredentialProvider>(
+                                   cc.credential_provider)]() -> std::optional<double> {
+      auto p = provider.lock();
+      return p ? p->SecondsUntilExpiry() : std::nullopt;
+    });
     auto client = s3::Client::Create(cc, s3->bucket);
     client->set_request_hook(
         [m](std::string_view op, std::string_view outcome) { m->S3Request(op, outcome); });
@@ -226,8 +227,8 @@ struct Volume::Parts {
     std::error_code ec;
     std::filesystem::create_directories(options.staging_dir, ec);
     if (ec || ::access(options.staging_dir.c_str(), W_OK) != 0) {
-      *error = "--staging-dir \"" + options.staging_dir + "\": " +
-               (ec ? ec.message() : std::string(std::strerror(errno))) +
+      *error = "--staging-dir \"" + options.staging_dir +
+               "\": " + (ec ? ec.message() : std::string(std::strerror(errno))) +
                " (S3 writes are staged there before upload)";
       return false;
     }
@@ -309,8 +310,8 @@ struct Volume::Parts {
     fs::InodeTable* table = &filesystem->inodes();
     watcher->set_cached_dirs([table] { return table->DirectoryPaths(); });
     watcher->set_known_entries([table] { return table->Paths(); });
-    applier = std::make_unique<invalidate::ChangeApplier>(&filesystem->inodes(),
-                                                          invalidator.get(), metrics.get());
+    applier = std::make_unique<invalidate::ChangeApplier>(&filesystem->inodes(), invalidator.get(),
+                                                          metrics.get());
     fs::FileSystem* fs = filesystem.get();
     applier->set_on_content_change([fs](fuse_ino_t ino) { fs->DropUnopened(ino); });
     applier->set_invalidation_log(&fs->invalidations());
@@ -329,10 +330,10 @@ struct Volume::Parts {
       });
     }
     invalidate::ChangeApplier* apply = applier.get();
-    watcher->set_sink([apply](const std::vector<watch::Change>& changes,
-                              watch::Clock::time_point detected) {
-      apply->Apply(changes, detected);
-    });
+    watcher->set_sink(
+        [apply](const std::vector<watch::Change>& changes, watch::Clock::time_point detected) {
+          apply->Apply(changes, detected);
+        });
     if (options.self_check_interval.count() > 0) {
       invalidate::SelfCheck::Settings sc;
       sc.interval = options.self_check_interval;
@@ -354,11 +355,12 @@ struct Volume::Parts {
     if (inotify) {
       // Created now so the watcher's hooks can reach it; watching starts
       // once the mount is up (StartEvents).
-      inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source,
-                                                              events_trusted, /*held_only=*/true);
+      inotify_source = std::make_unique<watch::InotifySource>(watcher.get(), source, events_trusted,
+                                                              /*held_only=*/true);
       watch::InotifySource* in = inotify_source.get();
-      watcher->set_dir_hooks([in](const std::string& dir) { in->Watch(dir); },
-                             [in](const std::unordered_set<std::string>& held) { in->Retain(held); });
+      watcher->set_dir_hooks(
+          [in](const std::string& dir) { in->Watch(dir); },
+          [in](const std::unordered_set<std::string>& held) { in->Retain(held); });
     }
     if (Status s = watcher->Start(); !s.ok()) {
       *error = "source \"" + source_name + "\": " + std::strerror(s.error);
@@ -404,8 +406,7 @@ struct Volume::Parts {
       conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
       conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
     }
-    if (ctx.cache.no_open && !(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
-      ctx.cache.no_open = false;
+    if (ctx.cache.no_open && !(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) ctx.cache.no_open = false;
     if (ctx.cache.no_open) conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
     if (conn->max_write < (1u << 20)) conn->max_write = 1u << 20;
     // With long kernel caching, every readdir batch carries attributes, not
@@ -421,8 +422,10 @@ struct Volume::Parts {
         "mounted {} at {} (pid {}; poll {}ms, events {}, entry/attr timeout {}s/{}s, "
         "kernel cache {})",
         description, mountpoint, ::getpid(), options.poll_interval.count(),
-        inotify ? "inotify" : s3_events ? "s3 webhook" : "none", ctx.cache.entry_timeout, ctx.cache.attr_timeout,
-        ctx.cache.keep_cache ? "on" : "off");
+        inotify     ? "inotify"
+        : s3_events ? "s3 webhook"
+                    : "none",
+        ctx.cache.entry_timeout, ctx.cache.attr_timeout, ctx.cache.keep_cache ? "on" : "off");
     if (on_ready) on_ready();
   }
 
@@ -434,8 +437,9 @@ struct Volume::Parts {
     if (conn->capable & FUSE_CAP_DONT_MASK) {
       conn->want |= FUSE_CAP_DONT_MASK;
     } else {
-      spdlog::warn("this kernel applies the umask itself (no FUSE_DONT_MASK): default ACLs "
-                   "of the source's directories do not replace it");
+      spdlog::warn(
+          "this kernel applies the umask itself (no FUSE_DONT_MASK): default ACLs "
+          "of the source's directories do not replace it");
     }
     // The kernel clears set-user-ID and set-group-ID bits on writes and
     // truncations with a SETATTR, judging the caller's own CAP_FSETID; we
@@ -568,8 +572,10 @@ struct Volume::Parts {
     // Data written to S3 files still open would die with this process:
     // uploaded now (within the pause), the successor gets them whole.
     if (size_t failed = filesystem->SaveUnsaved())
-      spdlog::warn("take-over: {} open files could not be uploaded; their descriptors fail "
-                   "with EIO after the hand-over", failed);
+      spdlog::warn(
+          "take-over: {} open files could not be uploaded; their descriptors fail "
+          "with EIO after the hand-over",
+          failed);
     resume->Hold();
     q.fuse_fd = fuse_session_fd(session->raw());
     q.state_fd = resume->fd();
@@ -626,8 +632,7 @@ struct Volume::Parts {
     const double pause = double(MonotonicNs() - predecessor->stopped_ns) / 1e9;
     metrics->ResumePaused(pause);
     if (!predecessor->Done())
-      spdlog::warn("take-over: could not tell pid {} that this daemon serves",
-                   predecessor->pid);
+      spdlog::warn("take-over: could not tell pid {} that this daemon serves", predecessor->pid);
     spdlog::info("take-over: serving {} after a pause of {:.3f} s", mountpoint, pause);
   }
 

@@ -18,7 +18,7 @@
 namespace freshfs::s3 {
 namespace {
 
-constexpr size_t kListPageSize = 1000;    // S3's maximum
+constexpr size_t kListPageSize = 1000;     // S3's maximum
 constexpr size_t kDeleteBatchSize = 1000;  // S3's maximum per DeleteObjects
 constexpr uint64_t kMaxParts = 10000;
 
@@ -89,23 +89,29 @@ ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& response) {
 
 int Error::ToErrno() const {
   if (code == "NoSuchKey" || code == "NoSuchBucket" || code == "NoSuchUpload") return ENOENT;
-  if (code == "AccessDenied" || code == "InvalidAccessKeyId" ||
-      code == "SignatureDoesNotMatch" || code == "ExpiredToken" || code == "InvalidToken" ||
-      code == "AllAccessDisabled") {
+  if (code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
+      code == "ExpiredToken" || code == "InvalidToken" || code == "AllAccessDisabled") {
     return EACCES;
   }
   if (code == "KeyTooLongError") return ENAMETOOLONG;
   if (code == "EntityTooLarge") return EFBIG;
   if (code == "RequestTimeout" || code == "SlowDown" || code == "InternalError") return EIO;
   switch (http_status) {
-    case 0: return EIO;
+    case 0:
+      return EIO;
     case 401:
-    case 403: return EACCES;
-    case 404: return ENOENT;
-    case 409: return EBUSY;
-    case 412: return ESTALE;
-    case 501: return ENOTSUP;
-    default: break;
+    case 403:
+      return EACCES;
+    case 404:
+      return ENOENT;
+    case 409:
+      return EBUSY;
+    case 412:
+      return ESTALE;
+    case 501:
+      return ENOTSUP;
+    default:
+      break;
   }
   if (http_status >= 400 && http_status < 500 && http_status != 429) return EINVAL;
   return EIO;
@@ -198,7 +204,8 @@ Outcome<Done> Client::Pages(std::string_view prefix, std::string_view delimiter,
     auto response = impl_->sender.Send(request);
     if (!response) return response.error();
     auto page = ParseListObjectsV2(response->body);
-    if (!page) return Malformed(request, impl_->sender.Resource(std::string(prefix)), "ListObjectsV2");
+    if (!page)
+      return Malformed(request, impl_->sender.Resource(std::string(prefix)), "ListObjectsV2");
     Listing listing;
     listing.requests = 1;
     listing.objects = std::move(page->objects);
@@ -400,7 +407,8 @@ Outcome<Done> Client::DeleteMany(const std::vector<std::string>& keys) {
   for (size_t start = 0; start < keys.size(); start += kDeleteBatchSize) {
     const std::vector<std::string> batch(
         keys.begin() + static_cast<std::ptrdiff_t>(start),
-        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kDeleteBatchSize)));
+        keys.begin() +
+            static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kDeleteBatchSize)));
     const std::string xml = BuildDeleteObjects(batch, /*quiet=*/true);
     const HttpBody body = HttpBody::FromString(xml);
     S3Request request{.op = "delete", .method = "POST"};

@@ -77,7 +77,7 @@ struct Error {
 template <typename T>
 class Outcome {
  public:
-  Outcome(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Outcome(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
   Outcome(Error error) : error_(std::move(error)) {}  // NOLINT
   bool ok() const { return value_.has_value(); }
   explicit operator bool() const { return ok(); }
@@ -94,21 +94,21 @@ class Outcome {
 struct Done {};  // value of operations that return nothing
 
 struct ObjectInfo {
-  std::string key;    // full key, including the volume prefix
+  std::string key;  // full key, including the volume prefix
   uint64_t size = 0;
-  std::string etag;   // as the server sends it, quotes included
+  std::string etag;      // as the server sends it, quotes included
   int64_t mtime_ns = 0;  // LastModified
 };
 
 struct Listing {
   std::vector<ObjectInfo> objects;
   std::vector<std::string> common_prefixes;  // with the trailing delimiter
-  size_t requests = 0;  // how many ListObjectsV2 pages it took
+  size_t requests = 0;                       // how many ListObjectsV2 pages it took
 };
 
 // Preconditions for writes (PUT, copy) and reads.
 struct Condition {
-  std::string if_match;        // ETag the object must still have
+  std::string if_match;            // ETag the object must still have
   bool if_none_match_any = false;  // the object must not exist yet
 };
 
@@ -128,8 +128,7 @@ class Client {
   // ListObjectsV2 under `prefix`, following continuation tokens. With a
   // delimiter ("/"), keys below the next delimiter fold into common_prefixes.
   // max_keys > 0 stops after that many entries (objects + prefixes).
-  Outcome<Listing> List(std::string_view prefix, std::string_view delimiter,
-                        size_t max_keys = 0);
+  Outcome<Listing> List(std::string_view prefix, std::string_view delimiter, size_t max_keys = 0);
   // The same, one page (ListObjectsV2 response) at a time and never more in
   // memory: `page` gets each (it may move its contents out) and returns
   // false to stop.

@@ -71,8 +71,8 @@ SharedFile LoadShared(const std::string& path, const char* what) {
   if (text.error == ENOENT) return file;
   file.exists = true;
   if (text.error != 0) {
-    file.error = "cannot read " + std::string(what) + " " + Quoted(path) + ": " +
-                 std::strerror(text.error);
+    file.error =
+        "cannot read " + std::string(what) + " " + Quoted(path) + ": " + std::strerror(text.error);
     return file;
   }
   file.text = text.text;
@@ -111,7 +111,8 @@ std::string StsEndpoint(const CredentialChainSettings& s, const Env& env) {
 
 ImdsSettings ImdsFromEnv(const CredentialChainSettings& s, const Env& env) {
   ImdsSettings imds;
-  if (env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") == "IPv6") imds.endpoint = "http://[fd00:ec2::254]";
+  if (env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") == "IPv6")
+    imds.endpoint = "http://[fd00:ec2::254]";
   if (std::string e = env("AWS_EC2_METADATA_SERVICE_ENDPOINT"); !e.empty()) imds.endpoint = e;
   if (!s.imds_endpoint.empty()) imds.endpoint = s.imds_endpoint;
   while (imds.endpoint.ends_with('/')) imds.endpoint.pop_back();
@@ -180,7 +181,8 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
   }
   if (!role_arn.empty() || !token_file.empty()) {
     return Fail(std::string(role_arn.empty() ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN") +
-                " is set but " + (role_arn.empty() ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE") +
+                " is set but " +
+                (role_arn.empty() ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE") +
                 " is not (web identity needs both)");
   }
 
@@ -218,15 +220,16 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
   if (const std::string arn = Value(&merged, "role_arn"); !arn.empty()) {
     const std::string file = Value(&merged, "web_identity_token_file");
     if (file.empty()) {
-      return Fail(profile_origin + " sets role_arn without web_identity_token_file; freshfs "
+      return Fail(profile_origin +
+                  " sets role_arn without web_identity_token_file; freshfs "
                   "assumes roles only with a web identity token (source_profile and "
                   "credential_source are not supported)");
     }
     web.role_arn = arn;
     web.token_file = file;
     // AWS_ROLE_SESSION_NAME wins over the profile's, as in botocore.
-    if (std::string name = Value(&merged, "role_session_name"); !name.empty() &&
-                                                                web.session_name.empty())
+    if (std::string name = Value(&merged, "role_session_name");
+        !name.empty() && web.session_name.empty())
       web.session_name = name;
     web.origin = profile_origin;
     return Fetched(MakeWebIdentitySource(std::move(web)));
@@ -246,8 +249,9 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
     Credentials c{Value(in_config, "aws_access_key_id"), Value(in_config, "aws_secret_access_key"),
                   Value(in_config, "aws_session_token"),
                   "config file " + config_path + " " + profile_name, std::nullopt};
-    if (c.empty()) return Fail("AWS config file " + Quoted(config_path) + " " + profile_origin +
-                               " has aws_access_key_id without aws_secret_access_key");
+    if (c.empty())
+      return Fail("AWS config file " + Quoted(config_path) + " " + profile_origin +
+                  " has aws_access_key_id without aws_secret_access_key");
     ResolvedCredentials r;
     r.credentials = std::move(c);
     return r;

@@ -86,8 +86,8 @@ bool CredentialProvider::RefreshLocked(std::unique_lock<std::mutex>& lock) {
                    SecondsBetween(obtained_, *current_.expiration));
     }
   } else {
-    backoff_ = backoff_.count() == 0 ? settings_.first_retry
-                                     : std::min(backoff_ * 2, settings_.max_retry);
+    backoff_ =
+        backoff_.count() == 0 ? settings_.first_retry : std::min(backoff_ * 2, settings_.max_retry);
     spdlog::warn("refreshing s3 credentials failed, retrying in {} ms: {}", backoff_.count(),
                  fetched.error);
   }

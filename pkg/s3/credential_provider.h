@@ -31,7 +31,7 @@
 namespace freshfs::s3 {
 
 struct RefreshSettings {
-  std::chrono::seconds margin{300};    // refresh this long before expiry (at most lifetime/3)
+  std::chrono::seconds margin{300};     // refresh this long before expiry (at most lifetime/3)
   std::chrono::seconds max_jitter{60};  // minus up to this much more (at most lifetime/10)
   std::chrono::milliseconds first_retry{1000};  // backoff after a failed refresh, doubling
   std::chrono::milliseconds max_retry{60000};
@@ -75,7 +75,7 @@ class CredentialProvider {
   std::condition_variable changed_;
   Credentials current_;
   std::chrono::system_clock::time_point obtained_;  // when current_ was fetched
-  uint64_t generation_ = 0;  // counts successful refreshes
+  uint64_t generation_ = 0;                         // counts successful refreshes
   bool fetching_ = false;
   bool stopping_ = false;
   std::chrono::milliseconds backoff_{0};  // after failures: wait this long

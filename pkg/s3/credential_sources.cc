@@ -42,8 +42,8 @@ std::string TrimToken(std::string text) {
 std::string ReadToken(const std::string& path, std::string_view what, std::string* error) {
   const FileText file = ReadSmallFile(path);
   if (file.error != 0) {
-    *error = "cannot read " + std::string(what) + " " + Quoted(path) + ": " +
-             std::strerror(file.error);
+    *error =
+        "cannot read " + std::string(what) + " " + Quoted(path) + ": " + std::strerror(file.error);
     return {};
   }
   std::string token = TrimToken(file.text);
@@ -83,8 +83,8 @@ class WebIdentitySource final : public CredentialSource {
  public:
   explicit WebIdentitySource(WebIdentitySettings settings)
       : settings_(std::move(settings)),
-        name_("web identity (role " + settings_.role_arn + ", token file " +
-              settings_.token_file + ", " + settings_.origin + ")"),
+        name_("web identity (role " + settings_.role_arn + ", token file " + settings_.token_file +
+              ", " + settings_.origin + ")"),
         pool_(HttpPoolConfig{1, 5000ms, 10000ms, settings_.ca_file, true}) {
     if (settings_.session_name.empty())
       settings_.session_name = "freshfs-" + std::to_string(std::time(nullptr));
@@ -152,8 +152,9 @@ class ContainerSource final : public CredentialSource {
     std::string token = settings_.authorization;
     if (!settings_.authorization_file.empty()) {
       std::string error;
-      token = ReadToken(settings_.authorization_file,
-                        "authorization token file (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)", &error);
+      token =
+          ReadToken(settings_.authorization_file,
+                    "authorization token file (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)", &error);
       if (!error.empty()) return Fail(name_, error);
     }
     if (token.find_first_of("\r\n") != std::string::npos)
@@ -217,8 +218,8 @@ class ImdsSource final : public CredentialSource {
     const HttpResponse creds = PerformWithRetries(pool_, get, settings_.attempts);
     if (!creds.transport_ok()) return Fail(name_, TransportError(creds));
     if (creds.status != 200) {
-      return Fail(name_, "credentials of role " + role_name + ": HTTP " +
-                             std::to_string(creds.status));
+      return Fail(name_,
+                  "credentials of role " + role_name + ": HTTP " + std::to_string(creds.status));
     }
     return ParseCredentialsJson(creds.body, name_ + " role " + role_name);
   }
@@ -241,13 +242,13 @@ class ProcessSource final : public CredentialSource {
     if (args.empty()) return Fail(name_, "the command is empty or its quotes do not close");
     std::string output;
     int status = 0;
-    if (std::string error = Run(args, &output, &status); !error.empty())
-      return Fail(name_, error);
+    if (std::string error = Run(args, &output, &status); !error.empty()) return Fail(name_, error);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Fail(name_, Quoted(args[0]) + " failed (" +
-                             (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                                : "killed by signal " + std::to_string(WTERMSIG(status))) +
-                             ")");
+      return Fail(name_,
+                  Quoted(args[0]) + " failed (" +
+                      (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                         : "killed by signal " + std::to_string(WTERMSIG(status))) +
+                      ")");
     }
     return ParseCredentialsJson(output, name_);
   }
@@ -305,9 +306,8 @@ bool IsAllowedContainerHost(std::string host) {
 std::string CheckContainerUrl(const std::string& url) {
   if (url.starts_with("https://")) return {};
   if (!url.starts_with("http://")) return "not an http:// or https:// URL";
-  std::string authority = url.substr(7, url.find('/', 7) == std::string::npos
-                                           ? std::string::npos
-                                           : url.find('/', 7) - 7);
+  std::string authority = url.substr(
+      7, url.find('/', 7) == std::string::npos ? std::string::npos : url.find('/', 7) - 7);
   std::string host = authority;
   if (authority.starts_with('[')) {
     host = authority.substr(0, authority.find(']') + 1);
@@ -327,8 +327,8 @@ CredentialsResult ParseCredentialsJson(std::string_view json, const std::string&
     return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   if (doc.contains("Code") && text("Code") != "Success") {
-    return Fail(source, "the answer says Code " + Quoted(text("Code")) + ": " +
-                            Snippet(text("Message")));
+    return Fail(source,
+                "the answer says Code " + Quoted(text("Code")) + ": " + Snippet(text("Message")));
   }
   if (doc.contains("Version") && !(doc["Version"].is_number() && doc["Version"] == 1)) {
     return Fail(source, "unsupported Version (only 1 exists)");
@@ -357,7 +357,8 @@ std::vector<std::string> SplitCommand(std::string_view command) {
   for (size_t i = 0; i < command.size(); ++i) {
     const char c = command[i];
     if (quote == '\'') {
-      if (c == '\'') quote = 0; else word += c;
+      if (c == '\'') quote = 0;
+      else word += c;
     } else if (quote == '"') {
       if (c == '"') {
         quote = 0;

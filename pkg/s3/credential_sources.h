@@ -46,9 +46,9 @@ struct WebIdentitySettings {
 std::unique_ptr<CredentialSource> MakeWebIdentitySource(WebIdentitySettings settings);
 
 struct ContainerSettings {
-  std::string url;                  // full URI (relative ones already joined)
-  std::string authorization;        // AWS_CONTAINER_AUTHORIZATION_TOKEN
-  std::string authorization_file;   // _TOKEN_FILE, read at every fetch; wins
+  std::string url;                 // full URI (relative ones already joined)
+  std::string authorization;       // AWS_CONTAINER_AUTHORIZATION_TOKEN
+  std::string authorization_file;  // _TOKEN_FILE, read at every fetch; wins
   std::string origin;
 };
 std::unique_ptr<CredentialSource> MakeContainerSource(ContainerSettings settings);

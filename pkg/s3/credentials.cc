@@ -125,8 +125,7 @@ CredentialsResult ParseCredentialsFile(const std::string& text, const std::strin
 
   const auto section = ini.sections.find(profile);
   if (section == ini.sections.end()) {
-    return Fail(where + " has no profile [" + profile + "] (profiles: " + SectionNames(ini) +
-                ")");
+    return Fail(where + " has no profile [" + profile + "] (profiles: " + SectionNames(ini) + ")");
   }
   auto value = [&keys = section->second](const char* key) {
     const auto it = keys.find(key);

@@ -59,11 +59,11 @@ struct HttpResponse {
   long status = 0;  // 0: no HTTP response
   // Header names lower-cased; of the final response only (not of a 100).
   std::map<std::string, std::string> headers;
-  std::string body;        // non-2xx bodies always; 2xx bodies without a sink
-  int curl_code = 0;       // CURLcode, 0 on success
-  std::string curl_error;  // human-readable transport error, empty on success
+  std::string body;            // non-2xx bodies always; 2xx bodies without a sink
+  int curl_code = 0;           // CURLcode, 0 on success
+  std::string curl_error;      // human-readable transport error, empty on success
   bool stopped_early = false;  // on_headers or sink asked to stop: not an error
-  int body_read_errno = 0;  // the request body's `read` failed with this errno
+  int body_read_errno = 0;     // the request body's `read` failed with this errno
 
   bool transport_ok() const { return curl_code == 0 || stopped_early; }
   // Header value or "" (name lower case).

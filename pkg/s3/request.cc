@@ -40,26 +40,41 @@ std::string QueryString(const std::vector<std::pair<std::string, std::string>>& 
 
 // Server text goes into one-line log messages.
 std::string OneLine(std::string text) {
-  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
   return text;
 }
 
 std::string CodeForStatus(long status) {
   switch (status) {
-    case 301: return "PermanentRedirect";
-    case 304: return "NotModified";
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "AccessDenied";
-    case 404: return "NoSuchKey";
-    case 409: return "Conflict";
-    case 412: return "PreconditionFailed";
-    case 416: return "InvalidRange";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 501: return "NotImplemented";
-    case 503: return "ServiceUnavailable";
-    default: return "HTTP" + std::to_string(status);
+    case 301:
+      return "PermanentRedirect";
+    case 304:
+      return "NotModified";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "AccessDenied";
+    case 404:
+      return "NoSuchKey";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "PreconditionFailed";
+    case 416:
+      return "InvalidRange";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 501:
+      return "NotImplemented";
+    case 503:
+      return "ServiceUnavailable";
+    default:
+      return "HTTP" + std::to_string(status);
   }
 }
 
@@ -67,20 +82,30 @@ Error NetworkError(const HttpResponse& response) {
   Error error;
   if (response.body_read_errno != 0) {
     error.code = "BodyReadError";
-    error.message = std::string("reading the data to upload: ") +
-                    std::strerror(response.body_read_errno);
+    error.message =
+        std::string("reading the data to upload: ") + std::strerror(response.body_read_errno);
     return error;
   }
   switch (response.curl_code) {
-    case CURLE_COULDNT_CONNECT: error.code = "ConnectFailed"; break;
+    case CURLE_COULDNT_CONNECT:
+      error.code = "ConnectFailed";
+      break;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: error.code = "ResolveFailed"; break;
-    case CURLE_OPERATION_TIMEDOUT: error.code = "Timeout"; break;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      error.code = "ResolveFailed";
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      error.code = "Timeout";
+      break;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM: error.code = "TLSError"; break;
-    default: error.code = "NetworkError"; break;
+    case CURLE_SSL_CERTPROBLEM:
+      error.code = "TLSError";
+      break;
+    default:
+      error.code = "NetworkError";
+      break;
   }
   error.message = OneLine(response.curl_error);
   return error;
@@ -203,8 +228,7 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
     // Signed per attempt: a retry after a long backoff needs a fresh date,
     // and the credentials may have been refreshed meanwhile.
     const Credentials credentials = credentials_->Current();
-    const SignedHeaders signature =
-        Sign(signing, credentials, config_.region, std::time(nullptr));
+    const SignedHeaders signature = Sign(signing, credentials, config_.region, std::time(nullptr));
 
     HttpRequest http;
     http.method = request.method;
@@ -218,10 +242,9 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
 
     HttpResponse response = pool_.Perform(http);
     const bool answered = response.transport_ok();
-    const bool status_ok =
-        (response.status >= 200 && response.status < 300) ||
-        std::find(request.also_ok.begin(), request.also_ok.end(), response.status) !=
-            request.also_ok.end();
+    const bool status_ok = (response.status >= 200 && response.status < 300) ||
+                           std::find(request.also_ok.begin(), request.also_ok.end(),
+                                     response.status) != request.also_ok.end();
     if (!answered) {
       error = NetworkError(response);
     } else if (!status_ok) {

@@ -24,7 +24,7 @@ struct S3Request {
   std::string method;
   // The object key; bucket-level requests (list, delete-many) leave it unset.
   std::optional<std::string> key;
-  std::vector<std::pair<std::string, std::string>> query;  // not encoded
+  std::vector<std::pair<std::string, std::string>> query;    // not encoded
   std::vector<std::pair<std::string, std::string>> headers;  // all signed
   const HttpBody* body = nullptr;
   // See HttpRequest::on_headers and ::sink; state they keep is reset before

@@ -138,8 +138,7 @@ std::string UriEncode(std::string_view in, bool keep_slash) {
   for (char c : in) {
     const auto byte = static_cast<unsigned char>(c);
     const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-                            c == '~';
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
     if (unreserved || (keep_slash && c == '/')) {
       out += c;
     } else {
@@ -157,8 +156,8 @@ SignedHeaders Sign(const SigningRequest& request, const Credentials& credentials
                    std::string_view region, std::time_t now) {
   const std::string amz_date = FormatUtc(now, "%Y%m%dT%H%M%SZ");
   const std::string date = amz_date.substr(0, 8);
-  const std::string scope = date + "/" + std::string(region) + "/" + std::string(kService) +
-                            "/aws4_request";
+  const std::string scope =
+      date + "/" + std::string(region) + "/" + std::string(kService) + "/aws4_request";
 
   // Sorted by lowercase name; repeated names are joined with ',' as SigV4
   // specifies.
@@ -195,9 +194,9 @@ SignedHeaders Sign(const SigningRequest& request, const Credentials& credentials
       Hex(HmacSha256(SigningKey(credentials.secret_access_key, date, region), out.string_to_sign));
 
   out.headers.emplace_back("Authorization", std::string(kAlgorithm) +
-                                                " Credential=" + credentials.access_key_id +
-                                                "/" + scope + ", SignedHeaders=" +
-                                                signed_headers + ", Signature=" + out.signature);
+                                                " Credential=" + credentials.access_key_id + "/" +
+                                                scope + ", SignedHeaders=" + signed_headers +
+                                                ", Signature=" + out.signature);
   out.headers.emplace_back("x-amz-date", amz_date);
   out.headers.emplace_back("x-amz-content-sha256", request.payload_hash);
   if (!credentials.session_token.empty()) {

@@ -97,8 +97,8 @@ std::optional<StsCredentials> ParseAssumeRoleWithWebIdentity(std::string_view xm
                                .child("AssumeRoleWithWebIdentityResult")
                                .child("Credentials");
   if (!c) return std::nullopt;
-  return StsCredentials{Text(c, "AccessKeyId"), Text(c, "SecretAccessKey"),
-                        Text(c, "SessionToken"), Text(c, "Expiration")};
+  return StsCredentials{Text(c, "AccessKeyId"), Text(c, "SecretAccessKey"), Text(c, "SessionToken"),
+                        Text(c, "Expiration")};
 }
 
 std::optional<ErrorBody> ParseStsError(std::string_view xml) {
@@ -171,15 +171,13 @@ std::string BuildDeleteObjects(const std::vector<std::string>& keys, bool quiet)
 std::optional<int64_t> ParseIso8601(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS
   int year, month, day, hour, minute, second;
-  if (t.size() < 19 || !ParseDigits(t, 0, 4, year) || t[4] != '-' ||
-      !ParseDigits(t, 5, 2, month) || t[7] != '-' || !ParseDigits(t, 8, 2, day) ||
-      (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !ParseDigits(t, 11, 2, hour) ||
-      t[13] != ':' || !ParseDigits(t, 14, 2, minute) || t[16] != ':' ||
-      !ParseDigits(t, 17, 2, second)) {
+  if (t.size() < 19 || !ParseDigits(t, 0, 4, year) || t[4] != '-' || !ParseDigits(t, 5, 2, month) ||
+      t[7] != '-' || !ParseDigits(t, 8, 2, day) || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') ||
+      !ParseDigits(t, 11, 2, hour) || t[13] != ':' || !ParseDigits(t, 14, 2, minute) ||
+      t[16] != ':' || !ParseDigits(t, 17, 2, second)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   size_t pos = 19;
@@ -208,7 +206,8 @@ std::optional<int64_t> ParseIso8601(std::string_view t) {
     pos += 6;
   }
   if (pos != t.size()) return std::nullopt;
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   // Nanoseconds since 1970 fit in int64 only from 1677 to 2262.
   int64_t ns = 0;

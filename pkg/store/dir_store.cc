@@ -41,9 +41,10 @@ bool HasDefaultAcl(int dir) {
 void WarnNotGivenAway(int err) {
   static std::once_flag once;
   std::call_once(once, [err] {
-    spdlog::warn("new entries cannot be given to the users who make them ({}): they belong to "
-                 "uid {}",
-                 std::strerror(err), ::geteuid());
+    spdlog::warn(
+        "new entries cannot be given to the users who make them ({}): they belong to "
+        "uid {}",
+        std::strerror(err), ::geteuid());
   });
 }
 
@@ -107,8 +108,7 @@ Result<DirStore::Parent> DirStore::OpenParent(std::string_view path) const {
   return parent;
 }
 
-DirStore::NewMode DirStore::ModeFor(const Parent& parent, mode_t mode,
-                                    const Caller& caller) const {
+DirStore::NewMode DirStore::ModeFor(const Parent& parent, mode_t mode, const Caller& caller) const {
   NewMode m;
   m.from_acl = HasDefaultAcl(parent.fd);
   m.create_with = m.from_acl ? mode : mode & ~(caller.umask & 0777);
@@ -167,8 +167,8 @@ template <typename Each>
 Status DirStore::ReadDirectory(std::string_view path, Each each) const {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
-  int fd = ::openat(parent->fd, parent->leaf.c_str(),
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd =
+      ::openat(parent->fd, parent->leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno);
   DIR* dir = ::fdopendir(fd);
   if (!dir) {
@@ -190,9 +190,8 @@ Status DirStore::ReadDirectory(std::string_view path, Each each) const {
 Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
   std::vector<DirEntry> entries;
   Status s = ReadDirectory(path, [&](int, const struct dirent& d) {
-    entries.push_back(DirEntry{d.d_name,
-                               d.d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d.d_type)),
-                               d.d_ino});
+    entries.push_back(
+        DirEntry{d.d_name, d.d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d.d_type)), d.d_ino});
   });
   if (!s.ok()) return Errno{s.error};
   return entries;
@@ -235,8 +234,8 @@ Result<std::unique_ptr<FileHandle>> DirStore::Open(std::string_view path, int fl
   return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
 }
 
-Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int flags,
-                                                     mode_t mode, const Caller& caller) {
+Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int flags, mode_t mode,
+                                                     const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Errno{parent.error()};
   const NewMode m = ModeFor(*parent, mode, caller);
@@ -259,8 +258,7 @@ Status DirStore::MakeDir(std::string_view path, mode_t mode, const Caller& calle
   return Status::Ok();
 }
 
-Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev,
-                          const Caller& caller) {
+Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev, const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
   const NewMode m = ModeFor(*parent, mode, caller);
@@ -271,8 +269,7 @@ Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev,
   return Status::Ok();
 }
 
-Status DirStore::Symlink(std::string_view target, std::string_view path,
-                         const Caller& caller) {
+Status DirStore::Symlink(std::string_view target, std::string_view path, const Caller& caller) {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
   if (::symlinkat(std::string(target).c_str(), parent->fd, parent->leaf.c_str()) != 0)
@@ -326,12 +323,11 @@ Status DirStore::SetAttr(std::string_view path, const AttrChange& change) {
     std::string proc = ProcFdPath(pinned.get());
     if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0)
       return Status::FromErrno(errno);
-    if (change.size && ::truncate(proc.c_str(), *change.size) != 0)
-      return Status::FromErrno(errno);
+    if (change.size && ::truncate(proc.c_str(), *change.size) != 0) return Status::FromErrno(errno);
   }
   if (change.uid || change.gid) {
-    if (::fchownat(parent->fd, leaf, change.uid.value_or(uid_t(-1)),
-                   change.gid.value_or(gid_t(-1)), AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fchownat(parent->fd, leaf, change.uid.value_or(uid_t(-1)), change.gid.value_or(gid_t(-1)),
+                   AT_SYMLINK_NOFOLLOW) != 0)
       return Status::FromErrno(errno);
   }
   if (change.atime || change.mtime) {
@@ -375,8 +371,8 @@ Result<std::string> DirStore::ListXattr(std::string_view path) {
   }
 }
 
-Status DirStore::SetXattr(std::string_view path, const std::string& name,
-                          std::string_view value, int flags) {
+Status DirStore::SetXattr(std::string_view path, const std::string& name, std::string_view value,
+                          int flags) {
   auto parent = OpenParent(path);
   if (!parent) return Status::FromErrno(parent.error());
   std::string proc = ProcFdPath(parent->fd, parent->leaf);

@@ -24,8 +24,7 @@ class DirStore final : public Store {
   // Opens `root` (an absolute directory path, or "/proc/self/fd/N" for a
   // directory held open: then no path is looked up). `name` is how
   // Describe() shows it (default: `root`). Errors: errno of open(2).
-  static Result<std::unique_ptr<DirStore>> Open(const std::string& root,
-                                                std::string name = {});
+  static Result<std::unique_ptr<DirStore>> Open(const std::string& root, std::string name = {});
 
   std::string Describe() const override { return "dir:" + name_; }
 
@@ -44,10 +43,8 @@ class DirStore final : public Store {
   Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags, mode_t mode,
                                              const Caller& caller) override;
   Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) override;
-  Status MakeNode(std::string_view path, mode_t mode, dev_t rdev,
-                  const Caller& caller) override;
-  Status Symlink(std::string_view target, std::string_view path,
-                 const Caller& caller) override;
+  Status MakeNode(std::string_view path, mode_t mode, dev_t rdev, const Caller& caller) override;
+  Status Symlink(std::string_view target, std::string_view path, const Caller& caller) override;
   Status Link(std::string_view existing, std::string_view path) override;
   Status Unlink(std::string_view path) override;
   Status RemoveDir(std::string_view path) override;
@@ -90,8 +87,8 @@ class DirStore final : public Store {
   // set-group-ID directory, and with the permission bits of `mode` and the
   // set-ID bits the daemon's umask or that chown took away. Without `mode`,
   // only the owner (symlinks, whiteouts).
-  void GiveToCaller(int entry, const struct stat& made, const Parent& parent,
-                    const Caller& caller, std::optional<NewMode> mode) const;
+  void GiveToCaller(int entry, const struct stat& made, const Parent& parent, const Caller& caller,
+                    std::optional<NewMode> mode) const;
   // The same for an entry made by name (mkdir, mknod, ...): left alone unless
   // the name still holds what the daemon made (of type `type`), not another
   // writer's.

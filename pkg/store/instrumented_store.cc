@@ -38,18 +38,26 @@ class InstrumentedFile final : public FileHandle {
     if (r) m_->StoreBytesWritten(*r);
     return r;
   }
-  Result<struct stat> Stat() override { return Timed(m_, StoreOp::kStat, [&] { return inner_->Stat(); }); }
+  Result<struct stat> Stat() override {
+    return Timed(m_, StoreOp::kStat, [&] { return inner_->Stat(); });
+  }
   Status SetAttr(const AttrChange& c) override {
     return Timed(m_, StoreOp::kSetattr, [&] { return inner_->SetAttr(c); });
   }
-  Status Flush() override { return Timed(m_, StoreOp::kFsync, [&] { return inner_->Flush(); }); }
-  Status Fsync(bool datasync) override { return Timed(m_, StoreOp::kFsync, [&] { return inner_->Fsync(datasync); }); }
+  Status Flush() override {
+    return Timed(m_, StoreOp::kFsync, [&] { return inner_->Flush(); });
+  }
+  Status Fsync(bool datasync) override {
+    return Timed(m_, StoreOp::kFsync, [&] { return inner_->Fsync(datasync); });
+  }
   Status Allocate(int mode, off_t offset, off_t length) override {
     return Timed(m_, StoreOp::kWrite, [&] { return inner_->Allocate(mode, offset, length); });
   }
   Result<off_t> Seek(off_t offset, int whence) override { return inner_->Seek(offset, whence); }
   // The first block's fetch (S3): counted as the read it replaces.
-  Status Pin() override { return Timed(m_, StoreOp::kRead, [&] { return inner_->Pin(); }); }
+  Status Pin() override {
+    return Timed(m_, StoreOp::kRead, [&] { return inner_->Pin(); });
+  }
   bool KeepsWrites() const override { return inner_->KeepsWrites(); }
 
  private:
@@ -63,7 +71,9 @@ class InstrumentedStore final : public Store {
       : inner_(std::move(inner)), m_(m) {}
 
   std::string Describe() const override { return inner_->Describe(); }
-  Status CheckRoot() override { return Timed(m_, StoreOp::kStat, [&] { return inner_->CheckRoot(); }); }
+  Status CheckRoot() override {
+    return Timed(m_, StoreOp::kStat, [&] { return inner_->CheckRoot(); });
+  }
   Result<struct stat> Stat(std::string_view p) override {
     return Timed(m_, StoreOp::kStat, [&] { return inner_->Stat(p); });
   }
@@ -100,7 +110,9 @@ class InstrumentedStore final : public Store {
   Result<std::string> ReadLink(std::string_view p) override {
     return Timed(m_, StoreOp::kReadlink, [&] { return inner_->ReadLink(p); });
   }
-  Result<struct statvfs> StatFs() override { return Timed(m_, StoreOp::kStatfs, [&] { return inner_->StatFs(); }); }
+  Result<struct statvfs> StatFs() override {
+    return Timed(m_, StoreOp::kStatfs, [&] { return inner_->StatFs(); });
+  }
   Result<std::unique_ptr<FileHandle>> Open(std::string_view p, int flags) override {
     return Wrap(StoreOp::kOpen, [&] { return inner_->Open(p, flags); });
   }
@@ -120,7 +132,9 @@ class InstrumentedStore final : public Store {
   Status Link(std::string_view e, std::string_view p) override {
     return Timed(m_, StoreOp::kLink, [&] { return inner_->Link(e, p); });
   }
-  Status Unlink(std::string_view p) override { return Timed(m_, StoreOp::kUnlink, [&] { return inner_->Unlink(p); }); }
+  Status Unlink(std::string_view p) override {
+    return Timed(m_, StoreOp::kUnlink, [&] { return inner_->Unlink(p); });
+  }
   Status RemoveDir(std::string_view p) override {
     return Timed(m_, StoreOp::kRmdir, [&] { return inner_->RemoveDir(p); });
   }

@@ -116,7 +116,7 @@ S3File::S3File(S3Store* store, std::string path, const s3tree::Node& node, bool 
     : store_(store), writable_(writable), path_(std::move(path)), node_(node) {}
 
 Result<std::unique_ptr<S3File>> S3File::Open(S3Store* store, std::string path,
-                                            const s3tree::Node& node, int flags, bool create) {
+                                             const s3tree::Node& node, int flags, bool create) {
   bool writable = create || (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   std::unique_ptr<S3File> file(new S3File(store, std::move(path), node, writable));
   if (!writable) return file;
@@ -451,8 +451,8 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     changes = changes_;
   }
   if (!saved_as_.empty() && saved_at_change_ == changes) {
-    spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key),
-                  why, Quoted(saved_as_));
+    spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key), why,
+                  Quoted(saved_as_));
     return Status::FromErrno(EIO);
   }
   const std::string dir = store_->settings().staging_dir + "/failed";
@@ -503,9 +503,10 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     dest = candidate;
   }
   if (dest.empty()) {
-    spdlog::error("upload of {} failed ({}), and its data could not be saved in {}: {}; "
-                  "it is kept by this mount until the file is closed",
-                  Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
+    spdlog::error(
+        "upload of {} failed ({}), and its data could not be saved in {}: {}; "
+        "it is kept by this mount until the file is closed",
+        Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
     return Status::FromErrno(EIO);
   }
   saved_as_ = dest;
@@ -573,8 +574,10 @@ Status S3File::UploadLocked() {
     fresh.if_none_match_any = true;
     auto put = client.PutFile(other, staging_.get(), uint64_t(local.st_size), fresh);
     if (!put) return SaveFailedLocked(other, "conflict copy: " + put.error().Describe());
-    spdlog::warn("{} was changed by another writer since it was opened here; their version "
-                 "stays, this one was saved as {}", key, other);
+    spdlog::warn(
+        "{} was changed by another writer since it was opened here; their version "
+        "stays, this one was saved as {}",
+        key, other);
     std::lock_guard lock(state_mu_);
     dirty_ = false;
     is_new_ = false;

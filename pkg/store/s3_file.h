@@ -36,7 +36,7 @@ class S3File final : public FileHandle {
  public:
   // `node`: the object as it is now (for a new file: empty, no ETag).
   static Result<std::unique_ptr<S3File>> Open(S3Store* store, std::string path,
-                                             const s3tree::Node& node, int flags, bool create);
+                                              const s3tree::Node& node, int flags, bool create);
   ~S3File() override;
 
   Result<size_t> Read(char* buf, size_t size, off_t offset) override;
@@ -78,13 +78,13 @@ class S3File final : public FileHandle {
   // Lock order: io_mu_, then the store's lock, then state_mu_. state_mu_ is
   // a leaf (held briefly, never across I/O or a call out): the store takes
   // it under its own lock to show a writer's local size.
-  std::mutex io_mu_;     // serializes writes, truncates and uploads
+  std::mutex io_mu_;  // serializes writes, truncates and uploads
   // Where a failed upload's data was kept, and as of which change: a second
   // failure of the same data says so instead of keeping another copy.
-  std::string saved_as_;             // io_mu_
-  uint64_t saved_at_change_ = 0;     // io_mu_
-  std::mutex state_mu_;  // guards everything below
-  uint64_t changes_ = 0;  // writes and truncates so far
+  std::string saved_as_;          // io_mu_
+  uint64_t saved_at_change_ = 0;  // io_mu_
+  std::mutex state_mu_;           // guards everything below
+  uint64_t changes_ = 0;          // writes and truncates so far
   std::string path_;
   s3tree::Node node_;  // the object's version this file stands for
   UniqueFd staging_;   // writable files only

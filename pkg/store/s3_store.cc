@@ -407,7 +407,8 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   LogSkipped(skipped);
   AddMissingButThere(dir, &found, start);
   std::vector<DetailedEntry> out;
-  for (auto& [name, node] : found) out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
+  for (auto& [name, node] : found)
+    out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
   const bool gone = found.empty() && !marker && !dir.empty();
   {
     std::lock_guard lock(mu_);
@@ -431,7 +432,8 @@ void S3Store::TrimLocked(Clock::time_point now) {
   // What is older than any TTL answers nothing any more (a directory the
   // kernel holds is listed again every poll, which renews its entries):
   // memory follows what is listed lately, not what was ever seen.
-  const Clock::duration ttl = std::max<Clock::duration>(settings_.metadata_ttl, CompleteTtlLocked());
+  const Clock::duration ttl =
+      std::max<Clock::duration>(settings_.metadata_ttl, CompleteTtlLocked());
   if (now - last_trim_ < ttl) return;
   last_trim_ = now;
   const Clock::time_point old = now - ttl;
@@ -479,8 +481,8 @@ void S3Store::ForgetUnlistedLocked(std::string_view dir,
     std::string_view rel = std::string_view(it->first).substr(base.size());
     size_t slash = rel.find('/');
     std::string_view name = rel.substr(0, slash);
-    bool keep = slash == std::string_view::npos ? listed.count(std::string(name)) > 0
-                                                : listed_dir(name);
+    bool keep =
+        slash == std::string_view::npos ? listed.count(std::string(name)) > 0 : listed_dir(name);
     if (keep && slash != std::string_view::npos) {
       it = known_.lower_bound(base + std::string(name) + "0");  // a listed directory's subtree
     } else if (!keep && it->second.as_of <= start) {
@@ -489,8 +491,8 @@ void S3Store::ForgetUnlistedLocked(std::string_view dir,
       ++it;
     }
   }
-  for (auto l = listed_.lower_bound(base); l != listed_.end() &&
-                                           l->first.compare(0, base.size(), base) == 0;) {
+  for (auto l = listed_.lower_bound(base);
+       l != listed_.end() && l->first.compare(0, base.size(), base) == 0;) {
     std::string_view rel = std::string_view(l->first).substr(base.size());
     if (!rel.empty() && !listed_dir(rel.substr(0, rel.find('/')))) {
       l = listed_.erase(l);
@@ -547,7 +549,8 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTreeUpTo(std::string_view
   const std::string dir_prefix = dir.empty() ? "" : std::string(dir) + "/";
   std::vector<DetailedEntry> out;
   out.reserve(tree.nodes.size());
-  for (auto& [path, node] : tree.nodes) out.push_back(DetailedEntry{path, StatOf(dir_prefix + path, node)});
+  for (auto& [path, node] : tree.nodes)
+    out.push_back(DetailedEntry{path, StatOf(dir_prefix + path, node)});
   if (!dir.empty()) {
     std::lock_guard lock(mu_);
     for (auto& [path, node] : tree.nodes) RememberLocked(dir_prefix + path, node, start);
@@ -599,7 +602,8 @@ Result<Store::Usage> S3Store::ScanUsage(const std::atomic<bool>& stop) {
     for (const s3::ObjectInfo& o : page.objects) {
       std::string_view rel = std::string_view(o.key).substr(settings_.prefix.size());
       const size_t slash = rel.rfind('/');
-      std::string_view dir = slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
+      std::string_view dir =
+          slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
       usage.entries += NewLevels(dir, last_dir);
       last_dir.assign(dir);
       if (slash != rel.size() - 1 && !rel.empty()) {
@@ -753,7 +757,8 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
   }
   auto head = client_->Head(KeyOf(from));
   if (!head) {
-    if (head.error().http_status != 404 || files.empty()) return Status::FromErrno(head.error().ToErrno());
+    if (head.error().http_status != 404 || files.empty())
+      return Status::FromErrno(head.error().ToErrno());
     only_local = true;  // created here and not uploaded yet: nothing to move in S3
   }
   std::string etag;
@@ -788,9 +793,10 @@ Status S3Store::RenameDir(const std::string& from, const std::string& to) {
   auto listing = client_->List(old_base, "", settings_.max_dir_rename_objects + 1);
   if (!listing) return Status::FromErrno(listing.error().ToErrno());
   if (listing->objects.size() > settings_.max_dir_rename_objects) {
-    spdlog::warn("rename of directory {} refused: S3 has no directory rename, and it holds more "
-                 "than {} objects to copy one by one (EXDEV: mv copies and deletes instead)",
-                 from, settings_.max_dir_rename_objects);
+    spdlog::warn(
+        "rename of directory {} refused: S3 has no directory rename, and it holds more "
+        "than {} objects to copy one by one (EXDEV: mv copies and deletes instead)",
+        from, settings_.max_dir_rename_objects);
     return Status::FromErrno(EXDEV);
   }
   {
@@ -805,7 +811,8 @@ Status S3Store::RenameDir(const std::string& from, const std::string& to) {
     old_keys.push_back(o.key);
   }
   if (old_keys.empty()) {
-    if (auto put = client_->Put(new_base, ""); !put) return Status::FromErrno(put.error().ToErrno());
+    if (auto put = client_->Put(new_base, ""); !put)
+      return Status::FromErrno(put.error().ToErrno());
   }
   auto del = client_->DeleteMany(old_keys);
   if (!del) return Status::FromErrno(del.error().ToErrno());

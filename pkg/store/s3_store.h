@@ -59,9 +59,9 @@ struct S3StoreSettings {
   std::chrono::milliseconds complete_listing_ttl{0};
   std::string staging_dir;  // writes are staged here; failed uploads kept in <dir>/failed
   ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
-  size_t block_size = 8 << 20;   // sequential reads fetch blocks of this size
-  size_t readahead_blocks = 4;   // at most this many fetched ahead per open file
-  size_t max_dir_rename_objects = 1000;  // larger directories: EXDEV (mv copies instead)
+  size_t block_size = 8 << 20;             // sequential reads fetch blocks of this size
+  size_t readahead_blocks = 4;             // at most this many fetched ahead per open file
+  size_t max_dir_rename_objects = 1000;    // larger directories: EXDEV (mv copies instead)
   cache::DiskCache* disk_cache = nullptr;  // optional, not owned
   // Blocks open files fetched lately, shared between open files of one
   // version (cache::MemoryBlocks); in bytes.
@@ -170,8 +170,7 @@ class S3Store final : public Store {
                           Clock::time_point start);
   // After a complete listing of `dir` that started at `start`: forgets the
   // children it did not show (with everything under them).
-  void ForgetUnlistedLocked(std::string_view dir,
-                            const std::map<std::string, s3tree::Node>& listed,
+  void ForgetUnlistedLocked(std::string_view dir, const std::map<std::string, s3tree::Node>& listed,
                             Clock::time_point start);
   void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
   // At most once per TTL: forgets what no listing or request renewed within it.

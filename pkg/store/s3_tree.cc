@@ -11,7 +11,8 @@ const char* InvalidReason(std::string_view relative) {
   size_t start = 0;
   for (;;) {
     size_t end = relative.find('/', start);
-    std::string_view part = relative.substr(start, end == std::string_view::npos ? end : end - start);
+    std::string_view part =
+        relative.substr(start, end == std::string_view::npos ? end : end - start);
     if (part.empty()) return "empty path component (\"//\" or a leading '/')";
     if (part == "." || part == "..") return "\".\" or \"..\" component";
     if (part.size() > NAME_MAX) return "component longer than 255 bytes";
@@ -20,7 +21,9 @@ const char* InvalidReason(std::string_view relative) {
   }
 }
 
-int64_t WholeSeconds(int64_t ns) { return ns - ((ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000; }
+int64_t WholeSeconds(int64_t ns) {
+  return ns - ((ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000;
+}
 
 Tree BuildTree(const std::vector<s3::ObjectInfo>& objects, std::string_view prefix) {
   Tree tree;

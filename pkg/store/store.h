@@ -87,7 +87,7 @@ class Store {
   // a source that moved or vanished must fail, not report everything gone).
   virtual Status CheckRoot() { return Status::Ok(); }
 
-  virtual Result<struct stat> Stat(std::string_view path) = 0;  // lstat semantics
+  virtual Result<struct stat> Stat(std::string_view path) = 0;           // lstat semantics
   virtual Result<std::vector<DirEntry>> List(std::string_view dir) = 0;  // no "." / ".."
   // List() plus each entry's attributes (lstat). Entries that vanish between
   // the two are left out. The default stats each entry by path.
@@ -138,13 +138,11 @@ class Store {
   // Makes a new file and opens it. EEXIST whenever the name is taken, with
   // or without O_EXCL: opening an existing file is an open, whose
   // permission checks are the kernel's (fs::FileSystem::Create).
-  virtual Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags,
-                                                     mode_t mode, const Caller& caller) = 0;
+  virtual Result<std::unique_ptr<FileHandle>> Create(std::string_view path, int flags, mode_t mode,
+                                                     const Caller& caller) = 0;
   virtual Status MakeDir(std::string_view path, mode_t mode, const Caller& caller) = 0;
-  virtual Status MakeNode(std::string_view path, mode_t mode, dev_t rdev,
-                          const Caller& caller) = 0;
-  virtual Status Symlink(std::string_view target, std::string_view path,
-                         const Caller& caller) = 0;
+  virtual Status MakeNode(std::string_view path, mode_t mode, dev_t rdev, const Caller& caller) = 0;
+  virtual Status Symlink(std::string_view target, std::string_view path, const Caller& caller) = 0;
   virtual Status Link(std::string_view existing, std::string_view path) = 0;
   virtual Status Unlink(std::string_view path) = 0;
   virtual Status RemoveDir(std::string_view path) = 0;
@@ -158,8 +156,8 @@ class Store {
   // Extended attributes; ENOTSUP when the store has none.
   virtual Result<std::string> GetXattr(std::string_view path, const std::string& name) = 0;
   virtual Result<std::string> ListXattr(std::string_view path) = 0;  // NUL-separated
-  virtual Status SetXattr(std::string_view path, const std::string& name,
-                          std::string_view value, int flags) = 0;
+  virtual Status SetXattr(std::string_view path, const std::string& name, std::string_view value,
+                          int flags) = 0;
   virtual Status RemoveXattr(std::string_view path, const std::string& name) = 0;
 };
 

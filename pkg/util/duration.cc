@@ -32,8 +32,7 @@ std::optional<std::chrono::milliseconds> Fail(std::string* error, std::string re
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
-                                                       std::string* error) {
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text, std::string* error) {
   if (text.empty()) return Fail(error, "empty duration");
   if (text.front() == '-') return Fail(error, "must not be negative");
 
@@ -108,7 +107,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
     while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
     if (!fraction.empty()) {
       if (fraction.size() > kMaxFractionDigits) {
-        return Fail(error, "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
+        return Fail(error,
+                    "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
       }
       int64_t numerator = 0;
       int64_t denominator = 1;
@@ -119,7 +119,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
       // numerator < 10^9 and unit_ms <= 3.6e6: the product fits in int64.
       const int64_t scaled = numerator * unit_ms;
       if (scaled % denominator != 0) {
-        return Fail(error, "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
+        return Fail(error,
+                    "finer than 1ms: " + Quoted(std::string(number) + std::string(unit_name)));
       }
       if (__builtin_add_overflow(component_ms, scaled / denominator, &component_ms)) {
         return Fail(error, "too large");

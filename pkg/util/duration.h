@@ -16,8 +16,7 @@ namespace freshfs {
 // unit is accepted only when it is zero. Returns nullopt on failure and, when
 // `error` is non-null, stores a short reason there, e.g.
 // `unknown unit "x" (use ms, s, m or h)`.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
-                                                       std::string* error);
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text, std::string* error);
 
 // The shortest text ParseDuration() maps back to `d`: "0s", "500ms", "1.5s",
 // "2m", "1m30s", "1h0.25s". Negative values get a leading "-".

@@ -16,11 +16,21 @@ std::string JsonEscape(std::string_view text) {
   out.reserve(text.size() + 8);
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -41,8 +51,7 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    std::string escaped =
-        JsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string escaped = JsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -63,8 +72,8 @@ std::string InitLogging(const LogSettings& settings) {
         sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(settings.file);
         break;
       case LogSink::kSyslog:
-        sink = std::make_shared<spdlog::sinks::syslog_sink_mt>(settings.ident, LOG_PID,
-                                                               LOG_DAEMON, true);
+        sink = std::make_shared<spdlog::sinks::syslog_sink_mt>(settings.ident, LOG_PID, LOG_DAEMON,
+                                                               true);
         break;
     }
   } catch (const spdlog::spdlog_ex& e) {

@@ -17,7 +17,7 @@ struct LogSettings {
   bool json = false;   // one JSON object per line instead of text
   bool debug = false;  // debug level
   LogSink sink = LogSink::kStderr;
-  std::string file;    // for kFile
+  std::string file;  // for kFile
   std::string ident = "freshfs-mount";
 };
 

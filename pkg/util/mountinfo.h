@@ -10,8 +10,8 @@ namespace freshfs {
 
 // One line of /proc/self/mountinfo.
 struct MountEntry {
-  std::string fstype;    // "fuse.freshfs", "ext4", ...
-  unsigned major = 0;    // st_dev of the mount's root
+  std::string fstype;  // "fuse.freshfs", "ext4", ...
+  unsigned major = 0;  // st_dev of the mount's root
   unsigned minor = 0;
 };
 

@@ -16,7 +16,7 @@ struct Errno {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}               // NOLINT: implicit by design
   Result(Errno err) : v_(err) { assert(err.value > 0); }  // NOLINT
 
   bool ok() const { return v_.index() == 0; }

@@ -94,8 +94,8 @@ class SlabPool {
     return slab;
   }
 
-  std::map<uintptr_t, Slab*> slabs_;          // by base address
-  std::set<Slab*, ByAddress> available_;      // slabs with a free slot
+  std::map<uintptr_t, Slab*> slabs_;      // by base address
+  std::set<Slab*, ByAddress> available_;  // slabs with a free slot
 };
 
 }  // namespace freshfs

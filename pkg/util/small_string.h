@@ -66,8 +66,9 @@ class SmallString {
   friend bool operator==(const SmallString& a, std::string_view b) { return a.view() == b; }
   friend std::strong_ordering operator<=>(const SmallString& a, std::string_view b) {
     const int c = a.view().compare(b);
-    return c < 0 ? std::strong_ordering::less
-                 : c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal;
+    return c < 0   ? std::strong_ordering::less
+           : c > 0 ? std::strong_ordering::greater
+                   : std::strong_ordering::equal;
   }
   // Two SmallStrings: exact matches, so that C++20's rewritten candidates
   // (the one above, reversed) are not ambiguous (clang refuses them).
@@ -79,7 +80,7 @@ class SmallString {
   }
 
  private:
-  static constexpr size_t kTag = 15;           // inline: the size; on the heap: kHeap
+  static constexpr size_t kTag = 15;  // inline: the size; on the heap: kHeap
   static constexpr uint8_t kHeap = 0xff;
   static constexpr size_t kInlineMax = 15;
 
@@ -94,9 +95,7 @@ class SmallString {
     std::memcpy(&n, raw_ + sizeof(char*), sizeof n);
     return n;
   }
-  void Clear() {
-    std::memset(raw_, 0, sizeof raw_);
-  }
+  void Clear() { std::memset(raw_, 0, sizeof raw_); }
   void Init(std::string_view s) {
     Clear();
     if (s.size() <= kInlineMax) {

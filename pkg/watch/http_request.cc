@@ -13,8 +13,7 @@ bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-               std::string_view::npos;
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
   });
 }
 
@@ -102,7 +101,7 @@ void HttpRequestReader::Parse() {
 }
 
 std::optional<std::string_view> HttpRequestReader::NextLine(size_t max, int status,
-                                                           std::string_view too_long) {
+                                                            std::string_view too_long) {
   const size_t end = in_.find('\n', pos_);
   const size_t length = (end == std::string::npos ? in_.size() : end) - pos_;
   if (length > max) {
@@ -203,8 +202,8 @@ bool HttpRequestReader::FinishHead() {
 
 bool HttpRequestReader::ParseBody() {
   const uint64_t want = head_.content_length.value_or(0);
-  const size_t take = static_cast<size_t>(
-      std::min<uint64_t>(want - body_.size(), in_.size() - pos_));
+  const size_t take =
+      static_cast<size_t>(std::min<uint64_t>(want - body_.size(), in_.size() - pos_));
   body_.append(in_, pos_, take);
   pos_ += take;
   if (body_.size() == want) state_ = State::kDone;
@@ -238,8 +237,7 @@ bool HttpRequestReader::ParseChunks() {
         break;
       }
       case Chunk::kData: {
-        const size_t take =
-            static_cast<size_t>(std::min<uint64_t>(chunk_left_, in_.size() - pos_));
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, in_.size() - pos_));
         body_.append(in_, pos_, take);
         pos_ += take;
         chunk_left_ -= take;

@@ -26,8 +26,8 @@ namespace freshfs::watch {
 
 struct HttpRequestHead {
   std::string method;
-  std::string target;  // as sent
-  std::string path;    // the target without its query
+  std::string target;                                        // as sent
+  std::string path;                                          // the target without its query
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::optional<uint64_t> content_length;
   bool chunked = false;
@@ -64,10 +64,10 @@ class HttpRequestReader {
 
  private:
   void Parse();
-  bool ParseHead();           // false: needs more bytes (or failed)
+  bool ParseHead();  // false: needs more bytes (or failed)
   bool ParseHeader(std::string_view line);
   bool FinishHead();
-  bool ParseBody();           // Content-Length bodies
+  bool ParseBody();  // Content-Length bodies
   bool ParseChunks();
   // The next line from the input without its line end; nullopt when none
   // is complete yet (and a line over `max` bytes fails with `status` and
@@ -79,7 +79,7 @@ class HttpRequestReader {
   const size_t max_head_bytes_;
   const size_t max_body_bytes_;
   State state_ = State::kHead;
-  std::string in_;   // received and not yet parsed (from pos_)
+  std::string in_;  // received and not yet parsed (from pos_)
   size_t pos_ = 0;
   size_t head_bytes_ = 0;
   bool request_line_seen_ = false;

@@ -82,9 +82,10 @@ bool InotifySource::AddWatch(const std::string& rel) {
   int wd = ::inotify_add_watch(fd_.get(), abs.c_str(), kDirMask);
   if (wd < 0) {
     if (errno == ENOSPC && !out_of_watches_.exchange(true)) {
-      spdlog::warn("out of inotify watches (raise fs.inotify.max_user_watches); changes under "
-                   "\"{}\" and other unwatched directories show up at the next periodic sync",
-                   rel);
+      spdlog::warn(
+          "out of inotify watches (raise fs.inotify.max_user_watches); changes under "
+          "\"{}\" and other unwatched directories show up at the next periodic sync",
+          rel);
       watcher_->SetEventsHealthy(false);
       watcher_->RequestSync();  // whatever the missing watch would have seen
     }

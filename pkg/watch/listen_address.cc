@@ -72,8 +72,7 @@ void SetV6(const in6_addr& ip, int port, ListenAddress* out) {
   out->len = sizeof(*v6);
   char text[INET6_ADDRSTRLEN];
   out->host = inet_ntop(AF_INET6, &ip, text, sizeof(text));
-  out->loopback = IN6_IS_ADDR_LOOPBACK(&ip) ||
-                  (IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127);
+  out->loopback = IN6_IS_ADDR_LOOPBACK(&ip) || (IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127);
 }
 
 }  // namespace

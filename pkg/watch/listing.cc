@@ -59,7 +59,8 @@ void Listing::AddTree(std::vector<store::Store::DetailedEntry> entries) {
     std::string_view path = entries[k].name;
     if (path.empty()) continue;  // the root itself is not its own child
     size_t slash = path.rfind('/');
-    std::string_view dir = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+    std::string_view dir =
+        slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
     while (!open.empty() && open.back().dir != dir && !Below(dir, open.back().dir)) open.pop_back();
     if (open.empty() || open.back().dir != dir) open.push_back(Open{dir, GroupOf(dir)});
     uint32_t g = open.back().group;
@@ -100,9 +101,8 @@ void Listing::Finish() {
     auto first = items_.begin() + range.begin;
     auto last = items_.begin() + range.end;
     // Strictly increasing (S3's order, mostly) needs nothing more.
-    if (std::adjacent_find(first, last, [](const Item& a, const Item& b) {
-          return !(a.name < b.name);
-        }) == last)
+    if (std::adjacent_find(first, last,
+                           [](const Item& a, const Item& b) { return !(a.name < b.name); }) == last)
       continue;
     std::stable_sort(first, last, by_name);
     // A name listed twice keeps its last entry (the newest word on it).

@@ -16,8 +16,7 @@ S3EventSource::S3EventSource(Watcher* watcher, metrics::Metrics* metrics, Settin
 
 S3EventSource::~S3EventSource() { Stop(); }
 
-std::optional<std::string> S3EventSource::PathOfKey(std::string_view key,
-                                                    std::string_view prefix) {
+std::optional<std::string> S3EventSource::PathOfKey(std::string_view key, std::string_view prefix) {
   if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0)
     return std::nullopt;
   key.remove_prefix(prefix.size());
@@ -74,8 +73,12 @@ void S3EventSource::Enqueue(std::vector<S3Event> events) {
         ++dropped;  // the full sync asked for covers it: it changed before now
       } else {
         switch (queue_.Add(std::move(*path), e.removed)) {
-          case RescanQueue::Added::kQueued: ++applied; break;
-          case RescanQueue::Added::kCollapsed: ++collapsed; break;
+          case RescanQueue::Added::kQueued:
+            ++applied;
+            break;
+          case RescanQueue::Added::kCollapsed:
+            ++collapsed;
+            break;
           case RescanQueue::Added::kOverflow:
             overflowed = true;
             ++dropped;

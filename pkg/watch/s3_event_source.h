@@ -37,9 +37,9 @@ class S3EventSource {
  public:
   struct Settings {
     std::string bucket;
-    std::string prefix;      // "" or "dir/sub/"
-    std::string address;     // --events-address HOST:PORT
-    std::string token_file;  // --events-token-file; empty: no token (loopback only)
+    std::string prefix;            // "" or "dir/sub/"
+    std::string address;           // --events-address HOST:PORT
+    std::string token_file;        // --events-token-file; empty: no token (loopback only)
     size_t queue_capacity = 1024;  // paths waiting for a rescan
     // While the queue keeps overflowing, full syncs are asked for at most
     // this often.

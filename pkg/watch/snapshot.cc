@@ -19,8 +19,8 @@ bool Classify(const EntryState& before, const EntryState& after, ChangeKind* kin
     return true;
   }
   bool dir = S_ISDIR(after.mode);
-  if (!dir && (before.ino != after.ino || before.size != after.size ||
-               before.mtime_ns != after.mtime_ns)) {
+  if (!dir &&
+      (before.ino != after.ino || before.size != after.size || before.mtime_ns != after.mtime_ns)) {
     *kind = ChangeKind::kModified;
     return true;
   }
@@ -144,8 +144,8 @@ class Snapshot::Reconciler {
  public:
   // `one_level`: the listing holds the root's children only; directories
   // below keep what they had, new ones start empty.
-  Reconciler(Snapshot* snapshot, std::string_view root, const Listing* listing,
-             const KeepSet& keep, std::vector<Change>* changes, bool one_level = false)
+  Reconciler(Snapshot* snapshot, std::string_view root, const Listing* listing, const KeepSet& keep,
+             std::vector<Change>* changes, bool one_level = false)
       : snapshot_(snapshot),
         root_(root),
         listing_(listing),
@@ -408,8 +408,7 @@ bool Snapshot::Reconcile(std::string_view path, const EntryState* fresh, const L
     if (r.Remove(*node, p)) {
       parent->children->Erase(name);
       // A listed directory stays listed when it empties (see Listed()).
-      if (parent->children->chunks.empty() && !parent->children->listed)
-        parent->children.reset();
+      if (parent->children->chunks.empty() && !parent->children->listed) parent->children.reset();
     }
   } else if (fresh) {
     Node created;

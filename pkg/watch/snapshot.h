@@ -35,9 +35,9 @@ using metrics::ChangeKind;
 struct Change {
   ChangeKind kind = ChangeKind::kModified;
   std::string path;
-  std::string from;  // kRenamed: where it was
-  bool is_dir = false;   // after the change
-  bool was_dir = false;  // before the change
+  std::string from;             // kRenamed: where it was
+  bool is_dir = false;          // after the change
+  bool was_dir = false;         // before the change
   int64_t remote_mtime_ns = 0;  // when the source says it happened, 0 if unknown
   // kModified: the name now means another object (a new source inode: a
   // rename over it; S3: a new ETag), not the same one rewritten in place.

@@ -16,9 +16,7 @@ int64_t Ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-double SecondsSince(int64_t then_ns) {
-  return double(Ns(Clock::now()) - then_ns) / 1e9;
-}
+double SecondsSince(int64_t then_ns) { return double(Ns(Clock::now()) - then_ns) / 1e9; }
 
 std::string_view ParentOf(std::string_view path) {
   size_t slash = path.rfind('/');
@@ -51,9 +49,9 @@ Status Watcher::Start() {
       watched_ = snapshot_.size();
     }
     // Nothing is cached yet: the bound starts now (a sync of the root).
-    SyncFinished(Status::Ok(), metrics::SyncKind::kCached, start,
-                 std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                     .count());
+    SyncFinished(
+        Status::Ok(), metrics::SyncKind::kCached, start,
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     if (settings_.scan_interval.count() > 0) scan_thread_ = std::thread([this] { ScanLoop(); });
   } else if (!FullSync(/*report=*/false)) {
     return Status::FromErrno(EIO);
@@ -137,8 +135,8 @@ bool Watcher::ScanNow() {
     if (metrics_ && usage.error() != ECANCELED) metrics_->SourceScanDone(took, false, 0, 0);
     return false;
   }
-  spdlog::debug("background scan: {} entries, {} bytes in {:.2f}s", usage->entries,
-                usage->bytes, took);
+  spdlog::debug("background scan: {} entries, {} bytes in {:.2f}s", usage->entries, usage->bytes,
+                took);
   if (metrics_) metrics_->SourceScanDone(took, true, usage->entries, usage->bytes);
   source_estimate_ = usage->entries;
   return true;
@@ -176,9 +174,8 @@ KeepSet Watcher::KeepLocked(Clock::time_point start) {
 
 bool Watcher::CachedSync() {
   const Clock::time_point start = Clock::now();
-  const double start_unix = std::chrono::duration<double>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+  const double start_unix =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<std::string> dirs = cached_dirs_();
   std::sort(dirs.begin(), dirs.end());  // each directory after its parent
   if (settings_.lazy) {
@@ -204,8 +201,8 @@ bool Watcher::CachedSync() {
       full = snapshot_.size() / page + 1;
     }
     if (cached >= full) {
-      spdlog::debug("cached sync would take {} listing requests, a full one {}: full sync",
-                    cached, full);
+      spdlog::debug("cached sync would take {} listing requests, a full one {}: full sync", cached,
+                    full);
       return FullSync(/*report=*/true);
     }
   }
@@ -353,7 +350,8 @@ void Watcher::DropUnheld() {
     listed_since_drop_.clear();
     const int64_t old_ns = Ns(Clock::now() - kFirstListingRace);
     std::erase_if(first_listed_ns_, [&](const auto& f) { return f.second < old_ns; });
-    std::erase_if(missed_, [&](const std::string& p) { return !held.count(std::string(ParentOf(p))); });
+    std::erase_if(missed_,
+                  [&](const std::string& p) { return !held.count(std::string(ParentOf(p))); });
     watched_ = snapshot_.size();
   }
   if (dropped > 0) spdlog::debug("forgot {} entries of directories the kernel let go", dropped);
@@ -362,9 +360,8 @@ void Watcher::DropUnheld() {
 
 bool Watcher::FullSync(bool report) {
   const Clock::time_point start = Clock::now();
-  const double start_unix = std::chrono::duration<double>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+  const double start_unix =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Read everything first, holding no lock: the store may be slow.
   Listing listing;
   EntryState root;
@@ -504,11 +501,9 @@ size_t Watcher::RescanRename(const std::string& from, const std::string& to) {
     gone = RescanLocked(from, true, lock);
     came = RescanLocked(to, true, lock);
   }
-  auto top = [](const std::vector<Change>& changes, const std::string& path,
-                ChangeKind kind) {
-    return std::find_if(changes.begin(), changes.end(), [&](const Change& c) {
-      return c.path == path && c.kind == kind;
-    });
+  auto top = [](const std::vector<Change>& changes, const std::string& path, ChangeKind kind) {
+    return std::find_if(changes.begin(), changes.end(),
+                        [&](const Change& c) { return c.path == path && c.kind == kind; });
   };
   auto deleted = top(gone, from, ChangeKind::kDeleted);
   auto created = top(came, to, ChangeKind::kCreated);
@@ -703,8 +698,7 @@ void Watcher::SweepServed(Clock::time_point before, std::string_view under, bool
     }
   }
   if (changes.empty()) return;
-  spdlog::debug("{} entries the kernel was given are gone, unseen by any listing",
-                changes.size());
+  spdlog::debug("{} entries the kernel was given are gone, unseen by any listing", changes.size());
   // Directories before what was under them (the applier skips those).
   std::sort(changes.begin(), changes.end(),
             [](const Change& a, const Change& b) { return a.path < b.path; });

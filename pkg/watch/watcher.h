@@ -153,9 +153,8 @@ class Watcher : public fs::ChangeObserver {
   void ListFirst(const std::string& dir);
   // Records one directory's listing begun at `start` (its first one when
   // the snapshot did not list it yet); false if the snapshot lacks `dir`.
-  bool RecordDirLocked(const std::string& dir, const Listing& listing,
-                       Clock::time_point start, std::vector<Change>* changes,
-                       std::string_view listing_dir = {});
+  bool RecordDirLocked(const std::string& dir, const Listing& listing, Clock::time_point start,
+                       std::vector<Change>* changes, std::string_view listing_dir = {});
   // Lazy, where listings cost requests: when the whole source takes no more
   // requests than listing `dirs` one by one (a bucket of at most
   // kTreeSyncMaxKeys keys), one listing
@@ -167,8 +166,7 @@ class Watcher : public fs::ChangeObserver {
   void DropUnheld();
   void ScanLoop();
   // Metrics, the staleness bound and logs after a sync of either kind.
-  void SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start,
-                    double start_unix);
+  void SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point start, double start_unix);
   // The paths a sync whose listing began at `start` leaves as recorded.
   KeepSet KeepLocked(Clock::time_point start);
   bool IsOwnLocked(std::string_view path) const;
@@ -195,8 +193,7 @@ class Watcher : public fs::ChangeObserver {
   // The nearest of `path` and its ancestors whose parent directory the
   // snapshot holds (only there can a scan be recorded).
   std::string RecordableLocked(std::string path) const;
-  std::vector<Change> RescanLocked(std::string path, bool deep,
-                                   std::unique_lock<std::mutex>& lock);
+  std::vector<Change> RescanLocked(std::string path, bool deep, std::unique_lock<std::mutex>& lock);
 
   store::Store* store_;
   const Settings settings_;
@@ -208,11 +205,11 @@ class Watcher : public fs::ChangeObserver {
 
   mutable std::mutex mu_;  // guards snapshot_ and own_
   Snapshot snapshot_;
-  std::unordered_map<std::string, int> own_;  // path -> changes in flight
+  std::unordered_map<std::string, int> own_;               // path -> changes in flight
   std::unordered_map<std::string, int64_t> own_ended_ns_;  // path -> when our change ended
 
   std::atomic<int64_t> last_sync_start_ns_{0};  // steady clock, successful syncs only
-  Clock::time_point last_full_start_{};  // poll thread only: the last full sync attempted
+  Clock::time_point last_full_start_{};         // poll thread only: the last full sync attempted
   std::atomic<int64_t> last_heartbeat_ns_{0};
   std::atomic<bool> events_healthy_{false};
   // While syncs fail, events prove nothing (the source may be gone or

@@ -34,8 +34,8 @@ constexpr auto kLingerTime = 1s;
 constexpr auto kAcceptPause = 100ms;  // out of descriptors: let some close first
 constexpr size_t kTrimAfterBodyBytes = 256 * 1024;
 
-constexpr const char* kReasonNames[] = {"unauthorized", "too_large", "malformed",
-                                        "method_not_allowed", "timeout", "overloaded",
+constexpr const char* kReasonNames[] = {"unauthorized",       "too_large", "malformed",
+                                        "method_not_allowed", "timeout",   "overloaded",
                                         "internal_error"};
 static_assert(std::size(kReasonNames) == size_t(RejectReason::kCount));
 
@@ -46,17 +46,28 @@ constexpr const char* kRetryAfter = "Retry-After: 1\r\n";
 
 const char* StatusText(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -76,8 +87,7 @@ std::string HttpDate() {
 }
 
 // One-line plain-text answer; the connection closes after it.
-std::string Response(int status, std::string_view text, bool head_only,
-                     const char* extra_headers) {
+std::string Response(int status, std::string_view text, bool head_only, const char* extra_headers) {
   const std::string body = std::string(text) + "\n";
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + StatusText(status) + "\r\n";
   out += "Content-Type: text/plain; charset=utf-8\r\n";
@@ -93,8 +103,7 @@ std::string Response(int status, std::string_view text, bool head_only,
 std::string PeerText(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "?";
   if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, text,
-              sizeof(text));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
   } else if (peer.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, text,
               sizeof(text));
@@ -120,10 +129,14 @@ struct WebhookServer::Connection {
 
   short PollEvents() const {
     switch (phase) {
-      case Phase::kReading: return static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT));
-      case Phase::kWriting: return POLLOUT;
-      case Phase::kLingering: return POLLIN;
-      case Phase::kClosed: return 0;
+      case Phase::kReading:
+        return static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT));
+      case Phase::kWriting:
+        return POLLOUT;
+      case Phase::kLingering:
+        return POLLIN;
+      case Phase::kClosed:
+        return 0;
     }
     return 0;
   }
@@ -176,8 +189,7 @@ std::string WebhookServer::Start() {
   stopping_ = false;
   port_ = address.port;
   thread_ = std::thread([this] { Loop(); });
-  spdlog::info("listening for S3 event notifications on {}:{} ({})", shown_address_,
-               address.port,
+  spdlog::info("listening for S3 event notifications on {}:{} ({})", shown_address_, address.port,
                settings_.token.empty() ? "no token: this host only" : "token required");
   return "";
 }
@@ -277,9 +289,9 @@ void WebhookServer::AcceptAll(Clock::time_point now) {
 }
 
 void WebhookServer::Admit(UniqueFd fd, std::string peer, Clock::time_point now) {
-  const size_t open = static_cast<size_t>(std::count_if(
-      connections_.begin(), connections_.end(),
-      [](const auto& c) { return c->phase != Connection::Phase::kClosed; }));
+  const size_t open = static_cast<size_t>(
+      std::count_if(connections_.begin(), connections_.end(),
+                    [](const auto& c) { return c->phase != Connection::Phase::kClosed; }));
   if (open >= settings_.max_connections) {
     Connection* victim = ToMakeRoom();
     if (!victim) {
@@ -298,8 +310,8 @@ void WebhookServer::Admit(UniqueFd fd, std::string peer, Clock::time_point now) 
     }
     Close(*victim);
   }
-  connections_.push_back(std::make_unique<Connection>(std::move(fd), std::move(peer), now,
-                                                      settings_));
+  connections_.push_back(
+      std::make_unique<Connection>(std::move(fd), std::move(peer), now, settings_));
 }
 
 WebhookServer::Connection* WebhookServer::ToMakeRoom() {
@@ -357,12 +369,12 @@ void WebhookServer::OnHead(Connection& c, Clock::time_point now) {
     }
   }
   if (head.method != "POST") {
-    Reject(c, RejectReason::kMethodNotAllowed, 405, "method not allowed", now,
-           "Allow: POST\r\n");
+    Reject(c, RejectReason::kMethodNotAllowed, 405, "method not allowed", now, "Allow: POST\r\n");
     return;
   }
   c.reader.ReadBody();
-  if (c.reader.state() == HttpRequestReader::State::kError) return;  // too large: the caller answers
+  if (c.reader.state() == HttpRequestReader::State::kError)
+    return;  // too large: the caller answers
   if (head.content_length &&
       buffered_ + *head.content_length > settings_.max_buffered_bytes + c.accounted) {
     Reject(c, RejectReason::kOverloaded, 503, "too many request bytes held; retry later", now,
@@ -398,8 +410,8 @@ void WebhookServer::OnRequest(Connection& c, Clock::time_point now) {
     ++requests_accepted_;
     Respond(c, 200, text, now);
   } else {
-    Reject(c, status == 500 ? RejectReason::kInternalError : RejectReason::kMalformed, status,
-           text, now);
+    Reject(c, status == 500 ? RejectReason::kInternalError : RejectReason::kMalformed, status, text,
+           now);
   }
 }
 
@@ -449,8 +461,8 @@ std::string WebhookServer::ServeEvents(const std::string& body, int* status) {
   return "accepted " + std::to_string(delivered) + " events, ignored " + std::to_string(ignored);
 }
 
-void WebhookServer::Respond(Connection& c, int status, std::string_view text,
-                            Clock::time_point now, const char* extra_headers) {
+void WebhookServer::Respond(Connection& c, int status, std::string_view text, Clock::time_point now,
+                            const char* extra_headers) {
   c.out += Response(status, text, c.reader.head().method == "HEAD", extra_headers);
   c.phase = Connection::Phase::kWriting;
   c.deadline = now + settings_.write_timeout;
@@ -480,8 +492,7 @@ void WebhookServer::CountRejection(RejectReason reason, const std::string& peer,
 
 void WebhookServer::Flush(Connection& c, Clock::time_point now) {
   while (c.sent < c.out.size()) {
-    const ssize_t n =
-        send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    const ssize_t n = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
     if (n > 0) {
       c.sent += static_cast<size_t>(n);
     } else if (n < 0 && errno == EINTR) {

@@ -60,13 +60,13 @@ namespace freshfs::watch {
 // Why a request was refused (label reason of
 // freshfs_event_requests_rejected_total).
 enum class RejectReason {
-  kUnauthorized,     // 401: no token, or a wrong one
-  kTooLarge,         // 413/431: body or head over the limits
-  kMalformed,        // 400/501: not HTTP we take, not JSON, not an S3 event body
-  kMethodNotAllowed, // 405
-  kTimeout,          // 408: not complete in time (a slow or idle client)
-  kOverloaded,       // 503 or evicted: at max_connections or max_buffered_bytes
-  kInternalError,    // 500: the handler threw
+  kUnauthorized,      // 401: no token, or a wrong one
+  kTooLarge,          // 413/431: body or head over the limits
+  kMalformed,         // 400/501: not HTTP we take, not JSON, not an S3 event body
+  kMethodNotAllowed,  // 405
+  kTimeout,           // 408: not complete in time (a slow or idle client)
+  kOverloaded,        // 503 or evicted: at max_connections or max_buffered_bytes
+  kInternalError,     // 500: the handler threw
   kCount
 };
 const char* RejectReasonName(RejectReason reason);
@@ -85,18 +85,18 @@ class WebhookServer {
     size_t max_body_bytes = 1024 * 1024;
     size_t max_head_bytes = 16 * 1024;
     size_t max_connections = 64;
-    size_t max_buffered_bytes = 8 * 1024 * 1024;  // request bytes held, all connections
+    size_t max_buffered_bytes = 8 * 1024 * 1024;       // request bytes held, all connections
     std::chrono::milliseconds head_timeout{5000};      // connect -> end of the head
     std::chrono::milliseconds request_timeout{15000};  // connect -> end of the body
     std::chrono::milliseconds write_timeout{5000};     // to send the answer
     std::function<void(RejectReason)> on_reject;       // each refused request
   };
   struct Stats {
-    uint64_t requests_accepted = 0;  // POSTs answered 200
-    uint64_t requests_rejected = 0;  // requests refused, any reason
+    uint64_t requests_accepted = 0;                                 // POSTs answered 200
+    uint64_t requests_rejected = 0;                                 // requests refused, any reason
     std::array<uint64_t, size_t(RejectReason::kCount)> rejected{};  // by reason
-    uint64_t events_delivered = 0;   // events handed to the handler
-    uint64_t events_ignored = 0;     // other bucket, or an event that changes nothing
+    uint64_t events_delivered = 0;                                  // events handed to the handler
+    uint64_t events_ignored = 0;  // other bucket, or an event that changes nothing
   };
   using Handler = std::function<void(std::vector<S3Event>)>;
 

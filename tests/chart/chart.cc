@@ -103,7 +103,8 @@ std::vector<YAML::Node> AllContainers(const Rendered& rendered) {
   std::vector<YAML::Node> found;
   for (const char* kind : {"DaemonSet", "Deployment", "StatefulSet", "Job", "Pod"}) {
     for (const YAML::Node& o : rendered.All(kind)) {
-      const YAML::Node spec = std::string(kind) == "Pod" ? o["spec"] : o["spec"]["template"]["spec"];
+      const YAML::Node spec =
+          std::string(kind) == "Pod" ? o["spec"] : o["spec"]["template"]["spec"];
       for (const char* list : {"containers", "initContainers"}) {
         for (const YAML::Node& c : spec[list]) found.push_back(c);
       }
@@ -140,8 +141,8 @@ std::optional<std::string> HostPathOf(const YAML::Node& pod_spec, const YAML::No
   size_t best_length = 0;
   for (const YAML::Node& m : container["volumeMounts"]) {
     std::string mount_path = m["mountPath"].as<std::string>();
-    const bool covers = path == mount_path || mount_path == "/" ||
-                        path.rfind(mount_path + "/", 0) == 0;
+    const bool covers =
+        path == mount_path || mount_path == "/" || path.rfind(mount_path + "/", 0) == 0;
     if (covers && mount_path.size() >= best_length) {
       best.reset(m);
       best_length = mount_path.size();

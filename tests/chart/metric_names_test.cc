@@ -48,7 +48,8 @@ void CollectStrings(const nlohmann::json& j, std::vector<std::string>& out) {
 std::set<std::string> MetricNamesIn(const std::string& text) {
   static const std::regex name("freshfs_[a-z0-9_]+");
   std::set<std::string> names;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it)
     names.insert(it->str());
   return names;
 }
@@ -91,7 +92,8 @@ TEST(ChartDashboard, ParsesAndShowsWhatOperatorsWatch) {
     if (panel.value("type", "") == "row") continue;
     ++graphs;
     EXPECT_EQ(panel["datasource"].value("uid", ""), "${datasource}") << title;
-    ASSERT_TRUE(panel.contains("targets") && !panel["targets"].empty()) << title << " queries nothing";
+    ASSERT_TRUE(panel.contains("targets") && !panel["targets"].empty())
+        << title << " queries nothing";
     for (const auto& target : panel["targets"]) {
       const std::string expr = target.value("expr", "");
       EXPECT_FALSE(expr.empty()) << title;
@@ -130,16 +132,17 @@ std::map<std::string, std::string> ExportedFamilies() {
   std::string dir_target, s3_target;
   std::filesystem::create_directories(plugin.allowed_dir_root() + "/vol");
   std::ofstream(plugin.allowed_dir_root() + "/vol/hello.txt") << "hello";
-  EXPECT_TRUE(plugin.Publish("dir-vol", {{"source", plugin.allowed_dir_root() + "/vol"}, {"pollInterval", "1s"}},
-                             {}, &dir_target));
-  EXPECT_TRUE(plugin.Publish("s3-vol",
-                             {{"source", "s3://chartbucket"},
-                              {"s3Endpoint", s3.endpoint()},
-                              {"s3PathStyle", "true"},
-                              {"pollInterval", "1s"}},
-                             {{"accessKeyId", S3Server::kAccessKeyId},
-                              {"secretAccessKey", S3Server::kSecretAccessKey}},
-                             &s3_target));
+  EXPECT_TRUE(plugin.Publish(
+      "dir-vol", {{"source", plugin.allowed_dir_root() + "/vol"}, {"pollInterval", "1s"}}, {},
+      &dir_target));
+  EXPECT_TRUE(plugin.Publish(
+      "s3-vol",
+      {{"source", "s3://chartbucket"},
+       {"s3Endpoint", s3.endpoint()},
+       {"s3PathStyle", "true"},
+       {"pollInterval", "1s"}},
+      {{"accessKeyId", S3Server::kAccessKeyId}, {"secretAccessKey", S3Server::kSecretAccessKey}},
+      &s3_target));
   // Traffic through both mounts, and a crash the plugin recovers from.
   EXPECT_EQ(ReadFileOrEmpty(dir_target + "/hello.txt"), "hello");
   std::ofstream(s3_target + "/note.txt") << "through freshfs";
@@ -159,7 +162,8 @@ std::map<std::string, std::string> ExportedFamilies() {
       },
       std::chrono::seconds(30), std::chrono::milliseconds(200));
   EXPECT_TRUE(ready) << "the node endpoint never carried both volumes and the restart:\n"
-                     << text << "\n" << plugin.Log();
+                     << text << "\n"
+                     << plugin.Log();
   return MetricFamilies(text);
 }
 
@@ -174,7 +178,8 @@ TEST(ChartMetrics, DashboardAndAlertRulesQueryOnlyExportedMetrics) {
     for (const std::string& n : MetricNamesIn(s)) dashboard_names.insert(n);
   EXPECT_GE(dashboard_names.size(), 10u);
   for (const std::string& name : dashboard_names)
-    EXPECT_TRUE(Exported(families, name)) << "the dashboard queries " << name << ", which nothing exports";
+    EXPECT_TRUE(Exported(families, name))
+        << "the dashboard queries " << name << ", which nothing exports";
 
   const YAML::Node rules = YAML::LoadFile(ChartDir() + "/files/freshfs-rules.yml");
   int exprs = 0;
@@ -185,8 +190,8 @@ TEST(ChartMetrics, DashboardAndAlertRulesQueryOnlyExportedMetrics) {
       const std::set<std::string> names = MetricNamesIn(expr);
       EXPECT_FALSE(names.empty()) << expr;
       for (const std::string& name : names)
-        EXPECT_TRUE(Exported(families, name))
-            << "alert " << rule["alert"].as<std::string>("") << " queries " << name << ", which nothing exports";
+        EXPECT_TRUE(Exported(families, name)) << "alert " << rule["alert"].as<std::string>("")
+                                              << " queries " << name << ", which nothing exports";
     }
   }
   EXPECT_GE(exprs, 3);

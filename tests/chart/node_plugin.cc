@@ -57,11 +57,11 @@ NodePlugin::~NodePlugin() {
 }
 
 ::testing::AssertionResult NodePlugin::Start() {
-  pid_ = SpawnWithLog({FRESHFS_CSI_BIN, "--mode", "node", "--endpoint", "unix://" + socket_,
-                       "--node-id", "chart-test-node", "--config", dir_ + "/driver.yaml",
-                       "--state-dir", state_, "--mount-binary", MountBinary(),
-                       "--metrics-address", "127.0.0.1:0"},
-                      log_);
+  pid_ = SpawnWithLog(
+      {FRESHFS_CSI_BIN, "--mode", "node", "--endpoint", "unix://" + socket_, "--node-id",
+       "chart-test-node", "--config", dir_ + "/driver.yaml", "--state-dir", state_,
+       "--mount-binary", MountBinary(), "--metrics-address", "127.0.0.1:0"},
+      log_);
   if (pid_ < 0) return ::testing::AssertionFailure() << "cannot start " << FRESHFS_CSI_BIN;
   channel_ = grpc::CreateChannel("unix://" + socket_, grpc::InsecureChannelCredentials());
   if (!channel_->WaitForConnected(Deadline(std::chrono::seconds(20))))
@@ -85,9 +85,10 @@ std::optional<std::string> NodePlugin::PluginName() {
   return info.name();
 }
 
-::testing::AssertionResult NodePlugin::Publish(
-    const std::string& volume_id, const std::map<std::string, std::string>& attributes,
-    const std::map<std::string, std::string>& secrets, std::string* target) {
+::testing::AssertionResult NodePlugin::Publish(const std::string& volume_id,
+                                               const std::map<std::string, std::string>& attributes,
+                                               const std::map<std::string, std::string>& secrets,
+                                               std::string* target) {
   *target = dir_ + "/target-" + volume_id;
   pb::NodePublishVolumeRequest request;
   request.set_volume_id(volume_id);
@@ -103,8 +104,9 @@ std::optional<std::string> NodePlugin::PluginName() {
   pb::NodePublishVolumeResponse response;
   const grpc::Status status = node->NodePublishVolume(&context, request, &response);
   if (!status.ok())
-    return ::testing::AssertionFailure() << "NodePublishVolume " << volume_id << ": "
-                                         << status.error_message() << "\n" << Log();
+    return ::testing::AssertionFailure()
+           << "NodePublishVolume " << volume_id << ": " << status.error_message() << "\n"
+           << Log();
   published_[volume_id] = *target;
   return ::testing::AssertionSuccess();
 }
@@ -120,8 +122,8 @@ std::optional<std::string> NodePlugin::PluginName() {
   pb::NodeUnpublishVolumeResponse response;
   const grpc::Status status = node->NodeUnpublishVolume(&context, request, &response);
   if (!status.ok())
-    return ::testing::AssertionFailure() << "NodeUnpublishVolume " << volume_id << ": "
-                                         << status.error_message();
+    return ::testing::AssertionFailure()
+           << "NodeUnpublishVolume " << volume_id << ": " << status.error_message();
   published_.erase(volume_id);
   return ::testing::AssertionSuccess();
 }

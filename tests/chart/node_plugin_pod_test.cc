@@ -68,29 +68,35 @@ TEST(NodePluginPod, VolumeProcessesGetAHostCgroupByDefault) {
   for (const YAML::Node& m : p.plugin["volumeMounts"])
     if (m["name"].as<std::string>() == volumes[0]) mount.reset(m);
   ASSERT_TRUE(mount) << "the host's cgroup tree is not mounted into freshfs-csi";
-  EXPECT_FALSE(At(mount, {"readOnly"}).as<bool>(false)) << "freshfs-csi makes and removes cgroups there";
+  EXPECT_FALSE(At(mount, {"readOnly"}).as<bool>(false))
+      << "freshfs-csi makes and removes cgroups there";
   EXPECT_FALSE(At(mount, {"mountPropagation"})) << "nothing needs propagating from the cgroup tree";
 
   EXPECT_EQ(FlagValue(p.plugin, "s3-user"), "65534:65534");
 }
 
 TEST(NodePluginPod, ChildCgroupAndS3UserComeFromValues) {
-  const NodePod p = RenderNodePod("node:\n  childCgroup: system.slice/freshfs\n  s3User: \"2000:3000\"\n");
+  const NodePod p =
+      RenderNodePod("node:\n  childCgroup: system.slice/freshfs\n  s3User: \"2000:3000\"\n");
   ASSERT_TRUE(p.plugin) << "no node plugin";
   const std::optional<std::string> child_cgroup = FlagValue(p.plugin, "child-cgroup");
   ASSERT_TRUE(child_cgroup) << "no --child-cgroup";
-  EXPECT_EQ(HostPathOf(p.pod, p.plugin, *child_cgroup), std::string(kHostCgroupTree) + "/system.slice/freshfs");
+  EXPECT_EQ(HostPathOf(p.pod, p.plugin, *child_cgroup),
+            std::string(kHostCgroupTree) + "/system.slice/freshfs");
   EXPECT_EQ(FlagValue(p.plugin, "s3-user"), "2000:3000");
 }
 
 TEST(NodePluginPod, EmptyChildCgroupKeepsVolumeProcessesInThePodWithoutHostAccess) {
   const NodePod p = RenderNodePod("node:\n  childCgroup: \"\"\n");
   ASSERT_TRUE(p.plugin) << "no node plugin";
-  EXPECT_FALSE(FlagValue(p.plugin, "child-cgroup")) << "--child-cgroup although childCgroup is empty";
+  EXPECT_FALSE(FlagValue(p.plugin, "child-cgroup"))
+      << "--child-cgroup although childCgroup is empty";
   for (const std::string& arg : Strings(p.plugin["args"]))
     EXPECT_NE(arg.rfind("--child-cgroup", 0), 0u) << arg;
-  EXPECT_FALSE(At(p.pod, {"hostPID"}).as<bool>(false)) << "hostPID serves nothing without childCgroup";
-  EXPECT_TRUE(VolumesOfHostPath(p.pod, kHostCgroupTree).empty()) << "the host's cgroup tree is mounted";
+  EXPECT_FALSE(At(p.pod, {"hostPID"}).as<bool>(false))
+      << "hostPID serves nothing without childCgroup";
+  EXPECT_TRUE(VolumesOfHostPath(p.pod, kHostCgroupTree).empty())
+      << "the host's cgroup tree is mounted";
   EXPECT_EQ(FlagValue(p.plugin, "s3-user"), "65534:65534") << "S3 volumes still run unprivileged";
 }
 
@@ -105,7 +111,8 @@ TEST(NodePluginPod, RollsOutOneNodeAtATimeWithoutSurge) {
 
   const NodePod on_delete = RenderNodePod("node:\n  updateStrategy:\n    type: OnDelete\n");
   ASSERT_TRUE(on_delete.daemon_set);
-  EXPECT_EQ(At(on_delete.daemon_set, {"spec", "updateStrategy", "type"}).as<std::string>(""), "OnDelete");
+  EXPECT_EQ(At(on_delete.daemon_set, {"spec", "updateStrategy", "type"}).as<std::string>(""),
+            "OnDelete");
 }
 
 // A flag the binary does not know stops freshfs-csi at start on every node.
@@ -122,12 +129,14 @@ TEST(NodePluginPod, EveryFreshfsCsiFlagTheChartPassesIsOneTheBinaryKnows) {
         const std::string flag = arg.substr(0, arg.find('='));
         const std::regex listed("(^|[\\s,])" + flag + "([\\s,=]|$)");
         EXPECT_TRUE(std::regex_search(help.stdout_text, listed))
-            << flag << " is not in freshfs-csi --help:\n" << help.stdout_text;
+            << flag << " is not in freshfs-csi --help:\n"
+            << help.stdout_text;
         checked.insert(flag);
       }
     }
   }
-  for (const char* flag : {"--mode", "--state-dir", "--config", "--child-cgroup", "--s3-user", "--debug"})
+  for (const char* flag :
+       {"--mode", "--state-dir", "--config", "--child-cgroup", "--s3-user", "--debug"})
     EXPECT_TRUE(checked.count(flag)) << flag << " was not rendered";
 }
 

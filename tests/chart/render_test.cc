@@ -128,7 +128,8 @@ TEST_P(RenderedChart, PluginRegistrarAndProbeShareTheSocketKubeletIsToldAbout) {
 
   const std::string endpoint = FlagValue(plugin_, "endpoint").value_or("");
   ASSERT_EQ(endpoint.rfind("unix://", 0), 0u) << endpoint;
-  EXPECT_EQ(HostPathOf(pod, plugin_, endpoint.substr(7)), announced) << "freshfs-csi listens elsewhere";
+  EXPECT_EQ(HostPathOf(pod, plugin_, endpoint.substr(7)), announced)
+      << "freshfs-csi listens elsewhere";
 
   const std::string registrar_socket = FlagValue(registrar_, "csi-address").value_or("");
   EXPECT_EQ(HostPathOf(pod, registrar_, registrar_socket), announced);
@@ -145,7 +146,8 @@ TEST_P(RenderedChart, PluginRegistrarAndProbeShareTheSocketKubeletIsToldAbout) {
   const std::string health = FlagValue(probe, "health-port").value_or("");
   bool port_found = false;
   for (const YAML::Node& p : plugin_["ports"])
-    if (p["name"].as<std::string>() == plugin_["livenessProbe"]["httpGet"]["port"].as<std::string>())
+    if (p["name"].as<std::string>() ==
+        plugin_["livenessProbe"]["httpGet"]["port"].as<std::string>())
       port_found = p["containerPort"].as<std::string>() == health;
   EXPECT_TRUE(port_found) << "the liveness probe does not ask the livenessprobe sidecar";
 }
@@ -253,7 +255,8 @@ TEST_P(RenderedChart, SidecarsAndControllerDropEveryCapability) {
     EXPECT_FALSE(At(c, {"securityContext", "privileged"}).as<bool>(false)) << name;
     EXPECT_TRUE(At(c, {"securityContext", "readOnlyRootFilesystem"}).as<bool>(false)) << name;
     if (name != "freshfs-csi") {
-      EXPECT_FALSE(At(c, {"securityContext", "capabilities", "add"})) << name << " adds capabilities";
+      EXPECT_FALSE(At(c, {"securityContext", "capabilities", "add"}))
+          << name << " adds capabilities";
     }
   }
 }
@@ -274,10 +277,12 @@ TEST_P(RenderedChart, MetricsEndpointIsWhereTheScrapeConfigLooks) {
   const YAML::Node pod_monitor = rendered_->One("PodMonitor");
   const YAML::Node service_monitor = rendered_->One("ServiceMonitor");
   if (service) {
-    EXPECT_TRUE(HasAll(pod_labels, service["spec"]["selector"])) << "the Service selects no node plugin";
+    EXPECT_TRUE(HasAll(pod_labels, service["spec"]["selector"]))
+        << "the Service selects no node plugin";
     EXPECT_EQ(service["spec"]["ports"][0]["targetPort"].as<std::string>(), port_name);
     if (service_monitor) {
-      EXPECT_TRUE(HasAll(service["metadata"]["labels"], service_monitor["spec"]["selector"]["matchLabels"]));
+      EXPECT_TRUE(HasAll(service["metadata"]["labels"],
+                         service_monitor["spec"]["selector"]["matchLabels"]));
       EXPECT_EQ(service_monitor["spec"]["endpoints"][0]["port"].as<std::string>(),
                 service["spec"]["ports"][0]["name"].as<std::string>());
     }
@@ -310,20 +315,23 @@ TEST_P(RenderedChart, ControllerAndItsRbacExactlyWhenEnabled) {
   EXPECT_EQ(address, endpoint.substr(7));
   const std::string dir = address.substr(0, address.rfind('/'));
   ASSERT_TRUE(MountAt(csi, dir) && MountAt(provisioner, dir));
-  EXPECT_EQ(MountAt(csi, dir)["name"].as<std::string>(), MountAt(provisioner, dir)["name"].as<std::string>());
+  EXPECT_EQ(MountAt(csi, dir)["name"].as<std::string>(),
+            MountAt(provisioner, dir)["name"].as<std::string>());
   // RBAC binds the provisioner's ClusterRole to the pod's ServiceAccount.
   const std::string account = At(pod, {"serviceAccountName"}).as<std::string>("");
   const YAML::Node binding = rendered_->All("ClusterRoleBinding")[0];
   EXPECT_EQ(binding["subjects"][0]["name"].as<std::string>(), account);
   EXPECT_EQ(binding["roleRef"]["name"].as<std::string>(),
             rendered_->All("ClusterRole")[0]["metadata"]["name"].as<std::string>());
-  EXPECT_TRUE(rendered_->One("ServiceAccount", account)) << "ServiceAccount " << account << " missing";
+  EXPECT_TRUE(rendered_->One("ServiceAccount", account))
+      << "ServiceAccount " << account << " missing";
   bool creates_pvs = false;
   for (const YAML::Node& rule : rendered_->All("ClusterRole")[0]["rules"]) {
     const auto resources = Strings(rule["resources"]);
     const auto verbs = Strings(rule["verbs"]);
     if (std::count(resources.begin(), resources.end(), "persistentvolumes") &&
-        std::count(verbs.begin(), verbs.end(), "create") && std::count(verbs.begin(), verbs.end(), "delete"))
+        std::count(verbs.begin(), verbs.end(), "create") &&
+        std::count(verbs.begin(), verbs.end(), "delete"))
       creates_pvs = true;
   }
   EXPECT_TRUE(creates_pvs) << "the provisioner may not create and delete PersistentVolumes";
@@ -340,10 +348,10 @@ TEST(HelmChart, TokenRequestsMakeKubeletRepublish) {
   const YAML::Node plain = Render("").One("CSIDriver")["spec"];
   EXPECT_FALSE(plain["tokenRequests"]) << "no tokens unless asked for";
   EXPECT_FALSE(plain["requiresRepublish"]);
-  const YAML::Node spec =
-      Render("driver:\n  tokenRequests:\n    - audience: sts.amazonaws.com\n"
-             "      expirationSeconds: 3600\n    - audience: minio\n")
-          .One("CSIDriver")["spec"];
+  const YAML::Node spec = Render(
+                              "driver:\n  tokenRequests:\n    - audience: sts.amazonaws.com\n"
+                              "      expirationSeconds: 3600\n    - audience: minio\n")
+                              .One("CSIDriver")["spec"];
   ASSERT_EQ(spec["tokenRequests"].size(), 2u);
   EXPECT_EQ(spec["tokenRequests"][0]["audience"].as<std::string>(""), "sts.amazonaws.com");
   EXPECT_EQ(spec["tokenRequests"][0]["expirationSeconds"].as<int>(0), 3600);
@@ -394,7 +402,8 @@ TEST(HelmChart, AllOptionalPartsRenderFromTheirValues) {
   EXPECT_EQ(sc["reclaimPolicy"].as<std::string>(), "Retain");
   EXPECT_EQ(sc["parameters"]["source"].as<std::string>(), "/srv/data/volumes");
   EXPECT_EQ(sc["parameters"]["uid"].as<std::string>(), "1000");
-  EXPECT_EQ(sc["parameters"]["csi.storage.k8s.io/provisioner-secret-name"].as<std::string>(), "unused");
+  EXPECT_EQ(sc["parameters"]["csi.storage.k8s.io/provisioner-secret-name"].as<std::string>(),
+            "unused");
   EXPECT_EQ(sc["parameters"].size(), 6u);
 
   const YAML::Node monitor = r.One("ServiceMonitor");
@@ -415,7 +424,8 @@ TEST(HelmChart, AllOptionalPartsRenderFromTheirValues) {
   EXPECT_EQ(At(dashboard, {"metadata", "labels", "grafana_dashboard"}).as<std::string>(), "1");
   ASSERT_EQ(dashboard["data"].size(), 1u);
   const std::string json = dashboard["data"].begin()->second.as<std::string>();
-  EXPECT_EQ(nlohmann::json::parse(json), nlohmann::json::parse(ReadFile(ChartDir() + "/files/grafana-dashboard.json")));
+  EXPECT_EQ(nlohmann::json::parse(json),
+            nlohmann::json::parse(ReadFile(ChartDir() + "/files/grafana-dashboard.json")));
 
   // --debug reaches both freshfs-csi containers.
   int debug = 0;
@@ -454,7 +464,8 @@ controller:
     const std::string image = c["image"].as<std::string>();
     ASSERT_TRUE(expected.count(name)) << "unexpected container " << name << " with image " << image;
     EXPECT_EQ(image, expected.at(name)) << name;
-    EXPECT_EQ(c["imagePullPolicy"].as<std::string>(), name == "freshfs-csi" ? "Always" : "Never") << name;
+    EXPECT_EQ(c["imagePullPolicy"].as<std::string>(), name == "freshfs-csi" ? "Always" : "Never")
+        << name;
     seen.insert(image);
   }
   EXPECT_EQ(seen.size(), expected.size());
@@ -464,7 +475,8 @@ TEST(HelmChart, ControllerOffMeansNoDynamicProvisioningObjects) {
   Rendered r = Render("controller:\n  enabled: false\n");
   EXPECT_TRUE(r.All("Deployment").empty());
   for (const YAML::Node& sa : r.All("ServiceAccount"))
-    EXPECT_EQ(At(sa, {"metadata", "labels", "app.kubernetes.io/component"}).as<std::string>(""), "node");
+    EXPECT_EQ(At(sa, {"metadata", "labels", "app.kubernetes.io/component"}).as<std::string>(""),
+              "node");
   EXPECT_TRUE(r.One("CSIDriver"));
   EXPECT_TRUE(NodeDaemonSet(r));
 }
@@ -485,7 +497,8 @@ TEST(HelmChart, RefusesBadValuesNamingTheValue) {
       {"image:\n  pullPolicy: Sometimes\n", "/image/pullPolicy"},
       {"node:\n  updateStrategy:\n    type: Recreate\n", "/node/updateStrategy/type"},
       // Two node plugins on one node would both supervise its volumes.
-      {"node:\n  updateStrategy:\n    rollingUpdate:\n      maxSurge: 1\n", "'maxSurge' not allowed"},
+      {"node:\n  updateStrategy:\n    rollingUpdate:\n      maxSurge: 1\n",
+       "'maxSurge' not allowed"},
       {"node:\n  updateStrategy:\n    rollingUpdate:\n      maxUnavailable: 0\n",
        "/node/updateStrategy/rollingUpdate/maxUnavailable"},
       {"node:\n  s3User: \"0:0\"\n", "/node/s3User"},
@@ -504,16 +517,19 @@ TEST(HelmChart, RefusesBadValuesNamingTheValue) {
       {"storageClass:\n  parameters:\n    onDelete: keep\n", "/storageClass/parameters/onDelete"},
       {"node:\n  registrar:\n    image:\n      tag: \"\"\n", "/node/registrar/image/tag"},
       // Across components, refused by the templates.
-      {"controller:\n  enabled: false\nstorageClass:\n  create: true\n  parameters:\n    source: /srv/v\n",
+      {"controller:\n  enabled: false\nstorageClass:\n  create: true\n  parameters:\n    source: "
+       "/srv/v\n",
        "storageClass.create needs controller.enabled"},
-      {"metrics:\n  serviceMonitor:\n    enabled: true\n  podMonitor:\n    enabled: true\n", "choose one"},
+      {"metrics:\n  serviceMonitor:\n    enabled: true\n  podMonitor:\n    enabled: true\n",
+       "choose one"},
       {"metrics:\n  port: 9808\n", "must differ"},
   };
   for (const BadValues& c : cases) {
     ProcessResult r = HelmTemplate(c.yaml);
     EXPECT_NE(r.exit_code, 0) << "accepted:\n" << c.yaml;
     EXPECT_NE(r.stderr_text.find(c.message), std::string::npos)
-        << "values:\n" << c.yaml << "error does not name \"" << c.message << "\": " << r.stderr_text;
+        << "values:\n"
+        << c.yaml << "error does not name \"" << c.message << "\": " << r.stderr_text;
   }
 }
 
@@ -531,7 +547,9 @@ TEST(HelmChart, CsiDriverNameIsWhatTheBinaryReports) {
   ASSERT_TRUE(driver);
   EXPECT_EQ(driver["metadata"]["name"].as<std::string>(), *name);
   const YAML::Node registrar = Container(PodSpec(NodeDaemonSet(r)), "node-driver-registrar");
-  EXPECT_NE(FlagValue(registrar, "kubelet-registration-path").value_or("").find("/plugins/" + *name + "/"),
+  EXPECT_NE(FlagValue(registrar, "kubelet-registration-path")
+                .value_or("")
+                .find("/plugins/" + *name + "/"),
             std::string::npos);
 }
 

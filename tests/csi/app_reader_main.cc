@@ -91,7 +91,8 @@ void WriteReport(const std::string& report, long reads, long failures, const std
   if (!f) return;
   std::fprintf(f, "reads %ld\nfailures %ld\nfirst_failure %s\nslowest_ms %ld\n", reads, failures,
                first.c_str(), slowest_ms);
-  for (const auto& [file, text] : content) std::fprintf(f, "content %s %s\n", file.c_str(), text.c_str());
+  for (const auto& [file, text] : content)
+    std::fprintf(f, "content %s %s\n", file.c_str(), text.c_str());
   std::fprintf(f, "writes %ld\nfailed_writes", writes.attempted);
   for (long n : writes.failed) std::fprintf(f, " %ld", n);
   std::fprintf(f, "\nfirst_write_failure %s\n", writes.first_failure.c_str());
@@ -112,7 +113,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s REPORT INTERVAL_MS [--write DIR] FILE...\n", argv[0]);
     return 2;
   }
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     std::perror("private mount namespace");
     return 1;
   }
@@ -132,9 +134,9 @@ int main(int argc, char** argv) {
       int error = 0;
       const auto start = std::chrono::steady_clock::now();
       const bool ok = ReadAll(file, &text, &error);
-      slowest_ms = std::max<long>(
-          slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - start).count());
+      slowest_ms = std::max<long>(slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count());
       if (ok) {
         ++reads;
         content[file] = text;

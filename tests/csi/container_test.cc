@@ -67,7 +67,8 @@ void KillCgroupTree(const fs::path& cgroup) {
   std::ofstream(cgroup / "cgroup.kill") << "1";
   Eventually([&] { return !Populated(cgroup); }, 10s);
   std::vector<fs::path> dirs;
-  for (auto it = fs::recursive_directory_iterator(cgroup, ec); !ec && it != fs::end(it); it.increment(ec))
+  for (auto it = fs::recursive_directory_iterator(cgroup, ec); !ec && it != fs::end(it);
+       it.increment(ec))
     if (it->is_directory()) dirs.push_back(it->path());
   for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
   ::rmdir(cgroup.c_str());
@@ -151,9 +152,8 @@ class PluginContainerTest : public ::testing::Test {
     launch.cgroup_procs_fd = procs;
     auto csi = std::make_unique<CsiProcess>(
         std::vector<std::string>{"--endpoint", "unix://" + (tmp_.path() / "csi.sock").string(),
-                                 "--node-id", "node-a", "--config", config_.string(),
-                                 "--state-dir", (tmp_.path() / "state").string(),
-                                 "--mount-binary", mount_binary,
+                                 "--node-id", "node-a", "--config", config_.string(), "--state-dir",
+                                 (tmp_.path() / "state").string(), "--mount-binary", mount_binary,
                                  "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port_),
                                  "--child-cgroup", (cgroup_ / "volumes").string()},
         tmp_.path() / log, launch);
@@ -219,12 +219,16 @@ class PluginContainerTest : public ::testing::Test {
       const pid_t child = ChildPid(tmp_.path() / "state", target);
       ASSERT_GT(child, 0);
       ASSERT_EQ(::kill(child, SIGKILL), 0);
-      ASSERT_TRUE(Eventually([&] {
-        const pid_t now = ChildPid(tmp_.path() / "state", target);
-        return now > 0 && now != child;
-      }, 10s)) << csi.log();
+      ASSERT_TRUE(Eventually(
+          [&] {
+            const pid_t now = ChildPid(tmp_.path() / "state", target);
+            return now > 0 && now != child;
+          },
+          10s))
+          << csi.log();
       const long reads = std::atol(Report()["reads"].c_str());
-      ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
+      ASSERT_TRUE(
+          Eventually([&] { return std::atol(Report()["reads"].c_str()) > reads + 20; }, 10s))
           << ReadFile(tmp_.path() / "reader.report");
     }
   }
@@ -263,8 +267,9 @@ class PluginContainerTest : public ::testing::Test {
       auto it = source_sizes.find(name);
       EXPECT_TRUE(it != source_sizes.end() && it->second == long(name.size() + 1))
           << name << ", written and closed by the application, is "
-          << (it == source_sizes.end() ? "missing at the source"
-                                       : "at the source with " + std::to_string(it->second) + " bytes");
+          << (it == source_sizes.end()
+                  ? "missing at the source"
+                  : "at the source with " + std::to_string(it->second) + " bytes");
     }
     if (!failed.empty())
       std::printf("[   INFO   ] %zu of %ld writes failed (first: %s)\n", failed.size(), attempted,
@@ -331,8 +336,8 @@ TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepA
   auto csi = StartPlugin("plugin-1.log");
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  auto dir_request = PublishRequest("dir-vol", dir_target_,
-                                    {{"source", (roots_ / "vol").string()}, {"pollInterval", "1s"}});
+  auto dir_request = PublishRequest(
+      "dir-vol", dir_target_, {{"source", (roots_ / "vol").string()}, {"pollInterval", "1s"}});
   auto s3_request = S3PublishRequest(s3);
   grpc::Status published = Publish(*node, dir_request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
@@ -381,11 +386,15 @@ TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepA
   csi = StartPlugin("plugin-2.log");
   node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  EXPECT_TRUE(Eventually([&] {
-    return VolumeCondition(*node, "dir-vol", dir_target_).empty() &&
-           VolumeCondition(*node, "s3-vol", s3_target_).empty();
-  }, 15s)) << VolumeCondition(*node, "dir-vol", dir_target_) << " / "
-           << VolumeCondition(*node, "s3-vol", s3_target_) << "\n" << csi->log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return VolumeCondition(*node, "dir-vol", dir_target_).empty() &&
+               VolumeCondition(*node, "s3-vol", s3_target_).empty();
+      },
+      15s))
+      << VolumeCondition(*node, "dir-vol", dir_target_) << " / "
+      << VolumeCondition(*node, "s3-vol", s3_target_) << "\n"
+      << csi->log();
   EXPECT_NE(MetricsText(metrics_port_).find("freshfs_csi_published_volumes 2"), std::string::npos)
       << MetricsText(metrics_port_);
   EXPECT_EQ(ChildPid(tmp_.path() / "state", dir_target_), dir_child) << csi->log();
@@ -399,11 +408,14 @@ TEST_F(PluginContainerTest, ReplacedPluginContainerBreaksNoReaderAndChangesKeepA
   }
   std::ofstream(object) << "s3-2";
   ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://containerbucket/team/s3.txt"}).exit_code, 0);
-  EXPECT_TRUE(Eventually([&] {
-    auto report = Report();
-    return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
-           report[(s3_target_ / "s3.txt").string()] == "s3-2";
-  }, 15s)) << ReadFile(tmp_.path() / "reader.report");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto report = Report();
+        return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
+               report[(s3_target_ / "s3.txt").string()] == "s3-2";
+      },
+      15s))
+      << ReadFile(tmp_.path() / "reader.report");
 
   StopReader();
   auto report = Report();
@@ -438,8 +450,8 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
   auto csi = StartPlugin("plugin.log");
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
-                                                         {{"source", (roots_ / "vol").string()}}));
+  grpc::Status published = Publish(
+      *node, PublishRequest("dir-vol", dir_target_, {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   StartReader({dir_target_ / "hello.txt"}, dir_target_);
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
@@ -447,8 +459,8 @@ TEST_F(PluginContainerTest, ADeadChildIsSucceededOnItsConnectionAndNoReaderNotic
   KillChildRepeatedly(dir_target_, 3, *csi);
   ASSERT_FALSE(HasFailure());
   std::ofstream(roots_ / "vol" / "hello.txt") << "dir-2";
-  EXPECT_TRUE(Eventually([&] { return Report()[(dir_target_ / "hello.txt").string()] == "dir-2"; },
-                         10s))
+  EXPECT_TRUE(
+      Eventually([&] { return Report()[(dir_target_ / "hello.txt").string()] == "dir-2"; }, 10s))
       << ReadFile(tmp_.path() / "reader.report");
   ExpectNoReaderNoticed(dir_target_);
   StopReader();
@@ -512,8 +524,8 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   auto csi = StartPlugin("plugin-1.log");
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
-                                                         {{"source", (roots_ / "vol").string()}}));
+  grpc::Status published = Publish(
+      *node, PublishRequest("dir-vol", dir_target_, {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   auto s3_request = S3PublishRequest(s3);
   published = Publish(*node, s3_request);
@@ -538,10 +550,13 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
   for (size_t i = 0; i < targets.size(); ++i) {
-    ASSERT_TRUE(Eventually([&] {
-      const pid_t now = ChildPid(tmp_.path() / "state", targets[i]);
-      return now > 0 && now != old_children[i];
-    }, 20s)) << csi->log();
+    ASSERT_TRUE(Eventually(
+        [&] {
+          const pid_t now = ChildPid(tmp_.path() / "state", targets[i]);
+          return now > 0 && now != old_children[i];
+        },
+        20s))
+        << csi->log();
     const pid_t new_child = ChildPid(tmp_.path() / "state", targets[i]);
     EXPECT_TRUE(Eventually([&] { return Gone(old_children[i]); }, 10s));
     std::error_code ec;
@@ -563,11 +578,14 @@ TEST_F(PluginContainerTest, APluginWithAnotherMountBinaryUpgradesItsVolumesInPla
   std::ofstream(roots_ / "vol" / "hello.txt") << "dir-2";
   std::ofstream(object) << "s3-2";
   ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://upgradebucket/team/s3.txt"}).exit_code, 0);
-  EXPECT_TRUE(Eventually([&] {
-    auto report = Report();
-    return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
-           report[(s3_target_ / "s3.txt").string()] == "s3-2";
-  }, 15s)) << ReadFile(tmp_.path() / "reader.report");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto report = Report();
+        return report[(dir_target_ / "hello.txt").string()] == "dir-2" &&
+               report[(s3_target_ / "s3.txt").string()] == "s3-2";
+      },
+      15s))
+      << ReadFile(tmp_.path() / "reader.report");
   const std::map<std::string, std::string> report = Report();
   EXPECT_EQ(report.at("failures"), "0") << ReadFile(tmp_.path() / "reader.report");
   EXPECT_LT(std::atol(report.at("slowest_ms").c_str()), 2000);
@@ -592,8 +610,8 @@ TEST_F(PluginContainerTest, SighupMovesVolumesToTheReplacedMountBinary) {
   auto csi = StartPlugin("plugin.log", binary.string());
   auto node = Connect(*csi);
   ASSERT_FALSE(HasFailure());
-  grpc::Status published = Publish(*node, PublishRequest("dir-vol", dir_target_,
-                                                         {{"source", (roots_ / "vol").string()}}));
+  grpc::Status published = Publish(
+      *node, PublishRequest("dir-vol", dir_target_, {{"source", (roots_ / "vol").string()}}));
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   StartReader({dir_target_ / "hello.txt"});
   ASSERT_TRUE(Eventually([&] { return std::atol(Report()["reads"].c_str()) > 20; }, 10s));
@@ -609,10 +627,13 @@ TEST_F(PluginContainerTest, SighupMovesVolumesToTheReplacedMountBinary) {
   fs::copy_file(FRESHFS_MOUNT_NEXT_BIN, next);
   fs::rename(next, binary);  // as a package manager replaces a file
   ASSERT_EQ(::kill(csi->pid(), SIGHUP), 0);
-  ASSERT_TRUE(Eventually([&] {
-    const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
-    return now > 0 && now != old_child;
-  }, 20s)) << csi->log();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const pid_t now = ChildPid(tmp_.path() / "state", dir_target_);
+        return now > 0 && now != old_child;
+      },
+      20s))
+      << csi->log();
   EXPECT_TRUE(Eventually([&] { return Gone(old_child); }, 10s));
   EXPECT_NE(MetricsText(metrics_port_).find("freshfs_csi_upgrades_total{result=\"ok\"} 1"),
             std::string::npos)

@@ -54,17 +54,17 @@ class FreshfsCsiTest : public ::testing::Test {
   }
 
   std::vector<std::string> Args() const {
-    return {"--endpoint",   "unix://" + socket_.string(),
-            "--node-id",    "node-a",
-            "--config",     config_.string(),
-            "--state-dir",  (tmp_.path() / "state").string(),
+    return {"--endpoint",     "unix://" + socket_.string(),
+            "--node-id",      "node-a",
+            "--config",       config_.string(),
+            "--state-dir",    (tmp_.path() / "state").string(),
             "--mount-binary", FRESHFS_MOUNT_BIN};
   }
 
   // Waits until the plugin answers Probe on its socket.
   std::shared_ptr<grpc::Channel> Connect(CsiProcess& process) {
-    auto channel = grpc::CreateChannel("unix://" + socket_.string(),
-                                       grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel("unix://" + socket_.string(), grpc::InsecureChannelCredentials());
     const auto deadline = std::chrono::system_clock::now() + 20s;
     if (!channel->WaitForConnected(deadline)) {
       ADD_FAILURE() << "freshfs-csi did not come up:\n" << process.log();
@@ -180,7 +180,6 @@ TEST_F(FreshfsCsiTest, ServesUntilSigtermThenRemovesItsSocket) {
   EXPECT_FALSE(fs::exists(fs::symlink_status(socket_))) << "socket left behind";
 }
 
-
 // The contents of `path` read by a child process running as `uid` (and
 // gid `uid`), or "error: <errno text>".
 std::string ReadAs(uid_t uid, const fs::path& path) {
@@ -216,16 +215,15 @@ std::string ReadAs(uid_t uid, const fs::path& path) {
   return result;
 }
 
-
-
-
 class PublishTest : public FreshfsCsiTest {
  protected:
   void TearDown() override {
     // Whatever happened: no mount and no freshfs-mount left behind.
     for (const char* t : {"target", "target2"}) {
       fs::path target = tmp_.path() / t;
-      pid_t pid = fs::exists(tmp_.path() / "state" / "volumes") ? ChildPid(tmp_.path() / "state", target) : -1;
+      pid_t pid = fs::exists(tmp_.path() / "state" / "volumes")
+                      ? ChildPid(tmp_.path() / "state", target)
+                      : -1;
       if (IsFuseMount(target)) ::umount2(target.c_str(), MNT_DETACH);
       if (pid > 0) ::kill(pid, SIGKILL);
     }
@@ -242,7 +240,8 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   auto node = pb::Node::NewStub(channel);
   const fs::path source = roots_ / "vol", target = tmp_.path() / "target";
   std::ofstream(source / "hello.txt") << "hello";
-  auto request = PublishRequest("vol-1", target, {{"source", source.string()}, {"pollInterval", "1s"}});
+  auto request =
+      PublishRequest("vol-1", target, {{"source", source.string()}, {"pollInterval", "1s"}});
   grpc::Status published = Publish(*node, request);
   ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
   ASSERT_TRUE(IsFuseMount(target));
@@ -275,24 +274,33 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   }
 
   // The volume's series are on the node's one endpoint.
-  EXPECT_TRUE(Eventually([&] {
-    return MetricsText(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") != std::string::npos;
-  }, 5s)) << MetricsText(port) << csi->log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return MetricsText(port).find("freshfs_staleness_seconds{volume=\"vol-1\"}") !=
+               std::string::npos;
+      },
+      5s))
+      << MetricsText(port) << csi->log();
 
   // Two volumes: the one endpoint passes promtool (no family announced twice).
   {
     fs::create_directories(roots_ / "vol2");
-    auto second = PublishRequest("vol-2", tmp_.path() / "target2", {{"source", (roots_ / "vol2").string()}});
+    auto second =
+        PublishRequest("vol-2", tmp_.path() / "target2", {{"source", (roots_ / "vol2").string()}});
     ASSERT_TRUE(Publish(*node, second).ok());
     std::string text;
-    ASSERT_TRUE(Eventually([&] {
-      text = MetricsText(port);
-      return text.find("volume=\"vol-2\"") != std::string::npos;
-    }, 5s)) << text;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          text = MetricsText(port);
+          return text.find("volume=\"vol-2\"") != std::string::npos;
+        },
+        5s))
+        << text;
     const fs::path file = tmp_.path() / "scrape.prom";
     std::ofstream(file) << text;
     const std::string out = tmp_.path() / "promtool.out";
-    int rc = std::system(("promtool check metrics < " + file.string() + " > " + out + " 2>&1").c_str());
+    int rc =
+        std::system(("promtool check metrics < " + file.string() + " > " + out + " 2>&1").c_str());
     EXPECT_EQ(rc, 0) << ReadFile(out);
     EXPECT_EQ(ReadFile(out), "") << "promtool found problems";
     ASSERT_TRUE(Unpublish(*node, "vol-2", tmp_.path() / "target2").ok());
@@ -305,10 +313,13 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
   ASSERT_EQ(::kill(child, SIGKILL), 0);
-  EXPECT_TRUE(Eventually([&] {
-    return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
-           ReadFile(target / "hello.txt") == "HELLO";
-  }, 15s)) << csi->log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
+               ReadFile(target / "hello.txt") == "HELLO";
+      },
+      15s))
+      << csi->log();
   EXPECT_NE(MetricsText(port).find("freshfs_csi_child_restarts_total{volume=\"vol-1\"} 1"),
             std::string::npos);
   EXPECT_EQ(ReadFile("/proc/self/mounts").find(" fusectl ") != std::string::npos, fusectl_before);
@@ -318,7 +329,8 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   std::atomic<int> reads{0}, failures{0};
   std::thread reader([&] {
     while (!stop) {
-      if (ReadFile(target / "hello.txt") == "HELLO") ++reads; else ++failures;
+      if (ReadFile(target / "hello.txt") == "HELLO") ++reads;
+      else ++failures;
       std::this_thread::sleep_for(5ms);
     }
   });
@@ -344,7 +356,8 @@ TEST_F(PublishTest, DirectoryVolumeServesSurvivesCrashesAndUnpublishesClean) {
   EXPECT_TRUE(Unpublish(*node, "vol-1", target).ok());
   EXPECT_FALSE(IsFuseMount(target));
   EXPECT_FALSE(fs::exists(target));
-  EXPECT_TRUE(Eventually([&] { return ::kill(last, 0) != 0; }, 5s)) << "freshfs-mount still running";
+  EXPECT_TRUE(Eventually([&] { return ::kill(last, 0) != 0; }, 5s))
+      << "freshfs-mount still running";
   EXPECT_TRUE(fs::is_empty(tmp_.path() / "state" / "volumes"));
 }
 
@@ -373,16 +386,19 @@ TEST_F(PublishTest, ASourceSwappedForASymlinkNeverMountsWhatIsOutsideTheRoots) {
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
   ASSERT_EQ(::kill(child, SIGKILL), 0);
-  EXPECT_TRUE(Eventually([&] {
-    return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
-           ReadFile(target / "inside.txt") == "inside";
-  }, 15s)) << csi->log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return ChildPid(tmp_.path() / "state", target) != child && IsFuseMount(target) &&
+               ReadFile(target / "inside.txt") == "inside";
+      },
+      15s))
+      << csi->log();
   std::error_code ec;
   EXPECT_FALSE(fs::exists(target / "secret.txt", ec));
 
   // Before a publish of that path: refused at once.
-  grpc::Status refused =
-      Publish(*node, PublishRequest("vol-2", tmp_.path() / "target2", {{"source", (roots_ / "vol").string()}}));
+  grpc::Status refused = Publish(*node, PublishRequest("vol-2", tmp_.path() / "target2",
+                                                       {{"source", (roots_ / "vol").string()}}));
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
   EXPECT_FALSE(IsFuseMount(tmp_.path() / "target2"));
 
@@ -398,10 +414,14 @@ TEST_F(PublishTest, ASourceSwappedForASymlinkNeverMountsWhatIsOutsideTheRoots) {
   channel = Connect(*csi);
   node = pb::Node::NewStub(channel);
   std::string condition;
-  EXPECT_TRUE(Eventually([&] {
-    condition = VolumeCondition(*node, "vol-1", target);
-    return condition.find("symlink") != std::string::npos;
-  }, 15s)) << condition << "\n" << csi->log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        condition = VolumeCondition(*node, "vol-1", target);
+        return condition.find("symlink") != std::string::npos;
+      },
+      15s))
+      << condition << "\n"
+      << csi->log();
   EXPECT_FALSE(IsFuseMount(target));
   EXPECT_FALSE(fs::exists(target / "secret.txt", ec));
   ASSERT_TRUE(Unpublish(*node, "vol-1", target).ok());
@@ -455,15 +475,18 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
     EXPECT_EQ(field("CapAmb"), "0000000000000000") << status;
     EXPECT_EQ(field("NoNewPrivs"), "1") << status;
   }
-  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/cmdline").find("S3RVER"), std::string::npos);
-  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/environ").find("S3RVER"), std::string::npos);
+  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/cmdline").find("S3RVER"),
+            std::string::npos);
+  EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/environ").find("S3RVER"),
+            std::string::npos);
   EXPECT_EQ(csi.log().find("S3RVER"), std::string::npos);
   for (const auto& entry : fs::recursive_directory_iterator(tmp_.path() / "state")) {
     if (!entry.is_regular_file()) continue;
     if (ReadFile(entry.path()).find("S3RVER") == std::string::npos) continue;
     struct stat st;
     ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 077, 0u) << entry.path() << " holds the secret and is readable by others";
+    EXPECT_EQ(st.st_mode & 077, 0u)
+        << entry.path() << " holds the secret and is readable by others";
   }
   // Usage: what the volume's last background scan found (the first runs a
   // second after the mount: one small file, and new.txt if it was uploaded
@@ -471,20 +494,23 @@ TEST_F(PublishTest, S3VolumeGetsItsSecretsThroughAPipeNeverArgvOrState) {
   // "available".
   {
     pb::NodeGetVolumeStatsResponse stats;
-    EXPECT_TRUE(Eventually([&] {
-      grpc::ClientContext context;
-      pb::NodeGetVolumeStatsRequest stats_request;
-      stats_request.set_volume_id("s3-vol");
-      stats_request.set_volume_path(target.string());
-      stats = {};
-      if (!node->NodeGetVolumeStats(&context, stats_request, &stats).ok()) return false;
-      for (const auto& usage : stats.usage())
-        if (usage.unit() == pb::VolumeUsage::INODES && usage.used() > 0) return true;
-      return false;
-    }, 10s)) << stats.DebugString();
+    EXPECT_TRUE(Eventually(
+        [&] {
+          grpc::ClientContext context;
+          pb::NodeGetVolumeStatsRequest stats_request;
+          stats_request.set_volume_id("s3-vol");
+          stats_request.set_volume_path(target.string());
+          stats = {};
+          if (!node->NodeGetVolumeStats(&context, stats_request, &stats).ok()) return false;
+          for (const auto& usage : stats.usage())
+            if (usage.unit() == pb::VolumeUsage::INODES && usage.used() > 0) return true;
+          return false;
+        },
+        10s))
+        << stats.DebugString();
     ASSERT_EQ(stats.usage_size(), 2);
     const int64_t files = stats.usage(0).unit() == pb::VolumeUsage::INODES ? stats.usage(0).used()
-                                                                          : stats.usage(1).used();
+                                                                           : stats.usage(1).used();
     EXPECT_TRUE(files == 1 || files == 2) << files;
     for (const auto& usage : stats.usage()) {
       if (usage.unit() == pb::VolumeUsage::BYTES) {
@@ -524,7 +550,8 @@ TEST_F(PublishTest, AThreeHundredThousandObjectBucketPublishesWithinTheTimeout) 
   std::vector<std::string> keys;
   keys.reserve(300'000);
   for (int d = 0; d < 300; ++d)
-    for (int i = 0; i < 1000; ++i) keys.push_back("d" + std::to_string(d) + "/f" + std::to_string(i));
+    for (int i = 0; i < 1000; ++i)
+      keys.push_back("d" + std::to_string(d) + "/f" + std::to_string(i));
   ASSERT_TRUE(s3.LinkObjects(keys, "big")) << std::strerror(errno);
   ASSERT_TRUE(s3.Start());
   CsiProcess csi(Args(), tmp_.path() / "log");
@@ -556,7 +583,8 @@ TEST_F(PublishTest, AThreeHundredThousandObjectBucketPublishesWithinTheTimeout) 
 // The keys under `prefix` in the test bucket, one per line as `aws s3 ls`
 // names them (relative to the bucket).
 std::string Keys(freshfs::testing::S3Server& s3, const std::string& prefix) {
-  std::string listing = s3.Aws({"s3", "ls", "--recursive", "s3://" + s3.bucket() + "/" + prefix}).stdout_text;
+  std::string listing =
+      s3.Aws({"s3", "ls", "--recursive", "s3://" + s3.bucket() + "/" + prefix}).stdout_text;
   std::string keys;
   std::istringstream lines(listing);
   for (std::string line; std::getline(lines, line);) {
@@ -589,7 +617,8 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
     request.set_name(name);
     auto* capability = request.add_volume_capabilities();
     capability->mutable_mount();
-    capability->mutable_access_mode()->set_mode(pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
+    capability->mutable_access_mode()->set_mode(
+        pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
     auto& parameters = *request.mutable_parameters();
     parameters["source"] = "s3://provbucket/volumes";
     parameters["s3Endpoint"] = s3.endpoint();
@@ -610,7 +639,8 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
     context.set_deadline(std::chrono::system_clock::now() + 60s);
     pb::DeleteVolumeRequest request;
     request.set_volume_id(volume_id);
-    if (with_secrets) for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
+    if (with_secrets)
+      for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
     pb::DeleteVolumeResponse response;
     return controller->DeleteVolume(&context, request, &response);
   };
@@ -620,12 +650,14 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
     request.set_volume_id(volume_id);
     auto* capability = request.add_volume_capabilities();
     capability->mutable_mount();
-    capability->mutable_access_mode()->set_mode(pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
+    capability->mutable_access_mode()->set_mode(
+        pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER);
     for (const auto& [k, v] : secrets) (*request.mutable_secrets())[k] = v;
     pb::ValidateVolumeCapabilitiesResponse response;
     grpc::Status status = controller->ValidateVolumeCapabilities(&context, request, &response);
-    return status.ok() ? (response.has_confirmed() ? grpc::StatusCode::OK : grpc::StatusCode::UNKNOWN)
-                       : status.error_code();
+    return status.ok()
+               ? (response.has_confirmed() ? grpc::StatusCode::OK : grpc::StatusCode::UNKNOWN)
+               : status.error_code();
   };
 
   // Without the provisioner secret: refused, nothing written.
@@ -675,7 +707,8 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
   }
 
   // Deleted: every object under the prefix and the record go, nothing else.
-  EXPECT_EQ(remove(volume_id, /*with_secrets=*/false).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(remove(volume_id, /*with_secrets=*/false).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   status = remove(volume_id);
   ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << csi.log();
   EXPECT_EQ(Keys(s3, ""), "volumes/taken/x\n");
@@ -694,7 +727,8 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
     ASSERT_TRUE(create(create_request(name, "delete"), &again).ok());
     EXPECT_EQ(again.volume().volume_id(), long_id);
     EXPECT_EQ(validate(long_id), grpc::StatusCode::OK);
-    EXPECT_EQ(Keys(s3, ".freshfs-ids/"), ".freshfs-ids/" + long_id.substr(long_id.size() - 40) + "\n");
+    EXPECT_EQ(Keys(s3, ".freshfs-ids/"),
+              ".freshfs-ids/" + long_id.substr(long_id.size() - 40) + "\n");
     ASSERT_TRUE(remove(long_id).ok()) << csi.log();
     EXPECT_EQ(Keys(s3, ""), "volumes/taken/x\n");
     EXPECT_TRUE(remove(long_id).ok());
@@ -703,7 +737,8 @@ TEST_F(PublishTest, S3VolumesAreProvisionedPublishedAndDeleted) {
 
   // onDelete: retain keeps the data and forgets the volume.
   ASSERT_TRUE(create(create_request("pvc-keep", "retain"), &created).ok());
-  ASSERT_EQ(s3.Aws({"s3", "cp", "/etc/hostname", "s3://provbucket/volumes/pvc-keep/kept"}).exit_code, 0);
+  ASSERT_EQ(
+      s3.Aws({"s3", "cp", "/etc/hostname", "s3://provbucket/volumes/pvc-keep/kept"}).exit_code, 0);
   ASSERT_TRUE(remove(created.volume().volume_id()).ok());
   EXPECT_EQ(Keys(s3, "volumes/pvc-keep"), "volumes/pvc-keep/\nvolumes/pvc-keep/kept\n");
   EXPECT_EQ(Keys(s3, "volumes/.freshfs"), "");

@@ -45,11 +45,10 @@ class PodIdentityTest : public ::testing::Test {
     aws_ = std::make_unique<AwsCredentialsServer>(options);
     ASSERT_TRUE(aws_->Start());
     csi_ = std::make_unique<CsiProcess>(
-        std::vector<std::string>{"--endpoint", "unix://" + (tmp_.path() / "csi.sock").string(),
-                                 "--node-id", "node-a", "--config",
-                                 (tmp_.path() / "csi.yaml").string(), "--state-dir",
-                                 (tmp_.path() / "state").string(), "--mount-binary",
-                                 FRESHFS_MOUNT_BIN},
+        std::vector<std::string>{
+            "--endpoint", "unix://" + (tmp_.path() / "csi.sock").string(), "--node-id", "node-a",
+            "--config", (tmp_.path() / "csi.yaml").string(), "--state-dir",
+            (tmp_.path() / "state").string(), "--mount-binary", FRESHFS_MOUNT_BIN},
         tmp_.path() / "log");
     auto channel = grpc::CreateChannel("unix://" + (tmp_.path() / "csi.sock").string(),
                                        grpc::InsecureChannelCredentials());
@@ -107,7 +106,8 @@ TEST_F(PodIdentityTest, PodTokenAssumesTheRoleAndARepublishHandsOverTheNext) {
   const pid_t child = ChildPid(tmp_.path() / "state", target);
   ASSERT_GT(child, 0);
   for (const char* what : {"cmdline", "environ"})
-    EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/" + what).find("token-1"), std::string::npos);
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(child) + "/" + what).find("token-1"),
+              std::string::npos);
   EXPECT_EQ(csi_->log().find("token-1"), std::string::npos);
   for (const auto& entry : fs::recursive_directory_iterator(tmp_.path() / "state")) {
     if (!entry.is_regular_file() || ReadFile(entry.path()).find("token-1") == std::string::npos)
@@ -122,13 +122,15 @@ TEST_F(PodIdentityTest, PodTokenAssumesTheRoleAndARepublishHandsOverTheNext) {
 
   // kubelet publishes again (requiresRepublish) with the next token: same
   // process, same mount, and its next refresh presents the new token.
-  (*request.mutable_volume_context())["csi.storage.k8s.io/serviceAccount.tokens"] = Tokens("token-2");
+  (*request.mutable_volume_context())["csi.storage.k8s.io/serviceAccount.tokens"] =
+      Tokens("token-2");
   const grpc::Status republished = Publish(*node_, request);
   ASSERT_TRUE(republished.ok()) << republished.error_message();
   EXPECT_EQ(ChildPid(tmp_.path() / "state", target), child);
   EXPECT_EQ(FuseMountCount(target), 1);
   ASSERT_TRUE(Eventually([&] { return StsTokens().back() == "token-2"; }, 15s))
-      << "the running volume never used the new token\n" << csi_->log();
+      << "the running volume never used the new token\n"
+      << csi_->log();
   EXPECT_EQ(ReadFile(target / "host.txt"), ReadFile("/etc/hostname"));
   std::set<std::string> verdicts;
   for (const auto& request : aws_->Log("s3")) verdicts.insert(request.at("verdict"));
@@ -148,7 +150,8 @@ TEST_F(PodIdentityTest, BadOrMissingTokensAreRefusedNamingTheSource) {
   auto missing = Request("pod-vol", "target");
   grpc::Status s = Publish(*node_, missing);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(s.error_message().find("serviceAccount.tokens"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("serviceAccount.tokens"), std::string::npos)
+      << s.error_message();
   // Keys in the secret of a pod-identity volume.
   auto keys = Request("pod-vol", "target",
                       {{"csi.storage.k8s.io/serviceAccount.tokens", Tokens("token-1")}});
@@ -158,8 +161,9 @@ TEST_F(PodIdentityTest, BadOrMissingTokensAreRefusedNamingTheSource) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("holds S3 keys"), std::string::npos) << s.error_message();
   // A token STS refuses: the volume does not start, and says why.
-  auto refused = Request("pod-vol", "target",
-                         {{"csi.storage.k8s.io/serviceAccount.tokens", Tokens("token-of-another-pod")}});
+  auto refused =
+      Request("pod-vol", "target",
+              {{"csi.storage.k8s.io/serviceAccount.tokens", Tokens("token-of-another-pod")}});
   s = Publish(*node_, refused);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.error_message().find("web identity (role " + std::string(kRole)), std::string::npos)

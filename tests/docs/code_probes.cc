@@ -98,10 +98,10 @@ std::set<std::string> DriverConfigKeys() {
 }
 
 std::set<std::string> CandidateNames() {
-  std::set<std::string> names{"source",    "onDelete",   "readOnly",   "mountOptions",
-                              "fsType",    "volumeName", "endpoint",   "region",
-                              "bucket",    "prefix",     "pathStyle",  "cacheDir",
-                              "s3Bucket",  "s3Prefix",   "credentials", "secretName"};
+  std::set<std::string> names{"source",   "onDelete",   "readOnly",    "mountOptions",
+                              "fsType",   "volumeName", "endpoint",    "region",
+                              "bucket",   "prefix",     "pathStyle",   "cacheDir",
+                              "s3Bucket", "s3Prefix",   "credentials", "secretName"};
   for (const config::Setting& setting : config::Settings()) {
     names.insert(CamelCase(setting.name));
   }

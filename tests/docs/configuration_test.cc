@@ -73,7 +73,8 @@ std::map<std::string, CliFlag> CsiHelpFlags(const std::string& help) {
     std::string names, type, required;
     words >> names >> type >> required;
     CliFlag flag;
-    if (size_t eq = type.rfind('='); eq != std::string::npos) flag.default_value = type.substr(eq + 1);
+    if (size_t eq = type.rfind('='); eq != std::string::npos)
+      flag.default_value = type.substr(eq + 1);
     flag.required = type == "REQUIRED" || required == "REQUIRED";
     for (size_t start = 0;;) {
       size_t comma = names.find(',', start);
@@ -140,7 +141,8 @@ TEST_F(ConfigurationDocTest, EverySettingHasItsFlagAndYamlKeyOnOneRow) {
     }
     if (setting.yaml_only) continue;
     std::set<std::string> flags;
-    for (const std::string& span : CodeSpans((*row)[0])) flags.insert(span.substr(0, span.find(' ')));
+    for (const std::string& span : CodeSpans((*row)[0]))
+      flags.insert(span.substr(0, span.find(' ')));
     EXPECT_TRUE(flags.contains("--" + name)) << "row of YAML key " << name << " lacks --" << name;
     if (!setting.short_flag.empty()) {
       EXPECT_TRUE(flags.contains("-" + std::string(setting.short_flag)))
@@ -189,16 +191,21 @@ TEST_F(ConfigurationDocTest, DocumentedMountOptionsAreAccepted) {
 }
 
 TEST_F(ConfigurationDocTest, EveryMountOptionTheParserTakesIsDocumented) {
-  const std::set<std::string> documented = ColumnSpans(Table("## freshfs-mount mount options (-o)"), 0);
+  const std::set<std::string> documented =
+      ColumnSpans(Table("## freshfs-mount mount options (-o)"), 0);
   // mount(8)'s filesystem-independent options and FUSE's own.
   const std::vector<std::string> candidates = {
-      "async", "atime", "noatime", "auto", "noauto", "defaults", "dev", "nodev", "diratime",
-      "nodiratime", "dirsync", "exec", "noexec", "group", "nogroup", "iversion", "noiversion",
-      "mand", "nomand", "_netdev", "nofail", "relatime", "norelatime", "strictatime",
-      "nostrictatime", "lazytime", "nolazytime", "suid", "nosuid", "silent", "loud", "owner",
-      "noowner", "remount", "ro", "rw", "sync", "user", "nouser", "users", "nosymfollow", "bind",
-      "rbind", "move", "default_permissions", "fsname=x", "subtype=x", "max_read=4096",
-      "blkdev", "blksize=4096", "context=x", "rootcontext=x"};
+      "async",       "atime",        "noatime",       "auto",        "noauto",
+      "defaults",    "dev",          "nodev",         "diratime",    "nodiratime",
+      "dirsync",     "exec",         "noexec",        "group",       "nogroup",
+      "iversion",    "noiversion",   "mand",          "nomand",      "_netdev",
+      "nofail",      "relatime",     "norelatime",    "strictatime", "nostrictatime",
+      "lazytime",    "nolazytime",   "suid",          "nosuid",      "silent",
+      "loud",        "owner",        "noowner",       "remount",     "ro",
+      "rw",          "sync",         "user",          "nouser",      "users",
+      "nosymfollow", "bind",         "rbind",         "move",        "default_permissions",
+      "fsname=x",    "subtype=x",    "max_read=4096", "blkdev",      "blksize=4096",
+      "context=x",   "rootcontext=x"};
   for (const std::string& option : candidates) {
     if (Parse({"-o", option, "/srv/src", "/mnt/dst"}).action != config::ParseResult::Action::kRun)
       continue;
@@ -282,8 +289,8 @@ TEST_F(ConfigurationDocTest, VolumeAttributeRowsAreTrue) {
     const std::string example = Unquoted(examples[0]);
 
     auto s3 = csi::CheckVolumeContext({{"source", kProbeS3Source}, {name, example}});
-    EXPECT_TRUE(s3) << name << ": example " << example << " is refused: "
-                    << (s3 ? "" : s3.error().message);
+    EXPECT_TRUE(s3) << name << ": example " << example
+                    << " is refused: " << (s3 ? "" : s3.error().message);
 
     auto dir = csi::CheckVolumeContext({{"source", "/srv/docs-probe"}, {name, example}});
     const bool s3_only = row[2] == "yes";
@@ -314,8 +321,8 @@ TEST_F(ConfigurationDocTest, KubeletKeysAreAcceptedAndIgnored) {
   for (const std::string& key : documented) {
     EXPECT_TRUE(VolumeContextIgnores(key)) << key << " is documented as ignored but is not";
   }
-  for (const char* suffix : {"pod.name", "pod.namespace", "pod.uid",
-                                    "serviceAccount.name", "serviceAccount.tokens", "ephemeral"}) {
+  for (const char* suffix : {"pod.name", "pod.namespace", "pod.uid", "serviceAccount.name",
+                             "serviceAccount.tokens", "ephemeral"}) {
     const std::string key = std::string("csi.storage.k8s.io/") + suffix;
     if (VolumeContextIgnores(key)) {
       EXPECT_TRUE(documented.contains(key)) << key << " is ignored but not documented";
@@ -370,8 +377,8 @@ TEST_F(ConfigurationDocTest, SecretKeysMatchTheNodeChecks) {
   EXPECT_EQ(required, documented_required) << "required secret keys differ";
 
   std::set<std::string> candidates = documented;
-  for (const char* key : {"accessKey", "secretKey", "token", "securityToken", "region",
-                          "endpoint", "sessionToken", "awsAccessKeyId", "awsSecretAccessKey"}) {
+  for (const char* key : {"accessKey", "secretKey", "token", "securityToken", "region", "endpoint",
+                          "sessionToken", "awsAccessKeyId", "awsSecretAccessKey"}) {
     candidates.insert(key);
   }
   const std::set<std::string> kept = KeptSecretKeys(candidates);

@@ -89,7 +89,8 @@ class ExamplesTest : public ::testing::Test {
   void SetUp() override {
     manifests_ = LoadExamples();
     ASSERT_FALSE(manifests_.empty()) << "no manifests in " << kExamples;
-    const std::string doc = ReadTextFile(std::string(FRESHFS_SOURCE_DIR) + "/docs/configuration.md");
+    const std::string doc =
+        ReadTextFile(std::string(FRESHFS_SOURCE_DIR) + "/docs/configuration.md");
     for (const Row& row : TableUnder(doc, "## S3 secret keys")) {
       for (const std::string& key : CodeSpans(row[0])) secret_keys_.insert(key);
     }
@@ -113,8 +114,8 @@ class ExamplesTest : public ::testing::Test {
       return;
     }
     for (const auto& [key, value] : it->second) {
-      EXPECT_TRUE(secret_keys_.contains(key))
-          << "Secret " << ns << "/" << name << ": key " << key << " is not a documented S3 secret key";
+      EXPECT_TRUE(secret_keys_.contains(key)) << "Secret " << ns << "/" << name << ": key " << key
+                                              << " is not a documented S3 secret key";
     }
     auto checked = csi::CheckS3Secrets(it->second);
     EXPECT_TRUE(checked) << "Secret " << ns << "/" << name << ": "
@@ -174,7 +175,8 @@ TEST_F(ExamplesTest, InlineVolumesAreAcceptedByTheNode) {
     const std::string ns = m.node["metadata"]["namespace"].as<std::string>("default");
     for (const YAML::Node& volume : m.node["spec"]["volumes"]) {
       if (!volume["csi"]) continue;
-      ExpectCsiSource(volume["csi"], ns, Where(m) + " volume " + volume["name"].as<std::string>("?"));
+      ExpectCsiSource(volume["csi"], ns,
+                      Where(m) + " volume " + volume["name"].as<std::string>("?"));
       ++inline_volumes;
     }
   }
@@ -191,7 +193,8 @@ TEST_F(ExamplesTest, StorageClassesPassTheControllersChecks) {
     const grpc::Status status = CreateVolumeWith(parameters);
     EXPECT_TRUE(PassedParameterChecks(status))
         << Where(m) << ": CreateVolume refuses the parameters: " << status.error_message();
-    const bool is_s3 = parameters.contains("source") && parameters.at("source").starts_with("s3://");
+    const bool is_s3 =
+        parameters.contains("source") && parameters.at("source").starts_with("s3://");
     (is_s3 ? s3 : dir)++;
     if (!is_s3) continue;
     // Nodes of volumes with credentials "driver" or "pod" need no keys.
@@ -203,8 +206,8 @@ TEST_F(ExamplesTest, StorageClassesPassTheControllersChecks) {
       auto name = parameters.find(key + "name");
       auto ns = parameters.find(key + "namespace");
       if (name == parameters.end() || ns == parameters.end()) {
-        ADD_FAILURE() << Where(m) << ": an S3 StorageClass needs " << key << "name and "
-                      << key << "namespace";
+        ADD_FAILURE() << Where(m) << ": an S3 StorageClass needs " << key << "name and " << key
+                      << "namespace";
         continue;
       }
       ExpectSecret(ns->second, name->second, Where(m));
@@ -216,20 +219,20 @@ TEST_F(ExamplesTest, StorageClassesPassTheControllersChecks) {
 
 // Wherever a manifest names a CSI driver, it is ours.
 TEST_F(ExamplesTest, EveryDriverNameIsFreshfs) {
-  std::function<void(const YAML::Node&, const std::string&)> walk =
-      [&](const YAML::Node& node, const std::string& where) {
-        if (node.IsMap()) {
-          for (const auto& item : node) {
-            const std::string key = item.first.as<std::string>("");
-            if (key == "csi" && item.second.IsMap()) {
-              EXPECT_EQ(item.second["driver"].as<std::string>(""), kDriver) << where;
-            }
-            walk(item.second, where);
-          }
-        } else if (node.IsSequence()) {
-          for (const YAML::Node& child : node) walk(child, where);
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node,
+                                                                        const std::string& where) {
+    if (node.IsMap()) {
+      for (const auto& item : node) {
+        const std::string key = item.first.as<std::string>("");
+        if (key == "csi" && item.second.IsMap()) {
+          EXPECT_EQ(item.second["driver"].as<std::string>(""), kDriver) << where;
         }
-      };
+        walk(item.second, where);
+      }
+    } else if (node.IsSequence()) {
+      for (const YAML::Node& child : node) walk(child, where);
+    }
+  };
   for (const Manifest& m : manifests_) {
     walk(m.node, Where(m));
     if (m.node["kind"].as<std::string>("") == "StorageClass") {

@@ -25,7 +25,8 @@ TEST(ReadmeTest, StartsWithTheTwoCommands) {
 TEST(ReadmeTest, IndexesEveryDocAndTheExamples) {
   const std::string readme = ReadTextFile((kRoot / "README.md").string());
   std::set<std::string> linked;
-  for (const std::string& link : RelativeLinks(readme)) linked.insert(link.substr(0, link.find('#')));
+  for (const std::string& link : RelativeLinks(readme))
+    linked.insert(link.substr(0, link.find('#')));
   for (const auto& entry : fs::directory_iterator(kRoot / "docs")) {
     if (entry.path().extension() != ".md") continue;
     const std::string page = "docs/" + entry.path().filename().string();
@@ -36,8 +37,7 @@ TEST(ReadmeTest, IndexesEveryDocAndTheExamples) {
 
 TEST(LinksTest, RelativeLinksResolve) {
   for (const char* page : {"README.md", "docs/configuration.md", "docs/architecture.md",
-                           "docs/troubleshooting.md", "docs/security.md",
-                           "docs/resume.md"}) {
+                           "docs/troubleshooting.md", "docs/security.md", "docs/resume.md"}) {
     const fs::path path = kRoot / page;
     const std::string text = ReadTextFile(path.string());
     ASSERT_FALSE(text.empty()) << page << " is missing";

@@ -40,8 +40,7 @@ TEST(DocNumbers, S3ReadsBlockSizeAndReadAhead) {
   ExpectSays("s3.md", "fetch " + MiB(s.block_size) + " blocks");
   ExpectSays("s3.md", "keep up to " + std::to_string(s.readahead_blocks) + " blocks in flight");
   ExpectSays("architecture.md", "fetches " + MiB(s.block_size) + " blocks");
-  ExpectSays("architecture.md",
-             "keeps up to " + std::to_string(s.readahead_blocks) + " in flight");
+  ExpectSays("architecture.md", "keeps up to " + std::to_string(s.readahead_blocks) + " in flight");
 }
 
 TEST(DocNumbers, S3UploadSizes) {

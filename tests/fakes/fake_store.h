@@ -148,8 +148,7 @@ class FakeStore : public store::Store {
   Status MakeNode(std::string_view path, mode_t mode, dev_t, const store::Caller&) override {
     return Add(path, mode, "");
   }
-  Status Symlink(std::string_view target, std::string_view path,
-                 const store::Caller&) override {
+  Status Symlink(std::string_view target, std::string_view path, const store::Caller&) override {
     return Add(path, S_IFLNK | 0777, std::string(target));
   }
   Status Link(std::string_view, std::string_view) override { return Status::FromErrno(EPERM); }

@@ -89,10 +89,22 @@ class SyntheticStore : public store::Store {
     return dirs_ + files_ - deleted_.size() + next_created_;
   }
   size_t directories() const { return dirs_; }
-  size_t list_tree_calls() const { std::lock_guard lock(mu_); return list_tree_calls_; }
-  size_t list_calls() const { std::lock_guard lock(mu_); return list_calls_; }
-  size_t stat_calls() const { std::lock_guard lock(mu_); return stat_calls_; }
-  double cpu_seconds() const { std::lock_guard lock(mu_); return cpu_seconds_; }
+  size_t list_tree_calls() const {
+    std::lock_guard lock(mu_);
+    return list_tree_calls_;
+  }
+  size_t list_calls() const {
+    std::lock_guard lock(mu_);
+    return list_calls_;
+  }
+  size_t stat_calls() const {
+    std::lock_guard lock(mu_);
+    return stat_calls_;
+  }
+  double cpu_seconds() const {
+    std::lock_guard lock(mu_);
+    return cpu_seconds_;
+  }
 
   std::string Describe() const override { return "synthetic"; }
 
@@ -124,7 +136,8 @@ class SyntheticStore : public store::Store {
     if (!detailed) return Errno{detailed.error()};
     std::vector<store::DirEntry> out;
     for (auto& e : *detailed)
-      out.push_back(store::DirEntry{std::move(e.name), mode_t(e.attr.st_mode & S_IFMT), e.attr.st_ino});
+      out.push_back(
+          store::DirEntry{std::move(e.name), mode_t(e.attr.st_mode & S_IFMT), e.attr.st_ino});
     return out;
   }
 
@@ -163,7 +176,9 @@ class SyntheticStore : public store::Store {
   }
   Status MakeDir(std::string_view, mode_t, const store::Caller&) override { return Rofs(); }
   Status MakeNode(std::string_view, mode_t, dev_t, const store::Caller&) override { return Rofs(); }
-  Status Symlink(std::string_view, std::string_view, const store::Caller&) override { return Rofs(); }
+  Status Symlink(std::string_view, std::string_view, const store::Caller&) override {
+    return Rofs();
+  }
   Status Link(std::string_view, std::string_view) override { return Rofs(); }
   Status Unlink(std::string_view) override { return Rofs(); }
   Status RemoveDir(std::string_view) override { return Rofs(); }
@@ -305,11 +320,11 @@ class SyntheticStore : public store::Store {
   }
 
   const bool tree_listing_;
-  int levels_ = 0;      // directory levels below the root
-  size_t leaves_ = 1;   // directories that hold the files (10^levels)
-  size_t dirs_ = 0;     // directories besides the root
-  size_t files_ = 0;    // base files
-  int width_ = 7;       // digits in a file name
+  int levels_ = 0;     // directory levels below the root
+  size_t leaves_ = 1;  // directories that hold the files (10^levels)
+  size_t dirs_ = 0;    // directories besides the root
+  size_t files_ = 0;   // base files
+  int width_ = 7;      // digits in a file name
 
   mutable std::mutex mu_;
   std::unordered_map<uint32_t, uint64_t> modified_;  // file -> content generation

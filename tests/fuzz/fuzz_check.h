@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <string_view>
 
-#define FUZZ_CHECK(condition, what)                                                        \
-  do {                                                                                     \
-    if (!(condition)) {                                                                    \
+#define FUZZ_CHECK(condition, what)                                                       \
+  do {                                                                                    \
+    if (!(condition)) {                                                                   \
       std::fprintf(stderr, "%s:%d: property failed: %s (%s)\n", __FILE__, __LINE__, what, \
-                   #condition);                                                            \
-      std::abort();                                                                        \
-    }                                                                                      \
+                   #condition);                                                           \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (0)
 
 namespace freshfs::fuzz {

@@ -45,8 +45,9 @@ json Records(const std::vector<watch::S3Event>& events) {
     records.push_back({{"eventVersion", "2.1"},
                        {"eventSource", "aws:s3"},
                        {"eventName", e.event_name},
-                       {"s3", {{"bucket", {{"name", e.bucket}}},
-                               {"object", {{"key", EncodeKey(e.key)}, {"size", 1}}}}}});
+                       {"s3",
+                        {{"bucket", {{"name", e.bucket}}},
+                         {"object", {{"key", EncodeKey(e.key)}, {"size", 1}}}}}});
   }
   return records;
 }
@@ -91,11 +92,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const json records = Records(body.events);
   const std::string standard = json{{"Records", records}}.dump();
   ExpectSameEvents(standard, body.events, "the standard shape parses to the same events");
-  ExpectSameEvents(json{{"EventName", "s3:ObjectCreated:Put"},
-                        {"Key", "bucket/key"},
-                        {"Records", records}}
-                       .dump(),
-                   body.events, "MinIO's wrapper parses to the same events");
+  ExpectSameEvents(
+      json{{"EventName", "s3:ObjectCreated:Put"}, {"Key", "bucket/key"}, {"Records", records}}
+          .dump(),
+      body.events, "MinIO's wrapper parses to the same events");
   ExpectSameEvents(json{{"Type", "Notification"},
                         {"MessageId", "0"},
                         {"TopicArn", "arn:aws:sns:us-east-1:1:t"},

@@ -18,8 +18,9 @@ namespace {
 
 bool ValidBucket(const std::string& bucket) {
   return bucket.size() >= 3 && bucket.size() <= 255 &&
-         bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "0123456789.-_") == std::string::npos;
+         bucket.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+             "0123456789.-_") == std::string::npos;
 }
 
 // "" or "a/b/": no empty, "." or ".." component.

@@ -60,8 +60,9 @@ pb::NodePublishVolumeRequest Request(std::string_view text) {
   pb::VolumeCapability::MountVolume* mount = capability->mutable_mount();
   auto split = [](std::string_view item) {
     const size_t eq = item.find('=');
-    return std::pair{std::string(item.substr(0, eq)),
-                     eq == std::string_view::npos ? std::string() : std::string(item.substr(eq + 1))};
+    return std::pair{std::string(item.substr(0, eq)), eq == std::string_view::npos
+                                                          ? std::string()
+                                                          : std::string(item.substr(eq + 1))};
   };
   while (!text.empty()) {
     const size_t end = text.find('\n');
@@ -87,7 +88,8 @@ pb::NodePublishVolumeRequest Request(std::string_view text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool made_root = (::mkdir(kRoot, 0755), ::mkdir("/tmp/freshfs-fuzz-root/sub", 0755), true);
+  static const bool made_root =
+      (::mkdir(kRoot, 0755), ::mkdir("/tmp/freshfs-fuzz-root/sub", 0755), true);
   (void)made_root;
   RecordingVolumes volumes;
   fcsi::NodeService node("node-1", fcsi::DriverConfig{{kRoot}}, volumes);
@@ -107,7 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fcsi::MountArgs("freshfs-mount", spec, {"/state/staging", "/state/cache"});
   std::vector<const char*> args;
   for (const std::string& a : argv) args.push_back(a.c_str());
-  const auto parsed = freshfs::config::ParseCommandLine(static_cast<int>(args.size()), args.data(), "0");
+  const auto parsed =
+      freshfs::config::ParseCommandLine(static_cast<int>(args.size()), args.data(), "0");
   if (parsed.action != freshfs::config::ParseResult::Action::kRun) {
     // Values of mount options are the child's to judge (it reports ERROR).
     FUZZ_CHECK(parsed.exit_code == freshfs::config::kUsageExitCode &&

@@ -196,7 +196,8 @@ TEST_F(AttrTest, ChownReachesSource) {
 }
 
 TEST_F(AttrTest, StatfsReportsTheSourceFilesystem) {
-  struct statvfs mnt {}, src {};
+  struct statvfs mnt {
+  }, src{};
   ASSERT_TRUE(Succeeds(statvfs(m_.mnt().c_str(), &mnt)));
   ASSERT_EQ(statvfs(m_.source().c_str(), &src), 0);
   EXPECT_GT(mnt.f_bsize, 0u);
@@ -248,8 +249,7 @@ TEST_F(AttrTest, UserXattrsBehaveLikeSource) {
   // Directories too, and the command-line tools users reach for.
   auto set = RunToCompletion({"setfattr", "-n", "user.tag", "-v", "blue", m_.Mnt("dir")});
   ASSERT_EQ(set.exit_code, 0) << set.Describe();
-  auto get = RunToCompletion(
-      {"getfattr", "--only-values", "-n", "user.tag", m_.Src("dir")});
+  auto get = RunToCompletion({"getfattr", "--only-values", "-n", "user.tag", m_.Src("dir")});
   EXPECT_EQ(get.exit_code, 0) << get.Describe();
   EXPECT_EQ(get.stdout_text, "blue");
 }

@@ -63,14 +63,15 @@ TEST(CallerMountTest, ReadyFdSaysReadyWithThePortTheMetricsEndpointListensOn) {
   Mount dirs;
   ASSERT_EQ(WriteFile(dirs.Src("f"), "one"), 0);
   Supervisor supervisor(dirs);
-  ASSERT_TRUE(supervisor.Start({MountBinary(), "-f", "--metrics-address", "127.0.0.1:0",
-                                "--volume-name", "ready-check", "--ready-fd",
-                                supervisor.ReadyFd(), dirs.source()}));
+  ASSERT_TRUE(
+      supervisor.Start({MountBinary(), "-f", "--metrics-address", "127.0.0.1:0", "--volume-name",
+                        "ready-check", "--ready-fd", supervisor.ReadyFd(), dirs.source()}));
   // One line, then the descriptor is closed (the daemon runs on).
   const std::string line = supervisor.ReadyReport();
   ASSERT_TRUE(line.starts_with("READY ") && line.ends_with("\n") &&
               line.find('\n') == line.size() - 1)
-      << "\"" << line << "\"\n" << supervisor.Log();
+      << "\"" << line << "\"\n"
+      << supervisor.Log();
   const int port = PortOf(line);
   ASSERT_GT(port, 0) << line;
   EXPECT_TRUE(ProcessAlive(supervisor.pid()));
@@ -156,13 +157,14 @@ TEST(CallerMountTest, ADirectoryHandedOverAsADescriptorIsServedWhateverItsPathBe
   ASSERT_TRUE(source.valid()) << ErrnoName(errno);
   const std::string source_arg = "/dev/fd/" + std::to_string(source.get());
   Supervisor supervisor(dirs);
-  ASSERT_TRUE(supervisor.Start({MountBinary(), "-f", "--events", "inotify", "--poll-interval",
-                                "1s", "--ready-fd", supervisor.ReadyFd(), source_arg}));
+  ASSERT_TRUE(supervisor.Start({MountBinary(), "-f", "--events", "inotify", "--poll-interval", "1s",
+                                "--ready-fd", supervisor.ReadyFd(), source_arg}));
   source.reset();  // the daemon holds its own
   ASSERT_EQ(supervisor.ReadyReport(), "READY 0\n") << supervisor.Log();
   EXPECT_NE(supervisor.Log().find("dir:" + source_arg + " (" + dirs.source() + ")"),
             std::string::npos)
-      << "the log does not name the directory\n" << supervisor.Log();
+      << "the log does not name the directory\n"
+      << supervisor.Log();
   ASSERT_EQ(ReadFile(dirs.Mnt("f")), "one");
 
   const std::string moved = dirs.dir() + "/source-moved";
@@ -226,11 +228,11 @@ TEST(CallerMountTest, RunsAsNobodyWithoutCapabilitiesOnACallerMadeMount) {
   UniqueFd source(OpenDirBeneath(dirs.dir(), "source"));
   ASSERT_TRUE(source.valid()) << ErrnoName(errno);
   Supervisor supervisor(dirs);
-  ASSERT_TRUE(supervisor.Start(
-      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-       "--bounding-set=-all", "--", MountBinary(), "-f", "--events", "inotify",
-       "--metrics-address", "127.0.0.1:0", "--ready-fd", supervisor.ReadyFd(),
-       "/dev/fd/" + std::to_string(source.get())}));
+  ASSERT_TRUE(
+      supervisor.Start({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", "--", MountBinary(), "-f",
+                        "--events", "inotify", "--metrics-address", "127.0.0.1:0", "--ready-fd",
+                        supervisor.ReadyFd(), "/dev/fd/" + std::to_string(source.get())}));
   source.reset();
   const std::string line = supervisor.ReadyReport();
   ASSERT_TRUE(line.starts_with("READY ")) << "\"" << line << "\"\n" << supervisor.Log();

@@ -89,8 +89,8 @@ TEST(CliTest, VersionExitsZero) {
 TEST(CliTest, HelpExitsZeroAndDescribesOptions) {
   auto r = RunMount({"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  for (const char* opt : {"--read-only", "--foreground", "--config", "--entry-timeout",
-                          "--file-mode", "--uid"}) {
+  for (const char* opt :
+       {"--read-only", "--foreground", "--config", "--entry-timeout", "--file-mode", "--uid"}) {
     EXPECT_NE(r.stdout_text.find(opt), std::string::npos) << opt << " missing\n" << r.Describe();
   }
   EXPECT_TRUE(ContainsIgnoringCase(r.stdout_text, "mountpoint")) << r.Describe();
@@ -227,7 +227,9 @@ std::vector<std::string> WithConfig(const Mount& m, const std::string& yaml) {
 std::vector<BadInput> BadInputs() {
   return {
       {"MissingSource",
-       [](const Mount& m) { return std::vector<std::string>{m.dir() + "/no-such-src", m.mnt()}; },
+       [](const Mount& m) {
+         return std::vector<std::string>{m.dir() + "/no-such-src", m.mnt()};
+       },
        {"no-such-src"}},
       {"SourceIsAFile",
        [](const Mount& m) {
@@ -241,32 +243,56 @@ std::vector<BadInput> BadInputs() {
        },
        {"nowhere"}},
       {"MissingMountpoint",
-       [](const Mount& m) { return std::vector<std::string>{m.source(), m.dir() + "/no-mnt"}; },
+       [](const Mount& m) {
+         return std::vector<std::string>{m.source(), m.dir() + "/no-mnt"};
+       },
        {"no-mnt"}},
       {"MissingMountpointArgument",
        [](const Mount& m) { return std::vector<std::string>{m.source()}; },
        {"mountpoint"}},
-      {"UnknownFlag", [](const Mount& m) { return WithPaths(m, {"--no-such-flag"}); },
+      {"UnknownFlag",
+       [](const Mount& m) { return WithPaths(m, {"--no-such-flag"}); },
        {"no-such-flag"}},
-      {"UnknownDashOOption", [](const Mount& m) { return WithPaths(m, {"-o", "bogusopt"}); },
+      {"UnknownDashOOption",
+       [](const Mount& m) {
+         return WithPaths(m, {"-o", "bogusopt"});
+       },
        {"bogusopt"}},
-      {"NonNumericUid", [](const Mount& m) { return WithPaths(m, {"--uid", "alice"}); },
+      {"NonNumericUid",
+       [](const Mount& m) {
+         return WithPaths(m, {"--uid", "alice"});
+       },
        {"uid", "alice"}},
       {"NegativeGid", [](const Mount& m) { return WithPaths(m, {"--gid=-5"}); }, {"gid", "-5"}},
-      {"FileModeNotOctal", [](const Mount& m) { return WithPaths(m, {"--file-mode", "0999"}); },
+      {"FileModeNotOctal",
+       [](const Mount& m) {
+         return WithPaths(m, {"--file-mode", "0999"});
+       },
        {"file-mode", "0999"}},
-      {"DirModeTooLarge", [](const Mount& m) { return WithPaths(m, {"--dir-mode", "177777"}); },
+      {"DirModeTooLarge",
+       [](const Mount& m) {
+         return WithPaths(m, {"--dir-mode", "177777"});
+       },
        {"dir-mode", "177777"}},
       {"BadDurationUnit",
-       [](const Mount& m) { return WithPaths(m, {"--entry-timeout", "5parsecs"}); },
+       [](const Mount& m) {
+         return WithPaths(m, {"--entry-timeout", "5parsecs"});
+       },
        {"entry-timeout", "5parsecs"}},
       {"BadDurationNumber",
-       [](const Mount& m) { return WithPaths(m, {"--attr-timeout", "soon"}); },
+       [](const Mount& m) {
+         return WithPaths(m, {"--attr-timeout", "soon"});
+       },
        {"attr-timeout", "soon"}},
-      {"BadLogFormat", [](const Mount& m) { return WithPaths(m, {"--log-format", "xml"}); },
+      {"BadLogFormat",
+       [](const Mount& m) {
+         return WithPaths(m, {"--log-format", "xml"});
+       },
        {"log-format", "xml"}},
       {"MissingConfigFile",
-       [](const Mount& m) { return WithPaths(m, {"--config", m.dir() + "/absent.yaml"}); },
+       [](const Mount& m) {
+         return WithPaths(m, {"--config", m.dir() + "/absent.yaml"});
+       },
        {"absent.yaml"}},
       {"UnknownYamlKey",
        [](const Mount& m) {
@@ -278,7 +304,8 @@ std::vector<BadInput> BadInputs() {
       {"BadYamlDuration",
        [](const Mount& m) { return WithConfig(m, "attr-timeout: forever\n"); },
        {"attr-timeout", "forever"}},
-      {"BadYamlMode", [](const Mount& m) { return WithConfig(m, "dir-mode: 0abc\n"); },
+      {"BadYamlMode",
+       [](const Mount& m) { return WithConfig(m, "dir-mode: 0abc\n"); },
        {"dir-mode", "0abc"}},
       {"MalformedYaml",
        [](const Mount& m) { return WithConfig(m, "entry-timeout: [5s\nread-only: true\n"); },

@@ -61,8 +61,8 @@ TEST_F(ConcurrencyTest, ThreadsOnTheirOwnFiles) {
           if (fsync(fd) != 0) errors.Add(path + ": fsync: " + ErrnoName(errno));
           close(fd);
           auto back = ReadFile(path);
-          if (!back || *back != data) errors.Add(path + ": round " + std::to_string(round) +
-                                                 " read back different data");
+          if (!back || *back != data)
+            errors.Add(path + ": round " + std::to_string(round) + " read back different data");
         }
       });
     }

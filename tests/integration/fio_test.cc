@@ -21,7 +21,9 @@ void RunFioAndExpectNoErrors(const std::vector<std::string>& argv, int jobs) {
     size_t i = pos + 4;
     while (i < r.stdout_text.size() && r.stdout_text[i] == ' ') ++i;
     size_t end = i;
-    while (end < r.stdout_text.size() && std::isdigit(static_cast<unsigned char>(r.stdout_text[end]))) ++end;
+    while (end < r.stdout_text.size() &&
+           std::isdigit(static_cast<unsigned char>(r.stdout_text[end])))
+      ++end;
     ++jobs_seen;
     EXPECT_EQ(r.stdout_text.substr(i, end - i), "0") << r.Describe();
   }
@@ -37,10 +39,9 @@ TEST_F(FioTest, RandomReadWriteVerifies) {
 }
 
 TEST_F(FioTest, SequentialLargeBlocksVerify) {
-  RunFioAndExpectNoErrors({"fio", "--name=seq", "--directory=" + m_.mnt(), "--rw=write",
-                           "--bs=1m", "--size=64m", "--numjobs=2", "--verify=crc32c",
-                           "--do_verify=1", "--ioengine=psync", "--fsync_on_close=1",
-                           "--verify_state_save=0"},
+  RunFioAndExpectNoErrors({"fio", "--name=seq", "--directory=" + m_.mnt(), "--rw=write", "--bs=1m",
+                           "--size=64m", "--numjobs=2", "--verify=crc32c", "--do_verify=1",
+                           "--ioengine=psync", "--fsync_on_close=1", "--verify_state_save=0"},
                           2);
 }
 

@@ -85,9 +85,7 @@ constexpr int kNamePool = 200;
 // Seconds each workload runs: FRESHFS_LOAD_SECONDS, default 20.
 int LoadSeconds() { return SecondsFromEnv("FRESHFS_LOAD_SECONDS", 20); }
 
-long long ToMs(Clock::duration d) {
-  return std::chrono::duration_cast<Ms>(d).count();
-}
+long long ToMs(Clock::duration d) { return std::chrono::duration_cast<Ms>(d).count(); }
 
 // ---------------------------------------------------------------- contents
 
@@ -132,8 +130,7 @@ std::string Content(const std::string& name, uint64_t version, size_t size = kFi
 
 // Which version of `name` page `page` of `data` is, if any version's page is
 // exactly these bytes.
-std::optional<uint64_t> PageVersion(const std::string& name, const std::string& data,
-                                    size_t page) {
+std::optional<uint64_t> PageVersion(const std::string& name, const std::string& data, size_t page) {
   const size_t off = page * kPage;
   const size_t len = std::min(kPage, data.size() - off);
   const std::string prefix = name + " version ";
@@ -161,7 +158,7 @@ struct Verdict {
   // Why not whole: pages of two or more versions (kMixed), a size no version
   // has (kSize: short, empty or long), a page no version ever held (kForeign).
   Torn kind = Torn::kNone;
-  std::string detail;               // for a torn read: which pages came from where
+  std::string detail;  // for a torn read: which pages came from where
 };
 
 Verdict Classify(const std::string& name, const std::string& data, size_t size = kFileSize) {
@@ -333,20 +330,20 @@ struct LoadReport {
   std::string changes;   // inotify | poll | events
   double seconds = 0;    // how long the writer ran
   int readers = 0;
-  long reads = 0;        // whole-file reads (names: stats and reads that succeeded)
-  long listings = 0;     // names: directory listings
-  long torn = 0;         // reads that are not one whole version (inplace: allowed)
-  long torn_mixed = 0;   //   of those: pages of two or more versions
-  long torn_size = 0;    //   a size no version has (short or empty)
-  long torn_foreign = 0; //   a page no version held
-  long errors = 0;       // reader errors (names: other than ENOENT)
-  long writes = 0;       // changes made at the source
+  long reads = 0;         // whole-file reads (names: stats and reads that succeeded)
+  long listings = 0;      // names: directory listings
+  long torn = 0;          // reads that are not one whole version (inplace: allowed)
+  long torn_mixed = 0;    //   of those: pages of two or more versions
+  long torn_size = 0;     //   a size no version has (short or empty)
+  long torn_foreign = 0;  //   a page no version held
+  long errors = 0;        // reader errors (names: other than ENOENT)
+  long writes = 0;        // changes made at the source
   long write_errors = 0;
   std::optional<long long> converge_ms;  // writer stopped -> mount equals the source
   long long bound_ms = 0;
   long long deadline_ms = 0;
-  long stale = 0;        // differences left at the last check (0 when converged)
-  long ghosts = 0;       // names: names gone at the source that still stat or open
+  long stale = 0;   // differences left at the last check (0 when converged)
+  long ghosts = 0;  // names: names gone at the source that still stat or open
   std::optional<double> staleness_metric;  // freshfs_staleness_seconds after the check
 };
 
@@ -358,12 +355,13 @@ void Print(const LoadReport& r) {
   std::printf(
       "[ LOAD     ] {\"test\":\"%s\",\"workload\":\"%s\",\"source\":\"%s\",\"changes\":\"%s\","
       "\"seconds\":%.1f,\"readers\":%d,\"reads\":%ld,\"listings\":%ld,\"torn\":%ld,"
-      "\"torn_mixed\":%ld,\"torn_size\":%ld,\"torn_foreign\":%ld,\"errors\":%ld,\"writes\":%ld,\"write_errors\":%ld,\"converge_ms\":%s,"
+      "\"torn_mixed\":%ld,\"torn_size\":%ld,\"torn_foreign\":%ld,\"errors\":%ld,\"writes\":%ld,"
+      "\"write_errors\":%ld,\"converge_ms\":%s,"
       "\"bound_ms\":%lld,\"deadline_ms\":%lld,\"stale\":%ld,\"ghosts\":%ld,"
       "\"staleness_metric_s\":%s}\n",
       test.c_str(), r.workload.c_str(), r.source.c_str(), r.changes.c_str(), r.seconds, r.readers,
-      r.reads, r.listings, r.torn, r.torn_mixed, r.torn_size, r.torn_foreign, r.errors, r.writes, r.write_errors,
-      r.converge_ms ? std::to_string(*r.converge_ms).c_str() : "null", r.bound_ms,
+      r.reads, r.listings, r.torn, r.torn_mixed, r.torn_size, r.torn_foreign, r.errors, r.writes,
+      r.write_errors, r.converge_ms ? std::to_string(*r.converge_ms).c_str() : "null", r.bound_ms,
       r.deadline_ms, r.stale, r.ghosts, metric);
   std::fflush(stdout);
   ::testing::Test::RecordProperty("reads", std::to_string(r.reads));
@@ -430,7 +428,7 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
   Watchdog watchdog(std::chrono::seconds(seconds + 150), m.pid());
   const size_t n = src.names.size();
   std::vector<std::atomic<uint64_t>> latest(n);  // last version written, per file
-  for (auto& l : latest) l = 1;                   // version 1 is in place before the mount
+  for (auto& l : latest) l = 1;                  // version 1 is in place before the mount
   std::atomic<long> reads{0}, writes{0}, torn_mixed{0}, torn_size{0}, torn_foreign{0};
   Tally torn, errors, write_errors;
   Clock::time_point writer_done{};
@@ -446,7 +444,8 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
           auto data = ReadFile(src.mount_path(i));
           if (!data) {
             const int err = errno;
-            errors.Add("read " + src.names[i] + ": " + ErrnoName(err), src.names[i] + ErrnoName(err));
+            errors.Add("read " + src.names[i] + ": " + ErrnoName(err),
+                       src.names[i] + ErrnoName(err));
             continue;
           }
           reads.fetch_add(1, std::memory_order_relaxed);
@@ -455,7 +454,9 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
             torn.Add(src.names[i] + " (source at v" + std::to_string(latest[i].load()) +
                          "): " + v.detail,
                      src.names[i] + v.detail);
-            (v.kind == Torn::kMixed ? torn_mixed : v.kind == Torn::kSize ? torn_size : torn_foreign)
+            (v.kind == Torn::kMixed  ? torn_mixed
+             : v.kind == Torn::kSize ? torn_size
+                                     : torn_foreign)
                 .fetch_add(1, std::memory_order_relaxed);
           }
         }
@@ -503,8 +504,8 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
       } else if (!want) {
         out.push_back(src.names[i] + ": source unreadable");
       } else if (*got != *want) {
-        out.push_back(src.names[i] + ": mount shows " + Describe(src.names[i], got) +
-                      ", source " + Describe(src.names[i], want));
+        out.push_back(src.names[i] + ": mount shows " + Describe(src.names[i], got) + ", source " +
+                      Describe(src.names[i], want));
       }
     }
     return out;
@@ -515,7 +516,8 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
   report.staleness_metric = Staleness(m);
   Print(report);
 
-  EXPECT_EQ(write_errors.count(), 0) << "the writer failed at the source:" << write_errors.Samples();
+  EXPECT_EQ(write_errors.count(), 0)
+      << "the writer failed at the source:" << write_errors.Samples();
   EXPECT_GT(report.writes, 0);
   EXPECT_GT(report.reads, 0);
   if (!torn_allowed) {
@@ -532,8 +534,8 @@ void RunWholeFileWorkload(const Mount& m, const FileSource& src, LoadReport repo
   EXPECT_EQ(report.errors, 0) << report.errors << " reads failed:" << errors.Samples();
   if (!report.converge_ms) {
     ADD_FAILURE() << stale.size() << " of " << n << " files still differ from the source "
-                  << report.deadline_ms << " ms after the writer stopped (bound "
-                  << bound.count() << " ms; freshfs_staleness_seconds "
+                  << report.deadline_ms << " ms after the writer stopped (bound " << bound.count()
+                  << " ms; freshfs_staleness_seconds "
                   << (report.staleness_metric ? std::to_string(*report.staleness_metric) : "?")
                   << "):" << Join(stale);
   } else {
@@ -671,7 +673,8 @@ void RunNamesWorkload(const Mount& m, const NameSource& src,
                                          ? names[rng() % names.size()]
                                          : PoolName(static_cast<int>(rng() % kNamePool));
             const bool do_stat = rng() % 2 == 0;
-            const bool ok = do_stat ? Stat(path(name)).has_value() : ReadFile(path(name)).has_value();
+            const bool ok =
+                do_stat ? Stat(path(name)).has_value() : ReadFile(path(name)).has_value();
             if (ok) {
               reads.fetch_add(1, std::memory_order_relaxed);
               mine.insert(name);
@@ -777,8 +780,7 @@ void RunNamesWorkload(const Mount& m, const NameSource& src,
           continue;
         }
         auto got = ReadFile(path(name));
-        if (!got)
-          out.push_back(name + ": read through the mount: " + ErrnoName(errno) + tag(name));
+        if (!got) out.push_back(name + ": read through the mount: " + ErrnoName(errno) + tag(name));
         else if (*got != it->second)
           out.push_back(name + ": mount shows " + std::to_string(got->size()) + " bytes (" +
                         Describe(name, got).substr(0, 60) + "), source " +
@@ -811,17 +813,17 @@ void RunNamesWorkload(const Mount& m, const NameSource& src,
   report.staleness_metric = Staleness(m);
   Print(report);
 
-  EXPECT_EQ(write_errors.count(), 0) << "the writer failed at the source:" << write_errors.Samples();
+  EXPECT_EQ(write_errors.count(), 0)
+      << "the writer failed at the source:" << write_errors.Samples();
   EXPECT_GT(report.writes, 0);
   EXPECT_GT(report.listings, 0);
-  EXPECT_EQ(report.errors, 0) << report.errors << " reader calls failed with other than ENOENT:"
-                              << errors.Samples();
+  EXPECT_EQ(report.errors, 0) << report.errors
+                              << " reader calls failed with other than ENOENT:" << errors.Samples();
   if (!report.converge_ms) {
     ADD_FAILURE() << stale.size() << " differences (" << ghosts
-                  << " names gone at the source still stat or open) "
-                  << report.deadline_ms << " ms after the writer stopped (bound "
-                  << bound.count() << " ms; readers saw " << seen.size()
-                  << " names; freshfs_staleness_seconds "
+                  << " names gone at the source still stat or open) " << report.deadline_ms
+                  << " ms after the writer stopped (bound " << bound.count() << " ms; readers saw "
+                  << seen.size() << " names; freshfs_staleness_seconds "
                   << (report.staleness_metric ? std::to_string(*report.staleness_metric) : "?")
                   << "):" << Join(stale);
   } else {
@@ -900,8 +902,7 @@ class FreshUnderLoadS3 : public S3MountedTest {
                              "\"},\"object\":{\"key\":\"" + key + "\"}}}]}";
     auto r = HttpRequest("POST", url, body);
     if (r.status == 200) return "";
-    return "event POST for " + key + ": HTTP " + std::to_string(r.status) + " " + r.error +
-           r.body;
+    return "event POST for " + key + ": HTTP " + std::to_string(r.status) + " " + r.error + r.body;
   }
 
   // The webhook URL when the mount was started with --events-address.

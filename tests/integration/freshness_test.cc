@@ -109,12 +109,11 @@ class FreshnessTest : public ::testing::TestWithParam<Mode> {
     const Ms limit = bound.value_or(Bound());
     auto took = WaitFor(pred, std::max(kDeadline, limit * 2), every);
     ASSERT_TRUE(took) << what << ": not visible through the mount after "
-                      << std::max(kDeadline, limit * 2).count() << " ms (bound "
-                      << limit.count() << " ms)\n--- daemon log ---\n"
+                      << std::max(kDeadline, limit * 2).count() << " ms (bound " << limit.count()
+                      << " ms)\n--- daemon log ---\n"
                       << m_.Log();
-    EXPECT_LE(took->count(), limit.count())
-        << what << ": visible only after " << took->count() << " ms, bound " << limit.count()
-        << " ms";
+    EXPECT_LE(took->count(), limit.count()) << what << ": visible only after " << took->count()
+                                            << " ms, bound " << limit.count() << " ms";
     std::printf("[   INFO   ] %s: visible after %lld ms\n", what.c_str(),
                 static_cast<long long>(took->count()));
   }
@@ -412,16 +411,15 @@ TEST_P(FreshnessTest, OwnWritesAreNotRemoteChanges) {
   auto changes = MetricSum(s, "freshfs_remote_changes_total");
   ASSERT_TRUE(changes) << "no freshfs_remote_changes_total series";
   EXPECT_EQ(*changes, 0) << "own writes counted as remote changes:\n"
-                         << [&] {
-                              std::string out;
-                              for (const char* k : {"created", "modified", "attributes",
-                                                    "deleted", "type_changed", "renamed"})
-                                out += std::string(k) + "=" +
-                                       std::to_string(Value(s, "freshfs_remote_changes_total",
-                                                            {{"kind", k}})) +
-                                       " ";
-                              return out;
-                            }();
+                         <<
+      [&] {
+        std::string out;
+        for (const char* k :
+             {"created", "modified", "attributes", "deleted", "type_changed", "renamed"})
+          out += std::string(k) + "=" +
+                 std::to_string(Value(s, "freshfs_remote_changes_total", {{"kind", k}})) + " ";
+        return out;
+      }();
   EXPECT_EQ(ReadFile(m_.Mnt("mine")), mine);
   EXPECT_EQ(ReadFile(m_.Mnt("existing")), overwrite);
   EXPECT_EQ(ReadFile(m_.Mnt("mydir/renamed")), "inner");
@@ -487,8 +485,8 @@ TEST_F(FreshnessSingleTest, CachedSyncsListOnlyTheDirectoriesTheKernelHolds) {
     ASSERT_EQ(mkdir(m_.Src("d" + std::to_string(i)).c_str(), 0755), 0);
     ASSERT_EQ(WriteFile(m_.Src("d" + std::to_string(i) + "/f"), "one"), 0);
   }
-  ASSERT_TRUE(Start({"--events", "none", "--poll-interval", "200ms", "--full-sync-interval",
-                     "1h"}));
+  ASSERT_TRUE(
+      Start({"--events", "none", "--poll-interval", "200ms", "--full-sync-interval", "1h"}));
   ASSERT_EQ(ReadFile(m_.Mnt("d0/f")), "one");
   auto value = [&](const std::string& name, const std::map<std::string, std::string>& labels) {
     auto text = ScrapeMetrics(port_);
@@ -543,8 +541,8 @@ TEST_F(FreshnessSingleTest, PushSmallFilesServesChangedContentFromThePageCache) 
     SCOPED_TRACE(push ? "with --push-small-files" : "without");
     Mount mount;
     ASSERT_EQ(WriteFile(mount.Src("p"), Pattern(4096, 40)), 0);
-    std::vector<std::string> args = {"--events", "inotify", "--poll-interval", "1h",
-                                     "--metrics-address", "127.0.0.1:0"};
+    std::vector<std::string> args = {"--events", "inotify",           "--poll-interval",
+                                     "1h",       "--metrics-address", "127.0.0.1:0"};
     if (push) args.push_back("--push-small-files");
     ASSERT_TRUE(mount.Start(args));
     auto port = mount.MetricsPort();
@@ -605,9 +603,8 @@ TEST_F(FreshnessSingleTest, FailedSyncsGrowStalenessUntilRecovery) {
       [&] { return Metric("freshfs_sync_errors_total").value_or(-1) > errors_before; }, 5s, 50ms);
   EXPECT_TRUE(took) << "freshfs_sync_errors_total stayed at " << errors_before
                     << " for 5 s after the source directory was renamed away (still "
-                    << Metric("freshfs_sync_errors_total").value_or(-1)
-                    << "); staleness now " << Metric("freshfs_staleness_seconds").value_or(-1)
-                    << "\n--- daemon log ---\n"
+                    << Metric("freshfs_sync_errors_total").value_or(-1) << "); staleness now "
+                    << Metric("freshfs_staleness_seconds").value_or(-1) << "\n--- daemon log ---\n"
                     << m_.Log();
   auto s1 = Metric("freshfs_staleness_seconds");
   std::this_thread::sleep_for(1s);
@@ -618,8 +615,8 @@ TEST_F(FreshnessSingleTest, FailedSyncsGrowStalenessUntilRecovery) {
 
   ASSERT_EQ(rename(away.c_str(), m_.source().c_str()), 0);
   guard.from.clear();
-  auto recovered = WaitFor(
-      [&] { return Metric("freshfs_staleness_seconds").value_or(99) < 2; }, 5s, 50ms);
+  auto recovered =
+      WaitFor([&] { return Metric("freshfs_staleness_seconds").value_or(99) < 2; }, 5s, 50ms);
   EXPECT_TRUE(recovered) << "staleness did not drop below 2 s after the source came back: "
                          << Metric("freshfs_staleness_seconds").value_or(-1) << "\n"
                          << m_.Log();

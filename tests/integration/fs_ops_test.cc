@@ -65,24 +65,19 @@ TEST_F(FsOpsTest, DirectoryErrorsMatchPlainDirectory) {
   same("unlink missing", [](const std::string& b) { return unlink((b + "/nope").c_str()); });
   same("open dir for writing",
        [](const std::string& b) { return open((b + "/empty").c_str(), O_WRONLY); });
-  same("O_DIRECTORY on file", [](const std::string& b) {
-    return open((b + "/file").c_str(), O_RDONLY | O_DIRECTORY);
-  });
-  same("rename dir over non-empty dir", [](const std::string& b) {
-    return rename((b + "/empty").c_str(), (b + "/full").c_str());
-  });
-  same("rename file over dir", [](const std::string& b) {
-    return rename((b + "/file").c_str(), (b + "/empty").c_str());
-  });
-  same("rename dir over file", [](const std::string& b) {
-    return rename((b + "/empty").c_str(), (b + "/file").c_str());
-  });
+  same("O_DIRECTORY on file",
+       [](const std::string& b) { return open((b + "/file").c_str(), O_RDONLY | O_DIRECTORY); });
+  same("rename dir over non-empty dir",
+       [](const std::string& b) { return rename((b + "/empty").c_str(), (b + "/full").c_str()); });
+  same("rename file over dir",
+       [](const std::string& b) { return rename((b + "/file").c_str(), (b + "/empty").c_str()); });
+  same("rename dir over file",
+       [](const std::string& b) { return rename((b + "/empty").c_str(), (b + "/file").c_str()); });
   same("rename dir into itself", [](const std::string& b) {
     return rename((b + "/full").c_str(), (b + "/full/sub").c_str());
   });
-  same("rename missing", [](const std::string& b) {
-    return rename((b + "/nope").c_str(), (b + "/nope2").c_str());
-  });
+  same("rename missing",
+       [](const std::string& b) { return rename((b + "/nope").c_str(), (b + "/nope2").c_str()); });
 }
 
 TEST_F(FsOpsTest, CreateExclusive) {
@@ -175,8 +170,8 @@ TEST(SourceChangesTest, BecomeVisibleThroughTheMount) {
   EXPECT_TRUE(Eventually([&] { return !Stat(m.Mnt("doomed")); }, kBound))
       << "removed file still visible";
   char buf[64];
-  EXPECT_TRUE(Eventually([&] { return readlink(m.Mnt("link").c_str(), buf, sizeof buf) == 11; },
-                         kBound))
+  EXPECT_TRUE(
+      Eventually([&] { return readlink(m.Mnt("link").c_str(), buf, sizeof buf) == 11; }, kBound))
       << "symlink made in the source not visible";
   EXPECT_EQ(std::string(buf, 11), "../up/there");
 }

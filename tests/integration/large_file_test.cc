@@ -21,8 +21,7 @@ TEST_F(LargeFileTest, WriteAtFiveGiBIsSparseAndReadsBack) {
   const std::string payload = "data beyond four gigabytes";
   int fd = open(m_.Mnt("big").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(pwrite(fd, payload.data(), payload.size(), kFar),
-            static_cast<ssize_t>(payload.size()))
+  ASSERT_EQ(pwrite(fd, payload.data(), payload.size(), kFar), static_cast<ssize_t>(payload.size()))
       << ErrnoName(errno);
   ASSERT_TRUE(Succeeds(fsync(fd)));
 
@@ -68,16 +67,15 @@ TEST_F(LargeFileTest, SeekDataAndSeekHoleMatchSource) {
   ASSERT_GE(fd, 0);
   const std::string block(64 * 1024, 'd');
   ASSERT_EQ(pwrite(fd, block.data(), block.size(), 0), static_cast<ssize_t>(block.size()));
-  ASSERT_EQ(pwrite(fd, block.data(), block.size(), 2 * kGiB),
-            static_cast<ssize_t>(block.size()));
+  ASSERT_EQ(pwrite(fd, block.data(), block.size(), 2 * kGiB), static_cast<ssize_t>(block.size()));
   ASSERT_EQ(pwrite(fd, block.data(), block.size(), kFar), static_cast<ssize_t>(block.size()));
   ASSERT_EQ(fsync(fd), 0);
 
   int sfd = open(m_.Src("sparse").c_str(), O_RDONLY);
   ASSERT_GE(sfd, 0);
   const off_t size = kFar + static_cast<off_t>(block.size());
-  for (off_t offset : {off_t{0}, off_t{4096}, off_t{64 * 1024}, kGiB, 2 * kGiB + 10,
-                       4 * kGiB, kFar - 1, kFar + 100, size - 1, size, size + 1}) {
+  for (off_t offset : {off_t{0}, off_t{4096}, off_t{64 * 1024}, kGiB, 2 * kGiB + 10, 4 * kGiB,
+                       kFar - 1, kFar + 100, size - 1, size, size + 1}) {
     for (int whence : {SEEK_DATA, SEEK_HOLE}) {
       const char* name = whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE";
       errno = 0;

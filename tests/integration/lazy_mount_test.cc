@@ -27,8 +27,7 @@ using namespace std::chrono_literals;
 
 class S3LazyMountTest : public S3MountedTest {
  protected:
-  double Metric(const std::string& name,
-                const std::map<std::string, std::string>& labels = {}) {
+  double Metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
     auto scrape = Scrape();
     EXPECT_TRUE(scrape);
     return MetricSum(scrape.value_or(""), name, labels).value_or(-1);
@@ -100,9 +99,11 @@ TEST_F(S3LazyMountTest, NamesLookedUpBeforeTheirDirectoryIsListedStayFresh) {
   Put("d/x", "two!");
   Put("d/later", "here");
   EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("d/x")) == "two!"; }, 5s, 50ms))
-      << "d/x still reads \"" << ReadFile(m_.Mnt("d/x")).value_or("?") << "\"\n" << m_.LogTail();
+      << "d/x still reads \"" << ReadFile(m_.Mnt("d/x")).value_or("?") << "\"\n"
+      << m_.LogTail();
   EXPECT_TRUE(WaitFor([&] { return Stat(m_.Mnt("d/later")).has_value(); }, 5s, 50ms))
-      << "d/later is still \"no such file\"\n" << m_.LogTail();
+      << "d/later is still \"no such file\"\n"
+      << m_.LogTail();
   EXPECT_EQ(ReadFile(m_.Mnt("d/later")), "here");
 }
 
@@ -115,7 +116,8 @@ TEST_F(S3LazyMountTest, LookupsSeePastSiblingsThatSortBetweenANameAndItsSlash) {
   std::vector<std::string> keys = {"crowded/file", "crowded/dir/x", "crowded/both",
                                    "crowded/both/y"};
   for (const char* name : {"file", "dir", "both"}) {
-    for (int i = 0; i < 20; ++i) keys.push_back("crowded/" + std::string(name) + "." + std::to_string(i));
+    for (int i = 0; i < 20; ++i)
+      keys.push_back("crowded/" + std::string(name) + "." + std::to_string(i));
     keys.push_back("crowded/" + std::string(name) + "-old/z");
   }
   ASSERT_TRUE(s3_.LinkObjects(keys, "crowd")) << std::strerror(errno);
@@ -158,8 +160,7 @@ class DirLazyMountTest : public MountedTest {
       const std::string dir = m_.Src("d" + std::to_string(d));
       ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
       ASSERT_EQ(::mkdir((dir + "/sub").c_str(), 0755), 0);
-      for (int i = 0; i < kFiles; ++i)
-        ASSERT_EQ(WriteFile(dir + "/f" + std::to_string(i), "x"), 0);
+      for (int i = 0; i < kFiles; ++i) ASSERT_EQ(WriteFile(dir + "/f" + std::to_string(i), "x"), 0);
     }
   }
   double Metric(const std::string& name) {
@@ -182,8 +183,8 @@ TEST_F(DirLazyMountTest, WatchesAndSnapshotFollowWhatTheKernelHoldsDropsCaches) 
               size_t(2 + kFiles + 1));
   // Every directory the kernel holds is watched: the ten, their "sub"
   // (readdirplus handed them over) and the root's forty (the root was listed).
-  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_watched_entries") >= 10 * (kFiles + 1); },
-                      5s, 50ms));
+  EXPECT_TRUE(
+      WaitFor([&] { return Metric("freshfs_watched_entries") >= 10 * (kFiles + 1); }, 5s, 50ms));
   EXPECT_GE(InotifyWatches(m_.pid()), 11);
   EXPECT_LE(InotifyWatches(m_.pid()), 1 + kDirs + 10);
 

@@ -89,8 +89,8 @@ class Exposition {
  public:
   static std::optional<Exposition> Parse(const std::string& text, std::string* error) {
     if (text.empty() || text.back() != '\n') {
-      *error = text.empty() ? "empty exposition"
-                            : "exposition does not end with a newline (truncated?)";
+      *error =
+          text.empty() ? "empty exposition" : "exposition does not end with a newline (truncated?)";
       return std::nullopt;
     }
     metrics::ParsedExposition parsed = metrics::ParseExposition(text);
@@ -131,16 +131,14 @@ class Exposition {
 // ---------------------------------------------------------------- fixture
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 class MetricsTest : public ::testing::Test {
  protected:
   ::testing::AssertionResult Start(std::vector<std::string> args, Mount* m = nullptr) {
     if (m == nullptr) m = &m_;
-    args.insert(args.end(),
-                {"--metrics-address", "127.0.0.1:0", "--volume-name", kVolume});
+    args.insert(args.end(), {"--metrics-address", "127.0.0.1:0", "--volume-name", kVolume});
     auto started = m->Start(args);
     if (!started) return started;
     auto port = m->MetricsPort();
@@ -151,10 +149,10 @@ class MetricsTest : public ::testing::Test {
 
   // A scrape that must succeed and parse.
   Exposition MustScrape() {
-    HttpResult r = HttpRequest("GET", "http://127.0.0.1:" + std::to_string(port_) + "/metrics",
-                               "", 5s);
-    EXPECT_EQ(r.status, 200) << "scrape of 127.0.0.1:" << port_ << " failed: " << r.error
-                             << "\n" << r.body.substr(0, 2000);
+    HttpResult r =
+        HttpRequest("GET", "http://127.0.0.1:" + std::to_string(port_) + "/metrics", "", 5s);
+    EXPECT_EQ(r.status, 200) << "scrape of 127.0.0.1:" << port_ << " failed: " << r.error << "\n"
+                             << r.body.substr(0, 2000);
     std::string error;
     auto e = Exposition::Parse(r.body, &error);
     EXPECT_TRUE(e) << "unparseable exposition: " << error;
@@ -209,8 +207,8 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
   Exposition e = MustScrape();
   ProcessResult check = PromtoolCheckMetrics(e.text(), m_.dir());
   EXPECT_EQ(check.exit_code, 0) << check.Describe();
-  EXPECT_EQ(check.stdout_text + check.stderr_text, "")
-      << "promtool check metrics found problems:\n" << check.Describe();
+  EXPECT_EQ(check.stdout_text + check.stderr_text, "") << "promtool check metrics found problems:\n"
+                                                       << check.Describe();
 
   const std::map<std::string, std::string> vol = {{"volume", kVolume}};
   struct Family {
@@ -242,7 +240,8 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
     std::string sample_name = f.type == "histogram" ? f.name + "_count" : f.name;
     auto samples = e.Find(sample_name, vol);
     ASSERT_FALSE(samples.empty()) << "no " << sample_name << "{volume=\"" << kVolume
-                                  << "\"} in the scrape:\n" << e.text();
+                                  << "\"} in the scrape:\n"
+                                  << e.text();
     for (const auto* s : samples) {
       for (const auto& l : f.labels)
         EXPECT_TRUE(s->labels.count(l)) << sample_name << " lacks label " << l;
@@ -303,7 +302,8 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
 
   // A read of uncached data comes from the store and is counted.
   const double bytes = Metric("freshfs_store_bytes_total", {{"direction", "read"}});
-  const double store_reads = Metric("freshfs_store_requests_total", {{"op", "read"}, {"result", "ok"}});
+  const double store_reads =
+      Metric("freshfs_store_requests_total", {{"op", "read"}, {"result", "ok"}});
   ASSERT_EQ(ReadFile(m_.Mnt("uncached")), Pattern(300000, 4));
   EXPECT_GE(Metric("freshfs_store_bytes_total", {{"direction", "read"}}), bytes + 300000);
   EXPECT_GT(Metric("freshfs_store_requests_total", {{"op", "read"}, {"result", "ok"}}),
@@ -331,8 +331,8 @@ TEST_F(MetricsTest, CountersMoveAsAUserExpects) {
   ASSERT_EQ(WriteFile(m_.Src("changing"), "after, longer"), 0);
   ASSERT_EQ(WriteFile(m_.Src("new-remote"), "n"), 0);
   ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("changing")) == "after, longer"; }, 10s, kPoll));
-  ASSERT_TRUE(WaitFor([&] { return Metric("freshfs_remote_changes_total") >= changes + 2; }, 10s,
-                      kPoll))
+  ASSERT_TRUE(
+      WaitFor([&] { return Metric("freshfs_remote_changes_total") >= changes + 2; }, 10s, kPoll))
       << "freshfs_remote_changes_total: " << changes << " -> "
       << Metric("freshfs_remote_changes_total");
   EXPECT_GE(Metric("freshfs_remote_changes_total", {{"kind", "modified"}}), modified + 1);
@@ -377,18 +377,19 @@ void MetricsTest::FailAndRecoverSyncs(const std::vector<std::string>& args) {
     }
   } guard{away, m_.source()};
 
-  EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_sync_errors_total") > errors_before; }, 5s,
-                      kPoll))
+  EXPECT_TRUE(
+      WaitFor([&] { return Metric("freshfs_sync_errors_total") > errors_before; }, 5s, kPoll))
       << "freshfs_sync_errors_total stayed at " << errors_before
-      << " for 5 s after the source was renamed away\n" << m_.Log();
+      << " for 5 s after the source was renamed away\n"
+      << m_.Log();
   const double s1 = Metric("freshfs_staleness_seconds");
   const double e1 = Metric("freshfs_sync_errors_total");
   const double success_failing = Metric("freshfs_last_sync_success_timestamp_seconds");
   std::this_thread::sleep_for(1s);
   const double s2 = Metric("freshfs_staleness_seconds");
   const double e2 = Metric("freshfs_sync_errors_total");
-  EXPECT_GT(s2, s1 + 0.8) << "staleness did not keep growing while syncs fail: " << s1
-                          << " then " << s2;
+  EXPECT_GT(s2, s1 + 0.8) << "staleness did not keep growing while syncs fail: " << s1 << " then "
+                          << s2;
   EXPECT_GE(e2, e1 + 2) << "about 3 failed syncs expected in 1 s at a 300 ms poll";
   EXPECT_EQ(Metric("freshfs_last_sync_success_timestamp_seconds"), success_failing)
       << "the last-success timestamp moved while every sync failed";
@@ -399,12 +400,11 @@ void MetricsTest::FailAndRecoverSyncs(const std::vector<std::string>& args) {
   guard.from.clear();
   EXPECT_TRUE(WaitFor([&] { return Metric("freshfs_staleness_seconds") < 2; }, 5s, kPoll))
       << "staleness did not drop below 2 s after the source came back: "
-      << Metric("freshfs_staleness_seconds") << "\n" << m_.Log();
+      << Metric("freshfs_staleness_seconds") << "\n"
+      << m_.Log();
   EXPECT_TRUE(WaitFor(
-      [&] {
-        return Metric("freshfs_last_sync_success_timestamp_seconds") > success_failing;
-      },
-      5s, kPoll))
+      [&] { return Metric("freshfs_last_sync_success_timestamp_seconds") > success_failing; }, 5s,
+      kPoll))
       << "freshfs_last_sync_success_timestamp_seconds did not advance within 5 s of the "
          "source coming back";
   EXPECT_NEAR(Metric("freshfs_last_sync_success_timestamp_seconds"), UnixNow(), 2.5);
@@ -431,8 +431,8 @@ void ExpectCleanListenFailure(const ProcessResult& r, const Mount& m, const std:
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   auto lines = r.StderrLines();
   ASSERT_EQ(lines.size(), 1u) << "want exactly one stderr line\n" << r.Describe();
-  EXPECT_EQ(lines[0].rfind("freshfs-mount: --metrics-address \"" + address + "\": cannot listen", 0),
-            0u)
+  EXPECT_EQ(
+      lines[0].rfind("freshfs-mount: --metrics-address \"" + address + "\": cannot listen", 0), 0u)
       << lines[0];
   EXPECT_FALSE(IsFuseMountpoint(m.mnt())) << "a failed mount was left behind";
   std::this_thread::sleep_for(100ms);
@@ -489,17 +489,17 @@ struct ScrapeLog {
 // closed connection: it never ingests it, so it counts as one.
 void Judge(const RawHttpResponse& r, ScrapeLog* log) {
   auto cl = r.headers.find("content-length");
-  bool cut_off = r.connected && (r.raw.find("\r\n\r\n") == std::string::npos ||
-                                 (cl != r.headers.end() &&
-                                  std::to_string(r.body.size()) != cl->second));
+  bool cut_off =
+      r.connected && (r.raw.find("\r\n\r\n") == std::string::npos ||
+                      (cl != r.headers.end() && std::to_string(r.body.size()) != cl->second));
   if (!r.connected || cut_off) {
     std::lock_guard lock(log->mu);
     ++log->connection_errors;
     return;
   }
   if (r.status != 200) {
-    log->Fail("HTTP response other than 200 (status " + std::to_string(r.status) + ", " +
-              r.error + "): " + r.raw.substr(0, 300));
+    log->Fail("HTTP response other than 200 (status " + std::to_string(r.status) + ", " + r.error +
+              "): " + r.raw.substr(0, 300));
     return;
   }
   std::string error;
@@ -596,7 +596,8 @@ std::string RulesFile() {
   const std::string tail = "tests/integration/metrics_test.cc";
   if (self.size() < tail.size() || self.compare(self.size() - tail.size(), tail.size(), tail) != 0)
     return "";
-  std::string path = self.substr(0, self.size() - tail.size()) + "charts/freshfs/files/freshfs-rules.yml";
+  std::string path =
+      self.substr(0, self.size() - tail.size()) + "charts/freshfs/files/freshfs-rules.yml";
   return access(path.c_str(), R_OK) == 0 ? path : "";
 }
 
@@ -645,14 +646,14 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
     config << "scrape_configs:\n"
               "  - job_name: freshfs\n"
               "    static_configs:\n"
-              "      - targets: ['127.0.0.1:" << port_ << "']\n";
+              "      - targets: ['127.0.0.1:"
+           << port_ << "']\n";
     ASSERT_TRUE(config.good());
   }
-  prometheus_pid_ = SpawnWithLog(
-      {"prometheus", "--config.file=" + dir_ + "/prometheus.yml",
-       "--storage.tsdb.path=" + dir_ + "/data",
-       "--web.listen-address=127.0.0.1:" + std::to_string(web_port)},
-      dir_ + "/prometheus.log");
+  prometheus_pid_ = SpawnWithLog({"prometheus", "--config.file=" + dir_ + "/prometheus.yml",
+                                  "--storage.tsdb.path=" + dir_ + "/data",
+                                  "--web.listen-address=127.0.0.1:" + std::to_string(web_port)},
+                                 dir_ + "/prometheus.log");
   ASSERT_GT(prometheus_pid_, 0) << std::strerror(errno);
 
   const std::string query = std::string("freshfs_staleness_seconds{volume=\"") + kVolume + "\"}";
@@ -669,11 +670,10 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
         return value.has_value();
       },
       30s, 250ms);
-  ASSERT_TRUE(ProcessAlive(prometheus_pid_))
-      << "prometheus exited:\n" << ReadFileOrEmpty(dir_ + "/prometheus.log");
+  ASSERT_TRUE(ProcessAlive(prometheus_pid_)) << "prometheus exited:\n"
+                                             << ReadFileOrEmpty(dir_ + "/prometheus.log");
   ASSERT_TRUE(got && value) << "no result for " << query << " within 30 s; last answer: " << last
-                            << "\ntargets: "
-                            << get("targets").body;
+                            << "\ntargets: " << get("targets").body;
   char* end = nullptr;
   const double v = std::strtod(value->c_str(), &end);
   EXPECT_TRUE(!value->empty() && *end == '\0' && std::isfinite(v))
@@ -692,8 +692,9 @@ TEST_F(PrometheusServerTest, RealPrometheusScrapesStaleness) {
           << alert << " not loaded: " << r.body;
     EXPECT_EQ(r.body.find("\"health\":\"err\""), std::string::npos) << r.body;
   } else {
-    std::printf("[   INFO   ] charts/freshfs/files/freshfs-rules.yml not found from __FILE__; "
-                "rules not loaded\n");
+    std::printf(
+        "[   INFO   ] charts/freshfs/files/freshfs-rules.yml not found from __FILE__; "
+        "rules not loaded\n");
   }
 }
 

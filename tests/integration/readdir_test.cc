@@ -26,7 +26,6 @@ namespace {
 // The source is filled before mounting in these tests: what they check is the
 // listing, not how fast the mount notices changes made behind its back.
 
-
 std::map<std::string, unsigned char> NamesAndTypes(const std::string& path) {
   std::map<std::string, unsigned char> out;
   DIR* d = opendir(path.c_str());

@@ -83,11 +83,12 @@ class S3CredentialsTest : public S3MountedTest {
   }
 
   ::testing::AssertionResult MountWithWebIdentity(std::vector<std::string> extra = {}) {
-    extra.insert(extra.end(), {"--s3-endpoint", aws_->s3_endpoint(), "--s3-path-style", "--s3-region",
-                     S3Server::kRegion, "--poll-interval", "1s", "--staging-dir",
-                     m_.dir() + "/staging", "--metrics-address", "127.0.0.1:0",
-                     "--s3-role-arn", kRole, "--s3-web-identity-token-file", token_file_,
-                     "--s3-sts-endpoint", aws_->endpoint()});
+    extra.insert(
+        extra.end(),
+        {"--s3-endpoint", aws_->s3_endpoint(), "--s3-path-style", "--s3-region", S3Server::kRegion,
+         "--poll-interval", "1s", "--staging-dir", m_.dir() + "/staging", "--metrics-address",
+         "127.0.0.1:0", "--s3-role-arn", kRole, "--s3-web-identity-token-file", token_file_,
+         "--s3-sts-endpoint", aws_->endpoint()});
     return m_.Start(extra, "s3://test");
   }
 
@@ -188,8 +189,8 @@ TEST_F(S3CredentialsTest, RefusedTokenFailsTheMountNamingTheSource) {
   WriteToken("not-a-token-sts-knows");
   const ProcessResult r = RunToCompletionWithEnv(
       {MountBinary(), "--s3-endpoint", aws_->s3_endpoint(), "--s3-path-style", "--staging-dir",
-       m_.dir() + "/staging", "--s3-role-arn", kRole, "--s3-web-identity-token-file",
-       token_file_, "--s3-sts-endpoint", aws_->endpoint(), "s3://test", m_.mnt()},
+       m_.dir() + "/staging", "--s3-role-arn", kRole, "--s3-web-identity-token-file", token_file_,
+       "--s3-sts-endpoint", aws_->endpoint(), "s3://test", m_.mnt()},
       {}, {}, 60s);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.stderr_text.find("web identity (role " + std::string(kRole)), std::string::npos)

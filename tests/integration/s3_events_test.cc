@@ -35,8 +35,10 @@ using namespace std::chrono_literals;
 constexpr char kToken[] = "9f2b7c4e1a6d8053-webhook-token";
 
 std::string Event(const std::string& name, const std::string& key) {
-  return "{\"eventName\":\"" + name + "\",\"s3\":{\"bucket\":{\"name\":\"test\"},"
-         "\"object\":{\"key\":\"" + key + "\"}}}";
+  return "{\"eventName\":\"" + name +
+         "\",\"s3\":{\"bucket\":{\"name\":\"test\"},"
+         "\"object\":{\"key\":\"" +
+         key + "\"}}}";
 }
 
 std::string Body(const std::vector<std::string>& keys) {
@@ -78,7 +80,9 @@ class S3WebhookTest : public S3MountedTest {
     if (!scrape) return -1;
     return MetricSum(*scrape, name, labels).value_or(0);
   }
-  double S3Requests(const std::string& op) { return Metric("freshfs_s3_requests_total", {{"op", op}}); }
+  double S3Requests(const std::string& op) {
+    return Metric("freshfs_s3_requests_total", {{"op", op}});
+  }
   // Waits until the mount has sent S3 nothing new for half a second.
   void Settle() {
     double before = -1, now = 0;
@@ -126,10 +130,10 @@ TEST_F(S3WebhookTest, RequestsWithoutTheTokenAreRefusedAndChangeNothing) {
 
 TEST_F(S3WebhookTest, WithoutATokenOnlyThisHostMayPost) {
   // Refused at start, with what to do, and nothing left behind.
-  auto refused = RunToCompletion({MountBinary(), "--s3-endpoint", s3_.endpoint(),
-                                  "--s3-path-style", "--staging-dir", m_.dir() + "/staging",
-                                  "--events-address", "0.0.0.0:0", "s3://test", m_.mnt()},
-                                 60s);
+  auto refused = RunToCompletion(
+      {MountBinary(), "--s3-endpoint", s3_.endpoint(), "--s3-path-style", "--staging-dir",
+       m_.dir() + "/staging", "--events-address", "0.0.0.0:0", "s3://test", m_.mnt()},
+      60s);
   EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
   EXPECT_NE(refused.stderr_text.find("0.0.0.0 is reachable from other hosts and no token is set"),
             std::string::npos)
@@ -157,7 +161,8 @@ TEST_F(S3WebhookTest, ManyEventsForTheSameKeysCostOneRescanEach) {
 
   // 500 events, a store retrying and repeating itself: 3 keys.
   std::vector<std::string> keys;
-  for (int i = 0; i < 500; ++i) keys.push_back(i % 3 == 0 ? "a.txt" : i % 3 == 1 ? "b.txt" : "dir/c.txt");
+  for (int i = 0; i < 500; ++i)
+    keys.push_back(i % 3 == 0 ? "a.txt" : i % 3 == 1 ? "b.txt" : "dir/c.txt");
   const std::string body = Body(keys);
   ASSERT_GT(body.size(), 40000u);
   auto posted = Post(body);

@@ -97,7 +97,7 @@ TEST_F(S3ScaleTest, CachedSyncsCostWhatTheKernelHoldsNotTheBucket) {
 
   ASSERT_TRUE(StartMount({"--poll-interval", "300ms", "--full-sync-interval", "0"}));
   const auto mounted = std::chrono::steady_clock::now();
-  ASSERT_EQ(ReadFile(m_.Mnt("small/a")), "one");  // the kernel now holds "" and "small"
+  ASSERT_EQ(ReadFile(m_.Mnt("small/a")), "one");      // the kernel now holds "" and "small"
   ASSERT_EQ(ReadFile(m_.Mnt("deep/x/y/z")), "deep");  // and "deep", "deep/x", "deep/x/y"
   auto syncs = [&](const char* kind) {
     auto scrape = Scrape();
@@ -110,7 +110,8 @@ TEST_F(S3ScaleTest, CachedSyncsCostWhatTheKernelHoldsNotTheBucket) {
   ASSERT_TRUE(WaitFor([&] { return syncs("cached") >= first + 2; }, 20s, 50ms));
   const double cached0 = syncs("cached"), full0 = syncs("full"), lists0 = Requests("list");
   ASSERT_TRUE(WaitFor([&] { return syncs("cached") >= cached0 + 5; }, 20s, 50ms))
-      << "no cached syncs\n" << m_.Log();
+      << "no cached syncs\n"
+      << m_.Log();
   const double cached = syncs("cached") - cached0, lists = Requests("list") - lists0;
   EXPECT_EQ(syncs("full"), full0);
   // Five requests a sync: "", "small", "deep", "deep/x", "deep/x/y" (and
@@ -220,7 +221,8 @@ TEST_F(S3ScaleTest, OneGibObjectReadsBackExactlySequentiallyAndAtRandom) {
     ASSERT_EQ(posix_memalign(&buf, 4096, len), 0);
     ssize_t n = pread(got, buf, len, off_t(off));
     ASSERT_EQ(n, ssize_t(len)) << strerror(errno) << " at " << off;
-    ASSERT_EQ(pread(want, a.data(), std::min(len, a.size()), off_t(off)), ssize_t(std::min(len, a.size())));
+    ASSERT_EQ(pread(want, a.data(), std::min(len, a.size()), off_t(off)),
+              ssize_t(std::min(len, a.size())));
     EXPECT_EQ(std::memcmp(a.data(), buf, std::min(len, a.size())), 0) << "at " << off;
     free(buf);
   }
@@ -244,13 +246,15 @@ TEST_F(S3ScaleTest, DiskCacheServesARemountWithoutGets) {
   // A new version is never served from the cache.
   const std::string changed = Pattern(5 << 20, 10);
   PutDirect("cached.bin", changed);
-  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("cached.bin")) == changed; },
-                      std::chrono::seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadFile(m_.Mnt("cached.bin")) == changed; }, std::chrono::seconds(10)))
       << [&] {
            auto now = ReadFile(m_.Mnt("cached.bin")).value_or("");
            std::string where;
            for (size_t off = 0; off < now.size(); off += 1 << 18)
-             where += now.compare(off, 1 << 18, data, off, 1 << 18) == 0 ? "o" : now.compare(off, 1 << 18, changed, off, 1 << 18) == 0 ? "N" : "?";
+             where += now.compare(off, 1 << 18, data, off, 1 << 18) == 0      ? "o"
+                      : now.compare(off, 1 << 18, changed, off, 1 << 18) == 0 ? "N"
+                                                                              : "?";
            return "size " + std::to_string(now.size()) + " quarters-MiB " + where;
          }();
 }

@@ -135,7 +135,8 @@ TEST_F(S3MountTest, OtherWritersChangesShowWithinThePollBound) {
 
 TEST_F(S3MountTest, RevalidateOnOpenCostsOneHeadAndSeesTheNewVersion) {
   Put("doc.txt", "first");
-  ASSERT_TRUE(StartMount({"--poll-interval", "1h", "--full-sync-interval", "0", "--revalidate-on-open"}));
+  ASSERT_TRUE(
+      StartMount({"--poll-interval", "1h", "--full-sync-interval", "0", "--revalidate-on-open"}));
   ASSERT_EQ(ReadFile(m_.Mnt("doc.txt")), "first");
   Put("doc.txt", "second");
   EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "second");  // no sync for an hour: the open checked
@@ -149,7 +150,8 @@ TEST_F(S3MountTest, RevalidateOnOpenCostsOneHeadAndSeesTheNewVersion) {
 }
 
 TEST_F(S3MountTest, MetricsOfAnS3MountPassPromtool) {
-  if (access("/usr/bin/promtool", X_OK) != 0) GTEST_FAIL() << "promtool missing (scripts/deps.sh installs prometheus)";
+  if (access("/usr/bin/promtool", X_OK) != 0)
+    GTEST_FAIL() << "promtool missing (scripts/deps.sh installs prometheus)";
   Put("a.txt", "a");
   ASSERT_TRUE(StartMount());
   ASSERT_EQ(ReadFile(m_.Mnt("a.txt")), "a");
@@ -194,8 +196,10 @@ TEST_F(S3EventsTest, PostedEventsShowChangesAtOnceAndBadBodiesChangeNothing) {
   EXPECT_EQ(ReadFile(m_.Mnt("doc.txt")), "old!");
 
   auto event = [](const std::string& name, const std::string& key) {
-    return "{\"eventName\":\"" + name + "\",\"s3\":{\"bucket\":{\"name\":\"test\"},"
-           "\"object\":{\"key\":\"" + key + "\"}}}";
+    return "{\"eventName\":\"" + name +
+           "\",\"s3\":{\"bucket\":{\"name\":\"test\"},"
+           "\"object\":{\"key\":\"" +
+           key + "\"}}}";
   };
   const std::string body = "{\"Records\":[" + event("s3:ObjectCreated:Put", "doc.txt") + "," +
                            event("s3:ObjectCreated:Put", "later/file+name.txt") + "]}";
@@ -208,7 +212,10 @@ TEST_F(S3EventsTest, PostedEventsShowChangesAtOnceAndBadBodiesChangeNothing) {
   EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("later/file name.txt")) == "x"; }, Ms(1000)));
 
   ASSERT_EQ(s3_.Aws({"s3", "rm", "s3://test/doc.txt"}).exit_code, 0);
-  ASSERT_EQ(HttpRequest("POST", url, "{\"Records\":[" + event("ObjectRemoved:Delete", "doc.txt") + "]}").status, 200);
+  ASSERT_EQ(
+      HttpRequest("POST", url, "{\"Records\":[" + event("ObjectRemoved:Delete", "doc.txt") + "]}")
+          .status,
+      200);
   EXPECT_TRUE(WaitFor([&] { return !Stat(m_.Mnt("doc.txt")); }, Ms(1000)));
   auto scrape = Scrape();
   ASSERT_TRUE(scrape);
@@ -230,7 +237,8 @@ TEST_F(S3MountTest, ConflictingUploadKeepsBothAndFailsClose) {
   EXPECT_EQ(Get("shared.txt"), "theirs");
   std::string conflict;
   for (const std::string& key : Keys())
-    if (key.rfind("shared.conflict-", 0) == 0 && key.size() > 4 && key.substr(key.size() - 4) == ".txt")
+    if (key.rfind("shared.conflict-", 0) == 0 && key.size() > 4 &&
+        key.substr(key.size() - 4) == ".txt")
       conflict = key;
   ASSERT_FALSE(conflict.empty()) << "no conflict copy in " << ::testing::PrintToString(Keys());
   EXPECT_EQ(Get(conflict), "original + ours");
@@ -318,10 +326,12 @@ TEST_F(S3MountTest, OutageServesCachedDataFailsUncachedReadsAndRecovers) {
   // Connection refused fails fast; the documented worst case (a server that
   // accepts and hangs) is the stall timeout times the attempts.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
-  auto stale = WaitFor([&] {
-    auto s = Scrape();
-    return s && MetricSum(*s, "freshfs_staleness_seconds").value_or(0) > 3;
-  }, Ms(15000), Ms(200));
+  auto stale = WaitFor(
+      [&] {
+        auto s = Scrape();
+        return s && MetricSum(*s, "freshfs_staleness_seconds").value_or(0) > 3;
+      },
+      Ms(15000), Ms(200));
   EXPECT_TRUE(stale) << "staleness did not grow while S3 was down";
 
   ASSERT_TRUE(s3_.Start());
@@ -332,10 +342,14 @@ TEST_F(S3MountTest, OutageServesCachedDataFailsUncachedReadsAndRecovers) {
   // A lookup finds a new name on its own (lazily, one request), before any
   // sync has succeeded again: the staleness bound recovers with the next
   // successful sync (1 s polls).
-  EXPECT_TRUE(WaitFor([&] {
-    auto s = Scrape();
-    return s && MetricSum(*s, "freshfs_staleness_seconds").value_or(99) < 3;
-  }, Ms(15000), Ms(200))) << "staleness did not recover after S3 came back\n" << m_.LogTail();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto s = Scrape();
+        return s && MetricSum(*s, "freshfs_staleness_seconds").value_or(99) < 3;
+      },
+      Ms(15000), Ms(200)))
+      << "staleness did not recover after S3 came back\n"
+      << m_.LogTail();
 }
 
 // s3rver keeps objects as files, so it cannot hold keys with empty, "." or
@@ -355,7 +369,8 @@ TEST_F(S3MountTest, AKeyThatIsAlsoAPrefixShowsAsTheDirectory) {
   ASSERT_TRUE(scrape);
   EXPECT_EQ(MetricSum(*scrape, "freshfs_s3_skipped_keys"), 1) << *scrape;
   EXPECT_NE(m_.Log().find("s3 key \"both\" is not shown: both an object and a directory"),
-            std::string::npos) << m_.LogTail();
+            std::string::npos)
+      << m_.LogTail();
 }
 
 // Keys are remote-controlled: logged quoted, a newline in one cannot start

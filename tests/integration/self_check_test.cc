@@ -37,7 +37,8 @@ void RewriteKeepingMtime(const std::string& path, const std::string& data) {
   ::close(fd);
 }
 
-double Scraped(int port, const std::string& name, const std::map<std::string, std::string>& l = {}) {
+double Scraped(int port, const std::string& name,
+               const std::map<std::string, std::string>& l = {}) {
   auto text = ScrapeMetrics(port);
   if (!text) return -1;
   return MetricSum(*text, name, l).value_or(0);
@@ -90,8 +91,10 @@ TEST(SelfCheckTest, AFreshMountCountsMatchesAndNoStaleReads) {
   // Changes the watcher sees are no stale reads, whatever the self-check samples.
   ASSERT_EQ(WriteFile(m.Src("f1"), std::string(20000, 'z')), 0);
   auto matched = WaitFor(
-      [&] { return Scraped(*port, "freshfs_self_checks_total", {{"result", "match"}}) >= 4; }, 20s,
-      100ms);
+      [&] {
+        return Scraped(*port, "freshfs_self_checks_total", {{"result", "match"}}) >= 4;
+      },
+      20s, 100ms);
   EXPECT_TRUE(matched) << "the self-check compared nothing in 20 s\n" << m.LogTail();
   EXPECT_EQ(Scraped(*port, "freshfs_stale_reads_detected_total"), 0);
 }

@@ -97,8 +97,10 @@ TEST(SourceRemovedTest, RemovalOfASourceHandedOverAsADescriptorIsSeen) {
   std::filesystem::remove_all(m.source());
   ASSERT_FALSE(Stat(m.source()));
   EXPECT_TRUE(Eventually(
-      [&] { return m.Log().find("sync of the source failed: No such file or directory") !=
-                   std::string::npos; },
+      [&] {
+        return m.Log().find("sync of the source failed: No such file or directory") !=
+               std::string::npos;
+      },
       5s))
       << m.Log();
   ExpectErrorsAfterRemoval(m);

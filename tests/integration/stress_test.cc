@@ -39,7 +39,6 @@ int StressSeconds() { return SecondsFromEnv("FRESHFS_STRESS_SECONDS", 10); }
 
 std::string DirName(int d) { return "d" + std::to_string(d); }
 
-
 class Errors {
  public:
   void Add(std::string e) {
@@ -144,8 +143,7 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
           if (ReadFile(path)) {
             ++reads;
           } else if (!Tolerated(errno)) {
-            errors.Add("reader " + std::to_string(r) + ": read " + path + ": " +
-                       ErrnoName(errno));
+            errors.Add("reader " + std::to_string(r) + ": read " + path + ": " + ErrnoName(errno));
           }
         }
       }
@@ -191,8 +189,7 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
           std::string n = "n" + std::to_string(serial++);
           if (int e = WriteFile(dir + "/" + n, Pattern(512 + rng() % 40000, rng())); e != 0)
             err = "create " + n + ": " + ErrnoName(e);
-          else
-            names.push_back(n);
+          else names.push_back(n);
           break;
         }
         case 2: {  // delete
@@ -206,8 +203,8 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
           size_t i = rng() % names.size();
           const int to_d = static_cast<int>(rng() % kDirs);
           std::string to = "r" + std::to_string(serial++);
-          if (rename((dir + "/" + names[i]).c_str(),
-                     (m.Src(DirName(to_d)) + "/" + to).c_str()) != 0) {
+          if (rename((dir + "/" + names[i]).c_str(), (m.Src(DirName(to_d)) + "/" + to).c_str()) !=
+              0) {
             err = "rename " + names[i] + ": " + ErrnoName(errno);
           } else {
             names.erase(names.begin() + static_cast<long>(i));
@@ -247,8 +244,8 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
   for (auto& t : threads) t.join();
   ASSERT_TRUE(all_finished);
   std::printf("[   INFO   ] %d s: %ld source changes, %ld reads, %ld listings through the mount\n",
-              static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start)
-                                   .count()),
+              static_cast<int>(
+                  std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()),
               writes.load(), reads.load(), listings.load());
   errors.Report();
   ASSERT_TRUE(m.DaemonAlive()) << "daemon died under load\n" << m.Log();
@@ -260,10 +257,10 @@ TEST(StressTest, ReadersAndRemoteWriterConverge) {
   const auto quiet = Clock::now();
   while (!(diff = Differences(m)).empty() && Clock::now() - quiet < 3s)
     std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(diff, "") << "mount differs from the source "
-                      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - quiet)
-                             .count()
-                      << " ms after the last change";
+  EXPECT_EQ(diff, "")
+      << "mount differs from the source "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - quiet).count()
+      << " ms after the last change";
   EXPECT_TRUE(m.DaemonAlive()) << m.Log();
   auto code = m.UnmountAndWait(10s);
   ASSERT_TRUE(code.has_value()) << "daemon did not exit after fusermount3 -u\n" << m.Log();

@@ -76,7 +76,8 @@ class Workload {
     if (first_failure_.empty()) first_failure_ = what + ": " + std::strerror(errno);
   }
   void Took(Clock::time_point start) {
-    int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    int ms =
+        int(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
     int seen = slowest_ms_.load();
     while (ms > seen && !slowest_ms_.compare_exchange_weak(seen, ms)) {
     }
@@ -123,7 +124,8 @@ class Workload {
   std::vector<std::thread> threads_;
 };
 
-double Metric(const Mount& m, const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+double Metric(const Mount& m, const std::string& name,
+              const std::map<std::string, std::string>& labels = {}) {
   std::optional<int> port = m.MetricsPort();
   if (!port) return -1;
   std::optional<std::string> text = ScrapeMetrics(*port);
@@ -139,7 +141,8 @@ std::string Exe(pid_t pid) {
 class TakeOverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 0; i < kFiles; ++i) ASSERT_EQ(WriteFile(m_.Src("f" + std::to_string(i)), Content(i)), 0);
+    for (int i = 0; i < kFiles; ++i)
+      ASSERT_EQ(WriteFile(m_.Src("f" + std::to_string(i)), Content(i)), 0);
     ASSERT_EQ(WriteFile(m_.Src("cached.txt"), std::string(256 * 1024, 'c')), 0);
     ASSERT_EQ(WriteFile(m_.Src("uncached.txt"), "not read before\n"), 0);
     ASSERT_TRUE(m_.Start({"--metrics-address", "127.0.0.1:0"}));
@@ -169,7 +172,8 @@ TEST_F(TakeOverTest, AnotherBuildTakesOverUnderReadersAndAWriterAndKeepsThePageC
   // The other build serves now.
   EXPECT_NE(m_.pid(), old_pid);
   EXPECT_EQ(Exe(m_.pid()), NextMountBinary());
-  EXPECT_EQ(Metric(m_, "freshfs_build_info", {{"version", std::string(FRESHFS_VERSION) + "+next"}}), 1);
+  EXPECT_EQ(Metric(m_, "freshfs_build_info", {{"version", std::string(FRESHFS_VERSION) + "+next"}}),
+            1);
   const double pause = Metric(m_, "freshfs_resume_pause_seconds");
   EXPECT_GE(pause, 0);
   EXPECT_LT(pause, 2);
@@ -186,7 +190,8 @@ TEST_F(TakeOverTest, AnotherBuildTakesOverUnderReadersAndAWriterAndKeepsThePageC
 
   // The new daemon watches the source: a change made now arrives.
   ASSERT_EQ(WriteFile(m_.Src("f0"), "changed after the take-over\n"), 0);
-  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 5s))
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 5s))
       << ReadFile(m_.Mnt("f0")).value_or("(unreadable)").substr(0, 40);
 }
 
@@ -224,9 +229,11 @@ TEST_F(TakeOverTest, ASuccessorThatRefusesLeavesTheRunningDaemonServing) {
 
 TEST_F(TakeOverTest, TakeOverOfADirectoryNobodyServesFailsClearly) {
   const std::string empty = m_.dir() + "/plain";
-  ProcessResult r = RunToCompletion({NextMountBinary(), "-f", "--take-over", m_.source(), empty}, 10s);
+  ProcessResult r =
+      RunToCompletion({NextMountBinary(), "-f", "--take-over", m_.source(), empty}, 10s);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.stderr_text.find("nothing is mounted there to take over"), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("nothing is mounted there to take over"), std::string::npos)
+      << r.stderr_text;
 }
 
 // The same for an S3 volume (s3rver): the successor opens the bucket
@@ -234,9 +241,17 @@ TEST_F(TakeOverTest, TakeOverOfADirectoryNobodyServesFailsClearly) {
 class S3TakeOverTest : public S3MountedTest {
  protected:
   std::vector<std::string> Args() const {
-    return {"--s3-endpoint", s3_.endpoint(), "--s3-path-style", "--s3-region", S3Server::kRegion,
-            "--poll-interval", "1s", "--staging-dir", m_.dir() + "/staging",
-            "--metrics-address", "127.0.0.1:0"};
+    return {"--s3-endpoint",
+            s3_.endpoint(),
+            "--s3-path-style",
+            "--s3-region",
+            S3Server::kRegion,
+            "--poll-interval",
+            "1s",
+            "--staging-dir",
+            m_.dir() + "/staging",
+            "--metrics-address",
+            "127.0.0.1:0"};
   }
 };
 
@@ -276,7 +291,8 @@ TEST_F(S3TakeOverTest, DISABLED_AnotherBuildTakesOverAnS3VolumeUnderReadersAndAW
   EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
   // Another writer changes the bucket: the new daemon's poll (1 s) finds it.
   Put("f0", "changed after the take-over\n");
-  EXPECT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 10s));
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadFile(m_.Mnt("f0")) == "changed after the take-over\n"; }, 10s));
 }
 
 }  // namespace

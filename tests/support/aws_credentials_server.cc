@@ -32,32 +32,34 @@ AwsCredentialsServer::~AwsCredentialsServer() {
 
 ::testing::AssertionResult AwsCredentialsServer::Start() {
   if (dir_.empty()) return ::testing::AssertionFailure() << "mkdtemp failed";
-  std::vector<std::string> argv{"python3", FRESHFS_AWS_CREDENTIALS_SERVER,
+  std::vector<std::string> argv{"python3",     FRESHFS_AWS_CREDENTIALS_SERVER,
                                 "--port-file", dir_ + "/port",
-                                "--lifetime", std::to_string(options_.lifetime_seconds)};
+                                "--lifetime",  std::to_string(options_.lifetime_seconds)};
   if (options_.unique) argv.push_back("--unique");
-  if (!options_.access_key_id.empty()) argv.insert(argv.end(), {"--access-key-id", options_.access_key_id});
+  if (!options_.access_key_id.empty())
+    argv.insert(argv.end(), {"--access-key-id", options_.access_key_id});
   for (const std::string& role : options_.roles) argv.insert(argv.end(), {"--role", role});
   if (!options_.imds_role.empty()) argv.insert(argv.end(), {"--imds-role", options_.imds_role});
   if (options_.imds_v1) argv.push_back("--imds-v1");
   if (!options_.container_token.empty())
     argv.insert(argv.end(), {"--container-token", options_.container_token});
   if (!options_.s3_upstream.empty()) {
-    argv.insert(argv.end(), {"--s3-upstream", options_.s3_upstream, "--s3-port-file",
-                             dir_ + "/s3-port"});
+    argv.insert(argv.end(),
+                {"--s3-upstream", options_.s3_upstream, "--s3-port-file", dir_ + "/s3-port"});
   }
   pid_ = SpawnWithLog(argv, dir_ + "/log");
   if (pid_ < 0) return ::testing::AssertionFailure() << "cannot start python3";
   const bool up = WaitFor(
-      [&] {
-        port_ = ReadPort(dir_ + "/port");
-        s3_port_ = options_.s3_upstream.empty() ? 1 : ReadPort(dir_ + "/s3-port");
-        return (port_ > 0 && s3_port_ > 0) || !ProcessAlive(pid_);
-      },
-      std::chrono::seconds(20)).has_value();
+                      [&] {
+                        port_ = ReadPort(dir_ + "/port");
+                        s3_port_ = options_.s3_upstream.empty() ? 1 : ReadPort(dir_ + "/s3-port");
+                        return (port_ > 0 && s3_port_ > 0) || !ProcessAlive(pid_);
+                      },
+                      std::chrono::seconds(20))
+                      .has_value();
   if (!up || port_ == 0 || s3_port_ == 0) {
-    return ::testing::AssertionFailure() << "aws_credentials_server.py did not start: "
-                                         << ReadFileOrEmpty(dir_ + "/log");
+    return ::testing::AssertionFailure()
+           << "aws_credentials_server.py did not start: " << ReadFileOrEmpty(dir_ + "/log");
   }
   return ::testing::AssertionSuccess();
 }
@@ -87,7 +89,8 @@ std::vector<AwsCredentialsServer::Entry> AwsCredentialsServer::Get(const std::st
   return entries;
 }
 
-std::vector<AwsCredentialsServer::Entry> AwsCredentialsServer::Log(const std::string& service) const {
+std::vector<AwsCredentialsServer::Entry> AwsCredentialsServer::Log(
+    const std::string& service) const {
   std::vector<Entry> out;
   for (Entry& e : Get("/_log"))
     if (e["service"] == service) out.push_back(std::move(e));

@@ -115,12 +115,12 @@ std::string ErrnoName(int err) {
 ::testing::AssertionResult FailsWith(long rc, int expected_errno) {
   const int err = errno;
   if (rc != -1) {
-    return ::testing::AssertionFailure() << "succeeded (returned " << rc << "), expected "
-                                         << ErrnoName(expected_errno);
+    return ::testing::AssertionFailure()
+           << "succeeded (returned " << rc << "), expected " << ErrnoName(expected_errno);
   }
   if (err != expected_errno) {
-    return ::testing::AssertionFailure() << "failed with " << ErrnoName(err) << ", expected "
-                                         << ErrnoName(expected_errno);
+    return ::testing::AssertionFailure()
+           << "failed with " << ErrnoName(err) << ", expected " << ErrnoName(expected_errno);
   }
   return ::testing::AssertionSuccess();
 }
@@ -131,8 +131,7 @@ std::string ErrnoName(int err) {
   return ::testing::AssertionSuccess();
 }
 
-::testing::AssertionResult SameOutcome(const std::string& plain_base,
-                                       const std::string& mnt_base,
+::testing::AssertionResult SameOutcome(const std::string& plain_base, const std::string& mnt_base,
                                        const std::function<long(const std::string&)>& op) {
   errno = 0;
   const long plain_rc = op(plain_base);

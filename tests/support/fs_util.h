@@ -49,8 +49,7 @@ std::optional<struct stat> Lstat(const std::string& path);
 // Runs `op` with base = plain directory and base = mountpoint (after the same
 // `setup` in each) and asserts both give the same result and errno.
 // `op` returns a syscall-style value (-1 + errno on failure).
-::testing::AssertionResult SameOutcome(const std::string& plain_base,
-                                       const std::string& mnt_base,
+::testing::AssertionResult SameOutcome(const std::string& plain_base, const std::string& mnt_base,
                                        const std::function<long(const std::string&)>& op);
 
 std::string ErrnoName(int err);

@@ -13,9 +13,9 @@
 namespace freshfs::testing {
 
 struct HttpResult {
-  int status = 0;      // 0: no response (connection refused, timeout)
+  int status = 0;  // 0: no response (connection refused, timeout)
   std::string body;
-  std::string error;   // curl's message when status == 0
+  std::string error;  // curl's message when status == 0
 };
 
 // `method` GET/POST/...; `body` sent as is (Content-Type: application/json

@@ -180,8 +180,8 @@ Mount::~Mount() {
   if (pid_ > 0 && !reaped_) {
     if (auto code = WaitForChild(pid_, 0ms)) {
       reaped_ = true;
-      ADD_FAILURE() << "freshfs-mount (pid " << pid_ << ") died during the test, status "
-                    << *code << "; its log ends:\n"
+      ADD_FAILURE() << "freshfs-mount (pid " << pid_ << ") died during the test, status " << *code
+                    << "; its log ends:\n"
                     << LogTail();
     } else if (::testing::Test::HasFailure()) {
       std::fprintf(stderr, "--- freshfs-mount log (pid %d) ---\n%s\n", pid_, LogTail().c_str());
@@ -202,8 +202,8 @@ Mount::~Mount() {
   argv.push_back(mnt_);
   pid_ = SpawnWithLog(argv, log_);
   if (pid_ < 0) {
-    return ::testing::AssertionFailure() << "cannot start " << MountBinary() << ": "
-                                         << std::strerror(errno);
+    return ::testing::AssertionFailure()
+           << "cannot start " << MountBinary() << ": " << std::strerror(errno);
   }
   const auto deadline = Clock::now() + 10s;
   while (Clock::now() < deadline) {
@@ -229,7 +229,8 @@ Mount::~Mount() {
   argv.push_back(mnt_);
   const pid_t successor = SpawnWithLog(argv, log_);
   if (successor < 0)
-    return ::testing::AssertionFailure() << "cannot start " << binary << ": " << std::strerror(errno);
+    return ::testing::AssertionFailure()
+           << "cannot start " << binary << ": " << std::strerror(errno);
   const auto deadline = Clock::now() + 20s;
   while (Clock::now() < deadline) {
     if (auto code = WaitForChild(pid_, 0ms)) {
@@ -237,7 +238,8 @@ Mount::~Mount() {
       if (*code != 0) {
         StopProcess(successor);
         return ::testing::AssertionFailure()
-               << "the predecessor exited with status " << *code << "\n" << Log();
+               << "the predecessor exited with status " << *code << "\n"
+               << Log();
       }
       pid_ = successor;
       reaped_ = false;
@@ -245,7 +247,8 @@ Mount::~Mount() {
     }
     if (auto code = WaitForChild(successor, 0ms)) {
       return ::testing::AssertionFailure()
-             << "the successor exited with status " << *code << " before taking over\n" << Log();
+             << "the successor exited with status " << *code << " before taking over\n"
+             << Log();
     }
     std::this_thread::sleep_for(10ms);
   }

@@ -19,10 +19,17 @@ void S3MountedTest::SetUp() {
 
 ::testing::AssertionResult S3MountedTest::StartMount(const std::vector<std::string>& extra,
                                                      const std::string& source) {
-  std::vector<std::string> args{"--s3-endpoint", s3_.endpoint(),          "--s3-path-style",
-                                "--s3-region",   S3Server::kRegion,       "--poll-interval",
-                                "1s",            "--staging-dir",         m_.dir() + "/staging",
-                                "--metrics-address", "127.0.0.1:0"};
+  std::vector<std::string> args{"--s3-endpoint",
+                                s3_.endpoint(),
+                                "--s3-path-style",
+                                "--s3-region",
+                                S3Server::kRegion,
+                                "--poll-interval",
+                                "1s",
+                                "--staging-dir",
+                                m_.dir() + "/staging",
+                                "--metrics-address",
+                                "127.0.0.1:0"};
   args.insert(args.end(), extra.begin(), extra.end());
   return m_.Start(args, source);
 }

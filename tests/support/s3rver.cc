@@ -182,9 +182,8 @@ void S3Server::Stop() {
   // every truncated listing is a 500. env(1) execs, so the PID stays s3rver's.
   std::string node_options = "NODE_OPTIONS=--openssl-legacy-provider";
   if (atomic_writes_) node_options += " --require " FRESHFS_S3RVER_ATOMIC_JS;
-  pid_ = SpawnWithLog({"/usr/bin/env", node_options, S3rverBinary(),
-                       "-d", data_dir_, "-a", "127.0.0.1", "-p", std::to_string(port_),
-                       "--configure-bucket", bucket_},
+  pid_ = SpawnWithLog({"/usr/bin/env", node_options, S3rverBinary(), "-d", data_dir_, "-a",
+                       "127.0.0.1", "-p", std::to_string(port_), "--configure-bucket", bucket_},
                       log_path_);
   if (pid_ < 0) {
     return ::testing::AssertionFailure()
@@ -209,8 +208,7 @@ void S3Server::Stop() {
       Stop();
       return ::testing::AssertionFailure()
              << "s3rver did not answer on port " << port_ << " within "
-             << std::chrono::duration_cast<std::chrono::seconds>(kStartTimeout).count()
-             << "s:\n"
+             << std::chrono::duration_cast<std::chrono::seconds>(kStartTimeout).count() << "s:\n"
              << Log().substr(log_start);
     }
     std::this_thread::sleep_for(50ms);
@@ -224,17 +222,17 @@ ProcessResult S3Server::Aws(const std::vector<std::string>& args,
   std::vector<std::string> argv{aws, "--endpoint-url", endpoint()};
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string no_file = dir_ + "/no-aws-config";
-  return RunToCompletionWithEnv(argv,
-                                {{"AWS_ACCESS_KEY_ID", kAccessKeyId},
-                                 {"AWS_SECRET_ACCESS_KEY", kSecretAccessKey},
-                                 {"AWS_DEFAULT_REGION", kRegion},
-                                 {"AWS_EC2_METADATA_DISABLED", "true"},
-                                 {"AWS_CONFIG_FILE", no_file},
-                                 {"AWS_SHARED_CREDENTIALS_FILE", no_file},
-                                 {"AWS_PAGER", ""}},
-                                {"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN",
-                                 "AWS_ENDPOINT_URL", "AWS_REGION"},
-                                timeout);
+  return RunToCompletionWithEnv(
+      argv,
+      {{"AWS_ACCESS_KEY_ID", kAccessKeyId},
+       {"AWS_SECRET_ACCESS_KEY", kSecretAccessKey},
+       {"AWS_DEFAULT_REGION", kRegion},
+       {"AWS_EC2_METADATA_DISABLED", "true"},
+       {"AWS_CONFIG_FILE", no_file},
+       {"AWS_SHARED_CREDENTIALS_FILE", no_file},
+       {"AWS_PAGER", ""}},
+      {"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION"},
+      timeout);
 }
 
 }  // namespace freshfs::testing

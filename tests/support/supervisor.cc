@@ -84,8 +84,7 @@ ProcessResult Supervisor::Run(std::vector<std::string> argv) {
   if (!caller_.Unmount()) return ::testing::AssertionFailure() << "umount: " << ErrnoName(errno);
   auto status = WaitForChild(pid_, 10s);
   if (!status) {
-    return ::testing::AssertionFailure() << "the daemon did not exit after the unmount\n"
-                                         << Log();
+    return ::testing::AssertionFailure() << "the daemon did not exit after the unmount\n" << Log();
   }
   pid_ = -1;
   if (*status != 0) return ::testing::AssertionFailure() << "exit " << *status << "\n" << Log();

@@ -54,8 +54,8 @@ class BlockFileTest : public ::testing::Test {
   std::optional<BlockFileInfo> Validate(const std::string& path) {
     const stdfs::path p(path);
     const std::string fanout = p.parent_path().filename();
-    const int dirfd = ::open((root_path_ / p.parent_path()).c_str(),
-                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dirfd =
+        ::open((root_path_ / p.parent_path()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     EXPECT_GE(dirfd, 0) << path;
     std::optional<BlockFileInfo> info = ValidateBlockFile(dirfd, fanout, p.filename());
     ::close(dirfd);
@@ -109,8 +109,7 @@ TEST_F(BlockFileTest, NamesAreUnambiguousAndKeyFree) {
   EXPECT_EQ(DigestHex("a/b", "v1"), digest);
   EXPECT_NE(DigestHex("a/bv", "1"), digest);
   EXPECT_NE(DigestHex("a/b", "v2"), digest);
-  EXPECT_EQ(BlockPath(digest, 12, 0xff),
-            "blocks/" + digest.substr(0, 2) + "/" + digest + ".12.ff");
+  EXPECT_EQ(BlockPath(digest, 12, 0xff), "blocks/" + digest.substr(0, 2) + "/" + digest + ".12.ff");
   EXPECT_EQ(TmpPath(17), "tmp/17");
   EXPECT_TRUE(IsFanoutName("0a"));
   EXPECT_FALSE(IsFanoutName("0A"));
@@ -145,14 +144,13 @@ const Damage kDamages[] = {
     {"HeaderCrcFlipped", [](const stdfs::path& f) { FlipByteAt(f, 36); }, false},
     {"KeyFlipped", [](const stdfs::path& f) { FlipByteAt(f, 41); }, false},
     {"EtagFlipped", [](const stdfs::path& f) { FlipByteAt(f, 43); }, false},
-    {"TruncatedByOne",
-     [](const stdfs::path& f) { stdfs::resize_file(f, stdfs::file_size(f) - 1); }, false},
+    {"TruncatedByOne", [](const stdfs::path& f) { stdfs::resize_file(f, stdfs::file_size(f) - 1); },
+     false},
     {"TruncatedIntoHeader", [](const stdfs::path& f) { stdfs::resize_file(f, 10); }, false},
     {"Emptied", [](const stdfs::path& f) { stdfs::resize_file(f, 0); }, false},
 };
 
-class DamagedBlockFileTest : public BlockFileTest,
-                             public ::testing::WithParamInterface<Damage> {};
+class DamagedBlockFileTest : public BlockFileTest, public ::testing::WithParamInterface<Damage> {};
 
 TEST_P(DamagedBlockFileTest, ReadReportsDamageNotData) {
   const std::string path = Write("key", "e", 0, "the block's data");

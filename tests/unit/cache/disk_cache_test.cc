@@ -47,9 +47,7 @@ int InChild(Body body) {
 
 class DiskCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = base_ / "cache";
-  }
+  void SetUp() override { dir_ = base_ / "cache"; }
   void TearDown() override { cache_.reset(); }
 
   void OpenCache(uint64_t max_bytes) {

@@ -67,9 +67,9 @@ TEST(Cli, Defaults) {
 }
 
 TEST(Cli, FreshnessAndMetricsFlags) {
-  const Options o = MustParse({"--poll-interval", "0", "--events", "none", "--revalidate-on-open",
-                               "--metrics-address", "127.0.0.1:0", "--volume-name", "team-a",
-                               "/src", "/mnt"});
+  const Options o =
+      MustParse({"--poll-interval", "0", "--events", "none", "--revalidate-on-open",
+                 "--metrics-address", "127.0.0.1:0", "--volume-name", "team-a", "/src", "/mnt"});
   EXPECT_EQ(o.poll_interval, milliseconds{0});
   EXPECT_EQ(o.events, Events::kNone);
   EXPECT_TRUE(o.revalidate_on_open);
@@ -82,10 +82,12 @@ TEST(Cli, FreshnessAndMetricsFlags) {
 TEST(Cli, BadFreshnessAndMetricsValues) {
   EXPECT_EQ(Error({"--events", "fanotify", "/s", "/m"}),
             "freshfs-mount: --events \"fanotify\": must be inotify, none or auto");
-  EXPECT_EQ(Error({"--metrics-address", "localhost", "/s", "/m"}),
-            "freshfs-mount: --metrics-address \"localhost\": must be HOST:PORT, e.g. 127.0.0.1:9100");
+  EXPECT_EQ(
+      Error({"--metrics-address", "localhost", "/s", "/m"}),
+      "freshfs-mount: --metrics-address \"localhost\": must be HOST:PORT, e.g. 127.0.0.1:9100");
   EXPECT_EQ(Error({"--metrics-address", "127.0.0.1:99999", "/s", "/m"}),
-            "freshfs-mount: --metrics-address \"127.0.0.1:99999\": port must be a number from 0 to 65535");
+            "freshfs-mount: --metrics-address \"127.0.0.1:99999\": port must be a number from 0 to "
+            "65535");
   // The host part too: 999.1.1.1 is no address (inet_aton would read it as
   // 231.1.1.1 and listen there).
   EXPECT_EQ(Error({"--metrics-address", "999.1.1.1:0", "/s", "/m"}),
@@ -99,9 +101,12 @@ TEST(Cli, BadFreshnessAndMetricsValues) {
             "brackets");
   for (const char* good : {"0.0.0.0:0", "localhost:9100", "[::1]:9100", "node-1.example.com:80"})
     EXPECT_EQ(MustParse({"--metrics-address", good, "/s", "/m"}).metrics_address, good);
-  EXPECT_EQ(Error({"--volume-name", "a b", "/s", "/m"}),
-            "freshfs-mount: --volume-name \"a b\": may only hold letters, digits, '.', '_' and '-'");
-  EXPECT_EQ(Error({"--poll-interval", "5", "/s", "/m"}).rfind("freshfs-mount: --poll-interval \"5\":", 0), 0u);
+  EXPECT_EQ(
+      Error({"--volume-name", "a b", "/s", "/m"}),
+      "freshfs-mount: --volume-name \"a b\": may only hold letters, digits, '.', '_' and '-'");
+  EXPECT_EQ(
+      Error({"--poll-interval", "5", "/s", "/m"}).rfind("freshfs-mount: --poll-interval \"5\":", 0),
+      0u);
 }
 
 TEST(Cli, ReadyFd) {
@@ -129,11 +134,33 @@ TEST(Cli, SourceSyntaxes) {
 }
 
 TEST(Cli, EveryFlag) {
-  const Options o = MustParse({"-f", "--read-only", "--allow-other", "--uid", "1000", "--gid",
-                               "100", "--file-mode", "0640", "--dir-mode", "0750",
-                               "--entry-timeout", "5s", "--attr-timeout", "1m", "--negative-timeout",
-                               "500ms", "--kernel-cache", "--debug", "--log-format", "json",
-                               "--log-file", "/tmp/f.log", "--max-threads", "4", "/src", "/mnt"});
+  const Options o = MustParse({"-f",
+                               "--read-only",
+                               "--allow-other",
+                               "--uid",
+                               "1000",
+                               "--gid",
+                               "100",
+                               "--file-mode",
+                               "0640",
+                               "--dir-mode",
+                               "0750",
+                               "--entry-timeout",
+                               "5s",
+                               "--attr-timeout",
+                               "1m",
+                               "--negative-timeout",
+                               "500ms",
+                               "--kernel-cache",
+                               "--debug",
+                               "--log-format",
+                               "json",
+                               "--log-file",
+                               "/tmp/f.log",
+                               "--max-threads",
+                               "4",
+                               "/src",
+                               "/mnt"});
   EXPECT_TRUE(o.foreground);
   EXPECT_TRUE(o.read_only);
   EXPECT_TRUE(o.allow_other);
@@ -187,9 +214,9 @@ TEST(Cli, DoubleDashEndsOptions) {
 }
 
 TEST(Cli, MountOptionsMapToFlags) {
-  const Options o = MustParse({"-o", "ro,allow_other,uid=1000,gid=1001,entry_timeout=5s",
-                               "-o", "attr-timeout=2s,negative_timeout=1s,kernel_cache",
-                               "-o", "file_mode=0644,dir_mode=0755,max_threads=2,debug,"
+  const Options o = MustParse({"-o", "ro,allow_other,uid=1000,gid=1001,entry_timeout=5s", "-o",
+                               "attr-timeout=2s,negative_timeout=1s,kernel_cache", "-o",
+                               "file_mode=0644,dir_mode=0755,max_threads=2,debug,"
                                "foreground,log_format=json,log_file=/l",
                                "/src", "/mnt"});
   EXPECT_TRUE(o.read_only);
@@ -220,10 +247,11 @@ TEST(Cli, RwUndoesRoInCommandLineOrder) {
 }
 
 TEST(Cli, StandardMountOptionsAreIgnored) {
-  const Options o = MustParse(
-      {"-o", "defaults,dev,nodev,suid,nosuid,exec,noexec,auto,noauto,user,nouser,users,"
-             "_netdev,async,atime,noatime,relatime,nofail,x-systemd.automount,comment=foo,,",
-       "/src", "/mnt"});
+  const Options o =
+      MustParse({"-o",
+                 "defaults,dev,nodev,suid,nosuid,exec,noexec,auto,noauto,user,nouser,users,"
+                 "_netdev,async,atime,noatime,relatime,nofail,x-systemd.automount,comment=foo,,",
+                 "/src", "/mnt"});
   const Options defaults = MustParse({"/src", "/mnt"});
   EXPECT_EQ(o.read_only, defaults.read_only);
   EXPECT_EQ(o.allow_other, defaults.allow_other);
@@ -242,8 +270,7 @@ TEST(Cli, MountOptionErrors) {
             "freshfs-mount: -o entry_timeout=5x: unknown unit \"x\" (use ms, s, m or h)");
   EXPECT_EQ(Error({"-o", "uid", "/s", "/m"}), "freshfs-mount: -o uid: missing value (uid=N)");
   EXPECT_EQ(Error({"-o", "ro=1", "/s", "/m"}), "freshfs-mount: -o ro=1: takes no value");
-  EXPECT_EQ(Error({"-o", "source=/x", "/s", "/m"}),
-            "freshfs-mount: unknown -o option \"source\"");
+  EXPECT_EQ(Error({"-o", "source=/x", "/s", "/m"}), "freshfs-mount: unknown -o option \"source\"");
   EXPECT_EQ(Error({"-o", "help", "/s", "/m"}), "freshfs-mount: unknown -o option \"help\"");
 }
 
@@ -255,7 +282,8 @@ TEST(Cli, FlagValueErrors) {
   EXPECT_EQ(Error({"--negative-timeout", "5", "/s", "/m"}),
             "freshfs-mount: --negative-timeout \"5\": missing unit, e.g. 5s");
   EXPECT_EQ(Error({"--uid", "abc", "/s", "/m"}), "freshfs-mount: --uid \"abc\": not a number");
-  EXPECT_EQ(Error({"--gid", "-1", "/s", "/m"}), "freshfs-mount: --gid \"-1\": must not be negative");
+  EXPECT_EQ(Error({"--gid", "-1", "/s", "/m"}),
+            "freshfs-mount: --gid \"-1\": must not be negative");
   EXPECT_EQ(Error({"--file-mode", "0888", "/s", "/m"}),
             "freshfs-mount: --file-mode \"0888\": not an octal mode (e.g. 0644)");
   EXPECT_EQ(Error({"--dir-mode", "017777", "/s", "/m"}),
@@ -311,9 +339,9 @@ TEST(Cli, MissingPositionals) {
 
 TEST(Cli, S3SourcesAndTheirOptions) {
   Options o = MustParse({"s3://bucket/prefix", "/mnt", "--s3-endpoint", "http://127.0.0.1:9000",
-                   "--s3-path-style", "--s3-region", "eu-west-1", "--events-address",
-                   "0.0.0.0:8080", "--cache-dir", "/var/cache/f", "--cache-size", "10G",
-                   "--conflict", "overwrite", "-o", "s3_profile=team,staging_dir=/st"});
+                         "--s3-path-style", "--s3-region", "eu-west-1", "--events-address",
+                         "0.0.0.0:8080", "--cache-dir", "/var/cache/f", "--cache-size", "10G",
+                         "--conflict", "overwrite", "-o", "s3_profile=team,staging_dir=/st"});
   EXPECT_EQ(o.source, "s3://bucket/prefix");
   EXPECT_EQ(o.s3_endpoint, "http://127.0.0.1:9000");
   EXPECT_TRUE(o.s3_path_style);
@@ -423,9 +451,10 @@ TEST_F(CliWithConfig, FileValuesApplyWhenNoFlagIsGiven) {
 }
 
 TEST_F(CliWithConfig, FlagsOverrideTheFile) {
-  const std::string path = Config("read-only: true\nentry-timeout: 30s\nuid: 5\nkernel-cache: false\n");
-  const Options o = MustParse({"--entry-timeout", "2s", "--config", path, "--read-only=false",
-                               "-o", "uid=6", "--kernel-cache", "/src", "/mnt"});
+  const std::string path =
+      Config("read-only: true\nentry-timeout: 30s\nuid: 5\nkernel-cache: false\n");
+  const Options o = MustParse({"--entry-timeout", "2s", "--config", path, "--read-only=false", "-o",
+                               "uid=6", "--kernel-cache", "/src", "/mnt"});
   EXPECT_FALSE(o.read_only);
   EXPECT_EQ(o.entry_timeout, milliseconds{2'000});  // even when given before --config
   EXPECT_EQ(o.uid, uid_t{6});

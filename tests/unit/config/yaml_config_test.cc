@@ -75,8 +75,9 @@ TEST(YamlConfig, EmptyOrCommentOnlyFileChangesNothing) {
 }
 
 TEST(YamlConfig, UnknownKeyNamesLineAndSuggestion) {
-  EXPECT_EQ(Error("read-only: true\nuid: 1\nentry-timout: 5s\n"),
-            "config /x.yaml line 3: unknown key \"entry-timout\" (did you mean \"entry-timeout\"?)");
+  EXPECT_EQ(
+      Error("read-only: true\nuid: 1\nentry-timout: 5s\n"),
+      "config /x.yaml line 3: unknown key \"entry-timout\" (did you mean \"entry-timeout\"?)");
   EXPECT_EQ(Error("read_only: true\n"),
             "config /x.yaml line 1: unknown key \"read_only\" (did you mean \"read-only\"?)");
 }
@@ -105,7 +106,8 @@ TEST(YamlConfig, BadValuesNameKeyAndLine) {
   EXPECT_EQ(Error("source: s3://x\n"),
             "config /x.yaml line 1: source \"s3://x\": bucket name \"x\" must be 3 to 255 "
             "characters (s3://bucket[/prefix])");
-  EXPECT_EQ(Error("cache-size: -1\n"), "config /x.yaml line 1: cache-size \"-1\": must not be negative");
+  EXPECT_EQ(Error("cache-size: -1\n"),
+            "config /x.yaml line 1: cache-size \"-1\": must not be negative");
 }
 
 TEST(YamlConfig, WrongValueTypesNameKeyAndLine) {

@@ -95,7 +95,8 @@ TEST(AddLabelIfMissingTest, AddsOnlyWhereMissing) {
   EXPECT_EQ(Labels(fs[0].metric[1]), (std::map<std::string, std::string>{{"volume", "own"}}));
   EXPECT_EQ(Labels(fs[0].metric[2]),
             (std::map<std::string, std::string>{{"volume", "pv-9"}, {"x", "1"}}));
-  EXPECT_EQ(Labels(fs[1].metric[0]), (std::map<std::string, std::string>{{"volume", ""}, {"x", "2"}}));
+  EXPECT_EQ(Labels(fs[1].metric[0]),
+            (std::map<std::string, std::string>{{"volume", ""}, {"x", "2"}}));
 }
 
 TEST(MergeFamiliesTest, MergesByNameKeepingTheFirstHelpAndType) {
@@ -305,14 +306,15 @@ class RawHttpServer {
 };
 
 std::string HttpResponse(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: text/plain; version=0.0.4\r\n" +
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: text/plain; version=0.0.4\r\n" +
          "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
 // Fetches http://127.0.0.1:port/metrics with curl(1).
 std::string Get(int port) {
-  std::string command = "curl -s --noproxy '*' --max-time 10 http://127.0.0.1:" +
-                        std::to_string(port) + "/metrics";
+  std::string command =
+      "curl -s --noproxy '*' --max-time 10 http://127.0.0.1:" + std::to_string(port) + "/metrics";
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -351,7 +353,12 @@ TEST(ChildMetricsCollectorTest, ScrapesChildrenAndSkipsOneThatIsGone) {
   for (const auto& f : families) EXPECT_NE(f.name.rfind("exposer_", 0), 0u) << f.name;
 
   // Live values at every scrape; the gone child counted again.
-  prometheus::BuildCounter().Name("late_total").Help("Late").Register(*a.registry).Add({}).Increment();
+  prometheus::BuildCounter()
+      .Name("late_total")
+      .Help("Late")
+      .Register(*a.registry)
+      .Add({})
+      .Increment();
   families = collector.Collect();
   EXPECT_NE(FindFamily(families, "late_total"), nullptr);
   EXPECT_EQ(collector.scrape_errors(), 2u);
@@ -359,9 +366,8 @@ TEST(ChildMetricsCollectorTest, ScrapesChildrenAndSkipsOneThatIsGone) {
   // No children, or a list that throws: nothing, no error.
   ChildMetricsCollector none([] { return std::vector<ChildMetricsCollector::Child>{}; });
   EXPECT_TRUE(none.Collect().empty());
-  ChildMetricsCollector throwing([]() -> std::vector<ChildMetricsCollector::Child> {
-    throw std::runtime_error("no list");
-  });
+  ChildMetricsCollector throwing(
+      []() -> std::vector<ChildMetricsCollector::Child> { throw std::runtime_error("no list"); });
   EXPECT_TRUE(throwing.Collect().empty());
   EXPECT_EQ(throwing.scrape_errors(), 0u);
   ChildMetricsCollector empty_function{ChildMetricsCollector::ListChildren()};
@@ -377,10 +383,14 @@ TEST(ChildMetricsCollectorTest, SkipsChildrenThatAnswerBadly) {
   RawHttpServer too_large(HttpResponse(200, std::string(kMaxExpositionBytes + 10, '#')));
   RawHttpServer not_http("SSH-2.0-OpenSSH\r\n");
   ChildMetricsCollector collector([&] {
-    return std::vector<ChildMetricsCollector::Child>{
-        {"pv-500", status500.port()}, {"pv-garbage", garbage.port()}, {"pv-good", good.port},
-        {"pv-empty", empty.port()},   {"pv-large", too_large.port()}, {"pv-not-http", not_http.port()},
-        {"pv-port0", 0},              {"pv-port-big", 70000}};
+    return std::vector<ChildMetricsCollector::Child>{{"pv-500", status500.port()},
+                                                     {"pv-garbage", garbage.port()},
+                                                     {"pv-good", good.port},
+                                                     {"pv-empty", empty.port()},
+                                                     {"pv-large", too_large.port()},
+                                                     {"pv-not-http", not_http.port()},
+                                                     {"pv-port0", 0},
+                                                     {"pv-port-big", 70000}};
   });
   auto families = collector.Collect();
   // 500, garbage, too large, not HTTP, two bad ports; an empty exposition is fine.
@@ -473,7 +483,8 @@ TEST(ChildMetricsCollectorTest, ConcurrentScrapes) {
   FakeChild b("pv-b");
   const int gone = ClosedPort();
   ChildMetricsCollector collector([&] {
-    return std::vector<ChildMetricsCollector::Child>{{"pv-a", a.port}, {"pv-b", b.port}, {"pv-gone", gone}};
+    return std::vector<ChildMetricsCollector::Child>{
+        {"pv-a", a.port}, {"pv-b", b.port}, {"pv-gone", gone}};
   });
   std::vector<std::thread> threads;
   std::atomic<int> complete{0};

@@ -26,8 +26,8 @@ mode_t FileMode(const fs::path& path) {
 }
 
 pb::VolumeCapability MountCapability(
-    pb::VolumeCapability::AccessMode::Mode mode = pb::VolumeCapability::AccessMode::
-        MULTI_NODE_MULTI_WRITER) {
+    pb::VolumeCapability::AccessMode::Mode mode =
+        pb::VolumeCapability::AccessMode::MULTI_NODE_MULTI_WRITER) {
   pb::VolumeCapability capability;
   capability.mutable_mount();
   capability.mutable_access_mode()->set_mode(mode);
@@ -37,8 +37,7 @@ pb::VolumeCapability MountCapability(
 pb::VolumeCapability BlockCapability() {
   pb::VolumeCapability capability;
   capability.mutable_block();
-  capability.mutable_access_mode()->set_mode(
-      pb::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
+  capability.mutable_access_mode()->set_mode(pb::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
   return capability;
 }
 
@@ -125,9 +124,7 @@ TEST_F(ControllerTest, IdentityAdvertisesTheControllerService) {
             pb::PluginCapability::Service::CONTROLLER_SERVICE);
 }
 
-TEST_F(ControllerTest, AllModeServesTheNodeToo) {
-  ASSERT_TRUE(Publish(DirRequest()).ok());
-}
+TEST_F(ControllerTest, AllModeServesTheNodeToo) { ASSERT_TRUE(Publish(DirRequest()).ok()); }
 
 TEST_F(CsiServerTest, ControllerModeNeedsNoVolumeManagerAndServesNoNode) {
   options_.mode = Mode::kController;
@@ -161,8 +158,7 @@ TEST_F(ControllerTest, CreateNameChecks) {
   ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
               "name \".\" is not a valid directory name");
   request.set_name(std::string(256, 'x'));
-  ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT,
-              "name is longer than 255 bytes");
+  ExpectError(Create(request), grpc::StatusCode::INVALID_ARGUMENT, "name is longer than 255 bytes");
   request.set_name(std::string("a\nb"));
   EXPECT_EQ(Create(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(std::distance(fs::directory_iterator(root_), fs::directory_iterator()), 1)
@@ -213,7 +209,8 @@ TEST_F(ControllerTest, CreateParameterChecks) {
   (*request.mutable_secrets())["accessKeyId"] = "AK";
   (*request.mutable_secrets())["secretAccessKey"] = "SK";
   (*request.mutable_parameters())["s3Endpoint"] =
-      "http://an-endpoint-name-long-enough-to-push-the-volume-id-past-its-limit.objects.example.cluster."
+      "http://"
+      "an-endpoint-name-long-enough-to-push-the-volume-id-past-its-limit.objects.example.cluster."
       "internal:9000";
   {
     // Too long even hashed: only the endpoint can be shortened.
@@ -325,7 +322,8 @@ TEST_F(ControllerTest, LongNamesUnderLongSourcesGetShortStableIds) {
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(fs::exists(index));
   EXPECT_TRUE(Delete(id).ok());  // twice: fine
-  EXPECT_EQ(Validate(id, {MountCapability()}, &validated).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Validate(id, {MountCapability()}, &validated).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   // A hashed id nobody made, or a malformed one: no such volume.
   EXPECT_EQ(Validate("dir#" + std::string(40, 'a'), {MountCapability()}, &validated).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -390,10 +388,10 @@ TEST_F(ControllerTest, CreateIsIdempotent) {
   // (Map fields serialise in no fixed order: compare field by field.)
   EXPECT_EQ(first.volume().volume_id(), second.volume().volume_id());
   EXPECT_EQ(first.volume().capacity_bytes(), second.volume().capacity_bytes());
-  const std::map<std::string, std::string> first_context(
-      first.volume().volume_context().begin(), first.volume().volume_context().end());
-  const std::map<std::string, std::string> second_context(
-      second.volume().volume_context().begin(), second.volume().volume_context().end());
+  const std::map<std::string, std::string> first_context(first.volume().volume_context().begin(),
+                                                         first.volume().volume_context().end());
+  const std::map<std::string, std::string> second_context(second.volume().volume_context().begin(),
+                                                          second.volume().volume_context().end());
   EXPECT_EQ(first_context, second_context);
   EXPECT_TRUE(fs::exists(VolumeDir("pvc-1") + "/file"));
   // The provisioner's own keys are not part of the volume's identity.
@@ -542,8 +540,7 @@ TEST_F(ControllerTest, ValidateConfirmsSupportedCapabilities) {
             "filesystems: use a mount access type)");
 
   ASSERT_TRUE(Delete(id).ok());
-  EXPECT_EQ(Validate(id, {MountCapability()}, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Validate(id, {MountCapability()}, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // --- the per-volume lock

@@ -41,9 +41,7 @@ class LogCapture {
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
   }
-  ~LogCapture() {
-    spdlog::set_default_logger(previous_);
-  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
   std::string text() const {
     spdlog::default_logger()->flush();
     return out_.str();
@@ -80,8 +78,8 @@ class CsiServerTest : public ::testing::Test {
     auto server = Server::Start(options_);
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel("unix://" + server_->socket_path(),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("unix://" + server_->socket_path(), grpc::InsecureChannelCredentials());
     identity_ = pb::Identity::NewStub(channel_);
     node_ = pb::Node::NewStub(channel_);
     controller_ = pb::Controller::NewStub(channel_);

@@ -28,9 +28,7 @@ TEST(ErrorsTest, CodeNamesAreTheGrpcNames) {
   EXPECT_EQ(ErrorCodeName(ErrorCode::kAborted), "ABORTED");
 }
 
-TEST(ErrorsTest, OkIsOk) {
-  EXPECT_TRUE(ToGrpcStatus(Status::Ok()).ok());
-}
+TEST(ErrorsTest, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(Status::Ok()).ok()); }
 
 TEST(ErrorsTest, ResultCarriesValueOrError) {
   Result<int> value(7);

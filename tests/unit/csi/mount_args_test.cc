@@ -19,10 +19,16 @@ TEST(MountArgsTest, AttributesBecomeFlags) {
   spec.target_path = "/var/lib/kubelet/pods/x/volumes/y/mount";
   spec.read_only = true;
   spec.mount_flags = {"noatime"};
-  spec.attributes = {{"source", "s3://bucket/team"}, {"pollInterval", "10s"},
-                     {"s3Endpoint", "http://minio:9000"}, {"s3Region", "eu-west-1"},
-                     {"s3PathStyle", "true"}, {"uid", "1000"}, {"gid", "2000"},
-                     {"fileMode", "0640"}, {"dirMode", "0750"}, {"revalidateOnOpen", "false"},
+  spec.attributes = {{"source", "s3://bucket/team"},
+                     {"pollInterval", "10s"},
+                     {"s3Endpoint", "http://minio:9000"},
+                     {"s3Region", "eu-west-1"},
+                     {"s3PathStyle", "true"},
+                     {"uid", "1000"},
+                     {"gid", "2000"},
+                     {"fileMode", "0640"},
+                     {"dirMode", "0750"},
+                     {"revalidateOnOpen", "false"},
                      {"cacheSize", "10G"}};
   spec.secrets = {{"accessKeyId", "AKIDEXAMPLE"}, {"secretAccessKey", "very-secret"}};
   auto argv = MountArgs("/usr/bin/freshfs-mount", spec, {"/state/v/staging", "/state/v/cache"});
@@ -97,8 +103,9 @@ TEST(MountArgsTest, ReadOnlyComesAfterTheMountFlags) {
 TEST(MountArgsTest, CredentialsFileTextIsAnAwsProfile) {
   EXPECT_EQ(CredentialsFileText({{"accessKeyId", "A"}, {"secretAccessKey", "S"}}),
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n");
-  EXPECT_EQ(CredentialsFileText({{"accessKeyId", "A"}, {"secretAccessKey", "S"}, {"sessionToken", "T"}}),
-            "[default]\naws_access_key_id = A\naws_secret_access_key = S\naws_session_token = T\n");
+  EXPECT_EQ(
+      CredentialsFileText({{"accessKeyId", "A"}, {"secretAccessKey", "S"}, {"sessionToken", "T"}}),
+      "[default]\naws_access_key_id = A\naws_secret_access_key = S\naws_session_token = T\n");
 }
 
 }  // namespace

@@ -79,23 +79,24 @@ TEST_F(NodePublishTest, VolumeMountGroupThatMakesNoSenseIsRefused) {
   ExpectInvalid(request, "volume_mount_group \"99999999999\" is not a numeric group id");
   request.mutable_volume_capability()->mutable_mount()->set_volume_mount_group("2000");
   (*request.mutable_volume_context())["gid"] = "1000";
-  ExpectInvalid(request, "volume attribute gid \"1000\" and the pod's fsGroup \"2000\" name "
-                         "different groups; drop one of them");
+  ExpectInvalid(request,
+                "volume attribute gid \"1000\" and the pod's fsGroup \"2000\" name "
+                "different groups; drop one of them");
 }
 
 // A PV's mountOptions shape the volume; they never choose where a root
 // process writes, listens or reads its config.
 TEST_F(NodePublishTest, MountFlagsAreLimitedToWhatAVolumeMaySay) {
   int n = 0;
-  for (const char* flags : {"noatime,nodev", "ro", "poll_interval=10s,uid=1000", "x-systemd.automount",
-                            "entry-timeout=1s", "_netdev"}) {
+  for (const char* flags : {"noatime,nodev", "ro", "poll_interval=10s,uid=1000",
+                            "x-systemd.automount", "entry-timeout=1s", "_netdev"}) {
     auto request = DirRequest("vol-ok-" + std::to_string(n++));
     request.mutable_volume_capability()->mutable_mount()->add_mount_flags(flags);
     EXPECT_TRUE(Publish(request).ok()) << flags;
   }
-  for (const char* flags : {"metrics-address=0.0.0.0:0", "noatime,log_file=/etc/x", "events-address=:80",
-                            "config=/etc/shadow", "staging_dir=/", "s3-credentials-file=/root/k",
-                            "ready-fd=3", "cache-dir=/"}) {
+  for (const char* flags : {"metrics-address=0.0.0.0:0", "noatime,log_file=/etc/x",
+                            "events-address=:80", "config=/etc/shadow", "staging_dir=/",
+                            "s3-credentials-file=/root/k", "ready-fd=3", "cache-dir=/"}) {
     auto bad = DirRequest("vol-bad");
     bad.mutable_volume_capability()->mutable_mount()->add_mount_flags(flags);
     const grpc::Status status = Publish(bad);
@@ -131,8 +132,9 @@ TEST_F(NodePublishTest, RelativeTargetPath) {
 TEST_F(NodePublishTest, TargetPathWithDotDot) {
   auto request = DirRequest();
   request.set_target_path("/var/lib/kubelet/pods/../../../etc");
-  ExpectInvalid(request, "target_path \"/var/lib/kubelet/pods/../../../etc\" has a \".\" or "
-                         "\"..\" component");
+  ExpectInvalid(request,
+                "target_path \"/var/lib/kubelet/pods/../../../etc\" has a \".\" or "
+                "\"..\" component");
 }
 
 TEST_F(NodePublishTest, MissingVolumeCapability) {
@@ -190,8 +192,8 @@ TEST_F(NodePublishTest, MultiNodeSingleWriterRefused) {
 
 TEST_F(NodePublishTest, SupportedAccessModesAndTheirReadOnlyness) {
   const std::pair<AccessMode::Mode, bool> modes[] = {
-      {AccessMode::SINGLE_NODE_WRITER, false},       {AccessMode::SINGLE_NODE_READER_ONLY, true},
-      {AccessMode::MULTI_NODE_READER_ONLY, true},    {AccessMode::MULTI_NODE_MULTI_WRITER, false},
+      {AccessMode::SINGLE_NODE_WRITER, false},        {AccessMode::SINGLE_NODE_READER_ONLY, true},
+      {AccessMode::MULTI_NODE_READER_ONLY, true},     {AccessMode::MULTI_NODE_MULTI_WRITER, false},
       {AccessMode::SINGLE_NODE_SINGLE_WRITER, false}, {AccessMode::SINGLE_NODE_MULTI_WRITER, false},
   };
   for (const auto& [mode, read_only] : modes) {
@@ -310,8 +312,8 @@ TEST_F(NodePublishTest, S3OnlyAttributesRefusedForDirectories) {
                          : std::string(attribute) == "s3PathStyle" ? "true"
                          : std::string(attribute) == "cacheSize"   ? "1G"
                                                                    : "us-east-1";
-    ExpectInvalid(request, "volume attribute " + std::string(attribute) +
-                               " applies only to s3:// sources");
+    ExpectInvalid(request,
+                  "volume attribute " + std::string(attribute) + " applies only to s3:// sources");
   }
 }
 
@@ -369,10 +371,9 @@ TEST_F(NodePublishTest, S3CredentialsPassedThrough) {
   (*request.mutable_secrets())["sessionToken"] = "FwoGZXIvYXdzE-TOKEN";
   (*request.mutable_secrets())["unrelated"] = "dropped";
   ASSERT_TRUE(Publish(request).ok());
-  const std::map<std::string, std::string> expected{
-      {"accessKeyId", "AKIDEXAMPLE"},
-      {"secretAccessKey", "wJalrXUtnFEMI-SECRET"},
-      {"sessionToken", "FwoGZXIvYXdzE-TOKEN"}};
+  const std::map<std::string, std::string> expected{{"accessKeyId", "AKIDEXAMPLE"},
+                                                    {"secretAccessKey", "wJalrXUtnFEMI-SECRET"},
+                                                    {"sessionToken", "FwoGZXIvYXdzE-TOKEN"}};
   EXPECT_EQ(LastSpec().secrets, expected);
 }
 
@@ -419,9 +420,9 @@ TEST_F(NodePublishTest, DotDotEscapeDenied) {
   auto request = DirRequest();
   const std::string source = root_.string() + "/vol/../../..";
   (*request.mutable_volume_context())["source"] = source;
-  ExpectError(Publish(request), grpc::StatusCode::PERMISSION_DENIED,
-              "source \"" + source + "\" is outside the allowed directory roots [" +
-                  root_.string() + "]");
+  ExpectError(
+      Publish(request), grpc::StatusCode::PERMISSION_DENIED,
+      "source \"" + source + "\" is outside the allowed directory roots [" + root_.string() + "]");
 }
 
 TEST_F(NodePublishTest, PrefixOfARootIsNotUnderIt) {
@@ -437,9 +438,9 @@ TEST_F(NodePublishTest, SymlinkEscapeDenied) {
   auto request = DirRequest();
   const std::string source = (root_ / "link").string();
   (*request.mutable_volume_context())["source"] = source;
-  ExpectError(Publish(request), grpc::StatusCode::PERMISSION_DENIED,
-              "source \"" + source + "\" is outside the allowed directory roots [" +
-                  root_.string() + "]");
+  ExpectError(
+      Publish(request), grpc::StatusCode::PERMISSION_DENIED,
+      "source \"" + source + "\" is outside the allowed directory roots [" + root_.string() + "]");
   EXPECT_TRUE(volumes_.calls().empty());
 }
 
@@ -509,8 +510,9 @@ TEST_F(NodePublishNoRootsTest, DirectorySourcesDisabled) {
   auto request = DirRequest();
   const std::string source = (root_ / "vol").string();
   ExpectError(Publish(request), grpc::StatusCode::PERMISSION_DENIED,
-              "source \"" + source + "\": directory sources are disabled on this node (the "
-              "driver config lists no allowedDirRoots)");
+              "source \"" + source +
+                  "\": directory sources are disabled on this node (the "
+                  "driver config lists no allowedDirRoots)");
   // S3 volumes still work.
   EXPECT_TRUE(Publish(S3Request()).ok());
 }

@@ -84,8 +84,8 @@ TEST(S3VolumesTest, LongPrefixesAndNamesGetHashedIds) {
   ASSERT_TRUE(short_one);
   EXPECT_TRUE(short_one->id().starts_with("s3:")) << short_one->id();
   EXPECT_EQ(short_one->index_key(), "");
-  for (const char* bad : {"s3#;;;data;", "s3#;;;data;0123", "s3#;;;data;XYZ4567890123456789012345678901234567890",
-                          "s3#;;;data"}) {
+  for (const char* bad : {"s3#;;;data;", "s3#;;;data;0123",
+                          "s3#;;;data;XYZ4567890123456789012345678901234567890", "s3#;;;data"}) {
     EXPECT_FALSE(ParseS3VolumeId(bad)) << bad;
   }
 }

@@ -194,8 +194,8 @@ TEST_F(ServerTest, SecretsNeverReachTheLog) {
   EXPECT_FALSE(Publish(request).ok());
 
   const std::string text = log.text();
-  for (const char* secret : {"AKIDEXAMPLE", "wJalrXUtnFEMI-SECRET", "FwoGZXIvYXdzE-TOKEN",
-                             "eyJhbGciOi-JWT"}) {
+  for (const char* secret :
+       {"AKIDEXAMPLE", "wJalrXUtnFEMI-SECRET", "FwoGZXIvYXdzE-TOKEN", "eyJhbGciOi-JWT"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in the log:\n" << text;
   }
   // Which secrets were sent is still visible.
@@ -213,8 +213,7 @@ TEST_F(ServerTest, EachCallIsLoggedWithMethodCodeAndDuration) {
   EXPECT_NE(text.find("ms: volume_id: \"vol-1\""), std::string::npos) << text;
   EXPECT_NE(text.find("[warning] CSI NodeUnpublishVolume INVALID_ARGUMENT in "), std::string::npos)
       << text;
-  EXPECT_NE(text.find("ms: volume_id is required; request: target_path: \"/x\""),
-            std::string::npos)
+  EXPECT_NE(text.find("ms: volume_id is required; request: target_path: \"/x\""), std::string::npos)
       << text;
 }
 
@@ -276,9 +275,9 @@ TEST_F(ServerTest, CallsAreCountedByMethodAndCode) {
   EXPECT_EQ(SampleValue(registry, "freshfs_csi_calls_total",
                         {{"method", "NodePublishVolume"}, {"code", "INVALID_ARGUMENT"}}),
             1);
-  EXPECT_EQ(SampleValue(registry, "freshfs_csi_call_duration_seconds",
-                        {{"method", "NodePublishVolume"}}),
-            3);
+  EXPECT_EQ(
+      SampleValue(registry, "freshfs_csi_call_duration_seconds", {{"method", "NodePublishVolume"}}),
+      3);
 }
 
 }  // namespace

@@ -16,11 +16,13 @@
 namespace freshfs::csi {
 namespace {
 
-const std::string kTokens = R"({"sts.amazonaws.com": {"token": "pod-jwt", "expirationTimestamp": "2030-01-01T00:00:00Z"}})";
+const std::string kTokens =
+    R"({"sts.amazonaws.com": {"token": "pod-jwt", "expirationTimestamp": "2030-01-01T00:00:00Z"}})";
 const StringMap kKeys = {{"accessKeyId", "AKID"}, {"secretAccessKey", "SECRET"}};
 const StringMap kPod = {{"credentials", "pod"}, {"roleArn", "arn:aws:iam::1:role/r"}};
 
-std::string ErrorOf(const StringMap& attributes, const StringMap& context, const StringMap& secrets) {
+std::string ErrorOf(const StringMap& attributes, const StringMap& context,
+                    const StringMap& secrets) {
   auto r = CheckS3Credentials(attributes, context, secrets);
   return r ? "" : r.error().message;
 }
@@ -81,7 +83,8 @@ TEST(VolumeCredentialsTest, PodTokenAudience) {
 
 TEST(VolumeCredentialsTest, DriverTakesNoKeysNoRoleAndNoInlineVolumes) {
   EXPECT_EQ(ErrorOf({{"credentials", "driver"}}, {}, {}), "");
-  EXPECT_NE(ErrorOf({{"credentials", "driver"}}, {}, kKeys).find("holds S3 keys"), std::string::npos);
+  EXPECT_NE(ErrorOf({{"credentials", "driver"}}, {}, kKeys).find("holds S3 keys"),
+            std::string::npos);
   EXPECT_NE(ErrorOf({{"credentials", "driver"}, {"roleArn", "arn"}}, {}, {}).find("roleArn"),
             std::string::npos);
   EXPECT_NE(ErrorOf({{"credentials", "driver"}}, {{"csi.storage.k8s.io/ephemeral", "true"}}, {})
@@ -93,8 +96,10 @@ TEST(VolumeCredentialsTest, PodVolumeCommandLineNamesTheTokenFileNotTheToken) {
   VolumeSpec spec;
   spec.volume_id = "v";
   spec.target_path = "/t";
-  spec.attributes = {{"source", "s3://b"}, {"credentials", "pod"},
-                     {"roleArn", "arn:aws:iam::1:role/r"}, {"stsEndpoint", "http://minio:9000"}};
+  spec.attributes = {{"source", "s3://b"},
+                     {"credentials", "pod"},
+                     {"roleArn", "arn:aws:iam::1:role/r"},
+                     {"stsEndpoint", "http://minio:9000"}};
   spec.pod_token = "pod-jwt";
   const auto argv = MountArgs("freshfs-mount", spec, {"/v/staging", "/v/cache", "/v/token"});
   const std::string line = [&] {

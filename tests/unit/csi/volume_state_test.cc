@@ -17,9 +17,7 @@ namespace fs = std::filesystem;
 
 class VolumeStateTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = tmp_.path();
-  }
+  void SetUp() override { dir_ = tmp_.path(); }
 
   static VolumeState Sample() {
     VolumeState state;
@@ -71,7 +69,9 @@ TEST_F(VolumeStateTest, SecretsAreRootsAlone) {
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Save(Sample()).ok());
   struct stat st {};
-  ASSERT_EQ(::stat((dir_ / "volumes" / (store->Key(Sample().spec.target_path) + ".json")).c_str(), &st), 0);
+  ASSERT_EQ(
+      ::stat((dir_ / "volumes" / (store->Key(Sample().spec.target_path) + ".json")).c_str(), &st),
+      0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   ASSERT_EQ(::stat((dir_ / "volumes").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0711u);  // reachable, not listable

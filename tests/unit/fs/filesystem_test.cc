@@ -241,7 +241,8 @@ TEST_F(FileSystemTest, RenameWithWhiteoutMovesTheFileAndLeavesTheOldNameToTheSto
 // and open it as an existing file, O_EXCL or not.
 TEST_F(FileSystemTest, ACreateThatFindsTheNameTakenLetsTheKernelOpenItInstead) {
   store_->Put("f", S_IFREG | 0600, "someone else's");
-  for (int flags : {O_CREAT | O_WRONLY, O_CREAT | O_WRONLY | O_TRUNC, O_CREAT | O_EXCL | O_WRONLY}) {
+  for (int flags :
+       {O_CREAT | O_WRONLY, O_CREAT | O_WRONLY | O_TRUNC, O_CREAT | O_EXCL | O_WRONLY}) {
     auto created = fs_->Create(kRoot, "f", 0644, flags, store::Caller{4321, 4321, 022});
     ASSERT_FALSE(created.ok()) << flags;
     EXPECT_EQ(created.error(), ESTALE) << flags;

@@ -83,7 +83,7 @@ TEST(InodeTable, TheMountsOwnNewVersionKeepsTheInode) {
   fuse_ino_t f = t.Lookup(kRoot, "f", S_IFREG, 0, 100);
   t.Confirm(f);
   EXPECT_TRUE(t.Confirmed(f));
-  t.SetVersion(f, 200);  // an upload through the mount made a new ETag
+  t.SetVersion(f, 200);          // an upload through the mount made a new ETag
   EXPECT_FALSE(t.Confirmed(f));  // the new version has not been read yet
   EXPECT_EQ(t.Lookup(kRoot, "f", S_IFREG, 0, 200), f);
 }

@@ -41,7 +41,8 @@ std::string FirstDifference(const std::vector<NodeView>& a, const std::vector<No
   auto show = [](const NodeView& v) {
     return "ino " + std::to_string(std::get<0>(v)) + " " + std::get<1>(v) + " count " +
            std::to_string(std::get<2>(v)) + " version " + std::to_string(std::get<3>(v)) +
-           " confirmed " + std::to_string(std::get<4>(v)) + " type " + std::to_string(std::get<5>(v));
+           " confirmed " + std::to_string(std::get<4>(v)) + " type " +
+           std::to_string(std::get<5>(v));
   };
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
     if (a[i] != b[i]) return show(a[i]) + " vs " + show(b[i]);
@@ -91,8 +92,8 @@ class StateJournalTest : public ::testing::Test {
         case 0:
         case 1: {
           const bool dir = rng() % 3 == 0;
-          fuse_ino_t ino = table_.Lookup(parent, name, dir ? S_IFDIR : S_IFREG,
-                                         dir ? 0 : rng() % 4, rng() % 3);
+          fuse_ino_t ino =
+              table_.Lookup(parent, name, dir ? S_IFDIR : S_IFREG, dir ? 0 : rng() % 4, rng() % 3);
           if (ino == 0) break;
           all.push_back(ino);
           if (dir) dirs.push_back(ino);

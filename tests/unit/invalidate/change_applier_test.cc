@@ -45,8 +45,7 @@ TEST_F(ChangeApplierTest, CreatedNameDropsNegativeEntryAndParentListing) {
 }
 
 TEST_F(ChangeApplierTest, NothingIsSentForEntriesUnderUnknownDirectories) {
-  auto calls = Apply({C(ChangeKind::kCreated, "unknown/new"),
-                      C(ChangeKind::kModified, "unknown/f"),
+  auto calls = Apply({C(ChangeKind::kCreated, "unknown/new"), C(ChangeKind::kModified, "unknown/f"),
                       C(ChangeKind::kModified, "never-looked-up")});
   EXPECT_TRUE(calls.empty());
   EXPECT_EQ(metrics_.RemoteChangeCount(ChangeKind::kModified), 2u);  // still counted
@@ -60,8 +59,8 @@ TEST_F(ChangeApplierTest, ReplacedFileLosesItsNameButKeepsItsPages) {
   watch::Change c = C(ChangeKind::kModified, "f");
   c.replaced = true;
   auto calls = Apply({c});
-  EXPECT_EQ(calls, (std::vector<std::string>{"delete 1 " + std::to_string(old) + " f",
-                                             "entry 1 f"}));
+  EXPECT_EQ(calls,
+            (std::vector<std::string>{"delete 1 " + std::to_string(old) + " f", "entry 1 f"}));
   EXPECT_EQ(inodes_.Find(kRoot, "f"), 0u);
   EXPECT_TRUE(inodes_.Known(old));  // until the kernel forgets it
   // The next lookup of the name makes a new inode for the new object.
@@ -77,8 +76,8 @@ TEST_F(ChangeApplierTest, ReplacedFileIsNotifiedEvenIfALookupRacedAhead) {
   fuse_ino_t f = inodes_.Lookup(kRoot, "f", S_IFREG, 0, /*version=*/8);
   watch::Change c = C(ChangeKind::kModified, "f");
   c.replaced = true;
-  EXPECT_EQ(Apply({c}), (std::vector<std::string>{"delete 1 " + std::to_string(f) + " f",
-                                                  "entry 1 f"}));
+  EXPECT_EQ(Apply({c}),
+            (std::vector<std::string>{"delete 1 " + std::to_string(f) + " f", "entry 1 f"}));
   EXPECT_NE(inodes_.Lookup(kRoot, "f", S_IFREG, 0, 8), f);  // the next lookup: a new inode
 }
 
@@ -160,8 +159,8 @@ TEST_F(ChangeApplierTest, MassChangeUsesOneEpochWhereTheKernelHasIt) {
   changes.push_back(C(ChangeKind::kModified, "f"));
   auto calls = Apply(changes);
   // The first epoch is the probe; then one for the batch; no per-name notifications.
-  EXPECT_EQ(calls, (std::vector<std::string>{"epoch", "epoch", "data 1",
-                                             "data " + std::to_string(f)}));
+  EXPECT_EQ(calls,
+            (std::vector<std::string>{"epoch", "epoch", "data 1", "data " + std::to_string(f)}));
 }
 
 TEST_F(ChangeApplierTest, MassChangeFallsBackToPerNameNotifications) {
@@ -170,7 +169,7 @@ TEST_F(ChangeApplierTest, MassChangeFallsBackToPerNameNotifications) {
   for (size_t i = 0; i <= ChangeApplier::kEpochThreshold; ++i)
     changes.push_back(C(ChangeKind::kCreated, "new" + std::to_string(i)));
   auto calls = Apply(changes);
-  EXPECT_EQ(calls.front(), "epoch");  // the probe, refused
+  EXPECT_EQ(calls.front(), "epoch");                                    // the probe, refused
   EXPECT_EQ(calls.size(), 1 + ChangeApplier::kEpochThreshold + 1 + 1);  // names + one parent
   EXPECT_EQ(metrics_.InvalidationCount(InvalType::kEpoch, metrics::InvalResult::kUnsupported), 1u);
   EXPECT_FALSE(inv_.unsupported());  // the kernel is not old: only epochs are missing

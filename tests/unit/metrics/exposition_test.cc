@@ -65,7 +65,8 @@ TEST(ParseExpositionTest, RoundTripsPrometheusCppText) {
   lookup.Observe(0.5);
   lookup.Observe(7);
   histogram.Add({{"op", "re\"ad\\"}}, prometheus::Histogram::BucketBoundaries{0.5}).Observe(0.25);
-  auto& summary = prometheus::BuildSummary().Name("latency_seconds").Help("A summary").Register(registry);
+  auto& summary =
+      prometheus::BuildSummary().Name("latency_seconds").Help("A summary").Register(registry);
   summary.Add({{"path", "/"}}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.99, 0.001}})
       .Observe(2);
 
@@ -97,7 +98,8 @@ TEST(ParseExpositionTest, RoundTripsPrometheusCppText) {
   EXPECT_EQ(FindMetric(*g, {{"v", "-inf"}})->gauge.value, -std::numeric_limits<double>::infinity());
   EXPECT_EQ(FindMetric(*g, {{"v", "neg"}})->gauge.value, -1.5e-7);
   EXPECT_EQ(FindMetric(*g, {{"v", "big"}})->gauge.value, 123456789012345.0);
-  EXPECT_EQ(FindMetric(*g, {{"v", "tiny"}})->gauge.value, std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ(FindMetric(*g, {{"v", "tiny"}})->gauge.value,
+            std::numeric_limits<double>::denorm_min());
   EXPECT_EQ(FindMetric(*g, {})->gauge.value, 42);
 
   const MetricFamily* h = FindFamily(parsed.families, "freshfs_fuse_request_duration_seconds");
@@ -161,9 +163,9 @@ TEST(ParseExpositionTest, ReadsTheFormatsCorners) {
   const auto& fs = p.families;
   std::vector<std::string> names;
   for (const auto& f : fs) names.push_back(f.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"later_help", "no_type_at_all", "spaced", "empty_labels",
-                                             "odd_spacing", "values", "colon:name", "only_meta",
-                                             "freshfs_open_count"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"later_help", "no_type_at_all", "spaced",
+                                             "empty_labels", "odd_spacing", "values", "colon:name",
+                                             "only_meta", "freshfs_open_count"}));
   EXPECT_EQ(fs[0].type, MetricType::Counter);
   EXPECT_EQ(fs[0].help, "TYPE before HELP");
   EXPECT_EQ(fs[0].metric[0].counter.value, 1);
@@ -378,11 +380,21 @@ TEST(ParseExpositionTest, SurvivesMutatedInput) {
     for (int e = 0; e < edits && !text.empty(); ++e) {
       size_t at = pick(text.size());
       switch (pick(5)) {
-        case 0: text[at] = alphabet[pick(alphabet.size())]; break;
-        case 1: text.erase(at, 1 + pick(8)); break;
-        case 2: text.insert(at, 1, alphabet[pick(alphabet.size())]); break;
-        case 3: text[at] = char(pick(256)); break;
-        case 4: text.resize(at); break;
+        case 0:
+          text[at] = alphabet[pick(alphabet.size())];
+          break;
+        case 1:
+          text.erase(at, 1 + pick(8));
+          break;
+        case 2:
+          text.insert(at, 1, alphabet[pick(alphabet.size())]);
+          break;
+        case 3:
+          text[at] = char(pick(256));
+          break;
+        case 4:
+          text.resize(at);
+          break;
       }
     }
     ParsedExposition p = ParseExposition(text);

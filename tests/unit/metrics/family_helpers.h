@@ -37,7 +37,7 @@ inline std::map<std::string, std::string> Labels(const ClientMetric& m) {
 }
 
 inline const ClientMetric* FindMetric(const MetricFamily& family,
-                               const std::map<std::string, std::string>& labels) {
+                                      const std::map<std::string, std::string>& labels) {
   for (const auto& m : family.metric) {
     if (Labels(m) == labels) return &m;
   }

@@ -121,8 +121,8 @@ TEST_F(ControlSocketTest, ADaemonThatCannotHandOverSaysWhy) {
 // and leaves the server serving (and alive).
 TEST_F(ControlSocketTest, GarbageIsAnsweredWithAnErrorAndTheServerServesOn) {
   auto server = Serve();
-  for (std::string garbage : {std::string("QUIESCE"), std::string("HELLO"), std::string(""),
-                              std::string(300, 'Q')}) {
+  for (std::string garbage :
+       {std::string("QUIESCE"), std::string("HELLO"), std::string(""), std::string(300, 'Q')}) {
     UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

@@ -258,10 +258,16 @@ TEST_F(ClientTest, S3rverOmitsPrefixesWithOnlyDeeperObjects) {
 }
 
 TEST_F(ClientTest, KeysWithOddCharactersSurviveEveryOperation) {
-  const std::vector<std::string> names = {
-      "with space.txt", "plus+sign", "per%cent", "per%25cent-escaped", "ümlaut/日本語 ファイル",
-      "q?mark&amp=1#frag", "tilde~(paren)[br]{c}", "semi;colon,comma'quote\"", "emoji-😀",
-      "star*and!bang@at$dollar"};
+  const std::vector<std::string> names = {"with space.txt",
+                                          "plus+sign",
+                                          "per%cent",
+                                          "per%25cent-escaped",
+                                          "ümlaut/日本語 ファイル",
+                                          "q?mark&amp=1#frag",
+                                          "tilde~(paren)[br]{c}",
+                                          "semi;colon,comma'quote\"",
+                                          "emoji-😀",
+                                          "star*and!bang@at$dollar"};
   std::vector<std::string> keys;
   for (const auto& name : names) {
     const std::string key = Key(name);
@@ -331,7 +337,8 @@ TEST_F(ClientTest, MultipartUploadReadsBackByteExact) {
 }
 
 TEST_F(ClientTest, DeleteAndDeleteMany) {
-  for (const char* name : {"one", "two", "three", "four"}) ASSERT_TRUE(client_->Put(Key(name), name));
+  for (const char* name : {"one", "two", "three", "four"})
+    ASSERT_TRUE(client_->Put(Key(name), name));
   auto deleted = client_->Delete(Key("one"));
   ASSERT_TRUE(deleted) << deleted.error().Describe();
   EXPECT_EQ(client_->Head(Key("one")).error().http_status, 404);
@@ -380,8 +387,9 @@ TEST_F(ClientTest, CheckBucket) {
   EXPECT_EQ(missing.error().http_status, 404);
   EXPECT_EQ(missing.error().code, "NoSuchBucket");
   EXPECT_EQ(missing.error().ToErrno(), ENOENT);
-  EXPECT_EQ(missing.error().Describe(),
-            "HTTP 404 NoSuchBucket: The specified bucket does not exist (GET s3://no-such-bucket/)");
+  EXPECT_EQ(
+      missing.error().Describe(),
+      "HTTP 404 NoSuchBucket: The specified bucket does not exist (GET s3://no-such-bucket/)");
 }
 
 TEST_F(ClientTest, UnknownAccessKeyIsAccessDenied) {
@@ -428,9 +436,8 @@ TEST_F(ClientTest, ConnectionRefusedFailsAfterMaxAttempts) {
   config.retry_base_delay = 50ms;
   auto client = Client::Create(config, "test");
   std::vector<std::string> outcomes;
-  client->set_request_hook([&](std::string_view, std::string_view outcome) {
-    outcomes.emplace_back(outcome);
-  });
+  client->set_request_hook(
+      [&](std::string_view, std::string_view outcome) { outcomes.emplace_back(outcome); });
   const auto start = std::chrono::steady_clock::now();
   auto head = client->Head("k");
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -493,8 +500,8 @@ TEST_F(ClientTest, AwsCliAndClientSeeEachOthersObjects) {
   auto get = server_->Aws({"s3", "cp", "s3://test/" + our_key, "-"});
   ASSERT_EQ(get.exit_code, 0) << get.Describe();
   EXPECT_EQ(get.stdout_text, "written by freshfs");
-  auto api = server_->Aws({"s3api", "head-object", "--bucket", "test", "--key", our_key,
-                           "--query", "ETag", "--output", "text"});
+  auto api = server_->Aws({"s3api", "head-object", "--bucket", "test", "--key", our_key, "--query",
+                           "ETag", "--output", "text"});
   ASSERT_EQ(api.exit_code, 0) << api.Describe();
   EXPECT_EQ(api.stdout_text, *put + "\n");
 

@@ -38,7 +38,8 @@ FakeReply Ok(std::vector<std::pair<std::string, std::string>> headers = {}, std:
 }
 
 FakeReply S3Error(int status, const std::string& code) {
-  return FakeReply{status, {{"Content-Type", "application/xml"}},
+  return FakeReply{status,
+                   {{"Content-Type", "application/xml"}},
                    "<?xml version=\"1.0\"?><Error><Code>" + code + "</Code><Message>" + code +
                        " happened</Message></Error>"};
 }
@@ -285,9 +286,10 @@ TEST(ClientWire, DeleteManyBatchesAThousandWithContentMd5) {
 }
 
 TEST(ClientWire, DeleteManyFailsOnARefusedKey) {
-  FakeHttpServer server({Ok({}, "<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b</Key>"
-                                "<Code>AccessDenied</Code><Message>Access Denied</Message>"
-                                "</Error></DeleteResult>")});
+  FakeHttpServer server({Ok({},
+                            "<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b</Key>"
+                            "<Code>AccessDenied</Code><Message>Access Denied</Message>"
+                            "</Error></DeleteResult>")});
   auto client = Client::Create(ConfigFor(server), "bkt");
   auto deleted = client->DeleteMany({"a", "b"});
   ASSERT_FALSE(deleted);
@@ -298,13 +300,15 @@ TEST(ClientWire, DeleteManyFailsOnARefusedKey) {
 
 TEST(ClientWire, MultipartUploadCompletesWithConditionAndPartETags) {
   FakeHttpServer server({
-      Ok({}, "<InitiateMultipartUploadResult><UploadId>U-1</UploadId>"
-             "</InitiateMultipartUploadResult>"),
+      Ok({},
+         "<InitiateMultipartUploadResult><UploadId>U-1</UploadId>"
+         "</InitiateMultipartUploadResult>"),
       Ok({{"ETag", "\"p1\""}}),
       Ok({{"ETag", "\"p2\""}}),
       Ok({{"ETag", "\"p3\""}}),
-      Ok({}, "<CompleteMultipartUploadResult><ETag>\"whole-3\"</ETag>"
-             "</CompleteMultipartUploadResult>"),
+      Ok({},
+         "<CompleteMultipartUploadResult><ETag>\"whole-3\"</ETag>"
+         "</CompleteMultipartUploadResult>"),
   });
   ClientConfig config = ConfigFor(server);
   config.max_connections = 1;  // parts in order, so the script lines up
@@ -334,8 +338,9 @@ TEST(ClientWire, MultipartUploadCompletesWithConditionAndPartETags) {
 
 TEST(ClientWire, FailedMultipartUploadIsAborted) {
   FakeHttpServer server({
-      Ok({}, "<InitiateMultipartUploadResult><UploadId>U-2</UploadId>"
-             "</InitiateMultipartUploadResult>"),
+      Ok({},
+         "<InitiateMultipartUploadResult><UploadId>U-2</UploadId>"
+         "</InitiateMultipartUploadResult>"),
       Ok({{"ETag", "\"p1\""}}),
       S3Error(403, "AccessDenied"),
       FakeReply{204, {}, ""},

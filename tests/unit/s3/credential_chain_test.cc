@@ -28,17 +28,34 @@ constexpr const char* kRoleFromEnv = "arn:aws:iam::123456789012:role/from-env";
 constexpr const char* kRoleFromProfile = "arn:aws:iam::123456789012:role/from-profile";
 
 // Everything either chain reads from the environment.
-const std::vector<std::string> kAwsVariables = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_EC2_METADATA_V1_DISABLED",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_CA_BUNDLE", "AWS_REGION",
-    "AWS_DEFAULT_REGION", "AWS_METADATA_SERVICE_TIMEOUT", "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
-    "AWS_STS_REGIONAL_ENDPOINTS", "HOME"};
+const std::vector<std::string> kAwsVariables = {"AWS_ACCESS_KEY_ID",
+                                                "AWS_SECRET_ACCESS_KEY",
+                                                "AWS_SESSION_TOKEN",
+                                                "AWS_SECURITY_TOKEN",
+                                                "AWS_PROFILE",
+                                                "AWS_DEFAULT_PROFILE",
+                                                "AWS_ROLE_ARN",
+                                                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                                "AWS_ROLE_SESSION_NAME",
+                                                "AWS_CONFIG_FILE",
+                                                "AWS_SHARED_CREDENTIALS_FILE",
+                                                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                                "AWS_EC2_METADATA_DISABLED",
+                                                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                                "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                                                "AWS_EC2_METADATA_V1_DISABLED",
+                                                "AWS_ENDPOINT_URL",
+                                                "AWS_ENDPOINT_URL_STS",
+                                                "AWS_CA_BUNDLE",
+                                                "AWS_REGION",
+                                                "AWS_DEFAULT_REGION",
+                                                "AWS_METADATA_SERVICE_TIMEOUT",
+                                                "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+                                                "AWS_STS_REGIONAL_ENDPOINTS",
+                                                "HOME"};
 
 std::map<std::string, std::string> g_env;
 const char* FakeGetEnv(const char* name) {
@@ -91,8 +108,9 @@ class CredentialChainTest : public ::testing::Test {
 
   Observed Botocore() {
     std::vector<std::pair<std::string, std::string>> set(g_env.begin(), g_env.end());
-    const auto run = freshfs::testing::RunToCompletionWithEnv(
-        {"python3", FRESHFS_BOTOCORE_CREDENTIALS_SCRIPT}, set, kAwsVariables, std::chrono::seconds(60));
+    const auto run =
+        freshfs::testing::RunToCompletionWithEnv({"python3", FRESHFS_BOTOCORE_CREDENTIALS_SCRIPT},
+                                                 set, kAwsVariables, std::chrono::seconds(60));
     EXPECT_EQ(run.exit_code, 0) << run.Describe();
     const nlohmann::json doc = nlohmann::json::parse(run.stdout_text, nullptr, false);
     if (!doc.is_object()) {
@@ -140,11 +158,13 @@ TEST_F(CredentialChainTest, EveryLinkInOrderAgreesWithBotocore) {
       "[default]\nregion = eu-west-1\nrole_arn = " + std::string(kRoleFromProfile) +
       "\nweb_identity_token_file = " + profile_token + "\nrole_session_name = from-profile\n";
   const std::string config_with_process =
-      "[default]\ncredential_process = " + process + " --flag 'quoted arg'\n"
+      "[default]\ncredential_process = " + process +
+      " --flag 'quoted arg'\n"
       "aws_access_key_id = AKIACONFIG\naws_secret_access_key = config-secret\n";
   const std::string config_with_keys =
       "[default]\naws_access_key_id = AKIACONFIG\naws_secret_access_key = config-secret\n";
-  Write("credentials", "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = file-secret\n");
+  Write("credentials",
+        "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = file-secret\n");
   Write("config", config_with_role);
   g_env["AWS_ACCESS_KEY_ID"] = "AKIAENV";
   g_env["AWS_SECRET_ACCESS_KEY"] = "env-secret";
@@ -158,17 +178,20 @@ TEST_F(CredentialChainTest, EveryLinkInOrderAgreesWithBotocore) {
   g_env.erase("AWS_ACCESS_KEY_ID");
   g_env.erase("AWS_SECRET_ACCESS_KEY");
 
-  ExpectSameAsBotocore("web identity (role " + std::string(kRoleFromEnv), "assume-role-with-web-identity");
+  ExpectSameAsBotocore("web identity (role " + std::string(kRoleFromEnv),
+                       "assume-role-with-web-identity");
   g_env.erase("AWS_ROLE_ARN");
   g_env.erase("AWS_WEB_IDENTITY_TOKEN_FILE");
   g_env.erase("AWS_ROLE_SESSION_NAME");  // it would win over the profile's
 
-  ExpectSameAsBotocore("web identity (role " + std::string(kRoleFromProfile), "assume-role-with-web-identity");
+  ExpectSameAsBotocore("web identity (role " + std::string(kRoleFromProfile),
+                       "assume-role-with-web-identity");
   Write("config", config_with_process);
 
-  EXPECT_EQ(ExpectSameAsBotocore("file " + (dir_ / "credentials").string(), "shared-credentials-file")
-                .access_key,
-            "AKIAFILE");
+  EXPECT_EQ(
+      ExpectSameAsBotocore("file " + (dir_ / "credentials").string(), "shared-credentials-file")
+          .access_key,
+      "AKIAFILE");
   stdfs::remove(dir_ / "credentials");
 
   EXPECT_EQ(ExpectSameAsBotocore("credential_process", "custom-process").access_key, "AKIAPROCESS");
@@ -219,7 +242,8 @@ TEST_F(CredentialChainTest, ImdsV2TokenThenRoleThenCredentials) {
 
 TEST_F(CredentialChainTest, ContainerTokenFromFileIsReadAtEachFetch) {
   g_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = server_->endpoint() + "/container/pod";
-  g_env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = Write("eks-pod-identity-token", "pod-identity-token");
+  g_env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] =
+      Write("eks-pod-identity-token", "pod-identity-token");
   ExpectSameAsBotocore("container credentials", "container-role");
   Write("eks-pod-identity-token", "rotated-away");
   const Observed after = Freshfs();

@@ -161,7 +161,8 @@ using freshfs::s3::testing::FakeHttpServer;
 using freshfs::s3::testing::FakeReply;
 
 FakeReply ExpiredToken() {
-  return FakeReply{400, {{"Content-Type", "application/xml"}},
+  return FakeReply{400,
+                   {{"Content-Type", "application/xml"}},
                    "<?xml version=\"1.0\"?><Error><Code>ExpiredToken</Code>"
                    "<Message>The provided token has expired.</Message></Error>"};
 }
@@ -180,7 +181,8 @@ std::unique_ptr<Client> ClientWithFakeSource(const FakeHttpServer& server, FakeS
   config.endpoint = server.endpoint();
   config.path_style = true;
   config.retry_base_delay = 10ms;
-  config.credential_provider = std::make_shared<CredentialProvider>((*fake)->Issue(0), std::move(source));
+  config.credential_provider =
+      std::make_shared<CredentialProvider>((*fake)->Issue(0), std::move(source));
   return Client::Create(config, "bucket");
 }
 

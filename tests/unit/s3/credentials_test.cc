@@ -66,12 +66,17 @@ class LoadCredentialsTest : public ::testing::Test {
 const std::string kTwoProfiles = std::string() +
                                  "[default]\n"
                                  "aws_access_key_id = AKIADEFAULT\n"
-                                 "aws_secret_access_key = " + kSecret + "\n"
+                                 "aws_secret_access_key = " +
+                                 kSecret +
+                                 "\n"
                                  "\n"
                                  "[prod]\n"
                                  "aws_access_key_id=AKIAPROD\n"
-                                 "aws_secret_access_key=" + kSecret + "\n"
-                                 "aws_session_token=" + kToken + "\n";
+                                 "aws_secret_access_key=" +
+                                 kSecret +
+                                 "\n"
+                                 "aws_session_token=" +
+                                 kToken + "\n";
 
 TEST_F(LoadCredentialsTest, EnvironmentWithSessionToken) {
   g_env["AWS_ACCESS_KEY_ID"] = "AKIAENV";
@@ -112,8 +117,9 @@ TEST_F(LoadCredentialsTest, ExplicitFileWinsOverEnvironment) {
 }
 
 TEST_F(LoadCredentialsTest, ProfileArgumentWinsOverAwsProfile) {
-  const stdfs::path file = Write("creds", kTwoProfiles + "[other]\naws_access_key_id=AKIAOTHER\n"
-                                                         "aws_secret_access_key=x\n");
+  const stdfs::path file = Write("creds", kTwoProfiles +
+                                              "[other]\naws_access_key_id=AKIAOTHER\n"
+                                              "aws_secret_access_key=x\n");
   g_env["AWS_PROFILE"] = "other";
   EXPECT_EQ(Load(file.string()).credentials.access_key_id, "AKIAOTHER");
   const CredentialsResult r = Load(file.string(), "prod");
@@ -152,8 +158,9 @@ TEST_F(LoadCredentialsTest, SharedFileFromHome) {
 }
 
 TEST_F(LoadCredentialsTest, SharedFileFromAwsSharedCredentialsFile) {
-  Write("home/.aws/credentials", "[default]\naws_access_key_id=AKIAHOME\n"
-                                 "aws_secret_access_key=x\n");
+  Write("home/.aws/credentials",
+        "[default]\naws_access_key_id=AKIAHOME\n"
+        "aws_secret_access_key=x\n");
   g_env["AWS_SHARED_CREDENTIALS_FILE"] = Write("elsewhere", kTwoProfiles).string();
   EXPECT_EQ(Load().credentials.access_key_id, "AKIADEFAULT");
 }
@@ -180,8 +187,7 @@ TEST_F(LoadCredentialsTest, NothingFoundSaysWhatWasTried) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error.find("--s3-credentials-file"), std::string::npos) << r.error;
   EXPECT_NE(r.error.find("AWS_ACCESS_KEY_ID"), std::string::npos) << r.error;
-  EXPECT_NE(r.error.find((dir_ / "home/.aws/credentials").string()), std::string::npos)
-      << r.error;
+  EXPECT_NE(r.error.find((dir_ / "home/.aws/credentials").string()), std::string::npos) << r.error;
 
   g_env.erase("HOME");
   const CredentialsResult no_home = Load();
@@ -213,7 +219,9 @@ TEST(ParseCredentialsFileTest, CommentsWhitespaceCaseAndCrlf) {
                            "  [ default ]  \r\n"
                            "\tAWS_Access_Key_ID\t=\tAKIA1  \r\n"
                            "   # indented comment\r\n"
-                           "aws_secret_access_key=" + kSecret + "\r\n"
+                           "aws_secret_access_key=" +
+                           kSecret +
+                           "\r\n"
                            "region = us-east-1\r\n";
   const CredentialsResult r = Parse(text);
   ASSERT_TRUE(r.ok()) << r.error;
@@ -231,19 +239,19 @@ TEST(ParseCredentialsFileTest, ValueKeepsEverythingAfterTheFirstEquals) {
 }
 
 TEST(ParseCredentialsFileTest, SessionTokenAndItsOlderName) {
-  const std::string keys = std::string("aws_access_key_id=AKIA1\naws_secret_access_key=") +
-                           kSecret + "\n";
-  EXPECT_EQ(Parse("[p]\n" + keys + "aws_session_token=" + kToken + "\n", "p")
-                .credentials.session_token,
-            kToken);
-  EXPECT_EQ(Parse("[p]\n" + keys + "aws_security_token=" + kToken + "\n", "p")
-                .credentials.session_token,
-            kToken);
+  const std::string keys =
+      std::string("aws_access_key_id=AKIA1\naws_secret_access_key=") + kSecret + "\n";
+  EXPECT_EQ(
+      Parse("[p]\n" + keys + "aws_session_token=" + kToken + "\n", "p").credentials.session_token,
+      kToken);
+  EXPECT_EQ(
+      Parse("[p]\n" + keys + "aws_security_token=" + kToken + "\n", "p").credentials.session_token,
+      kToken);
 }
 
 TEST(ParseCredentialsFileTest, ProfilesDoNotLeakIntoEachOther) {
-  const CredentialsResult r = Parse(std::string() +
-                                        "[default]\naws_secret_access_key=" + kSecret + "\n"
+  const CredentialsResult r = Parse(std::string() + "[default]\naws_secret_access_key=" + kSecret +
+                                        "\n"
                                         "[b]\naws_access_key_id=AKIAB\n",
                                     "default");
   ASSERT_FALSE(r.ok());

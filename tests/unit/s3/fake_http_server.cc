@@ -152,8 +152,9 @@ void FakeHttpServer::Serve(int fd) {
     }
     std::string response = "HTTP/1.1 " + std::to_string(reply.status) + " Fake\r\n";
     for (const auto& [name, value] : reply.headers) response += name + ": " + value + "\r\n";
-    const bool has_length = std::any_of(reply.headers.begin(), reply.headers.end(),
-                                        [](const auto& h) { return Lower(h.first) == "content-length"; });
+    const bool has_length =
+        std::any_of(reply.headers.begin(), reply.headers.end(),
+                    [](const auto& h) { return Lower(h.first) == "content-length"; });
     if (!has_length) response += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
     response += "\r\n";
     if (request.method != "HEAD") response += reply.body;

@@ -30,7 +30,7 @@ struct FakeReply {
 
 struct ReceivedRequest {
   std::string method;
-  std::string target;  // path and query as on the request line
+  std::string target;                          // path and query as on the request line
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
 

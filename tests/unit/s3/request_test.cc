@@ -16,8 +16,8 @@ HttpResponse Response(long status, std::string body) {
 }
 
 TEST(ErrorFromResponse, TakesCodeAndMessageFromTheBody) {
-  const Error e = ErrorFromResponse(Response(
-      403, "<Error><Code>AccessDenied</Code><Message>Access\nDenied</Message></Error>"));
+  const Error e = ErrorFromResponse(
+      Response(403, "<Error><Code>AccessDenied</Code><Message>Access\nDenied</Message></Error>"));
   EXPECT_EQ(e.http_status, 403);
   EXPECT_EQ(e.code, "AccessDenied");
   EXPECT_EQ(e.message, "Access Denied");  // one line

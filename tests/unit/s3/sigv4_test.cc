@@ -59,14 +59,15 @@ TEST(SignTest, DocumentedGetObjectExample) {
                      .headers = {{"Range", "bytes=0-9"}},
                      .payload_hash = kEmptySha256};
   const SignedHeaders s = Sign(req, kDocCredentials, "us-east-1", kDocTime);
-  EXPECT_EQ(s.canonical_request,
-            "GET\n/test.txt\n\n"
-            "host:examplebucket.s3.amazonaws.com\n"
-            "range:bytes=0-9\n"
-            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-            "x-amz-date:20130524T000000Z\n\n"
-            "host;range;x-amz-content-sha256;x-amz-date\n"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(
+      s.canonical_request,
+      "GET\n/test.txt\n\n"
+      "host:examplebucket.s3.amazonaws.com\n"
+      "range:bytes=0-9\n"
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+      "x-amz-date:20130524T000000Z\n\n"
+      "host;range;x-amz-content-sha256;x-amz-date\n"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(s.string_to_sign,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
@@ -130,8 +131,8 @@ TEST(SignTest, ReturnsTheHeadersTheRequestMustCarry) {
 TEST(SignTest, CallerCannotOverrideTheSignersOwnHeaders) {
   SigningRequest plain{.method = "GET", .host = "h", .encoded_path = "/b/k"};
   SigningRequest overriding = plain;
-  overriding.headers = {{"Host", "evil"}, {"X-Amz-Date", "19700101T000000Z"},
-                        {"authorization", "x"}};
+  overriding.headers = {
+      {"Host", "evil"}, {"X-Amz-Date", "19700101T000000Z"}, {"authorization", "x"}};
   EXPECT_EQ(Sign(overriding, kDocCredentials, "us-east-1", kDocTime).canonical_request,
             Sign(plain, kDocCredentials, "us-east-1", kDocTime).canonical_request);
 }
@@ -214,13 +215,12 @@ class SignAgainstBotocoreTest : public ::testing::Test {
                         << ",\"scheme\":" << JsonString(c.scheme)
                         << ",\"host\":" << JsonString(c.host)
                         << ",\"method\":" << JsonString(c.method)
-                        << ",\"path\":" << JsonString(c.path)
-                        << ",\"query\":" << JsonPairs(c.query)
+                        << ",\"path\":" << JsonString(c.path) << ",\"query\":" << JsonPairs(c.query)
                         << ",\"headers\":" << JsonPairs(c.headers)
                         << ",\"unsigned\":" << (c.unsigned_payload ? "true" : "false")
                         << ",\"body\":" << JsonString(c.body) << "}";
-    const std::string command = std::string(kPython) + " '" + kBotocoreScript + "' '" +
-                                spec.string() + "' 2>&1";
+    const std::string command =
+        std::string(kPython) + " '" + kBotocoreScript + "' '" + spec.string() + "' 2>&1";
     std::FILE* pipe = ::popen(command.c_str(), "r");
     if (!pipe) {
       ADD_FAILURE() << "cannot run " << command;
@@ -248,13 +248,13 @@ class SignAgainstBotocoreTest : public ::testing::Test {
   // Signs `c` here and with botocore and compares everything that goes on
   // the wire.
   void ExpectSameAsBotocore(const Case& c) {
-    SigningRequest req{.method = c.method,
-                       .host = c.host,
-                       .encoded_path = UriEncode(c.path, true),
-                       .query = c.query,
-                       .headers = c.headers,
-                       .payload_hash = c.unsigned_payload ? std::string(kUnsignedPayload)
-                                                          : Sha256Hex(c.body)};
+    SigningRequest req{
+        .method = c.method,
+        .host = c.host,
+        .encoded_path = UriEncode(c.path, true),
+        .query = c.query,
+        .headers = c.headers,
+        .payload_hash = c.unsigned_payload ? std::string(kUnsignedPayload) : Sha256Hex(c.body)};
     const SignedHeaders ours = Sign(req, c.credentials, c.region, c.time);
     const BotocoreResult theirs = SignWithBotocore(c);
     if (theirs.headers.empty()) return;
@@ -278,7 +278,9 @@ TEST_F(SignAgainstBotocoreTest, ListObjectsV2WithParametersNeedingEncoding) {
   Case c;
   c.path = "/bucket";
   c.query = {{"list-type", "2"},
-             {"prefix", "dir with spaces/\xc3\xbcnic\xc3\xb6" "de/"},  // ü, ö
+             {"prefix",
+              "dir with spaces/\xc3\xbcnic\xc3\xb6"
+              "de/"},  // ü, ö
              {"delimiter", "/"},
              {"continuation-token", "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=+x=="},
              {"encoding-type", "url"}};
@@ -296,8 +298,9 @@ TEST_F(SignAgainstBotocoreTest, ValuelessParameterAndRealPayloadHash) {
 
 TEST_F(SignAgainstBotocoreTest, KeyWithSpacesUnicodeAndSpecialCharacters) {
   Case c;
-  c.path = "/bucket/dir one/\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82/"  // été € 🙂
-           "!$&'()*+,;=:@%#?[]{}^`|\"<>~.txt";
+  c.path =
+      "/bucket/dir one/\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82/"  // été € 🙂
+      "!$&'()*+,;=:@%#?[]{}^`|\"<>~.txt";
   ExpectSameAsBotocore(c);
 }
 
@@ -317,8 +320,7 @@ TEST_F(SignAgainstBotocoreTest, ConditionalPutWithExtraSignedHeaders) {
 
 TEST_F(SignAgainstBotocoreTest, SessionTokenAndNonDefaultPortOverPlainHttp) {
   Case c;
-  c.credentials = {"ASIAEXAMPLEKEYID0001", "secret/with+chars=", "FwoGZXIvYXdzE+/token==",
-                   "test"};
+  c.credentials = {"ASIAEXAMPLEKEYID0001", "secret/with+chars=", "FwoGZXIvYXdzE+/token==", "test"};
   c.region = "eu-central-1";
   c.time = 1709251199;  // 2024-02-29T23:59:59Z
   c.scheme = "http";

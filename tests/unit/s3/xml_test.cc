@@ -139,7 +139,8 @@ TEST(ParseDeleteResult, ListsRefusedKeys) {
   EXPECT_EQ((*failures)[0].code, "AccessDenied");
   EXPECT_EQ((*failures)[0].message, "Access Denied");
 
-  const auto none = ParseDeleteResult("<DeleteResult><Deleted><Key>a</Key></Deleted></DeleteResult>");
+  const auto none =
+      ParseDeleteResult("<DeleteResult><Deleted><Key>a</Key></Deleted></DeleteResult>");
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
   EXPECT_FALSE(ParseDeleteResult("<Error><Code>MalformedXML</Code></Error>"));

@@ -193,8 +193,12 @@ TEST_F(DirStoreForCallerTest, NewEntriesHaveTheCallersUmaskNotTheDaemons) {
     ASSERT_TRUE(store_->Create("f" + n, O_WRONLY, 0666, root).ok());
     ASSERT_TRUE(store_->MakeNode("p" + n, S_IFIFO | 0666, 0, root).ok());
   }
-  ExpectMade({{"d0", "040777 0:0"}, {"f0", "0100666 0:0"}, {"p0", "010666 0:0"},
-              {"d23", "040750 0:0"}, {"f23", "0100640 0:0"}, {"p23", "010640 0:0"}});
+  ExpectMade({{"d0", "040777 0:0"},
+              {"f0", "0100666 0:0"},
+              {"p0", "010666 0:0"},
+              {"d23", "040750 0:0"},
+              {"f23", "0100640 0:0"},
+              {"p23", "010640 0:0"}});
 }
 
 // A root daemon makes entries as root and gives them away; the chown must

@@ -36,7 +36,8 @@ TEST(S3TreeTest, InvalidNamesAreRecognized) {
 
 TEST(S3TreeTest, KeysBecomeFilesAndImpliedDirectories) {
   Tree tree = BuildTree({Obj("a/b/c.txt"), Obj("top"), Obj("empty/"), Obj("a/x")}, "");
-  EXPECT_EQ(Paths(tree), (std::vector<std::string>{"a/", "a/b/", "a/b/c.txt", "a/x", "empty/", "top"}));
+  EXPECT_EQ(Paths(tree),
+            (std::vector<std::string>{"a/", "a/b/", "a/b/c.txt", "a/x", "empty/", "top"}));
   EXPECT_TRUE(tree.skipped.empty());
 }
 
@@ -46,8 +47,8 @@ TEST(S3TreeTest, PrefixIsCutAndKeysOutsideItIgnored) {
 }
 
 TEST(S3TreeTest, InvalidKeysAreSkippedAndNeverEscape) {
-  Tree tree = BuildTree({Obj("ok"), Obj("a//b"), Obj("../etc/passwd"), Obj("x/./y"),
-                         Obj("/lead"), Obj(std::string(300, 'l')), Obj("dir/../../up")},
+  Tree tree = BuildTree({Obj("ok"), Obj("a//b"), Obj("../etc/passwd"), Obj("x/./y"), Obj("/lead"),
+                         Obj(std::string(300, 'l')), Obj("dir/../../up")},
                         "");
   EXPECT_EQ(Paths(tree), (std::vector<std::string>{"ok"}));
   ASSERT_EQ(tree.skipped.size(), 6u);
@@ -63,7 +64,10 @@ TEST(S3TreeTest, DirectoryWinsOverAnObjectOfTheSameName) {
 }
 
 TEST(S3TreeTest, AttributesComeFromOptionsAndTheObject) {
-  Attributes attrs{.uid = 1000, .gid = 2000, .file_mode = 0640, .dir_mode = 0750,
+  Attributes attrs{.uid = 1000,
+                   .gid = 2000,
+                   .file_mode = 0640,
+                   .dir_mode = 0750,
                    .dir_mtime_ns = 1'600'000'000'000'000'000};
   Tree tree = BuildTree({Obj("d/f", 12345, "\"etag1\"", 1'700'000'000'999'000'000)}, "");
   struct stat f = StatOf("d/f", tree.nodes.at("d/f"), attrs);

@@ -108,8 +108,7 @@ TEST(ParseDuration, RejectsOverflow) {
             milliseconds{std::numeric_limits<int64_t>::max()});
   EXPECT_EQ(ParseError("2562047788015h13m"), "too large");
   EXPECT_EQ(ParseError("2562047788015h12m55.808s"), "too large");
-  EXPECT_EQ(MustParse("9223372036854775807ms"),
-            milliseconds{std::numeric_limits<int64_t>::max()});
+  EXPECT_EQ(MustParse("9223372036854775807ms"), milliseconds{std::numeric_limits<int64_t>::max()});
 }
 
 TEST(ParseDuration, NullErrorPointerIsAllowed) {
@@ -133,10 +132,10 @@ TEST(FormatDuration, Examples) {
 }
 
 TEST(FormatDuration, RoundTripsThroughParse) {
-  for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1'000}, int64_t{1'001},
-                     int64_t{59'999}, int64_t{60'000}, int64_t{61'500}, int64_t{3'599'999},
-                     int64_t{3'600'001}, int64_t{86'400'000}, int64_t{123'456'789},
-                     std::numeric_limits<int64_t>::max()}) {
+  for (int64_t ms :
+       {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1'000}, int64_t{1'001}, int64_t{59'999},
+        int64_t{60'000}, int64_t{61'500}, int64_t{3'599'999}, int64_t{3'600'001},
+        int64_t{86'400'000}, int64_t{123'456'789}, std::numeric_limits<int64_t>::max()}) {
     const std::string text = FormatDuration(milliseconds{ms});
     EXPECT_EQ(MustParse(text), milliseconds{ms}) << text;
   }

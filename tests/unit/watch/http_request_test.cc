@@ -118,8 +118,8 @@ TEST(HttpRequestReaderTest, LimitsAreErrorsBeforeTheBytesAreHeld) {
   EXPECT_EQ(declared.error_status(), 413);
   EXPECT_EQ(declared.error_reason(), "body too large (limit 10 bytes)");
   // A chunked body fails at the chunk that would pass the limit.
-  const auto chunked = ReadAll(
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n3\r\n", 0, 10);
+  const auto chunked =
+      ReadAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n3\r\n", 0, 10);
   EXPECT_EQ(chunked.error_status(), 413);
   EXPECT_EQ(chunked.error(), HttpRequestReader::Error::kTooLarge);
   // Exactly at the limit is fine.

@@ -30,10 +30,9 @@ class LazyWatcherTest : public ::testing::Test {
       for (const auto& c : changes) seen_.push_back(c);
     });
     watcher_->set_cached_dirs([this] { return held_; });
-    watcher_->set_dir_hooks([this](const std::string& dir) { served_dirs_.push_back(dir); },
-                            [this](const std::unordered_set<std::string>& held) {
-                              last_held_ = held;
-                            });
+    watcher_->set_dir_hooks(
+        [this](const std::string& dir) { served_dirs_.push_back(dir); },
+        [this](const std::unordered_set<std::string>& held) { last_held_ = held; });
     ASSERT_TRUE(watcher_->Start().ok());
   }
   void TearDown() override { watcher_->Stop(); }
@@ -155,7 +154,7 @@ TEST_F(LazyWatcherTest, DirectoriesTheKernelLetGoAreForgotten) {
   ASSERT_TRUE(watcher_->SyncCached());
   const size_t holding = watcher_->WatchedEntries();
   EXPECT_EQ(holding, 1u + 2u + 3u);  // root, d and e, d's three children
-  held_ = {""};  // the kernel forgot d
+  held_ = {""};                      // the kernel forgot d
   ASSERT_TRUE(watcher_->SyncCached());
   EXPECT_EQ(watcher_->WatchedEntries(), 3u);
   EXPECT_EQ(last_held_, (std::unordered_set<std::string>{""}));

@@ -54,7 +54,8 @@ TEST(RescanQueueTest, EachPathOnceInTheOrderFirstNamed) {
 
 TEST(RescanQueueTest, APathPastTheCapacityEmptiesTheQueue) {
   RescanQueue queue(3);
-  for (const char* path : {"a", "b", "c"}) EXPECT_EQ(queue.Add(path, false), RescanQueue::Added::kQueued);
+  for (const char* path : {"a", "b", "c"})
+    EXPECT_EQ(queue.Add(path, false), RescanQueue::Added::kQueued);
   EXPECT_EQ(queue.Add("a", false), RescanQueue::Added::kCollapsed) << "collapsing needs no room";
   EXPECT_EQ(queue.Add("d", false), RescanQueue::Added::kOverflow);
   EXPECT_TRUE(queue.empty());
@@ -123,7 +124,8 @@ TEST_F(S3EventSourceServeTest, ManyEventsForAFewKeysCostOneRescanEach) {
   const int stats_before = store_.stat_calls();
   const int lists_before = store_.list_calls();
   std::vector<std::string> keys;
-  for (int i = 0; i < 500; ++i) keys.push_back(i % 3 == 0 ? "a.txt" : i % 3 == 1 ? "b.txt" : "c.txt");
+  for (int i = 0; i < 500; ++i)
+    keys.push_back(i % 3 == 0 ? "a.txt" : i % 3 == 1 ? "b.txt" : "c.txt");
   ASSERT_EQ(Post(keys), 200);
   Settle();
   EXPECT_LE(store_.stat_calls() - stats_before, 3);
@@ -139,7 +141,8 @@ TEST_F(S3EventSourceServeTest, AFloodPastTheQueueBecomesOneFullSync) {
   // Five bodies of 100 new paths each, back to back: every one overflows.
   for (int post = 0; post < 5; ++post) {
     std::vector<std::string> keys;
-    for (int i = 0; i < 100; ++i) keys.push_back("new/" + std::to_string(post) + "-" + std::to_string(i));
+    for (int i = 0; i < 100; ++i)
+      keys.push_back("new/" + std::to_string(post) + "-" + std::to_string(i));
     ASSERT_EQ(Post(keys), 200);
   }
   // One sync at the first overflow, and one for those since, a gap later.

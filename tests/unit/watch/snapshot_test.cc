@@ -174,8 +174,8 @@ TEST(Reconcile, ADeletedDirectoryComesBeforeEverythingUnderIt) {
 }
 
 TEST(Reconcile, ASubtreeScanLeavesSiblingsThatSortInsideAlone) {
-  Model m{{"", Dir(1)},        {"a", Dir()},     {"a.txt", File(1)}, {"a/x", File(1)},
-          {"a/y", Dir()},      {"a/y/z", File(1)}, {"a0", File(1)},  {"b", File(1)}};
+  Model m{{"", Dir(1)},   {"a", Dir()},       {"a.txt", File(1)}, {"a/x", File(1)},
+          {"a/y", Dir()}, {"a/y/z", File(1)}, {"a0", File(1)},    {"b", File(1)}};
   Snapshot s = SnapshotOf(m);
   Model sub{{"a", Dir()}, {"a/x", File(2)}, {"a/w", File(1)}};  // a/y went, a/w came
   Listing listing = ListingOf(sub, "a");
@@ -277,10 +277,10 @@ Listing DirListingOf(const Model& model, const std::string& dir) {
 }
 
 TEST(ReconcileDir, RecordsTheChildrenOnlyAndANewDirectoryStartsEmpty) {
-  Model before{{"", Dir(1)}, {"a", Dir(2)}, {"a/x", File(1)}, {"b", Dir(3)},
-               {"b/y", File(1)}, {"f", File(1)}};
-  Model after{{"", Dir(1)}, {"a", Dir(2)}, {"a/x", File(5)}, {"c", Dir(4)},
-              {"c/z", File(1)}, {"f", File(2)}};
+  Model before{{"", Dir(1)},  {"a", Dir(2)},    {"a/x", File(1)},
+               {"b", Dir(3)}, {"b/y", File(1)}, {"f", File(1)}};
+  Model after{{"", Dir(1)},  {"a", Dir(2)},    {"a/x", File(5)},
+              {"c", Dir(4)}, {"c/z", File(1)}, {"f", File(2)}};
   Snapshot s = SnapshotOf(before);
   std::vector<Change> changes;
   ASSERT_TRUE(s.ReconcileDir("", DirListingOf(after, ""), {}, &changes));
@@ -326,7 +326,9 @@ TEST(ReconcileDir, UnknownOrNotADirectoryChangesNothingAndKeptPathsStay) {
 
 TEST(Listing, UnsortedDirectoriesAreSortedAndADuplicateNameKeepsItsLastEntry) {
   Listing listing;
-  listing.AddDir("", {{"c", StatOf(File(1))}, {"a", StatOf(File(1))}, {"c", StatOf(File(3))},
+  listing.AddDir("", {{"c", StatOf(File(1))},
+                      {"a", StatOf(File(1))},
+                      {"c", StatOf(File(3))},
                       {"b", StatOf(File(1))}});
   listing.Finish();
   auto children = listing.ChildrenOf("");
@@ -430,12 +432,24 @@ TEST(Reconcile, AgreesWithAPlainDiffOfRandomTrees) {
     for (int i = 0; i < 300; ++i) {
       const std::string& p = paths[pick(paths.size())];
       switch (pick(6)) {
-        case 0: m.erase(p); break;                                 // deleted
-        case 1: m[p + "x"] = File(1); break;                        // created
-        case 2: if (m.count(p)) m[p].size += 1; break;              // modified
-        case 3: if (m.count(p)) m[p].mode ^= 0044; break;           // attributes
-        case 4: m[p] = m.count(p) && m[p].is_dir() ? File(1) : Dir(); break;  // type
-        case 5: m["big/n" + std::to_string(pick(5000))] = File(2); break;
+        case 0:
+          m.erase(p);
+          break;  // deleted
+        case 1:
+          m[p + "x"] = File(1);
+          break;  // created
+        case 2:
+          if (m.count(p)) m[p].size += 1;
+          break;  // modified
+        case 3:
+          if (m.count(p)) m[p].mode ^= 0044;
+          break;  // attributes
+        case 4:
+          m[p] = m.count(p) && m[p].is_dir() ? File(1) : Dir();
+          break;  // type
+        case 5:
+          m["big/n" + std::to_string(pick(5000))] = File(2);
+          break;
       }
     }
     // What a listing can show: nothing under a path that is not a directory.

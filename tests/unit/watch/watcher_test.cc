@@ -142,8 +142,8 @@ TEST_F(WatcherTest, CachedSyncListsOnlyTheDirectoriesTheKernelHolds) {
   seen_.clear();
   watcher_->set_cached_dirs([] { return std::vector<std::string>{"d", ""}; });
 
-  store_.Put("d/f", S_IFREG | 0644, "longer");  // in a directory the kernel holds
-  store_.Put("top", S_IFREG | 0644);            // in the root, which it always holds
+  store_.Put("d/f", S_IFREG | 0644, "longer");   // in a directory the kernel holds
+  store_.Put("top", S_IFREG | 0644);             // in the root, which it always holds
   store_.Put("e/g", S_IFREG | 0644, "changed");  // in one it does not hold
   const int lists = store_.list_calls();
   ASSERT_TRUE(watcher_->SyncCached());

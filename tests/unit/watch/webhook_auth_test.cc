@@ -32,9 +32,9 @@ TEST(WebhookAuthTest, AnythingElseDoesNot) {
   const std::string token = kToken;
   for (const std::string& header : std::vector<std::string>{
            std::string(), token, "Bearer", "Bearer ", "Bearer " + token.substr(1),
-        "Bearer " + token + "x", "Bearer x" + token, "Token " + token,
-        std::string("Basic ") + kBasicWrong, std::string("Basic ") + kBasicNoColon,
-        std::string("Basic ") + kBasicRight + "!", "Basic " + token}) {
+           "Bearer " + token + "x", "Bearer x" + token, "Token " + token,
+           std::string("Basic ") + kBasicWrong, std::string("Basic ") + kBasicNoColon,
+           std::string("Basic ") + kBasicRight + "!", "Basic " + token}) {
     EXPECT_FALSE(AuthorizationMatches(header, kToken)) << header;
   }
   EXPECT_FALSE(AuthorizationMatches("Bearer ", "")) << "an empty token matches nothing";

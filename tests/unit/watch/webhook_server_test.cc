@@ -357,7 +357,6 @@ TEST_F(WebhookServerTest, StopWaitsForARunningHandler) {
   client.join();
 }
 
-
 // --- The shared secret ---
 
 constexpr char kToken[] = "s3cret-token-0123456789";
@@ -415,24 +414,26 @@ TEST_F(WebhookServerTest, WithATokenOnlyRequestsCarryingItAreDelivered) {
                     {std::string("Authorization: Bearer ") + kToken + "x"})
                 .status,
             401);
-  EXPECT_EQ(Request(port, "POST", "/", body, false, {Basic(std::string("minio:") + kToken + "!")})
-                .status,
-            401);
-  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: ") + kToken})
-                .status,
-            401);
+  EXPECT_EQ(
+      Request(port, "POST", "/", body, false, {Basic(std::string("minio:") + kToken + "!")}).status,
+      401);
+  EXPECT_EQ(
+      Request(port, "POST", "/", body, false, {std::string("Authorization: ") + kToken}).status,
+      401);
   // Even a method that is not allowed says only "unauthorized".
   EXPECT_EQ(Request(port, "GET", "/").status, 401);
   EXPECT_EQ(calls(), 0) << "nothing delivered without the token";
 
   // MinIO's auth_token (Bearer, any case of the scheme) and Ceph's
   // http://USER:TOKEN@host/ (Basic) both work.
-  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: Bearer ") + kToken})
-                .status,
-            200);
-  EXPECT_EQ(Request(port, "POST", "/", body, false, {std::string("Authorization: bearer ") + kToken})
-                .status,
-            200);
+  EXPECT_EQ(
+      Request(port, "POST", "/", body, false, {std::string("Authorization: Bearer ") + kToken})
+          .status,
+      200);
+  EXPECT_EQ(
+      Request(port, "POST", "/", body, false, {std::string("Authorization: bearer ") + kToken})
+          .status,
+      200);
   EXPECT_EQ(Request(port, "POST", "/", body, false, {Basic(std::string("rgw:") + kToken)}).status,
             200);
   EXPECT_EQ(calls(), 3);
@@ -524,7 +525,8 @@ TEST_F(WebhookServerTest, WhenEveryConnectionIsPastItsHeadANewOneGets503) {
   settings.max_connections = 3;
   auto server = StartServer(settings);
   const auto busy = Waiting(server->port(), 3, "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
-  const auto r = Request(server->port(), "POST", "/", Records({Record("ObjectCreated:Put", "photos", "k")}));
+  const auto r =
+      Request(server->port(), "POST", "/", Records({Record("ObjectCreated:Put", "photos", "k")}));
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos) << r.headers;
   EXPECT_EQ(server->stats().rejected[size_t(RejectReason::kOverloaded)], 1u);
@@ -536,11 +538,10 @@ TEST_F(WebhookServerTest, ConnectionsAnsweredAlreadyMakeRoomFirst) {
   settings.max_connections = 3;
   auto server = StartServer(settings);
   // Refused, answered, and kept open by their clients (the server lingers).
-  const auto answered =
-      Waiting(server->port(), 3, "POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n");
-  const auto r = Request(server->port(), "POST", "/",
-                         Records({Record("ObjectCreated:Put", "photos", "k")}), false,
-                         {std::string("Authorization: Bearer ") + kToken});
+  const auto answered = Waiting(server->port(), 3, "POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n");
+  const auto r =
+      Request(server->port(), "POST", "/", Records({Record("ObjectCreated:Put", "photos", "k")}),
+              false, {std::string("Authorization: Bearer ") + kToken});
   EXPECT_EQ(r.status, 200) << r.body;
   const auto stats = server->stats();
   EXPECT_EQ(stats.rejected[size_t(RejectReason::kUnauthorized)], 3u);
@@ -553,8 +554,8 @@ TEST_F(WebhookServerTest, BodiesBeingReadHoldAtMostTheBufferBudget) {
   settings.max_buffered_bytes = 1500;
   auto server = StartServer(settings);
   UniqueFd first = Connect(server->port());
-  ASSERT_TRUE(SendAll(first.get(), "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" +
-                                        std::string(900, ' ')));
+  ASSERT_TRUE(SendAll(first.get(),
+                      "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + std::string(900, ' ')));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   UniqueFd second = Connect(server->port());
   ASSERT_TRUE(SendAll(second.get(), "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
