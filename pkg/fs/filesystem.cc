@@ -327,6 +327,9 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   if (retired) file->direct_io = true;
   Track(file.get());
   file->fh = handles_.AddFile(file.get(), ino, flags, file->direct_io);
+  // O_TRUNC emptied the file here; a handle that keeps writes (S3) has not
+  // told the source yet.
+  if (flags & O_TRUNC) NoteWritten(file.get());
   return file.release();
 }
 
@@ -358,6 +361,9 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   Track(file.get());
   file->fh = handles_.AddFile(file.get(), file->ino, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
                               file->direct_io);
+  // A handle that keeps writes (S3) holds a file the source does not have
+  // until its first upload: unsaved, as if written (a hand-over uploads it).
+  NoteWritten(file.get());
   created.file = file.release();
   return created;
 }

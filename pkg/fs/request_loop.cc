@@ -109,6 +109,7 @@ void RequestLoop::Work(Worker& self) {
     } else {
       // Answered even when Stop() came meanwhile: it was read.
       fuse_session_process_buf(se_, &buf);
+      if (next_answer_armed_.load()) Answered();
     }
   }
   self.reading = false;
@@ -138,6 +139,22 @@ RequestLoop::End RequestLoop::Run() {
 }
 
 void RequestLoop::Rearm() { stop_ = false; }
+
+void RequestLoop::AfterNextAnswer(std::function<void()> f) {
+  std::lock_guard lock(next_answer_mu_);
+  next_answer_ = std::move(f);
+  next_answer_armed_ = bool(next_answer_);
+}
+
+void RequestLoop::Answered() {
+  std::function<void()> f;
+  {
+    std::lock_guard lock(next_answer_mu_);
+    if (!next_answer_armed_.exchange(false)) return;  // another thread's
+    f = std::move(next_answer_);
+  }
+  f();
+}
 
 void RequestLoop::Stop() {
   stop_ = true;

@@ -47,6 +47,11 @@ class RequestLoop {
   void Rearm();
   int error() const { return error_; }
 
+  // Once: `f` runs right after the next request other than INIT was
+  // answered, on the thread that answered it (a successor's first answer
+  // ends the pause applications saw: docs/resume.md#upgrade). Any thread.
+  void AfterNextAnswer(std::function<void()> f);
+
   // Any thread: no request is read after this returns... eventually: the
   // threads blocked in read(2) are interrupted (a no-op signal) until all
   // have left. Run() returns once they have.
@@ -61,11 +66,15 @@ class RequestLoop {
   static void* WorkerMain(void* worker);
   void Work(Worker& self);
   void StartWorkerLocked();
+  void Answered();
 
   fuse_session* const se_;
   const unsigned max_threads_;
   std::function<void(std::string_view)> after_init_;
   std::function<void()> on_resent_;
+  std::mutex next_answer_mu_;
+  std::function<void()> next_answer_;
+  std::atomic<bool> next_answer_armed_{false};
 
   std::mutex mu_;
   std::condition_variable all_done_;

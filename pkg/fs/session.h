@@ -66,6 +66,9 @@ class FuseSession {
     on_init_answered_ = std::move(f);
   }
 
+  // See RequestLoop::AfterNextAnswer.
+  void AfterNextAnswer(std::function<void()> f) { loop_->AfterNextAnswer(std::move(f)); }
+
   // The libfuse session, for sending kernel notifications.
   fuse_session* raw() const { return se_; }
 

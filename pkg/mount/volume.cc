@@ -626,14 +626,19 @@ struct Volume::Parts {
     spdlog::info("handed {} over to pid {}; exiting", mountpoint, successor);
   }
 
-  // A successor: the predecessor may exit now; the pause is recorded.
+  // A successor: the predecessor may exit now. The pause applications saw
+  // ends with this daemon's first answer: recorded then.
   void TookOver() {
     if (!predecessor) return;
-    const double pause = double(MonotonicNs() - predecessor->stopped_ns) / 1e9;
-    metrics->ResumePaused(pause);
+    const int64_t stopped_ns = predecessor->stopped_ns;
+    session->AfterNextAnswer([this, stopped_ns] {
+      const double pause = double(MonotonicNs() - stopped_ns) / 1e9;
+      metrics->ResumePaused(pause);
+      spdlog::info("take-over: first answer {:.3f} s after the predecessor's last", pause);
+    });
     if (!predecessor->Done())
       spdlog::warn("take-over: could not tell pid {} that this daemon serves", predecessor->pid);
-    spdlog::info("take-over: serving {} after a pause of {:.3f} s", mountpoint, pause);
+    spdlog::info("take-over: serving {}", mountpoint);
   }
 
   // Stops everything that may talk to the kernel on its own. Safe to call

@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 
@@ -505,6 +506,45 @@ TEST_F(PluginContainerTest, ADeadS3ChildIsSucceededOnItsConnectionAndNoReaderNot
   EXPECT_NE(MetricsText(metrics_port_).find("freshfs_csi_resumes_total{cause=\"crash\"} 2"),
             std::string::npos)
       << MetricsText(metrics_port_);
+  ASSERT_TRUE(Unpublish(*node, "s3-vol", s3_target_).ok());
+  EXPECT_FALSE(IsFuseMount(s3_target_));
+}
+
+// A request the child had read and not answered when it died: the kernel
+// keeps it on the connection, and hands it to the successor when asked to
+// resend (FUSE_NOTIFY_RESEND); the application's call completes with the
+// right data. s3rver is stalled, so the application's first look at an
+// object is surely inside the child at the kill.
+TEST_F(PluginContainerTest, ARequestInFlightAtTheKillIsAnsweredByTheSuccessor) {
+  if (!KernelResends()) GTEST_SKIP() << "Linux before 6.9: no FUSE_NOTIFY_RESEND";
+  S3Server s3("inflightbucket");
+  ASSERT_TRUE(s3.Start());
+  const fs::path object = tmp_.path() / "object.txt";
+  std::ofstream(object) << "answered by the successor";
+  ASSERT_EQ(s3.Aws({"s3", "cp", object.string(), "s3://inflightbucket/team/slow.txt"}).exit_code,
+            0);
+  auto csi = StartPlugin("plugin.log");
+  auto node = Connect(*csi);
+  ASSERT_FALSE(HasFailure());
+  grpc::Status published = Publish(*node, S3PublishRequest(s3));
+  ASSERT_TRUE(published.ok()) << published.error_message() << "\n" << csi->log();
+  const pid_t child = ChildPid(tmp_.path() / "state", s3_target_);
+  ASSERT_GT(child, 0);
+
+  s3.Stall();
+  std::future<std::string> read =
+      std::async(std::launch::async, [&] { return ReadFile(s3_target_ / "slow.txt"); });
+  const bool waited = read.wait_for(1s) == std::future_status::timeout;
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  ASSERT_TRUE(Eventually([&] { return !ProcessAlive(child); }, 10s));
+  s3.Resume();
+  ASSERT_TRUE(waited) << "the read did not wait for the stalled server";
+
+  ASSERT_EQ(read.wait_for(20s), std::future_status::ready) << csi->log();
+  EXPECT_EQ(read.get(), "answered by the successor");
+  const std::optional<double> resent =
+      MetricSum(MetricsText(metrics_port_), "freshfs_fuse_resent_requests_total");
+  EXPECT_GE(resent.value_or(0), 1) << MetricsText(metrics_port_);
   ASSERT_TRUE(Unpublish(*node, "s3-vol", s3_target_).ok());
   EXPECT_FALSE(IsFuseMount(s3_target_));
 }

@@ -270,6 +270,10 @@ TEST_F(S3TakeOverTest, DISABLED_AnotherBuildTakesOverAnS3VolumeUnderReadersAndAW
   const int open_fd = ::open(m_.Mnt("open.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_GE(open_fd, 0);
   ASSERT_EQ(::write(open_fd, "before\n", 7), 7);
+  // One created and not written yet: S3 has no such object until the old
+  // daemon uploads it at the hand-over; the new one reopens it.
+  const int new_fd = ::open(m_.Mnt("new.txt").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(new_fd, 0);
   Workload work(m_, Workload::kFilePerLine);
   work.AwaitReads(30);
   ASSERT_TRUE(m_.TakeOver(NextMountBinary(), Args(), "s3://test"));
@@ -278,6 +282,9 @@ TEST_F(S3TakeOverTest, DISABLED_AnotherBuildTakesOverAnS3VolumeUnderReadersAndAW
   EXPECT_EQ(::write(open_fd, "after\n", 6), 6) << std::strerror(errno);
   EXPECT_EQ(::close(open_fd), 0) << std::strerror(errno);
   EXPECT_EQ(Get("open.txt"), "before\nafter\n");
+  EXPECT_EQ(::write(new_fd, "written after\n", 14), 14) << std::strerror(errno);
+  EXPECT_EQ(::close(new_fd), 0) << std::strerror(errno);
+  EXPECT_EQ(Get("new.txt"), "written after\n");
 
   EXPECT_EQ(work.failures(), 0) << work.first_failure();
   EXPECT_GT(work.reads(), 50);

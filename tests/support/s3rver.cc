@@ -1,5 +1,7 @@
 #include "support/s3rver.h"
 
+#include <signal.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -149,8 +151,17 @@ bool S3Server::LinkObjects(const std::vector<std::string>& keys, const std::stri
 
 bool S3Server::running() const { return pid_ > 0 && ProcessAlive(pid_); }
 
+void S3Server::Stall() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void S3Server::Resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void S3Server::Stop() {
   if (pid_ <= 0) return;
+  Resume();  // a stalled process would not see SIGTERM
   StopProcess(pid_);
   pid_ = -1;
 }

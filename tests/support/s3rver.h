@@ -47,6 +47,10 @@ class S3Server {
   ::testing::AssertionResult Start();
   // Stops s3rver (SIGTERM, then SIGKILL); safe when not running.
   void Stop();
+  // Stalls s3rver (SIGSTOP): requests hang unanswered, as on a stalled
+  // network, until Resume() (SIGCONT). Stop() resumes it first.
+  void Stall();
+  void Resume();
   // Before Start(): preload tests/support/s3rver_atomic.js, which makes
   // s3rver replace, read, list and delete objects atomically as S3 does.
   // Stock s3rver rewrites an object's file in place and its ETag afterwards,
