@@ -38,21 +38,35 @@ class FileUse {
 
 // Counts one request and its duration (freshfs_fuse_requests_total and
 // freshfs_fuse_request_duration_seconds).
+// Errors the request is answered with are counted by errno
+// (freshfs_fuse_request_errors_total): ReplyErr() finds the request being
+// answered on its thread.
 class Timed {
  public:
   Timed(fuse_req_t req, metrics::FuseOp op)
       : metrics_(Ctx(req).metrics), op_(op), start_(std::chrono::steady_clock::now()) {
     if (metrics_) metrics_->FuseRequestArrived(op_);
+    current_ = this;
   }
   ~Timed() {
+    current_ = nullptr;
     if (metrics_) metrics_->FuseRequestAnswered(op_, std::chrono::steady_clock::now() - start_);
+  }
+  Timed(const Timed&) = delete;
+  Timed& operator=(const Timed&) = delete;
+
+  static void Failed(int err) {
+    if (current_ && current_->metrics_ && err != 0)
+      current_->metrics_->FuseRequestFailed(current_->op_, err);
   }
 
  private:
+  static thread_local Timed* current_;
   metrics::Metrics* metrics_;
   metrics::FuseOp op_;
   std::chrono::steady_clock::time_point start_;
 };
+thread_local Timed* Timed::current_ = nullptr;
 using Op = metrics::FuseOp;
 
 bool Degraded(fuse_req_t req) { return Ctx(req).notifications_unsupported.load(); }
@@ -100,23 +114,29 @@ fuse_entry_param EntryParam(fuse_req_t req, const Entry& entry) {
   return e;
 }
 
-void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.error); }
+// Every reply with an error (or 0: success without data) goes through here.
+int ReplyErr(fuse_req_t req, int err) {
+  Timed::Failed(err);
+  return fuse_reply_err(req, err);
+}
+
+void ReplyStatus(fuse_req_t req, const Status& s) { ReplyErr(req, s.error); }
 
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_entry_param e = EntryParam(req, *r);
   if (fuse_reply_entry(req, &e) != 0) Fs(req).Forget(r->ino, 1);  // request was interrupted
 }
 
 void ReplyAttr(fuse_req_t req, const Result<struct stat>& r) {
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_attr(req, &*r, AttrTimeout(req));
 }
 
 void ReplyXattr(fuse_req_t req, const Result<std::string>& r, size_t size) {
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   if (size == 0) return (void)fuse_reply_xattr(req, r->size());
-  if (r->size() > size) return (void)fuse_reply_err(req, ERANGE);
+  if (r->size() > size) return (void)ReplyErr(req, ERANGE);
   fuse_reply_buf(req, r->data(), r->size());
 }
 
@@ -166,7 +186,7 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kGetattr);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   ReplyAttr(req, Fs(req).GetAttr(ino, use.handle()));
 }
 
@@ -182,7 +202,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime = timespec{0, UTIME_NOW};
   else if (to_set & FUSE_SET_ATTR_MTIME) change.mtime = attr->st_mtim;
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   auto r = Fs(req).SetAttr(ino, change, use.handle());
   if (r && use.file() && change.size) Fs(req).NoteWritten(use.file());
   ReplyAttr(req, r);
@@ -191,7 +211,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
   Timed timed(req, Op::kReadlink);
   auto r = Fs(req).ReadLink(ino);
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_readlink(req, r->c_str());
 }
 
@@ -248,10 +268,10 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (Ctx(req).cache.no_open) {
     // With FUSE_CAP_NO_OPEN_SUPPORT, ENOSYS tells the kernel to stop sending
     // open (and release) for this mount: it keeps pages and reads with fh 0.
-    return (void)fuse_reply_err(req, ENOSYS);
+    return (void)ReplyErr(req, ENOSYS);
   }
   auto r = Fs(req).Open(ino, fi->flags);
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fi->fh = (*r)->fh;
   SetOpenFlags(req, fi, **r);
   if (fuse_reply_open(req, fi) != 0) Fs(req).Release(*r);
@@ -261,7 +281,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
   Timed timed(req, Op::kCreate);
   auto r = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fi->fh = r->file->fh;
   SetOpenFlags(req, fi, *r->file);
   fuse_entry_param e = EntryParam(req, r->entry);
@@ -276,13 +296,13 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
   CachedReply cached(req, ino);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   store::FileHandle* fh = use.handle();
   std::vector<char> data(size);
   // Without a handle no open was sent (FUSE_CAP_NO_OPEN_SUPPORT).
   auto r =
       fh ? fh->Read(data.data(), size, off) : Fs(req).ReadUnopened(ino, data.data(), size, off);
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_buf(req, data.data(), *r);
   cached.Done();
 }
@@ -314,12 +334,12 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
-  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  if (Fs(req).settings().read_only) return (void)ReplyErr(req, EROFS);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
-  if (!use.handle()) return (void)fuse_reply_err(req, EBADF);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (!use.handle()) return (void)ReplyErr(req, EBADF);
   auto r = WriteBuf(Fs(req), use.file(), in, off, CallerOf(req));
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_write(req, *r);
 }
 
@@ -344,26 +364,26 @@ Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, F flush) {
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kFlush);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   store::FileHandle* fh = use.handle();
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
-  if (fh == nullptr || Fs(req).settings().read_only) return (void)fuse_reply_err(req, ENOSYS);
+  if (fh == nullptr || Fs(req).settings().read_only) return (void)ReplyErr(req, ENOSYS);
   ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), [fh] { return fh->Flush(); }));
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kRelease);
   if (OpenFile* file = FileOf(req, fi)) Fs(req).Release(file);
-  fuse_reply_err(req, 0);
+  ReplyErr(req, 0);
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   Timed timed(req, Op::kFsync);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   store::FileHandle* fh = use.handle();
-  if (fh == nullptr) return (void)fuse_reply_err(req, 0);  // read-only, never opened
+  if (fh == nullptr) return (void)ReplyErr(req, 0);  // read-only, never opened
   ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(),
                                     [fh, datasync] { return fh->Fsync(datasync != 0); }));
 }
@@ -371,12 +391,12 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   Timed timed(req, Op::kFallocate);
-  if (Fs(req).settings().read_only) return (void)fuse_reply_err(req, EROFS);
+  if (Fs(req).settings().read_only) return (void)ReplyErr(req, EROFS);
   Status s;
   {
     FileUse use(req, fi);
-    if (use.lost()) return (void)fuse_reply_err(req, EIO);
-    if (!use.handle()) return (void)fuse_reply_err(req, EBADF);
+    if (use.lost()) return (void)ReplyErr(req, EIO);
+    if (!use.handle()) return (void)ReplyErr(req, EBADF);
     FileSystem::OwnWrite own(Fs(req), use.file());  // ends before the reply, as for writes
     s = use.handle()->Allocate(mode, offset, length);
     if (s.ok()) Fs(req).NoteWritten(use.file());
@@ -387,18 +407,18 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
   Timed timed(req, Op::kLseek);
   FileUse use(req, fi);
-  if (use.lost()) return (void)fuse_reply_err(req, EIO);
+  if (use.lost()) return (void)ReplyErr(req, EIO);
   store::FileHandle* fh = use.handle();
-  if (fh == nullptr) return (void)fuse_reply_err(req, ENOSYS);  // the kernel's generic lseek
+  if (fh == nullptr) return (void)ReplyErr(req, ENOSYS);  // the kernel's generic lseek
   auto r = fh->Seek(off, whence);
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_lseek(req, *r);
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kOpendir);
   auto r = Fs(req).OpenDir(ino);
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fi->fh = (*r)->fh;
   bool cache = Ctx(req).cache.cache_readdir && !Degraded(req);
   fi->cache_readdir = cache;
@@ -408,7 +428,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   DirHandle* dir = DirOf(req, fi);
-  if (!dir) return (void)fuse_reply_err(req, EBADF);
+  if (!dir) return (void)ReplyErr(req, EBADF);
   std::vector<char> buf(size);
   size_t used = 0;
   auto emit = [&](const DirItem& item) {
@@ -428,7 +448,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
     return true;
   };
   Status s = Fs(req).ReadDir(dir, off, plus, emit);
-  if (!s.ok() && used == 0) return (void)fuse_reply_err(req, s.error);
+  if (!s.ok() && used == 0) return (void)ReplyErr(req, s.error);
   // Once replied to, the request is freed and the directory may be
   // released: take what is needed after the reply now.
   InvalidationLog& log = Fs(req).invalidations();
@@ -453,15 +473,15 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kReleasedir);
   if (DirHandle* dir = DirOf(req, fi)) Fs(req).ReleaseDir(dir);
-  fuse_reply_err(req, 0);
+  ReplyErr(req, 0);
 }
 
-void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
+void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { ReplyErr(req, 0); }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
   Timed timed(req, Op::kStatfs);
   auto r = Fs(req).StatFs();
-  if (!r) return (void)fuse_reply_err(req, r.error());
+  if (!r) return (void)ReplyErr(req, r.error());
   fuse_reply_statfs(req, &*r);
 }
 

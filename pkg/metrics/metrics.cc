@@ -4,6 +4,7 @@
 #include <prometheus/metric_family.h>
 
 #include <chrono>
+#include <cstring>
 #include <mutex>
 
 namespace freshfs::metrics {
@@ -141,6 +142,13 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                         .Help("Time from receiving a FUSE request to replying, by operation")
                         .Labels(constant)
                         .Register(*registry_);
+  fuse_errors_ = &prometheus::BuildCounter()
+                      .Name("freshfs_fuse_request_errors_total")
+                      .Help(
+                          "FUSE requests answered with an error, by operation and errno "
+                          "(a lookup's ENOENT is a name that does not exist)")
+                      .Labels(constant)
+                      .Register(*registry_);
   for (size_t i = 0; i < size_t(FuseOp::kCount); ++i) {
     const char* op = FuseOpName(FuseOp(i));
     fuse_requests_[i] = &requests.Add({{"op", op}});
@@ -349,14 +357,22 @@ Metrics::Metrics(const std::string& volume, const std::string& version)
                        .Name("freshfs_resume_pause_seconds")
                        .Help(
                            "Of the hand-over that started this daemon: the time no daemon "
-                           "read requests, from the predecessor's last reply to this "
-                           "daemon's first read")
+                           "answered requests, from the predecessor's last answer to this "
+                           "daemon's first")
                        .Labels(constant)
                        .Register(*registry_)
                        .Add({});
 }
 
 void Metrics::SetLive(Live live) { live_->Set(std::move(live)); }
+
+void Metrics::FuseRequestFailed(FuseOp op, int err) {
+  // Errors are few next to requests: the family's lookup (a lock and a
+  // hash of the labels) is affordable here.
+  const char* name = strerrorname_np(err);
+  fuse_errors_->Add({{"op", FuseOpName(op)}, {"errno", name ? name : std::to_string(err)}})
+      .Increment();
+}
 
 void Metrics::SetS3CredentialsExpiry(std::function<std::optional<double>()> seconds) {
   live_->SetCredentialsExpiry(std::move(seconds));

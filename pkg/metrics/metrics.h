@@ -207,6 +207,8 @@ class Metrics {
   void InvalidationRepeated() { invalidation_repeats_->Increment(); }
   void ResumePaused(double seconds) { resume_pause_->Set(seconds); }
   void FuseRequestResent() { fuse_resent_->Increment(); }
+  // A FUSE request answered with error `err` (an errno, not 0).
+  void FuseRequestFailed(FuseOp op, int err);
   uint64_t InvalidationRepeats() const { return uint64_t(invalidation_repeats_->Value()); }
 
   // A sync that started at `started_unix` took `seconds`.
@@ -253,6 +255,7 @@ class Metrics {
   prometheus::Counter* invalidation_repeats_ = nullptr;
   prometheus::Gauge* resume_pause_ = nullptr;
   prometheus::Counter* fuse_resent_ = nullptr;
+  prometheus::Family<prometheus::Counter>* fuse_errors_ = nullptr;
   std::shared_ptr<class LiveCollectable> live_;
 };
 

@@ -512,6 +512,18 @@ struct Volume::Parts {
     watcher->RequestSync();
   }
 
+  // A successor lists the directories the kernel holds before it tells the
+  // predecessor to go (DONE): the predecessor's last sync, after DONE, then
+  // covers every change up to a point this watcher has seen, so none falls
+  // between the two daemons (docs/resume.md#upgrade). Within the pause.
+  void FirstLookAfterPredecessor() {
+    if (!predecessor || !watcher) return;
+    if (!watcher->SyncNow())
+      spdlog::warn(
+          "take-over: the first look at the source failed; a change made during the "
+          "hand-over may be found only by the predecessor's last sync");
+  }
+
   // --take-over: the running daemon stops serving and hands over its
   // connection, state and control socket (its requests in flight answered).
   // Under a supervisor (MOUNTPOINT /dev/fd/N, --control-fd): the running
@@ -720,6 +732,7 @@ bool Volume::MountParts(std::function<void()> on_ready, std::string* error) {
                                 p.predecessor ? std::move(p.predecessor->state_fd) : UniqueFd());
   if (!p.resume || !p.resume->Restore(*p.filesystem, error)) return false;
   if (!p.StartWatcher(error)) return false;
+  p.FirstLookAfterPredecessor();
   if (!p.BindEvents(error)) return false;
   p.SetUpKernelCache(description);
   if (!p.MountSession(error)) return false;

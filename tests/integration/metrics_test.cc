@@ -198,6 +198,7 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
   ASSERT_EQ(WriteFile(m_.Mnt("written"), Pattern(50000, 2)), 0);
   ASSERT_TRUE(ListDir(m_.Mnt("dir")));
   EXPECT_TRUE(FailsWith(access(m_.Mnt("missing").c_str(), F_OK), ENOENT));
+  EXPECT_TRUE(FailsWith(rmdir(m_.Mnt("dir").c_str()), ENOTEMPTY));
   std::this_thread::sleep_for(20ms);
   ASSERT_EQ(WriteFile(m_.Src("remote"), "version two"), 0);
   ASSERT_TRUE(WaitFor([&] { return ReadFile(m_.Mnt("remote")) == "version two"; }, 10s, kPoll))
@@ -228,6 +229,7 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
       {"freshfs_watched_entries", "gauge", {}},
       {"freshfs_fuse_requests_total", "counter", {"op"}},
       {"freshfs_fuse_request_duration_seconds", "histogram", {"op"}},
+      {"freshfs_fuse_request_errors_total", "counter", {"op", "errno"}},
       {"freshfs_store_requests_total", "counter", {"op", "result"}},
       {"freshfs_store_request_duration_seconds", "histogram", {"op"}},
       {"freshfs_store_bytes_total", "counter", {"direction"}},
@@ -273,6 +275,14 @@ TEST_F(MetricsTest, ScrapeOfBusyMountPassesPromtoolAndHasEveryFamily) {
   // The activity is visible.
   EXPECT_GT(e.Sum("freshfs_fuse_requests_total", {{"volume", kVolume}, {"op", "lookup"}}), 0);
   EXPECT_GT(e.Sum("freshfs_fuse_requests_total", {{"volume", kVolume}, {"op", "write"}}), 0);
+  // The failed calls, by operation and errno; nothing else failed.
+  EXPECT_GE(e.Sum("freshfs_fuse_request_errors_total",
+                  {{"volume", kVolume}, {"op", "lookup"}, {"errno", "ENOENT"}}),
+            1);
+  EXPECT_EQ(e.Sum("freshfs_fuse_request_errors_total",
+                  {{"volume", kVolume}, {"op", "rmdir"}, {"errno", "ENOTEMPTY"}}),
+            1);
+  EXPECT_EQ(e.Sum("freshfs_fuse_request_errors_total", {{"volume", kVolume}, {"op", "read"}}), 0);
   EXPECT_GE(e.Sum("freshfs_store_bytes_total", {{"volume", kVolume}, {"direction", "write"}}),
             50000);
   EXPECT_GT(e.Sum("freshfs_sync_duration_seconds_count", vol), 0);
