@@ -15,10 +15,11 @@
 #include <string>
 
 #include "store/store.h"
+#include "fakes/stub_store.h"
 
 namespace freshfs::testing {
 
-class FakeStore : public store::Store {
+class FakeStore : public StubStore {
  public:
   struct Node {
     mode_t mode = S_IFREG | 0644;
@@ -93,8 +94,6 @@ class FakeStore : public store::Store {
     if (!S_ISLNK(it->second.mode)) return Errno{EINVAL};
     return it->second.data;
   }
-
-  Result<struct statvfs> StatFs() override { return (struct statvfs){}; }
 
   // A descriptor of the object the path names at open, read-only: it keeps
   // reading that version whatever happens to the path (as a local file's).
@@ -194,16 +193,6 @@ class FakeStore : public store::Store {
     if (change.mode) it->second.mode = (it->second.mode & S_IFMT) | (*change.mode & 07777);
     if (change.size) it->second.data.resize(size_t(*change.size));
     return Status::Ok();
-  }
-  Result<std::string> GetXattr(std::string_view, const std::string&) override {
-    return Errno{ENOTSUP};
-  }
-  Result<std::string> ListXattr(std::string_view) override { return Errno{ENOTSUP}; }
-  Status SetXattr(std::string_view, const std::string&, std::string_view, int) override {
-    return Status::FromErrno(ENOTSUP);
-  }
-  Status RemoveXattr(std::string_view, const std::string&) override {
-    return Status::FromErrno(ENOTSUP);
   }
 
  private:

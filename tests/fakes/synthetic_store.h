@@ -33,10 +33,11 @@
 #include <vector>
 
 #include "store/store.h"
+#include "fakes/stub_store.h"
 
 namespace freshfs::testing {
 
-class SyntheticStore : public store::Store {
+class SyntheticStore : public StubStore {
  public:
   enum class Layout { kFlat, kDeep };
 
@@ -166,7 +167,6 @@ class SyntheticStore : public store::Store {
   }
 
   Result<std::string> ReadLink(std::string_view) override { return Errno{EINVAL}; }
-  Result<struct statvfs> StatFs() override { return (struct statvfs){}; }
   Result<std::unique_ptr<store::FileHandle>> Open(std::string_view, int) override {
     return Errno{ENOSYS};
   }
@@ -186,16 +186,6 @@ class SyntheticStore : public store::Store {
     return Rofs();
   }
   Status SetAttr(std::string_view, const store::AttrChange&) override { return Rofs(); }
-  Result<std::string> GetXattr(std::string_view, const std::string&) override {
-    return Errno{ENOTSUP};
-  }
-  Result<std::string> ListXattr(std::string_view) override { return Errno{ENOTSUP}; }
-  Status SetXattr(std::string_view, const std::string&, std::string_view, int) override {
-    return Status::FromErrno(ENOTSUP);
-  }
-  Status RemoveXattr(std::string_view, const std::string&) override {
-    return Status::FromErrno(ENOTSUP);
-  }
 
  private:
   static constexpr int64_t kBaseNs = 1'700'000'000'000'000'000;
