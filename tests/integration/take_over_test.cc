@@ -258,22 +258,7 @@ TEST_F(TakeOverTest, TakeOverOfADirectoryNobodyServesFailsClearly) {
 
 // The same for an S3 volume (s3rver): the successor opens the bucket
 // before the running daemon stops.
-class S3TakeOverTest : public S3MountedTest {
- protected:
-  std::vector<std::string> Args() const {
-    return {"--s3-endpoint",
-            s3_.endpoint(),
-            "--s3-path-style",
-            "--s3-region",
-            S3Server::kRegion,
-            "--poll-interval",
-            "1s",
-            "--staging-dir",
-            m_.dir() + "/staging",
-            "--metrics-address",
-            "127.0.0.1:0"};
-  }
-};
+using S3TakeOverTest = S3MountedTest;
 
 TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
   for (int i = 0; i < kFiles; ++i) PutDirect("f" + std::to_string(i), Content(i));
@@ -295,7 +280,7 @@ TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
   ASSERT_GE(new_fd, 0);
   Workload work(m_, Workload::kFilePerLine);
   work.AwaitReads(30);
-  ASSERT_TRUE(m_.TakeOver(NextMountBinary(), Args(), "s3://test"));
+  ASSERT_TRUE(m_.TakeOver(NextMountBinary(), MountArgs(), "s3://test"));
   // A change right at the hand-over (between the old daemon's last look
   // and the new one's first, if those had a gap) arrives all the same.
   Put("other.txt", "changed at the take-over\n");

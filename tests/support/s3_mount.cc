@@ -17,19 +17,23 @@ void S3MountedTest::SetUp() {
   ASSERT_TRUE(s3_.Start());
 }
 
+std::vector<std::string> S3MountedTest::MountArgs() const {
+  return {"--s3-endpoint",
+          s3_.endpoint(),
+          "--s3-path-style",
+          "--s3-region",
+          S3Server::kRegion,
+          "--poll-interval",
+          "1s",
+          "--staging-dir",
+          m_.dir() + "/staging",
+          "--metrics-address",
+          "127.0.0.1:0"};
+}
+
 ::testing::AssertionResult S3MountedTest::StartMount(const std::vector<std::string>& extra,
                                                      const std::string& source) {
-  std::vector<std::string> args{"--s3-endpoint",
-                                s3_.endpoint(),
-                                "--s3-path-style",
-                                "--s3-region",
-                                S3Server::kRegion,
-                                "--poll-interval",
-                                "1s",
-                                "--staging-dir",
-                                m_.dir() + "/staging",
-                                "--metrics-address",
-                                "127.0.0.1:0"};
+  std::vector<std::string> args = MountArgs();
   args.insert(args.end(), extra.begin(), extra.end());
   return m_.Start(args, source);
 }

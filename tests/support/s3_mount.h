@@ -30,6 +30,8 @@ class S3MountedTest : public ::testing::Test {
   // in the mount's directory and metrics on a free port; `extra` is added.
   ::testing::AssertionResult StartMount(const std::vector<std::string>& extra = {},
                                         const std::string& source = "s3://test");
+  // The options StartMount() passes (before `extra`): for a successor.
+  std::vector<std::string> MountArgs() const;
   // Runs freshfs-mount in the background mode with the given environment
   // changes (expected to fail: the caller checks).
   ProcessResult RunMount(const std::string& source,
