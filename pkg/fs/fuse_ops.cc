@@ -162,7 +162,9 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   const KernelCacheSettings& cache = Ctx(req).cache;
   if (!r && r.error() == ENOENT && cache.negative_timeout > 0 && !Degraded(req)) {
     // A negative entry: the kernel remembers "no such name" for a while
-    // (the watcher drops it with inval_entry when the name appears).
+    // (the watcher drops it with inval_entry when the name appears). The
+    // caller gets ENOENT all the same: counted as one.
+    Timed::Failed(ENOENT);
     fuse_entry_param e{};
     e.entry_timeout = cache.negative_timeout;
     fuse_reply_entry(req, &e);
