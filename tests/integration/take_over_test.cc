@@ -130,7 +130,7 @@ class Workload {
 // that a re-read comes from the page cache must not fail for that.
 class HeldOpen {
  public:
-  explicit HeldOpen(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {}
+  explicit HeldOpen(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
   ~HeldOpen() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -169,9 +169,9 @@ class TakeOverTest : public ::testing::Test {
 };
 
 TEST_F(TakeOverTest, AnotherBuildTakesOverUnderReadersAndAWriterAndKeepsThePageCache) {
-  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
-  HeldOpen held(m_.Mnt("cached.txt"));
+  HeldOpen held(m_.Mnt("cached.txt"));  // before the read that fills the cache
   ASSERT_TRUE(held.ok());
+  ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
   const pid_t old_pid = m_.pid();
   Workload work(m_);
   work.AwaitReads(60);
@@ -265,10 +265,10 @@ TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
   PutDirect("cached.txt", std::string(256 * 1024, 'c'));
   PutDirect("other.txt", "before\n");
   ASSERT_TRUE(StartMount());
+  HeldOpen held(m_.Mnt("cached.txt"));  // before the read that fills the cache
+  ASSERT_TRUE(held.ok());
   ASSERT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
   ASSERT_EQ(ReadFile(m_.Mnt("other.txt")), "before\n");
-  HeldOpen held(m_.Mnt("cached.txt"));
-  ASSERT_TRUE(held.ok());
   // A file written before the take-over and closed after it: the old
   // daemon uploads what it holds before it hands over, so nothing is lost.
   const int open_fd = ::open(m_.Mnt("open.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
