@@ -87,45 +87,6 @@ ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& response) {
 
 }  // namespace
 
-int Error::ToErrno() const {
-  if (code == "NoSuchKey" || code == "NoSuchBucket" || code == "NoSuchUpload") return ENOENT;
-  if (code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
-      code == "ExpiredToken" || code == "InvalidToken" || code == "AllAccessDisabled") {
-    return EACCES;
-  }
-  if (code == "KeyTooLongError") return ENAMETOOLONG;
-  if (code == "EntityTooLarge") return EFBIG;
-  if (code == "RequestTimeout" || code == "SlowDown" || code == "InternalError") return EIO;
-  switch (http_status) {
-    case 0:
-      return EIO;
-    case 401:
-    case 403:
-      return EACCES;
-    case 404:
-      return ENOENT;
-    case 409:
-      return EBUSY;
-    case 412:
-      return ESTALE;
-    case 501:
-      return ENOTSUP;
-    default:
-      break;
-  }
-  if (http_status >= 400 && http_status < 500 && http_status != 429) return EINVAL;
-  return EIO;
-}
-
-std::string Error::Describe() const {
-  std::string out = http_status != 0 ? "HTTP " + std::to_string(http_status) + " " + code
-                                     : "network error " + code;
-  if (!message.empty()) out += ": " + message;
-  if (!resource.empty()) out += " (" + resource + ")";
-  if (attempts > 1) out += " after " + std::to_string(attempts) + " attempts";
-  return out;
-}
-
 struct Client::Impl {
   Impl(ClientConfig c, std::string b) : config(std::move(c)), bucket(b), sender(config, b) {}
 
@@ -152,6 +113,11 @@ std::unique_ptr<Client> Client::Create(ClientConfig config, std::string bucket) 
 
 const std::string& Client::bucket() const { return impl_->bucket; }
 const ClientConfig& Client::config() const { return impl_->config; }
+Location Client::location() const {
+  return Location{.url = impl_->config.endpoint,
+                  .region = impl_->config.region,
+                  .credentials = impl_->config.credentials.Describe()};
+}
 void Client::set_request_hook(RequestHook hook) { impl_->sender.set_hook(std::move(hook)); }
 
 Outcome<Done> Client::CheckBucket(std::string_view prefix) {
@@ -163,25 +129,6 @@ Outcome<Done> Client::CheckBucket(std::string_view prefix) {
     return Malformed(request, impl_->sender.Resource(std::nullopt), "ListObjectsV2");
   }
   return Done{};
-}
-
-Outcome<Listing> Client::List(std::string_view prefix, std::string_view delimiter,
-                              size_t max_keys) {
-  Listing listing;
-  auto done = Pages(prefix, delimiter, max_keys, [&](Listing& page) {
-    listing.requests += page.requests;
-    std::move(page.objects.begin(), page.objects.end(), std::back_inserter(listing.objects));
-    std::move(page.common_prefixes.begin(), page.common_prefixes.end(),
-              std::back_inserter(listing.common_prefixes));
-    return max_keys == 0 || listing.objects.size() + listing.common_prefixes.size() < max_keys;
-  });
-  if (!done) return done.error();
-  return listing;
-}
-
-Outcome<Done> Client::ListPages(std::string_view prefix, std::string_view delimiter,
-                                const std::function<bool(Listing& page)>& page) {
-  return Pages(prefix, delimiter, 0, page);
 }
 
 Outcome<Done> Client::Pages(std::string_view prefix, std::string_view delimiter, size_t max_keys,

@@ -24,6 +24,7 @@
 
 #include "s3/credential_provider.h"
 #include "s3/credentials.h"
+#include "s3/object_client.h"
 
 namespace freshfs::s3 {
 
@@ -52,120 +53,32 @@ struct ClientConfig {
   uint64_t multipart_part_size = 16ull << 20;
 };
 
-// What went wrong with a request, after retries.
-struct Error {
-  int http_status = 0;  // 0: no HTTP response (DNS, connect, TLS, timeout)
-  // S3 error code ("NoSuchKey", "AccessDenied", ...); without an HTTP
-  // response one of "ConnectFailed", "ResolveFailed", "Timeout", "TLSError",
-  // "NetworkError", "BodyReadError" (the local file could not be read).
-  std::string code;
-  std::string message;   // S3's <Message>, or curl's detail
-  std::string resource;  // what the request was about: "HEAD s3://bucket/key"
-  int attempts = 0;      // requests sent, retries included
-
-  // ENOENT for 404, EACCES for 401/403 (and credential errors), ESTALE for
-  // 412 (also when If-None-Match: * failed: a caller that asked for that
-  // knows it means EEXIST), EBUSY for 409, EINVAL for other 4xx, ENOTSUP for
-  // 501, EIO for network errors, timeouts and 5xx.
-  int ToErrno() const;
-  // One line for logs, never with credentials, e.g.
-  // "HTTP 403 AccessDenied: Access Denied (GET s3://bucket/key)".
-  std::string Describe() const;
-};
-
-// A value or an Error.
-template <typename T>
-class Outcome {
- public:
-  Outcome(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
-  Outcome(Error error) : error_(std::move(error)) {}  // NOLINT
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  T& operator*() { return *value_; }
-  const T& operator*() const { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  const Error& error() const { return error_; }
-
- private:
-  std::optional<T> value_;
-  Error error_;
-};
-struct Done {};  // value of operations that return nothing
-
-struct ObjectInfo {
-  std::string key;  // full key, including the volume prefix
-  uint64_t size = 0;
-  std::string etag;      // as the server sends it, quotes included
-  int64_t mtime_ns = 0;  // LastModified
-};
-
-struct Listing {
-  std::vector<ObjectInfo> objects;
-  std::vector<std::string> common_prefixes;  // with the trailing delimiter
-  size_t requests = 0;                       // how many ListObjectsV2 pages it took
-};
-
-// Preconditions for writes (PUT, copy) and reads.
-struct Condition {
-  std::string if_match;            // ETag the object must still have
-  bool if_none_match_any = false;  // the object must not exist yet
-};
-
-class Client {
+class Client final : public ObjectClient {
  public:
   static std::unique_ptr<Client> Create(ClientConfig config, std::string bucket);
-  ~Client();
+  ~Client() override;
 
-  const std::string& bucket() const;
+  const std::string& bucket() const override;
+  Location location() const override;
   const ClientConfig& config() const;
 
-  // Whether the bucket exists and these credentials may list it (one
-  // ListObjectsV2 with max-keys=1). The Error says which, for mount-time
-  // messages.
-  Outcome<Done> CheckBucket(std::string_view prefix);
-
-  // ListObjectsV2 under `prefix`, following continuation tokens. With a
-  // delimiter ("/"), keys below the next delimiter fold into common_prefixes.
-  // max_keys > 0 stops after that many entries (objects + prefixes).
-  Outcome<Listing> List(std::string_view prefix, std::string_view delimiter, size_t max_keys = 0);
-  // The same, one page (ListObjectsV2 response) at a time and never more in
-  // memory: `page` gets each (it may move its contents out) and returns
-  // false to stop.
-  Outcome<Done> ListPages(std::string_view prefix, std::string_view delimiter,
-                          const std::function<bool(Listing& page)>& page);
-
-  Outcome<ObjectInfo> Head(std::string_view key);
-
-  // GET bytes [offset, offset + length) into `buf`; returns how many were
-  // read (fewer at the end of the object, 0 past it). `info`, when given,
-  // receives the object's ETag/size/mtime from the response (size stays 0
-  // when reading past the end). With condition.if_match, fails with 412 when
-  // the object's ETag differs (if_none_match_any does not apply to reads).
-  // Note: s3rver ignores If-Match on GET.
+  // The operations of ObjectClient (s3/object_client.h), over HTTP.
+  Outcome<Done> CheckBucket(std::string_view prefix) override;
+  Outcome<ObjectInfo> Head(std::string_view key) override;
   Outcome<size_t> GetRange(std::string_view key, uint64_t offset, size_t length, char* buf,
-                           const Condition& condition = {}, ObjectInfo* info = nullptr);
-
-  // PUT the bytes of `data`. Returns the new ETag.
+                           const Condition& condition = {}, ObjectInfo* info = nullptr) override;
   Outcome<std::string> Put(std::string_view key, std::string_view data,
-                           const Condition& condition = {});
-  // PUT the first `size` bytes of file `fd` (read with pread, so the offset
-  // is untouched), as a multipart upload above multipart_threshold (aborted
-  // on failure). Returns the new ETag.
+                           const Condition& condition = {}) override;
+  // Multipart above multipart_threshold, in parts of multipart_part_size.
   Outcome<std::string> PutFile(std::string_view key, int fd, uint64_t size,
-                               const Condition& condition = {});
-
-  // DELETE; succeeds when the key does not exist (S3 semantics).
-  Outcome<Done> Delete(std::string_view key);
-  // DeleteObjects in batches of 1000; fails on the first key S3 refuses.
-  Outcome<Done> DeleteMany(const std::vector<std::string>& keys);
-  // Server-side copy; returns the new ETag. `source_condition.if_match`
-  // applies to the source (x-amz-copy-source-if-match).
+                               const Condition& condition = {}) override;
+  Outcome<Done> Delete(std::string_view key) override;
+  Outcome<Done> DeleteMany(const std::vector<std::string>& keys) override;
   // Note: s3rver decodes x-amz-copy-source with JS decodeURI, which leaves
   // "%2B" etc. encoded: copying a key with '+', '&', '=', ',', ';', '?', '#',
   // '$', ':' or '@' in it fails there (404) though it works on S3.
   Outcome<std::string> Copy(std::string_view from_key, std::string_view to_key,
-                            const Condition& source_condition = {});
+                            const Condition& source_condition = {}) override;
 
   // Counts every HTTP request sent (retries too), by operation name
   // ("list", "head", "get", "put", "delete", "copy", "multipart") and outcome
@@ -176,10 +89,9 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
-  // ListObjectsV2 pages until `each` says stop, the listing ends or
-  // max_keys (> 0) entries came.
+  // 1,000 keys a page (S3's most), fewer when max_keys says so.
   Outcome<Done> Pages(std::string_view prefix, std::string_view delimiter, size_t max_keys,
-                      const std::function<bool(Listing& page)>& each);
+                      const std::function<bool(Listing& page)>& each) override;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -539,7 +539,7 @@ Status S3File::UploadLocked() {
   struct stat local {};
   if (::fstat(staging_.get(), &local) != 0) return Status::FromErrno(errno);
   const std::string key = store_->KeyOf(path);
-  s3::Client& client = store_->client();
+  s3::ObjectClient& client = store_->client();
   s3::Condition cond;
   bool conflict = false;
   if (store_->settings().conflict == ConflictPolicy::kKeepBoth) {

@@ -20,10 +20,10 @@ std::string ParentOf(std::string_view path) {
 }
 
 // What a user can do about a bucket that cannot be listed.
-std::string BucketAdvice(const s3::Client& client, const s3::Error& e) {
+std::string BucketAdvice(const s3::ObjectClient& client, const s3::Error& e) {
   const std::string bucket = "bucket \"" + client.bucket() + "\"";
-  const std::string endpoint =
-      client.config().endpoint.empty() ? "AWS S3" : client.config().endpoint;
+  const s3::Location where = client.location();
+  const std::string endpoint = where.url.empty() ? "AWS S3" : where.url;
   if (e.http_status == 0)
     return "cannot reach " + endpoint + ": " + e.Describe() +
            " (check --s3-endpoint and the network)";
@@ -31,12 +31,11 @@ std::string BucketAdvice(const s3::Client& client, const s3::Error& e) {
     return bucket + " does not exist at " + endpoint + " (" + e.Describe() +
            "; check the bucket name and --s3-endpoint)";
   if (e.http_status == 403)
-    return "access to " + bucket + " denied for the credentials " +
-           client.config().credentials.Describe() + " (" + e.Describe() +
-           "; check the credentials and the bucket policy)";
+    return "access to " + bucket + " denied for the credentials " + where.credentials + " (" +
+           e.Describe() + "; check the credentials and the bucket policy)";
   if (e.http_status == 301 || e.code == "PermanentRedirect" ||
       e.code == "AuthorizationHeaderMalformed")
-    return bucket + " is not in region " + client.config().region + " (" + e.Describe() +
+    return bucket + " is not in region " + where.region + " (" + e.Describe() +
            "; set --s3-region)";
   return "cannot list " + bucket + " at " + endpoint + ": " + e.Describe();
 }
@@ -63,12 +62,12 @@ size_t NewLevels(std::string_view dir, std::string_view last) {
 
 }  // namespace
 
-S3Store::S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings)
+S3Store::S3Store(std::unique_ptr<s3::ObjectClient> client, S3StoreSettings settings)
     : client_(std::move(client)), settings_(std::move(settings)), pool_(4) {}
 
 S3Store::~S3Store() = default;
 
-Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::Client> client,
+Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::ObjectClient> client,
                                                S3StoreSettings settings, std::string* error) {
   auto checked = client->CheckBucket(settings.prefix);
   if (!checked) {
@@ -79,7 +78,8 @@ Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::Client> clien
 }
 
 std::string S3Store::Describe() const {
-  std::string where = client_->config().endpoint.empty() ? "" : " at " + client_->config().endpoint;
+  const std::string url = client_->location().url;
+  std::string where = url.empty() ? "" : " at " + url;
   return "s3://" + client_->bucket() + "/" + settings_.prefix + where;
 }
 

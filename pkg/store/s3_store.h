@@ -1,4 +1,5 @@
-// S3Store: a bucket (or a prefix of one) as a Store, through s3::Client.
+// S3Store: a bucket (or a prefix of one) as a Store, through an
+// s3::ObjectClient (s3/object_client.h; s3::Client in a mount).
 //
 // Tree mapping: store/s3_tree.h. Metadata: every listing and HEAD result is
 // remembered with the time its request started; Stat() and List*() answer
@@ -31,7 +32,7 @@
 
 #include "cache/disk_cache.h"
 #include "cache/memory_blocks.h"
-#include "s3/client.h"
+#include "s3/object_client.h"
 #include "store/s3_tree.h"
 #include "store/store.h"
 #include "util/small_string.h"
@@ -73,7 +74,7 @@ class S3Store final : public Store {
  public:
   // Checks that the bucket can be listed with these credentials; the error
   // message says what is wrong in words a user can act on.
-  static Result<std::unique_ptr<S3Store>> Open(std::unique_ptr<s3::Client> client,
+  static Result<std::unique_ptr<S3Store>> Open(std::unique_ptr<s3::ObjectClient> client,
                                                S3StoreSettings settings, std::string* error);
   ~S3Store() override;
 
@@ -114,7 +115,7 @@ class S3Store final : public Store {
   size_t skipped_keys() const;
 
   // For S3File.
-  s3::Client& client() { return *client_; }
+  s3::ObjectClient& client() { return *client_; }
   const S3StoreSettings& settings() const { return settings_; }
   TaskPool& readahead_pool() { return pool_; }
   cache::MemoryBlocks& memory_blocks() { return memory_blocks_; }
@@ -145,7 +146,7 @@ class S3Store final : public Store {
   // Keys a lookup's listing asks for (FetchNode).
   static constexpr size_t kProbeKeys = 16;
 
-  S3Store(std::unique_ptr<s3::Client> client, S3StoreSettings settings);
+  S3Store(std::unique_ptr<s3::ObjectClient> client, S3StoreSettings settings);
   // One listing (rarely two): what `path` is in S3 right now.
   Result<s3tree::Node> FetchNode(std::string_view path);
   void RememberLocked(const std::string& path, const s3tree::Node& node, Clock::time_point as_of);
@@ -186,7 +187,7 @@ class S3Store final : public Store {
   Status RenameFile(const std::string& from, const std::string& to);
   Status RenameDir(const std::string& from, const std::string& to);
 
-  std::unique_ptr<s3::Client> client_;
+  std::unique_ptr<s3::ObjectClient> client_;
   const S3StoreSettings settings_;
   TaskPool pool_;
   cache::MemoryBlocks memory_blocks_{settings_.memory_blocks_bytes};

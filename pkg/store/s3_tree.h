@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "s3/client.h"
+#include "s3/object_client.h"
 
 namespace freshfs::store::s3tree {
 
