@@ -63,7 +63,10 @@ size_t NewLevels(std::string_view dir, std::string_view last) {
 }  // namespace
 
 S3Store::S3Store(std::unique_ptr<s3::ObjectClient> client, S3StoreSettings settings)
-    : client_(std::move(client)), settings_(std::move(settings)), pool_(4) {}
+    : client_(std::move(client)),
+      settings_(std::move(settings)),
+      pool_(4),
+      metadata_(settings_.metadata_ttl, settings_.complete_listing_ttl) {}
 
 S3Store::~S3Store() = default;
 
@@ -100,65 +103,14 @@ size_t S3Store::skipped_keys() const {
   return skipped_;
 }
 
-namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case would not print back the same
-}
-
-}  // namespace
-
-S3Store::Known::Known(const s3tree::Node& node, Clock::time_point as_of)
-    : size(node.size), mtime_ns(node.mtime_ns), as_of(as_of), dir(node.dir) {
-  const std::string& e = node.etag;
-  std::array<uint8_t, 16> md5{};
-  bool packed = e.size() == 34 && e.front() == '"' && e.back() == '"';
-  for (size_t i = 0; packed && i < 16; ++i) {
-    const int hi = HexDigit(e[1 + 2 * i]), lo = HexDigit(e[2 + 2 * i]);
-    packed = hi >= 0 && lo >= 0;
-    md5[i] = uint8_t(hi * 16 + lo);
-  }
-  if (packed) etag = md5;
-  else etag = SmallString(e);
-}
-
-s3tree::Node S3Store::Known::node() const {
-  s3tree::Node n{.dir = dir, .size = size, .mtime_ns = mtime_ns};
-  if (const auto* md5 = std::get_if<std::array<uint8_t, 16>>(&etag)) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    n.etag.reserve(34);
-    n.etag.push_back('"');
-    for (uint8_t b : *md5) {
-      n.etag.push_back(kHex[b >> 4]);
-      n.etag.push_back(kHex[b & 15]);
-    }
-    n.etag.push_back('"');
-  } else {
-    n.etag = std::string(std::get<SmallString>(etag).view());
-  }
-  return n;
-}
-
-void S3Store::RememberLocked(const std::string& path, const s3tree::Node& node,
-                             Clock::time_point as_of) {
-  auto [it, inserted] = known_.try_emplace(path, Known{node, as_of});
-  if (!inserted && it->second.as_of <= as_of) it->second = Known{node, as_of};
-}
-
 void S3Store::Remember(const std::string& path, const s3tree::Node& node) {
   std::lock_guard lock(mu_);
-  RememberLocked(path, node, Clock::now());
+  metadata_.Remember(path, node, Clock::now());
 }
 
 void S3Store::Forget(const std::string& path) {
   std::lock_guard lock(mu_);
-  known_.erase(path);
-  listed_.erase(path);
-  std::string lo = path + "/", hi = path + "0";
-  known_.erase(known_.lower_bound(lo), known_.lower_bound(hi));
-  listed_.erase(listed_.lower_bound(lo), listed_.lower_bound(hi));
+  metadata_.Forget(path);
 }
 
 void S3Store::Register(const std::string& path, S3File* file) {
@@ -217,8 +169,8 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   bool known_file = false;
   {
     std::lock_guard lock(mu_);
-    auto it = known_.find(path);
-    known_file = it != known_.end() && !it->second.dir;
+    auto known = metadata_.Find(path);
+    known_file = known && !known->node.dir;
   }
   if (known_file) {
     // Revalidating a file the kernel holds: one HEAD (cheaper than a
@@ -292,12 +244,9 @@ Result<struct stat> S3Store::Stat(std::string_view path) {
   if (path.empty()) return StatOf(path, s3tree::Node{.dir = true});
   {
     std::lock_guard lock(mu_);
-    const auto now = Clock::now();
-    auto it = known_.find(path);
-    const bool listed = ListedLocked(ParentOf(path), now);
-    if (it != known_.end() && (listed || now - it->second.as_of < CompleteTtlLocked()))
-      return StatOf(path, it->second.node());
-    if (it == known_.end() && listed)
+    MetadataCache::Answer known = metadata_.Lookup(path, Clock::now());
+    if (known.kind == MetadataCache::Answer::kFound) return StatOf(path, known.node);
+    if (known.kind == MetadataCache::Answer::kMissing)
       return Errno{ENOENT};  // a recent listing of its directory has no such name
   }
   return StatFresh(path);
@@ -309,48 +258,21 @@ Result<struct stat> S3Store::StatFresh(std::string_view path) {
   auto node = FetchNode(path);
   std::lock_guard lock(mu_);
   if (!node) {
-    if (node.error() == ENOENT) {
-      auto it = known_.find(path);
-      if (it != known_.end() && it->second.as_of <= start) known_.erase(it);
-    }
+    if (node.error() == ENOENT) metadata_.ForgetUnlessNewer(path, start);
     return Errno{node.error()};
   }
-  if (!path.empty()) RememberLocked(std::string(path), *node, start);
+  if (!path.empty()) metadata_.Remember(std::string(path), *node, start);
   return StatOf(path, *node);
 }
 
-S3Store::Clock::duration S3Store::CompleteTtlLocked() const {
-  using namespace std::chrono_literals;
-  if (settings_.complete_listing_ttl.count() <= 0) return settings_.metadata_ttl;
-  return settings_.complete_listing_ttl + 2 * complete_took_ + 1s;
-}
-
-bool S3Store::ListedLocked(std::string_view dir, Clock::time_point now) const {
-  if (now - complete_as_of_ < CompleteTtlLocked()) return true;
-  auto it = listed_.find(dir);
-  return it != listed_.end() && now - it->second < settings_.metadata_ttl;
-}
-
 std::optional<std::vector<Store::DetailedEntry>> S3Store::ListKnownLocked(std::string_view dir) {
-  if (!ListedLocked(dir, Clock::now())) return std::nullopt;
   std::vector<DetailedEntry> out;
-  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
-  if (!dir.empty()) {
-    auto self = known_.find(dir);
-    if (self == known_.end() || !self->second.dir) return out;  // caller says ENOENT
-  }
-  auto it = known_.lower_bound(base);
-  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-    std::string_view rel = std::string_view(it->first).substr(base.size());
-    size_t slash = rel.find('/');
-    if (slash == std::string_view::npos) {
-      out.push_back(DetailedEntry{std::string(rel), StatOf(it->first, it->second.node())});
-      ++it;
-    } else {
-      // Below a child directory: skip that whole subtree ('0' follows '/').
-      it = known_.lower_bound(base + std::string(rel.substr(0, slash)) + "0");
-    }
-  }
+  const bool listed = metadata_.ListKnown(
+      dir, Clock::now(),
+      [&](const std::string& path, std::string_view name, const s3tree::Node& node) {
+        out.push_back(DetailedEntry{std::string(name), StatOf(path, node)});
+      });
+  if (!listed) return std::nullopt;
   return out;
 }
 
@@ -359,7 +281,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
     // While a recent listing covers the directory, it answers: no request.
     std::lock_guard lock(mu_);
     if (auto known = ListKnownLocked(dir)) {
-      bool exists = dir.empty() || known_.count(dir);
+      bool exists = dir.empty() || metadata_.Contains(dir);
       AddWritersLocked(dir, &*known);
       if (!exists && known->empty()) return Errno{ENOENT};
       return std::move(*known);
@@ -412,13 +334,10 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   const bool gone = found.empty() && !marker && !dir.empty();
   {
     std::lock_guard lock(mu_);
-    for (auto& [name, node] : found) RememberLocked(JoinPath(dir, name), node, start);
-    ForgetUnlistedLocked(dir, found, start);
-    TrimLocked(Clock::now());
-    if (!gone) {
-      auto [it, inserted] = listed_.try_emplace(std::string(dir), start);
-      if (!inserted && it->second < start) it->second = start;
-    }
+    for (auto& [name, node] : found) metadata_.Remember(JoinPath(dir, name), node, start);
+    metadata_.ForgetUnlisted(dir, found, start);
+    metadata_.Trim(Clock::now());
+    if (!gone) metadata_.MarkListed(std::string(dir), start);
     AddWritersLocked(dir, &out);
   }
   if (gone && out.empty()) {
@@ -428,77 +347,17 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   return out;
 }
 
-void S3Store::TrimLocked(Clock::time_point now) {
-  // What is older than any TTL answers nothing any more (a directory the
-  // kernel holds is listed again every poll, which renews its entries):
-  // memory follows what is listed lately, not what was ever seen.
-  const Clock::duration ttl =
-      std::max<Clock::duration>(settings_.metadata_ttl, CompleteTtlLocked());
-  if (now - last_trim_ < ttl) return;
-  last_trim_ = now;
-  const Clock::time_point old = now - ttl;
-  std::erase_if(known_, [&](const auto& k) { return k.second.as_of < old; });
-  std::erase_if(listed_, [&](const auto& l) { return l.second < old; });
-}
-
 void S3Store::AddMissingButThere(std::string_view dir, std::map<std::string, s3tree::Node>* found,
                                  Clock::time_point start) {
   std::vector<std::pair<std::string, s3tree::Node>> missing;
   {
     std::lock_guard lock(mu_);
-    const std::string base = dir.empty() ? "" : std::string(dir) + "/";
-    auto it = known_.lower_bound(base);
-    while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-      std::string_view rel = std::string_view(it->first).substr(base.size());
-      size_t slash = rel.find('/');
-      std::string name(rel.substr(0, slash));
-      if (slash != std::string_view::npos) {
-        it = known_.lower_bound(base + name + "0");  // past the child's subtree
-        continue;
-      }
-      if (it->second.dir && it->second.as_of <= start && !found->count(name))
-        missing.emplace_back(name, it->second.node());
-      ++it;
-    }
+    missing = metadata_.DirectoriesNotIn(dir, *found, start);
   }
   for (auto& [name, node] : missing) {
     auto below = client_->List(KeyOf(JoinPath(dir, name)) + "/", "", 1);
     // Kept unless S3 says it is empty: a failed check proves nothing.
     if (!below || !below->objects.empty()) found->emplace(name, node);
-  }
-}
-
-void S3Store::ForgetUnlistedLocked(std::string_view dir,
-                                   const std::map<std::string, s3tree::Node>& listed,
-                                   Clock::time_point start) {
-  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
-  auto listed_dir = [&](std::string_view name) {
-    auto it = listed.find(std::string(name));
-    return it != listed.end() && it->second.dir;
-  };
-  auto it = known_.lower_bound(base);
-  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-    std::string_view rel = std::string_view(it->first).substr(base.size());
-    size_t slash = rel.find('/');
-    std::string_view name = rel.substr(0, slash);
-    bool keep =
-        slash == std::string_view::npos ? listed.count(std::string(name)) > 0 : listed_dir(name);
-    if (keep && slash != std::string_view::npos) {
-      it = known_.lower_bound(base + std::string(name) + "0");  // a listed directory's subtree
-    } else if (!keep && it->second.as_of <= start) {
-      it = known_.erase(it);  // gone (the mount's own newer changes stay)
-    } else {
-      ++it;
-    }
-  }
-  for (auto l = listed_.lower_bound(base);
-       l != listed_.end() && l->first.compare(0, base.size(), base) == 0;) {
-    std::string_view rel = std::string_view(l->first).substr(base.size());
-    if (!rel.empty() && !listed_dir(rel.substr(0, rel.find('/')))) {
-      l = listed_.erase(l);
-    } else {
-      ++l;
-    }
   }
 }
 
@@ -553,45 +412,42 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTreeUpTo(std::string_view
     out.push_back(DetailedEntry{path, StatOf(dir_prefix + path, node)});
   if (!dir.empty()) {
     std::lock_guard lock(mu_);
-    for (auto& [path, node] : tree.nodes) RememberLocked(dir_prefix + path, node, start);
-    AddUnlistedWritersLocked(dir_prefix, tree.nodes, &out);
+    for (auto& [path, node] : tree.nodes) metadata_.Remember(dir_prefix + path, node, start);
+    AddUnlistedWritersLocked(
+        dir_prefix, [&](const std::string& rel) { return tree.nodes.count(rel) > 0; }, &out);
     return out;
   }
   // A complete picture: replace what was known (built outside the lock),
   // except what the mount itself changed while the listing ran. (Built
   // whole before the tree goes: freeing tree nodes one by one between the
   // new map's allocations leaves pages half used, which RSS keeps.)
-  std::map<std::string, Known, std::less<>> fresh;
+  MetadataCache::Complete fresh(start);
   uint64_t bytes = 0;
   for (auto& [path, node] : tree.nodes) {
     if (!node.dir) bytes += node.size;
-    fresh.emplace_hint(fresh.end(), path, Known{node, start});
+    fresh.Add(path, node);
   }
   const uint64_t entries = tree.nodes.size();
   tree.nodes.clear();
   std::lock_guard lock(mu_);
-  for (auto& [path, known] : known_)
-    if (known.as_of > start) fresh.insert_or_assign(path, known);
-  known_.swap(fresh);
-  complete_as_of_ = start;
-  complete_took_ = Clock::now() - start;
+  metadata_.ReplaceAll(fresh, Clock::now());  // what was known before goes after the lock
   listed_bytes_ = bytes;
   listed_entries_ = entries;
-  std::erase_if(listed_, [&](const auto& l) { return l.second <= start; });
   skipped_ = tree.skipped.size();
   if (settings_.on_skipped_keys) settings_.on_skipped_keys(skipped_);
-  AddUnlistedWritersLocked("", known_, &out);
+  AddUnlistedWritersLocked(
+      "", [&](const std::string& rel) { return metadata_.Contains(rel); }, &out);
   return out;
 }
 
-template <typename Map>
-void S3Store::AddUnlistedWritersLocked(const std::string& dir_prefix, const Map& listed,
+void S3Store::AddUnlistedWritersLocked(const std::string& dir_prefix,
+                                       const std::function<bool(const std::string& rel)>& listed,
                                        std::vector<DetailedEntry>* out) {
   // Files being written that S3 has not seen yet are part of the tree too.
   for (auto& [path, file] : writers_) {
     if (path.compare(0, dir_prefix.size(), dir_prefix) != 0) continue;
     std::string rel = path.substr(dir_prefix.size());
-    if (!listed.count(rel)) out->push_back(DetailedEntry{rel, file->LocalStat()});
+    if (!listed(rel)) out->push_back(DetailedEntry{rel, file->LocalStat()});
   }
 }
 
@@ -656,8 +512,7 @@ Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int fla
     node = *fetched;
   } else {
     std::lock_guard lock(mu_);
-    auto it = known_.find(path);
-    if (it != known_.end()) node = it->second.node();
+    if (auto known = metadata_.Find(path)) node = known->node;
   }
   if (!writes && node.etag.empty() && !node.dir) {
     auto fetched = FetchNode(path);
@@ -692,10 +547,10 @@ Status S3Store::MakeDir(std::string_view path, mode_t, const Caller&) {
   node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
   std::lock_guard lock(mu_);
   const auto now = Clock::now();
-  RememberLocked(std::string(path), node, now);
+  metadata_.Remember(std::string(path), node, now);
   // Nothing was under it a moment ago: as good as a listing of it, so the
   // names created in it next need no request to be known as new.
-  listed_.insert_or_assign(std::string(path), now);
+  metadata_.MarkListed(std::string(path), now);
   return Status::Ok();
 }
 

@@ -1,14 +1,14 @@
 // S3Store: a bucket (or a prefix of one) as a Store, through an
 // s3::ObjectClient (s3/object_client.h; s3::Client in a mount).
 //
-// Tree mapping: store/s3_tree.h. Metadata: every listing and HEAD result is
-// remembered with the time its request started; Stat() and List*() answer
-// from that memory while the listing of the directory is younger than
-// `metadata_ttl` (the watcher's syncs refresh it every poll interval: the
-// whole bucket in a full sync, the directories the kernel holds in a cached
-// one, so lookups of known names cost no request), or than
-// `complete_listing_ttl` for what only a complete listing covered. Such a
-// directory also answers "no such name". StatFresh(), ListFresh(),
+// Tree mapping: store/s3_tree.h. Metadata (store/metadata_cache.h): every
+// listing and HEAD result is remembered with the time its request started;
+// Stat() and List*() answer from that memory while the listing of the
+// directory is younger than `metadata_ttl` (the watcher's syncs refresh it
+// every poll interval: the whole bucket in a full sync, the directories the
+// kernel holds in a cached one, so lookups of known names cost no request),
+// or than `complete_listing_ttl` for what only a complete listing covered.
+// Such a directory also answers "no such name". StatFresh(), ListFresh(),
 // ListTree() and everything else the watcher calls go to S3.
 //
 // Files: reads fetch ranges (store/s3_file.h: blocks with readahead for
@@ -19,7 +19,6 @@
 // Thread-safe, as every Store. Calls block on the network.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -28,14 +27,13 @@
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <variant>
 
 #include "cache/disk_cache.h"
 #include "cache/memory_blocks.h"
 #include "s3/object_client.h"
+#include "store/metadata_cache.h"
 #include "store/s3_tree.h"
 #include "store/store.h"
-#include "util/small_string.h"
 #include "util/task_pool.h"
 
 namespace freshfs::store {
@@ -128,20 +126,7 @@ class S3Store final : public Store {
   void Unregister(const std::string& path, S3File* file);
 
  private:
-  using Clock = std::chrono::steady_clock;
-  // One remembered entry, kept compact: one per entry of every directory
-  // the kernel holds (docs/scale.md, "Memory per entry held"). An ETag of
-  // a single-part upload (a quoted MD5 in hex) is kept as its 16 bytes.
-  struct Known {
-    Known(const s3tree::Node& node, Clock::time_point as_of);
-    s3tree::Node node() const;
-
-    uint64_t size = 0;
-    int64_t mtime_ns = 0;
-    Clock::time_point as_of;
-    std::variant<std::array<uint8_t, 16>, SmallString> etag;
-    bool dir = false;
-  };
+  using Clock = MetadataCache::Clock;
 
   // Keys a lookup's listing asks for (FetchNode).
   static constexpr size_t kProbeKeys = 16;
@@ -149,17 +134,12 @@ class S3Store final : public Store {
   S3Store(std::unique_ptr<s3::ObjectClient> client, S3StoreSettings settings);
   // One listing (rarely two): what `path` is in S3 right now.
   Result<s3tree::Node> FetchNode(std::string_view path);
-  void RememberLocked(const std::string& path, const s3tree::Node& node, Clock::time_point as_of);
   void LogSkipped(const std::vector<s3tree::Skipped>& skipped);
   std::optional<struct stat> StagedStat(std::string_view path);
   struct stat StatOf(std::string_view path, const s3tree::Node& node) const;
   // One delimiter listing of `dir` (from memory while a recent listing
   // covers it, unless `fresh`).
   Result<std::vector<DetailedEntry>> ListDir(std::string_view dir, bool fresh);
-  // Whether a listing that started within its TTL covered all of `dir`.
-  bool ListedLocked(std::string_view dir, Clock::time_point now) const;
-  // How long the last complete listing answers for what it covered.
-  Clock::duration CompleteTtlLocked() const;
   // A directory's entries from memory while a recent listing covers it (an
   // empty list for an unknown directory), else nullopt.
   std::optional<std::vector<DetailedEntry>> ListKnownLocked(std::string_view dir);
@@ -169,17 +149,12 @@ class S3Store final : public Store {
   // two levels deeper; a subdirectory is only gone once S3 says so.)
   void AddMissingButThere(std::string_view dir, std::map<std::string, s3tree::Node>* listed,
                           Clock::time_point start);
-  // After a complete listing of `dir` that started at `start`: forgets the
-  // children it did not show (with everything under them).
-  void ForgetUnlistedLocked(std::string_view dir, const std::map<std::string, s3tree::Node>& listed,
-                            Clock::time_point start);
   void AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>* entries);
-  // At most once per TTL: forgets what no listing or request renewed within it.
-  void TrimLocked(Clock::time_point now);
   // Adds the files being written under `dir_prefix` ("" or "dir/") that
-  // `listed` (keyed by path relative to it) lacks: S3 has not seen them yet.
-  template <typename Map>
-  void AddUnlistedWritersLocked(const std::string& dir_prefix, const Map& listed,
+  // the listing lacks (`listed` of their path relative to it is false): S3
+  // has not seen them yet.
+  void AddUnlistedWritersLocked(const std::string& dir_prefix,
+                                const std::function<bool(const std::string& rel)>& listed,
                                 std::vector<DetailedEntry>* out);
   // After the last entry of `dir` went away: a marker keeps it (as a local
   // filesystem would; S3 would otherwise drop the directory with it).
@@ -193,18 +168,13 @@ class S3Store final : public Store {
   cache::MemoryBlocks memory_blocks_{settings_.memory_blocks_bytes};
 
   mutable std::mutex mu_;  // guards everything below
-  std::map<std::string, Known, std::less<>> known_;
-  Clock::time_point complete_as_of_{};  // start of the last complete listing
-  Clock::duration complete_took_{};     // and how long it took
-  // Directories listed whole since, each with the start of its last listing.
-  std::map<std::string, Clock::time_point, std::less<>> listed_;
+  MetadataCache metadata_;
   std::multimap<std::string, S3File*, std::less<>> writers_;
   std::set<std::string> logged_skips_;
   size_t skipped_ = 0;
   // What the last complete listing held: StatFs reports it as used.
   uint64_t listed_bytes_ = 0;
   uint64_t listed_entries_ = 0;
-  Clock::time_point last_trim_{};
 };
 
 }  // namespace freshfs::store
