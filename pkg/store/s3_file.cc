@@ -188,6 +188,13 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
   {
     std::lock_guard lock(state_mu_);
     auto& slot = blocks_[index];
+    if (slot && wait) {
+      // A fetch that failed (a read-ahead during an outage, throttling) is
+      // tried again by the read that needs the block, not remembered as
+      // this file's answer for it. (Lock order: state_mu_, then a block's.)
+      std::lock_guard block_lock(slot->mu);
+      if (slot->done && slot->error != 0) slot.reset();
+    }
     if (!slot) {
       slot = std::make_shared<Block>();
       load_here = true;

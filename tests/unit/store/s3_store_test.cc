@@ -406,6 +406,26 @@ TEST_F(S3StoreTest, AServerIgnoringIfMatchOnReadsStillNeverMixesVersions) {
   EXPECT_EQ(Read(*f, kBlock, kBlock), "errno " + std::to_string(EIO));
 }
 
+// A read-ahead that failed once (an outage, throttling) must not fail the
+// reads of that block for as long as the file stays open.
+TEST_F(S3StoreTest, AFailedReadAheadIsFetchedAgainWhenRead) {
+  S3StoreSettings s = Settings();
+  s.readahead_blocks = 1;  // only the next block, so the fault hits block 1
+  OpenStore(s);
+  const std::string data = Pattern(4 * kBlock, 'a');
+  s3_->SetObject("vol/data.bin", data);
+  auto f = OpenPinned("data.bin");
+  ASSERT_TRUE(f);
+  s3_->Inject({.op = S3Op::kGet, .error = FakeObjectClient::HttpError(503, "SlowDown")});
+  EXPECT_EQ(Read(*f, kBlock, 0), data.substr(0, kBlock));
+  ASSERT_TRUE(Eventually([&] { return s3_->Requests(S3Op::kGet) == 2; }));
+  const std::string first_try = Read(*f, kBlock, kBlock);
+  EXPECT_TRUE(first_try == data.substr(kBlock, kBlock) ||
+              first_try == "errno " + std::to_string(EIO))
+      << first_try;
+  EXPECT_EQ(Read(*f, kBlock, kBlock), data.substr(kBlock, kBlock));
+}
+
 // --- metadata ---------------------------------------------------------------
 
 TEST_F(S3StoreTest, AListedDirectoryAnswersLookupsUntilItIsListedAgain) {
