@@ -79,18 +79,32 @@ HttpResponse PerformWithRetries(HttpPool& pool, const HttpRequest& request, int 
   return response;
 }
 
-class WebIdentitySource final : public CredentialSource {
+// What the sources that ask an HTTP endpoint share: their settings, their
+// name (in every message) and one pooled connection.
+template <typename Settings>
+class HttpSource : public CredentialSource {
  public:
-  explicit WebIdentitySource(WebIdentitySettings settings)
-      : settings_(std::move(settings)),
-        name_("web identity (role " + settings_.role_arn + ", token file " + settings_.token_file +
-              ", " + settings_.origin + ")"),
-        pool_(HttpPoolConfig{1, 5000ms, 10000ms, settings_.ca_file, true}) {
+  const std::string& name() const override { return name_; }
+
+ protected:
+  HttpSource(Settings settings, std::string name, HttpPoolConfig pool)
+      : settings_(std::move(settings)), name_(std::move(name)), pool_(std::move(pool)) {}
+
+  Settings settings_;
+  const std::string name_;
+  HttpPool pool_;
+};
+
+class WebIdentitySource final : public HttpSource<WebIdentitySettings> {
+ public:
+  explicit WebIdentitySource(const WebIdentitySettings& settings)
+      : HttpSource(settings,
+                   "web identity (role " + settings.role_arn + ", token file " +
+                       settings.token_file + ", " + settings.origin + ")",
+                   HttpPoolConfig{1, 5000ms, 10000ms, settings.ca_file, true}) {
     if (settings_.session_name.empty())
       settings_.session_name = "freshfs-" + std::to_string(std::time(nullptr));
   }
-
-  const std::string& name() const override { return name_; }
 
   CredentialsResult Fetch() override {
     std::string error;
@@ -128,21 +142,14 @@ class WebIdentitySource final : public CredentialSource {
     if (!r.credentials.expiration) return Fail(name_, where + ": the answer has no Expiration");
     return r;
   }
-
- private:
-  WebIdentitySettings settings_;
-  const std::string name_;
-  HttpPool pool_;
 };
 
-class ContainerSource final : public CredentialSource {
+class ContainerSource final : public HttpSource<ContainerSettings> {
  public:
-  explicit ContainerSource(ContainerSettings settings)
-      : settings_(std::move(settings)),
-        name_("container credentials (" + settings_.url + ", " + settings_.origin + ")"),
-        pool_(HttpPoolConfig{1, 2000ms, 2000ms, "", true}) {}
-
-  const std::string& name() const override { return name_; }
+  explicit ContainerSource(const ContainerSettings& settings)
+      : HttpSource(settings,
+                   "container credentials (" + settings.url + ", " + settings.origin + ")",
+                   HttpPoolConfig{1, 2000ms, 2000ms, "", true}) {}
 
   CredentialsResult Fetch() override {
     HttpRequest request;
@@ -167,21 +174,13 @@ class ContainerSource final : public CredentialSource {
     }
     return ParseCredentialsJson(response.body, name_);
   }
-
- private:
-  ContainerSettings settings_;
-  const std::string name_;
-  HttpPool pool_;
 };
 
-class ImdsSource final : public CredentialSource {
+class ImdsSource final : public HttpSource<ImdsSettings> {
  public:
-  explicit ImdsSource(ImdsSettings settings)
-      : settings_(std::move(settings)),
-        name_("instance metadata (IMDS at " + settings_.endpoint + ")"),
-        pool_(HttpPoolConfig{1, settings_.timeout, settings_.timeout, "", true}) {}
-
-  const std::string& name() const override { return name_; }
+  explicit ImdsSource(const ImdsSettings& settings)
+      : HttpSource(settings, "instance metadata (IMDS at " + settings.endpoint + ")",
+                   HttpPoolConfig{1, settings.timeout, settings.timeout, "", true}) {}
 
   CredentialsResult Fetch() override {
     // IMDSv2: a session token first. Its answer travels with the IP hop
@@ -223,11 +222,6 @@ class ImdsSource final : public CredentialSource {
     }
     return ParseCredentialsJson(creds.body, name_ + " role " + role_name);
   }
-
- private:
-  ImdsSettings settings_;
-  const std::string name_;
-  HttpPool pool_;
 };
 
 class ProcessSource final : public CredentialSource {
