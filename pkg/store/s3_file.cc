@@ -192,8 +192,12 @@ std::shared_ptr<S3File::Block> S3File::FetchBlock(uint64_t index, bool wait) {
       // A fetch that failed (a read-ahead during an outage, throttling) is
       // tried again by the read that needs the block, not remembered as
       // this file's answer for it. (Lock order: state_mu_, then a block's.)
-      std::lock_guard block_lock(slot->mu);
-      if (slot->done && slot->error != 0) slot.reset();
+      bool failed;
+      {
+        std::lock_guard block_lock(slot->mu);
+        failed = slot->done && slot->error != 0;
+      }
+      if (failed) slot.reset();  // not under its lock: this may free the block
     }
     if (!slot) {
       slot = std::make_shared<Block>();
