@@ -164,8 +164,11 @@ class S3Store final : public Store {
 
   std::unique_ptr<s3::ObjectClient> client_;
   const S3StoreSettings settings_;
-  TaskPool pool_;
   cache::MemoryBlocks memory_blocks_{settings_.memory_blocks_bytes};
+  // After what read-ahead uses (the client, the settings, the shared
+  // blocks): the pool's destructor runs the tasks still queued and joins
+  // them before those go.
+  TaskPool pool_;
 
   mutable std::mutex mu_;  // guards everything below
   MetadataCache metadata_;
