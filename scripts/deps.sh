@@ -32,8 +32,10 @@ if [ "$build_only" = 0 ]; then
     # the format check (scripts/check-format.sh, .clang-format) and the lint
     # (.clang-tidy)
     clang-format clang-tidy
-    # benchmarks: bench/report draws its plots with Debian's matplotlib (/usr/bin/python3)
-    python3-matplotlib
+    # benchmarks (bench/freshbench, run by Debian's /usr/bin/python3): bench/report
+    # draws its plots with matplotlib; freshfs's metrics endpoint is parsed with
+    # prometheus_client
+    python3-matplotlib python3-prometheus-client
     nodejs awscli python3-boto3
   )
 fi

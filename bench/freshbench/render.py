@@ -3,6 +3,9 @@ of docs/benchmarks.md, both from the results.json that bench/report writes."""
 import math
 import os
 
+from . import docs
+from .stats import flatten
+
 DOC_BEGIN = "<!-- bench/report:begin -->"
 DOC_END = "<!-- bench/report:end -->"
 GROUPS = {"local": "Local directory source", "s3": "S3 source (s3rver)"}
@@ -120,7 +123,7 @@ def scale_lines(results):
                 "JSON lines here.", ""]
     if sc.get("bench/lazy-mount"):
         d = sc["bench/lazy-mount"]
-        rows = [(k, v) for k, v in _flatten(d) if not k.endswith(("date", "command"))]
+        rows = [(k, v) for k, v in flatten(d) if not k.endswith(("date", "command"))]
         out += ["Lazy mounts of real s3rver buckets (`bench/lazy-mount`):", "",
                 "| quantity | value |", "|---|---:|"]
         out += [f"| {k} | {fmt_val(v)} |" for k, v in rows]
@@ -175,16 +178,6 @@ def scale_table(lines):
             "synthetic store; CPU seconds of one full sync's diff beyond fetching the listing, "
             f"median of {len(unchanged)} unchanged syncs; RSS growth per tracked entry). Every "
             "JSON line it printed is in `results.json`.", "", *rows, ""]
-
-
-def _flatten(d, prefix=""):
-    out = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out += _flatten(v, f"{prefix}{k}.")
-    elif isinstance(d, (int, float)) and not isinstance(d, bool):
-        out.append((prefix[:-1], d))
-    return out
 
 
 def section(results, outdir_rel, plots):
@@ -257,17 +250,15 @@ def section(results, outdir_rel, plots):
     return "\n".join(lines)
 
 
+def _below_title(text, sec):
+    """The section right below the title, above the detailed sections."""
+    head, sep, tail = text.partition("\n## ")
+    return head.rstrip("\n") + "\n\n" + sec + "\n" + (("\n## " + tail) if sep else "")
+
+
 def write_doc(results, path, outdir_rel, plots):
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    sec = section(results, outdir_rel, plots)
-    if DOC_BEGIN in text and DOC_END in text:
-        pre, rest = text.split(DOC_BEGIN, 1)
-        text = pre + sec + rest.split(DOC_END, 1)[1]
-    else:  # right below the title, above the detailed sections
-        head, sep, tail = text.partition("\n## ")
-        text = head.rstrip("\n") + "\n\n" + sec + "\n" + (("\n## " + tail) if sep else "")
-    with open(path, "w") as f:
-        f.write(text)
+    docs.replace_marked(path, DOC_BEGIN, DOC_END, section(results, outdir_rel, plots),
+                        place=_below_title)
 
 
 def summary_text(results):

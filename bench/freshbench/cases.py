@@ -13,6 +13,8 @@ import math
 import os
 import statistics
 
+from .stats import pct
+
 # id: (column header, description)
 CONTENDERS = {
     "freshfs": ("freshfs", "freshfs-mount, Release build (`build-bench/`)"),
@@ -31,12 +33,6 @@ INF = math.inf
 
 def _num(x):
     return None if x is None or x == "never" else float(x)
-
-
-def pct(vals, p):
-    """Nearest-rank percentile; never seen = inf."""
-    s = sorted(vals)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else None
 
 
 def summarize(samples, stat):
@@ -226,17 +222,6 @@ def from_s3(r):
     return out
 
 
-def flatten(d, prefix=""):
-    """Numeric leaves of a JSON object as (dotted key, value)."""
-    out = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out += flatten(v, f"{prefix}{k}.")
-    elif isinstance(d, (int, float)) and not isinstance(d, bool):
-        out.append((prefix[:-1], d))
-    return out
-
-
 def build(raw):
     """raw: part name -> its JSON. Returns (cases, extra) where extra carries what is not
     a contender comparison (scale)."""
@@ -263,18 +248,6 @@ def build(raw):
 
 
 # ---------------------------------------------------------------- output
-
-def jsonable(x):
-    if isinstance(x, float) and math.isinf(x):
-        return "never" if x > 0 else "-inf"
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    return x
-
 
 def _cell(x):
     if x is None:

@@ -1,0 +1,57 @@
+"""Statistics and their formatting, shared by every benchmark and the report."""
+import math
+import statistics
+
+
+def pct(vals, p):
+    """Nearest-rank percentile (None for no values); timeouts ("never seen") are
+    math.inf."""
+    s = sorted(vals)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else None
+
+
+def summarize(vals):
+    """median, min, max and every sample."""
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+            "runs": vals}
+
+
+def summarize_present(vals):
+    """median, min, max and count of the samples that are not None; None if none is."""
+    v = [x for x in vals if x is not None]
+    if not v:
+        return None
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+
+
+def fmt_lat(v):
+    """A latency in seconds as ms or s; inf = "never"."""
+    if v is None:
+        return ""
+    if math.isinf(v):
+        return "never"
+    return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def jsonable(x):
+    """x with infinities as "never" ("-inf"), NaN as None and keys as strings, for JSON."""
+    if isinstance(x, float) and math.isinf(x):
+        return "never" if x > 0 else "-inf"
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    return x
+
+
+def flatten(d, prefix=""):
+    """Numeric leaves of a JSON object as (dotted key, value)."""
+    found = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            found += flatten(v, f"{prefix}{k}.")
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        found.append((prefix[:-1], d))
+    return found
