@@ -56,13 +56,13 @@ import sys
 import tempfile
 import time
 
-from . import DOC, RESULTS, ROOT, metrics
+from . import DOC, RESULTS, ROOT, changes, metrics
 from .build import build, deps, helper_run
 from .docs import replace_marked
 from .host import git_state, machine_info, vm_counters
-from .mount import Daemon, mounts_under
+from .mount import Daemon, remove_unless_mounted, stop_all
 from .proc import high_priority, logger, read_text, version
-from .stats import fmt_lat, jsonable, pct, summarize
+from .stats import fmt_lat, jsonable, latency_stats, summarize
 
 DOC_BEGIN = "<!-- bench/freshness:begin -->"
 DOC_END = "<!-- bench/freshness:end -->"
@@ -84,15 +84,6 @@ METRICS = ("freshfs_invalidations_total", "freshfs_remote_changes_total",
 log = logger("freshness")
 
 
-def content(tag, j):
-    head = f"{tag}-{j:05d}-".encode()
-    return head + b"x" * (FILE_SIZE - len(head))
-
-
-def token(tag, j):
-    return f"{tag}-{j:05d}-"
-
-
 def scrape(logpath):
     """The METRICS samples of a freshfs daemon's endpoint (zeros included)."""
     return metrics.scrape_log(read_text(logpath), lambda name: name.startswith(METRICS))
@@ -108,7 +99,7 @@ def latency_phase(a, tmp, freshfs, pll, helper, daemons, pollers):
     os.makedirs(os.path.join(src, "new"))
     for j in range(nmod):
         with open(os.path.join(src, "mod", f"m{j:04d}"), "wb") as f:
-            f.write(content("old", j))
+            f.write(changes.content("old", j, FILE_SIZE))
     extra = os.environ.get("FRESHFS_EXTRA_ARGS", "").split()
     met = ["--metrics-address", "127.0.0.1:0"]
     m = {k: os.path.join(mnt, k) for k in LAT_NAMES}
@@ -145,15 +136,15 @@ def latency_phase(a, tmp, freshfs, pll, helper, daemons, pollers):
             for k in names:  # every mount has read the old content just before
                 try:
                     with open(os.path.join(m[k], rel), "rb") as f:
-                        ok = f.read().startswith(token("old", j).encode())
+                        ok = f.read().startswith(changes.token("old", j).encode())
                 except OSError:
                     ok = False
                 prep_anomalies[k] += not ok
             fd = os.open(os.path.join(src, rel), os.O_WRONLY)
-            os.pwrite(fd, content("new", j), 0)
+            os.pwrite(fd, changes.content("new", j, FILE_SIZE), 0)
             os.close(fd)
             t0 = time.monotonic()
-            line = f"m {i} {rel} {token('new', j)} {t0:.6f}\n"
+            line = f"m {i} {rel} {changes.token('new', j)} {t0:.6f}\n"
         else:
             rel = f"new/n{j:04d}"
             for k in names:  # every mount has looked the name up (ENOENT) just before
@@ -163,7 +154,7 @@ def latency_phase(a, tmp, freshfs, pll, helper, daemons, pollers):
                 except FileNotFoundError:
                     pass
             fd = os.open(os.path.join(src, rel), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, content("new", j))
+            os.write(fd, changes.content("new", j, FILE_SIZE))
             os.close(fd)
             t0 = time.monotonic()
             line = f"n {i} {rel} {t0:.6f}\n"
@@ -198,15 +189,7 @@ def latency_phase(a, tmp, freshfs, pll, helper, daemons, pollers):
         ds[k].stop()
         daemons.remove(ds[k])
 
-    stats = {}
-    for k in names:
-        stats[k] = {}
-        for kind in ("modify", "create", "all"):
-            v = [x for i, x in lat[k].items() if kind == "all" or kinds[i] == kind]
-            if len(v) != sum(1 for i in kinds if kind == "all" or kinds[i] == kind):
-                raise RuntimeError(f"poller {k}: missing results")
-            stats[k][kind] = {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99),
-                              "max": max(v), "never": sum(math.isinf(x) for x in v)}
+    stats = {k: latency_stats(lat[k], kinds, k) for k in names}
     return {"names": names, "argv": argvs, "stats": stats, "prep_anomalies": prep_anomalies,
             "poller": sweeps, "daemon_cpu_seconds": cpu, "metrics": metrics,
             "mount_options": mount_opts, "loadavg_before": load0,
@@ -487,16 +470,8 @@ def main():
         for p in pollers.values():
             p.kill()  # by PID (Popen); they only poll
             p.wait()
-        for d in list(daemons):
-            try:
-                d.stop()
-            except Exception as e:  # keep unmounting the others
-                log(f"stopping {d.name}: {e}")
-        left = mounts_under(tmp)
-        if left:
-            log(f"still mounted, NOT removing {tmp}: {left}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(daemons)
+        remove_unless_mounted(tmp)
 
     ts = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     machine = machine_info()

@@ -46,7 +46,7 @@ import time
 from . import RESULTS, ROOT
 from .build import build, deps, helper_run
 from .host import machine_info
-from .mount import Daemon, mounted, mounts_under
+from .mount import Daemon, mounted, remove_unless_mounted, stop_all
 from .proc import logger, raise_nofile
 from .stats import summarize_present as summarize
 
@@ -223,16 +223,8 @@ def main():
                                     if res[c][k] and res[c][k][-1] is not None)
                 for k in order))
     finally:
-        for d in list(daemons):
-            try:
-                d.stop()
-            except Exception as e:  # keep unmounting the others
-                log(f"stopping {d.name}: {e}")
-        left = mounts_under(tmp)
-        if left:
-            log(f"still mounted, NOT removing {tmp}: {left}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(daemons)
+        remove_unless_mounted(tmp)
 
     res = {c: v for c, v in res.items() if any(x is not None for s in v.values() for x in s)}
     stats = {c: {k: summarize(v) for k, v in r.items()} for c, r in res.items()}

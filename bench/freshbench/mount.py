@@ -1,5 +1,6 @@
 """FUSE daemons run in the foreground, the mount table, and a guard against hung mounts."""
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -158,3 +159,24 @@ class Guard:
             raise RuntimeError(f"{self.what}: no answer within {self.seconds:g} s (mount "
                                f"aborted; then: {exc[1]!r}); log:\n{self.m.tail()}")
         return False
+
+
+def stop_all(daemons):
+    """Stops every daemon (a failure is logged; the others are still stopped)."""
+    for d in list(daemons):
+        try:
+            d.stop()
+        except Exception as e:  # keep unmounting the others
+            log(f"stopping {d.name}: {e}")
+
+
+def remove_unless_mounted(tmp, keep=False):
+    """Removes a benchmark's temporary directory unless something is still mounted below
+    it (or keep)."""
+    left = mounts_under(tmp)
+    if left:
+        log(f"still mounted, NOT removing {tmp}: {left}")
+    elif keep:
+        log(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -43,7 +43,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import sys
@@ -54,7 +53,7 @@ from . import BENCH, DOC, RESULTS, ROOT
 from .build import build, helper_run
 from .docs import replace_marked
 from .host import machine_info, vm_counters
-from .mount import Daemon, mounts_under
+from .mount import Daemon, remove_unless_mounted, stop_all
 from .proc import logger, raise_nofile
 from .stats import summarize
 
@@ -346,16 +345,8 @@ def main():
         mount_opts = {d.name: d.options for d in daemons}
         argvs = {n: [d.argv for d in c["daemons"]] for n, c in contenders.items()}
     finally:
-        for d in daemons:
-            try:
-                d.stop()
-            except Exception as e:  # keep unmounting the others
-                log(f"stopping {d.name}: {e}")
-        left = mounts_under(tmp)
-        if left:
-            log(f"still mounted, NOT removing {tmp}: {left}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(daemons)
+        remove_unless_mounted(tmp)
 
     stats = {m: {n: summarize(v) for n, v in res[m].items()} for m in res}
     # Ratios of medians; and, less sensitive to load changing between rounds, the

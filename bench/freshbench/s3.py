@@ -69,14 +69,14 @@ import time
 import urllib.parse
 import urllib.request
 
-from . import BENCH, DOC, RESULTS, ROOT, metrics, server
+from . import BENCH, DOC, RESULTS, ROOT, changes, metrics, server
 from .build import deps
 from .docs import replace_heading
-from .host import cpu_model, git_state, drop_caches, machine_info as host_machine_info, vm_counters
-from .mount import Daemon, Guard, mounted, mounts_under
+from .host import cpu_model, drop_caches, git_state, machine_info as host_machine_info, vm_counters
+from .mount import Daemon, Guard, mounted, remove_unless_mounted
 from .proc import high_priority, logger, version
 from .server import KEY, S3rver
-from .stats import fmt_lat, jsonable, pct
+from .stats import fmt_lat, jsonable, latency_stats
 
 SECTION = "## S3: freshfs vs s3fs vs rclone"
 FILE_SIZE = 4096
@@ -186,15 +186,6 @@ def small_content(seed, j):
     return random.Random(f"{seed}-small-{j}").randbytes(FILE_SIZE)
 
 
-def lat_content(tag, j):
-    head = f"{tag}-{j:05d}-".encode()
-    return head + b"x" * (FILE_SIZE - len(head))
-
-
-def lat_token(tag, j):
-    return f"{tag}-{j:05d}-"
-
-
 def freshfs_metrics(logtext):
     """The non-zero freshfs_* samples (histogram buckets left out) of a daemon's
     endpoint."""
@@ -265,7 +256,7 @@ class Bench:
             yield "list", f"d/f{j:05d}", f"list-{j:05d}".encode().ljust(64, b".")
         nmod = (a.changes + 1) // 2
         for j in range(nmod):
-            yield "lat", f"mod/m{j:04d}", lat_content("old", j)
+            yield "lat", f"mod/m{j:04d}", changes.content("old", j, FILE_SIZE)
         yield "lat", "new/keep", b"keep\n"
 
     def big_blocks(self):
@@ -400,13 +391,7 @@ class Bench:
                 s.stop()
             except Exception as e:
                 log(f"stopping s3rver {s.name}: {e}")
-        left = mounts_under(self.tmp)
-        if left:
-            log(f"still mounted, NOT removing {self.tmp}: {left}")
-        elif self.a.keep_tmp:
-            log(f"kept {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_unless_mounted(self.tmp, keep=self.a.keep_tmp)
 
     # -------------------------------------------------- measurements
 
@@ -481,6 +466,17 @@ class Bench:
         self.errors.append({"phase": phase, "contender": name, "round": rnd + 1,
                             "error": str(e), "log_tail": m.tail() if m else None})
 
+    @staticmethod
+    def session_end(rec, name, m, d0, s0):
+        """A session's daemon and server CPU since d0, s0; freshfs's metrics and log
+        problems."""
+        rec["daemon_cpu"] = round(m.cpu() - d0, 3)
+        rec["server_cpu"] = round(m.server.cpu() - s0, 3)
+        if name.startswith("freshfs"):
+            text = m.log_text()
+            rec["metrics"] = freshfs_metrics(text)
+            rec["log_problems"] = problems_in(text)
+
     def reads_session(self, name, rnd):
         a, rec, m = self.a, {}, None
         srv_dir = os.path.join(self.data, "data")
@@ -545,12 +541,7 @@ class Bench:
             rec["small_wrong"] = bad1 + bad2
             if bad1 or bad2:
                 log(f"WRONG DATA: {name} small files: {bad1} + {bad2} differ")
-            rec["daemon_cpu"] = round(m.cpu() - d0, 3)
-            rec["server_cpu"] = round(m.server.cpu() - s0, 3)
-            if name.startswith("freshfs"):
-                text = m.log_text()
-                rec["metrics"] = freshfs_metrics(text)
-                rec["log_problems"] = problems_in(text)
+            self.session_end(rec, name, m, d0, s0)
         finally:
             self.unmount(m)
         return rec
@@ -655,12 +646,7 @@ class Bench:
             rec["create"] = a.create_files / el
             dur = self.wait_on_server(keys, FILE_SIZE, t0)
             rec["create_durable"] = a.create_files / dur if dur else None
-            rec["daemon_cpu"] = round(m.cpu() - d0, 3)
-            rec["server_cpu"] = round(m.server.cpu() - s0, 3)
-            if name.startswith("freshfs"):
-                text = m.log_text()
-                rec["metrics"] = freshfs_metrics(text)
-                rec["log_problems"] = problems_in(text)
+            self.session_end(rec, name, m, d0, s0)
         finally:
             self.unmount(m)
         return rec
@@ -717,11 +703,11 @@ class Bench:
                     try:
                         with Guard(m, 60, f"{n} prep read"):
                             with open(os.path.join(m.mnt, key), "rb") as f:
-                                ok = f.read().startswith(lat_token("old", j).encode())
+                                ok = f.read().startswith(changes.token("old", j).encode())
                     except (OSError, RuntimeError):
                         ok = False
                     prep_anomalies[n] += not ok
-                body = lat_content("new", j)
+                body = changes.content("new", j, FILE_SIZE)
             else:
                 key = f"new/n{j:04d}"
                 for n, m in ds.items():  # every mount has just looked the name up
@@ -733,12 +719,12 @@ class Bench:
                         pass
                     except (OSError, RuntimeError):
                         prep_anomalies[n] += 1
-                body = lat_content("new", j)
+                body = changes.content("new", j, FILE_SIZE)
             tp = time.monotonic()
             self.s3.put_object(Bucket="lat", Key=key, Body=body)
             t0 = time.monotonic()
             put_s.append(t0 - tp)
-            line = (f"m {i} {key} {lat_token('new', j)} {t0:.6f}\n" if i % 2 == 0
+            line = (f"m {i} {key} {changes.token('new', j)} {t0:.6f}\n" if i % 2 == 0
                     else f"n {i} {key} {t0:.6f}\n")
             for pn, p in self.pollers.items():
                 try:
@@ -804,15 +790,7 @@ class Bench:
             mount_opts[n] = m.argv
             self.unmount(m)
         ev_conn.close()
-        stats = {}
-        for n in ds:
-            stats[n] = {}
-            for kind in ("modify", "create", "all"):
-                v = [x for i, x in lat[n].items() if kind == "all" or kinds[i] == kind]
-                if len(v) != sum(1 for i in kinds if kind == "all" or kinds[i] == kind):
-                    raise RuntimeError(f"poller {n}: missing results")
-                stats[n][kind] = {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99),
-                                  "max": max(v), "never": sum(math.isinf(x) for x in v)}
+        stats = {n: latency_stats(lat[n], kinds, n) for n in ds}
         return {"names": list(ds), "argv": mount_opts, "stats": stats,
                 "prep_anomalies": prep_anomalies, "poller_checks": checks,
                 "poller_errors": poll_errors, "daemon_cpu_seconds": cpu,
@@ -1190,7 +1168,7 @@ speed (raw GET) bounds every cold read.
 
 Run: `bench/s3` (~10 minutes), `bench/s3 --quick` (~2 minutes), `bench/s3
 --write-docs` (replaces this section), also `bench/run s3 ...`. Needs root, Debian
-`s3fs rclone awscli python3-boto3 curl fuse3` and s3rver in `.tools/`
+`s3fs rclone awscli python3-boto3 python3-prometheus-client curl fuse3` and s3rver in `.tools/`
 (`scripts/deps.sh s3fs rclone`). Raw results: `bench/results/s3-<timestamp>.json`.
 """
 

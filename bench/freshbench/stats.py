@@ -55,3 +55,17 @@ def flatten(d, prefix=""):
     elif isinstance(d, (int, float)) and not isinstance(d, bool):
         found.append((prefix[:-1], d))
     return found
+
+
+def latency_stats(lat, kinds, who):
+    """n, p50, p99, max and never-seen count of one mount's latencies (change id ->
+    seconds, math.inf = never seen), per kind of change ("modify", "create") and "all";
+    kinds: change id -> kind. RuntimeError when the poller of `who` missed a change."""
+    out = {}
+    for kind in ("modify", "create", "all"):
+        v = [x for i, x in lat.items() if kind == "all" or kinds[i] == kind]
+        if len(v) != sum(1 for i in kinds if kind == "all" or kinds[i] == kind):
+            raise RuntimeError(f"poller {who}: missing results")
+        out[kind] = {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99), "max": max(v),
+                     "never": sum(math.isinf(x) for x in v)}
+    return out
