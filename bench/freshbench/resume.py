@@ -41,6 +41,7 @@ import time
 from . import ROOT, metrics
 from .mount import mounted
 from .proc import read_text, stop, wait_for
+from .stats import pct
 
 BUILD = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build"))
 MOUNT = os.path.join(BUILD, "cmd/freshfs-mount/freshfs-mount")
@@ -92,19 +93,26 @@ def unmount(mnt, daemons):
 
 
 def percentiles(values):
+    """p50, p99 (nearest rank) and max; NaN for no values."""
     if not values:
         return (float("nan"),) * 3
-    v = sorted(values)
-    return v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1]
+    return pct(values, 50), pct(values, 99), max(values)
 
 
-def upgrade_pause(work, takeovers):
-    src, mnt, log = os.path.join(work, "u-src"), os.path.join(work, "u-mnt"), os.path.join(work, "u.log")
+def small_source(work, tag):
+    """TAG-src with SMALL_FILES files of 4 KiB (r0, r1, ...), an empty TAG-mnt, and the
+    path of TAG.log, under work."""
+    src, mnt = os.path.join(work, f"{tag}-src"), os.path.join(work, f"{tag}-mnt")
     os.makedirs(src)
     os.makedirs(mnt)
     for i in range(SMALL_FILES):
         with open(os.path.join(src, "r%d" % i), "wb") as f:
             f.write(os.urandom(4096))
+    return src, mnt, os.path.join(work, f"{tag}.log")
+
+
+def upgrade_pause(work, takeovers):
+    src, mnt, log = small_source(work, "u")
     args = ["--metrics-address", "127.0.0.1:0"]
     daemons = [Daemon(MOUNT, args, src, mnt, log)]
     events, pauses = [], []
@@ -151,12 +159,7 @@ MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 
 
 def crash_pause(work, kills):
-    src, mnt, log = os.path.join(work, "c-src"), os.path.join(work, "c-mnt"), os.path.join(work, "c.log")
-    os.makedirs(src)
-    os.makedirs(mnt)
-    for i in range(SMALL_FILES):
-        with open(os.path.join(src, "r%d" % i), "wb") as f:
-            f.write(os.urandom(4096))
+    src, mnt, log = small_source(work, "c")
     libc = ctypes.CDLL(None, use_errno=True)
     fuse_fd = os.open("/dev/fuse", os.O_RDWR)
     state_fd = os.memfd_create("freshfs-state", 0)

@@ -186,6 +186,14 @@ def small_content(seed, j):
     return random.Random(f"{seed}-small-{j}").randbytes(FILE_SIZE)
 
 
+def idle_cpu_share(srv, seconds):
+    """Sleeps `seconds`; the server's CPU seconds per second meanwhile (background
+    polling of an idle mount)."""
+    c0, t0 = srv.cpu(), time.perf_counter()
+    time.sleep(seconds)
+    return round((srv.cpu() - c0) / (time.perf_counter() - t0), 3)
+
+
 def freshfs_metrics(logtext):
     """The non-zero freshfs_* samples (histogram buckets left out) of a daemon's
     endpoint."""
@@ -528,10 +536,7 @@ class Bench:
                 vm0 = vm_counters()
                 with Guard(m, SESSION_TIMEOUT, f"{name} small first pass"):
                     rec["small_first"], _, bad1 = self.small_pass(small)
-                c0, t0 = m.server.cpu(), time.perf_counter()
-                time.sleep(2.0)
-                rec["idle_server_cpu_share"] = round(
-                    (m.server.cpu() - c0) / (time.perf_counter() - t0), 3)
+                rec["idle_server_cpu_share"] = idle_cpu_share(m.server, 2.0)
                 with Guard(m, SESSION_TIMEOUT, f"{name} small re-read"):
                     rec["small_reread"], _, bad2 = self.small_pass(small)
                 if vm_counters() == vm0 or attempt == 2:
@@ -557,10 +562,7 @@ class Bench:
             with Guard(m, SESSION_TIMEOUT, f"{name} first listing"):
                 rec["first_s"], n1, w1 = self.list_pass(d)
             rec["total_s"] = rec["mount_s"] + rec["first_s"]
-            c0, t0 = m.server.cpu(), time.perf_counter()
-            time.sleep(2.0)
-            rec["idle_server_cpu_share"] = round(
-                (m.server.cpu() - c0) / (time.perf_counter() - t0), 3)
+            rec["idle_server_cpu_share"] = idle_cpu_share(m.server, 2.0)
             with Guard(m, SESSION_TIMEOUT, f"{name} cached listing"):
                 rec["cached_s"], n2, w2 = self.list_pass(d)
             rec["entries"] = [n1, n2]
