@@ -62,7 +62,7 @@ from .docs import replace_marked
 from .host import git_state, machine_info, vm_counters
 from .mount import Daemon, remove_unless_mounted, stop_all
 from .proc import high_priority, logger, read_text, version
-from .stats import fmt_lat, jsonable, latency_stats, summarize
+from .stats import latency_stats, summarize, write_json
 
 DOC_BEGIN = "<!-- bench/freshness:begin -->"
 DOC_END = "<!-- bench/freshness:end -->"
@@ -334,27 +334,8 @@ def reads_phase(a, tmp, freshfs, pll, helper, daemons):
 
 # ---------------------------------------------------------------- report
 
-def lat_table(lp, cap):
-    lines = [f"| contender | change | n | p50 | p99 | max | never (> {cap:g} s) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for k in lp["names"]:
-        for kind in ("modify", "create", "all"):
-            s = lp["stats"][k][kind]
-            lines.append(f"| {LAT_NAMES[k]} | {kind} | {s['n']} | {fmt_lat(s['p50'])} | "
-                         f"{fmt_lat(s['p99'])} | {fmt_lat(s['max'])} | {s['never']} |")
-    return "\n".join(lines)
-
-
 def lat_verdicts(lp):
-    out = []
-    for k, t in TARGETS.items():
-        if k in lp["stats"]:
-            p = lp["stats"][k]["all"]["p99"]
-            out.append(f"- target {k} p99 <= {t * 1000:.0f} ms: "
-                       f"{'MET' if p <= t else 'MISSED'} (p99 {fmt_lat(p)}; modify "
-                       f"{fmt_lat(lp['stats'][k]['modify']['p99'])}, create "
-                       f"{fmt_lat(lp['stats'][k]['create']['p99'])})")
-    return out
+    return [changes.lat_verdict(lp, k, t) for k, t in TARGETS.items() if k in lp["stats"]]
 
 
 def reads_table(rp):
@@ -487,15 +468,14 @@ def main():
                           "small freshfs/passthrough_ll": SMALL_TARGET},
               "latency": lp, "reads": rp, "elapsed_seconds": round(time.time() - t0, 1)}
     jpath = a.json_out or os.path.join(RESULTS, f"freshness-{ts}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
-    with open(jpath, "w") as f:
-        json.dump(jsonable(result), f, indent=2)
+    write_json(jpath, result)
 
     body = []
     if lp:
         body += [f"Visibility latency: {a.changes} changes ({(a.changes + 1) // 2} modify, "
-                 f"{a.changes // 2} create), cap {a.cap:g} s.", "", lat_table(lp, a.cap), "",
-                 *lat_verdicts(lp), *lat_notes(lp), ""]
+                 f"{a.changes // 2} create), cap {a.cap:g} s.", "",
+                 changes.lat_table(lp, a.cap, LAT_NAMES), "", *lat_verdicts(lp), *lat_notes(lp),
+                 ""]
     if rp:
         body += [f"Cached reads: {a.size_mib} MiB file ({rp['read_passes_per_sample']} reads "
                  f"per sample, {a.read_rounds} rounds); {a.small_files} x "

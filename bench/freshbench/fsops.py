@@ -34,7 +34,6 @@ Env:   BENCH_DIR, BENCH_BUILD_DIR, FRESHFS_EXTRA_ARGS as for bench/run.
 """
 import argparse
 import datetime
-import json
 import os
 import shutil
 import signal
@@ -48,7 +47,7 @@ from .build import build, deps, helper_run
 from .host import machine_info
 from .mount import Daemon, mounted, remove_unless_mounted, stop_all
 from .proc import logger, raise_nofile
-from .stats import summarize_present as summarize
+from .stats import summarize_present as summarize, write_json
 
 NAMES = ["freshfs", "pll-always", "pll-never", "bindfs", "rclone", "native"]
 SMALL = 4096
@@ -239,9 +238,7 @@ def main():
               "samples": res, "stats": stats, "freshfs_advantage": adv, "errors": errors,
               "elapsed_seconds": round(time.time() - t_start, 1)}
     jpath = a.json_out or os.path.join(RESULTS, f"fsops-{ts}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
-    with open(jpath, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(jpath, result)
 
     lines = ["| case | " + " | ".join(NAMES) + " |", "|---|" + "---:|" * len(NAMES)]
     for c in res:

@@ -48,7 +48,7 @@ from . import BENCH, RESULTS, ROOT, cases as report_cases, render
 from .build import BUILD, build, scale_binary
 from .host import cpu_model, git_state, lscpu_fields
 from .proc import logger, run_logged, version
-from .stats import jsonable
+from .stats import write_json
 
 PARTS = ["run", "latency", "small", "fsops", "s3", "scale", "lazy-mount"]
 PEERS = "pll-never,bindfs,rclone"
@@ -206,8 +206,7 @@ def main():
                 raw[name] = json.load(f)
     cases, extra = report_cases.build(raw)
     results = {"meta": meta, "contenders": report_cases.CONTENDERS, "cases": cases, **extra}
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(jsonable(results), f, indent=1)
+    write_json(os.path.join(out, "results.json"), results, indent=1)
     report_cases.write_csv(cases, out)
     plots = render.plots(results, out)
     log(f"wrote {os.path.relpath(out, ROOT)}/results.json, samples.csv, summary.csv, "

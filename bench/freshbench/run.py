@@ -55,7 +55,7 @@ from .docs import replace_marked
 from .host import machine_info, vm_counters
 from .mount import Daemon, remove_unless_mounted, stop_all
 from .proc import logger, raise_nofile
-from .stats import summarize
+from .stats import summarize, write_json
 
 TARGET = 0.95
 CONTROL = "passthrough_ll_2"  # --control: a second, identical passthrough_ll
@@ -388,9 +388,7 @@ def main():
         "elapsed_seconds": round(time.time() - t_start, 1),
     }
     jpath = a.json_out or os.path.join(RESULTS, f"{ts}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
-    with open(jpath, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(jpath, result)
 
     table = fmt_table(stats, names)
     rl = "\n".join(f"- {m}: freshfs/passthrough_ll = {r['freshfs/passthrough_ll']:.3f} "

@@ -76,7 +76,7 @@ from .host import cpu_model, drop_caches, git_state, machine_info as host_machin
 from .mount import Daemon, Guard, mounted, remove_unless_mounted
 from .proc import high_priority, logger, version
 from .server import KEY, S3rver
-from .stats import fmt_lat, jsonable, latency_stats
+from .stats import latency_stats, write_json
 
 SECTION = "## S3: freshfs vs s3fs vs rclone"
 FILE_SIZE = 4096
@@ -948,12 +948,8 @@ def target_lines(an, res, lp):
                    + (f" ({v:.2f}x per-round median; {c['of_medians']:.2f}x of medians)"
                       if v else ""))
     if lp:
-        for n, t in LAT_TARGETS.items():
-            p = lp["stats"][n]["all"]["p99"]
-            out.append(f"- target {n} visibility p99 <= {t * 1000:.0f} ms: "
-                       f"{'MET' if p <= t else 'MISSED'} (p99 {fmt_lat(p)}; modify "
-                       f"{fmt_lat(lp['stats'][n]['modify']['p99'])}, create "
-                       f"{fmt_lat(lp['stats'][n]['create']['p99'])})")
+        out += [changes.lat_verdict(lp, n, t, "visibility p99")
+                for n, t in LAT_TARGETS.items()]
     return out
 
 
@@ -961,17 +957,6 @@ LAT_LABELS = {"freshfs-poll": "freshfs (--poll-interval 1s)",
               "freshfs-events": "freshfs (--events-address, --poll-interval 1h)",
               "s3fs": "s3fs (defaults)", "rclone": "rclone mount (defaults)",
               "rclone-full": "rclone mount --vfs-cache-mode full"}
-
-
-def lat_table(lp, cap):
-    lines = [f"| contender | change | n | p50 | p99 | max | never (> {cap:g} s) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for n in lp["names"]:
-        for kind in ("modify", "create", "all"):
-            s = lp["stats"][n][kind]
-            lines.append(f"| {LAT_LABELS[n]} | {kind} | {s['n']} | {fmt_lat(s['p50'])} | "
-                         f"{fmt_lat(s['p99'])} | {fmt_lat(s['max'])} | {s['never']} |")
-    return "\n".join(lines)
 
 
 def notes(res, lp, bench):
@@ -1281,9 +1266,7 @@ def main():
               "s3rver_errors": server_errors, "notes": note_lines,
               "elapsed_seconds": elapsed}
     jpath = a.json_out or os.path.join(RESULTS, f"s3-{ts}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
-    with open(jpath, "w") as f:
-        json.dump(jsonable(result), f, indent=2)
+    write_json(jpath, result)
 
     body = []
     if res:
@@ -1294,7 +1277,8 @@ def main():
                  *ratio_lines(an, res), ""]
     if lp:
         body += [f"Visibility latency: {a.changes} changes ({(a.changes + 1) // 2} modify, "
-                 f"{a.changes // 2} create), cap {a.cap:g} s.", "", lat_table(lp, a.cap), ""]
+                 f"{a.changes // 2} create), cap {a.cap:g} s.", "",
+                 changes.lat_table(lp, a.cap, LAT_LABELS), ""]
     elif lat_error:
         body += [f"Visibility latency: FAILED: {lat_error.splitlines()[0]}", ""]
     body += ["Targets:", *target_lines(an, res, lp), "", "Notes:", *note_lines, ""]

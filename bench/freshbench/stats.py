@@ -1,5 +1,7 @@
 """Statistics and their formatting, shared by every benchmark and the report."""
+import json
 import math
+import os
 import statistics
 
 
@@ -69,3 +71,10 @@ def latency_stats(lat, kinds, who):
         out[kind] = {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99), "max": max(v),
                      "never": sum(math.isinf(x) for x in v)}
     return out
+
+
+def write_json(path, result, indent=2):
+    """Writes jsonable(result) to path, creating its directory."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(jsonable(result), f, indent=indent)
