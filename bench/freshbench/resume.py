@@ -38,9 +38,9 @@ import sys
 import tempfile
 import time
 
-from . import ROOT, metrics
+from . import ROOT, metrics, proc
 from .mount import mounted
-from .proc import read_text, stop, wait_for
+from .proc import read_text, wait_for
 from .stats import pct
 
 BUILD = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build"))
@@ -87,7 +87,7 @@ class Daemon:
 def unmount(mnt, daemons):
     subprocess.run(["fusermount3", "-u", mnt], stderr=subprocess.DEVNULL)
     for d in daemons:
-        stop(d.proc)
+        proc.stop(d.proc)
     if mounted(mnt):
         subprocess.run(["umount", "-l", mnt])
 
@@ -212,7 +212,7 @@ def crash_pause(work, kills):
         open(stop, "w").close()
         reader.wait(30)
     finally:
-        stop(daemon)
+        proc.stop(daemon)
         libc.umount2(mnt.encode(), MNT_DETACH)
         os.close(fuse_fd)
         os.close(state_fd)
