@@ -70,42 +70,43 @@ def plain(text):
 
 # ---------------------------------------------------------------- markdown
 
-def ratio_table(results):
-    cols = columns(results, False)
+def _table(results, cols, lead, row):
+    """A markdown table of every case: a header of `lead` columns and the contenders'
+    column headers, a bold row per group, then row(case) -> (its lead cells, its
+    contenders' cells)."""
+
+    def line(first, rest):
+        return "| " + " | ".join(first) + " | " + " | ".join(rest) + " |"
     hdr = [results["contenders"][k][0] for k in cols]
-    lines = ["| case | " + " | ".join(hdr) + " |", "|---|" + "---:|" * len(cols)]
+    lines = [line(lead, hdr), "|" + "---|" * len(lead) + "---:|" * len(cols)]
     group = None
     for c in _cases(results):
         if c["group"] != group:
             group = c["group"]
-            lines.append(f"| **{GROUPS.get(group, group)}** |" + " |" * len(cols))
-        cells = []
-        for k in cols:
-            adv = c["advantage"].get(k)
-            cells.append(fmt_ratio(adv["shown"]) if adv else "")
-        lines.append(f"| {case_label(c)} | " + " | ".join(cells) + " |")
+            lines.append(f"| **{GROUPS.get(group, group)}** |" + " |" * (len(lead) - 1 + len(cols)))
+        lines.append(line(*row(c)))
     return "\n".join(lines)
+
+
+def ratio_table(results):
+    cols = columns(results, False)
+
+    def row(c):
+        advs = [c["advantage"].get(k) for k in cols]
+        return [case_label(c)], [fmt_ratio(a["shown"]) if a else "" for a in advs]
+    return _table(results, cols, ["case"], row)
 
 
 def value_table(results):
     cols = columns(results, True)
-    hdr = [results["contenders"][k][0] for k in cols]
-    lines = ["| case | unit | " + " | ".join(hdr) + " |",
-             "|---|---|" + "---:|" * len(cols)]
-    group = None
-    for c in _cases(results):
-        if c["group"] != group:
-            group = c["group"]
-            lines.append(f"| **{GROUPS.get(group, group)}** | |" + " |" * len(cols))
-        cells = []
-        for k in cols:
-            s = c["summary"].get(k)
-            cells.append(fmt_val(s["value"]) if s else "")
+
+    def row(c):
+        sums = [c["summary"].get(k) for k in cols]
         unit = c["unit"] + ("" if c["stat"] == "median" else f", {c['stat']}")
         better = "higher" if c["higher"] else "lower"
-        lines.append(f"| {case_label(c)} | {unit} ({better} is better) | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        return ([case_label(c), f"{unit} ({better} is better)"],
+                [fmt_val(s["value"]) if s else "" for s in sums])
+    return _table(results, cols, ["case", "unit"], row)
 
 
 def scale_lines(results):
