@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   }
   const std::map<std::string, Mode> modes{
       {"node", Mode::kNode}, {"controller", Mode::kController}, {"all", Mode::kAll}};
-  options.mode = modes.at(mode);
+  options.mode = modes.find(mode)->second;  // --mode is checked against these
 
   if (options.mount_binary.empty()) options.mount_binary = csi::DefaultMountBinary();
   using ManagerResult = csi::Result<std::unique_ptr<csi::VolumeManager>>;

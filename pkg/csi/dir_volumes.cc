@@ -105,7 +105,7 @@ Status WriteText(const std::string& path, const std::string& text) {
 std::string RealRootOf(const std::string& real, const std::vector<std::string>& roots) {
   for (const std::string& root : roots) {
     std::error_code ec;
-    const std::string real_root = std::filesystem::canonical(root, ec).string();
+    std::string real_root = std::filesystem::canonical(root, ec).string();
     if (ec) continue;
     if (real_root == "/" || real == real_root || real.starts_with(real_root + "/"))
       return real_root;

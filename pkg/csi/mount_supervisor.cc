@@ -400,9 +400,9 @@ std::vector<MountSupervisor::Child> MountSupervisor::Children() const {
 }
 
 std::shared_ptr<prometheus::Collectable> MountSupervisor::MetricsCollectable(
-    std::weak_ptr<prometheus::Collectable> local) {
+    const std::weak_ptr<prometheus::Collectable>& local) {
   ChildMetricsCollector::Options options;
-  options.local.push_back(std::move(local));
+  options.local.push_back(local);
   return std::make_shared<ChildMetricsCollector>(
       [this] {
         std::vector<ChildMetricsCollector::Child> out;

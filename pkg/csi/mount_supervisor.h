@@ -80,7 +80,7 @@ class MountSupervisor final : public VolumeManager {
   std::vector<Child> Children() const;
   // Their series, labelled by volume, merged with `local` (csi/child_metrics.h).
   std::shared_ptr<prometheus::Collectable> MetricsCollectable(
-      std::weak_ptr<prometheus::Collectable> local) override;
+      const std::weak_ptr<prometheus::Collectable>& local) override;
 
  private:
   struct Volume;

@@ -95,8 +95,7 @@ Result<bool> HoldsObjects(s3::Client& client, const S3Volume& volume) {
 std::string S3Volume::id() const {
   if (!unresolved_hash.empty())
     return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator + unresolved_hash;
-  const std::string full =
-      std::string(kIdPrefix) + Location(*this) + bucket + "/" + Join(parent, name);
+  std::string full = std::string(kIdPrefix) + Location(*this) + bucket + "/" + Join(parent, name);
   if (full.size() <= kMaxVolumeIdBytes) return full;
   return std::string(kHashedIdPrefix) + Location(*this) + bucket + kSeparator +
          s3::Sha256Hex(full).substr(0, kIdHashDigits);

@@ -133,6 +133,7 @@ Result<pid_t> Spawn(const SpawnPlan& plan) {
   if (plan.fds.size() > 16) return Internal("too many fds for a child");
   std::vector<std::string> args = plan.argv;
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<int> keep = plan.keep_caps;

@@ -85,7 +85,7 @@ class VolumeManager {
   // series) merged with the series the volumes' processes export; or
   // nullptr when there is nothing to add to `local`.
   virtual std::shared_ptr<prometheus::Collectable> MetricsCollectable(
-      std::weak_ptr<prometheus::Collectable> /*local*/) {
+      const std::weak_ptr<prometheus::Collectable>& /*local*/) {
     return nullptr;
   }
 

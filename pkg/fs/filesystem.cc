@@ -30,7 +30,7 @@ bool Writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TR
 }  // namespace
 
 FileSystem::FileSystem(std::unique_ptr<store::Store> store, FsSettings settings)
-    : store_(std::move(store)), settings_(std::move(settings)) {}
+    : store_(std::move(store)), settings_(settings) {}
 
 FileSystem::~FileSystem() {
   // Files and directories still open when the mount goes away get no release
@@ -606,7 +606,7 @@ size_t FileSystem::RestoreHandles(const std::map<uint64_t, SavedHandle>& saved) 
         open_dirs_.insert(dir.get());
       }
       handles_.RestoreDir(fh, dir.get(), s);
-      dir.release();  // until the kernel's releasedir
+      static_cast<void>(dir.release());  // handles_ owns it until the kernel's releasedir
       continue;
     }
     auto file = std::make_unique<OpenFile>();
@@ -632,7 +632,7 @@ size_t FileSystem::RestoreHandles(const std::map<uint64_t, SavedHandle>& saved) 
     }
     Track(file.get());
     handles_.RestoreFile(fh, file.get(), s);
-    file.release();  // until the kernel's release
+    static_cast<void>(file.release());  // handles_ owns it until the kernel's release
   }
   return lost;
 }

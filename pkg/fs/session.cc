@@ -33,8 +33,8 @@ void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
     std::lock_guard lock(g_log_mu);
     g_last_fuse_error = text;
   }
-  if (level <= FUSE_LOG_ERR) spdlog::debug("libfuse: {}", text);
-  else if (level <= FUSE_LOG_NOTICE) spdlog::info("libfuse: {}", text);
+  // Errors reach the log through whoever fails on them (g_last_fuse_error).
+  if (level > FUSE_LOG_ERR && level <= FUSE_LOG_NOTICE) spdlog::info("libfuse: {}", text);
   else spdlog::debug("libfuse: {}", text);
 }
 
@@ -81,6 +81,7 @@ std::unique_ptr<FuseSession> FuseSession::Mount(FuseContext* ctx, const SessionS
   std::vector<std::string> argv_storage = {"freshfs-mount", "-o", opts};
   if (settings.debug) argv_storage.push_back("-d");
   std::vector<char*> argv;
+  argv.reserve(argv_storage.size());
   for (auto& a : argv_storage) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(int(argv.size()), argv.data());
 

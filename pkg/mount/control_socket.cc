@@ -277,7 +277,7 @@ std::unique_ptr<Predecessor> Predecessor::Connect(const std::string& path,
   sockaddr_un addr;
   const socklen_t addr_len = FillAddress(path, &addr, error);
   if (addr_len == 0) return nullptr;
-  auto p = std::unique_ptr<Predecessor>(new Predecessor);
+  auto p = std::make_unique<Predecessor>();
   p->conn_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (::connect(p->conn_.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     *error = Errno("--take-over: no freshfs-mount answers on its control socket " + Quoted(path));

@@ -226,7 +226,7 @@ class ImdsSource final : public HttpSource<ImdsSettings> {
 
 class ProcessSource final : public CredentialSource {
  public:
-  ProcessSource(std::string command, std::string origin)
+  ProcessSource(std::string command, const std::string& origin)
       : command_(std::move(command)), name_("credential_process (" + origin + ")") {}
 
   const std::string& name() const override { return name_; }
@@ -257,6 +257,7 @@ class ProcessSource final : public CredentialSource {
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid = -1;

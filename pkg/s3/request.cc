@@ -247,9 +247,7 @@ Outcome<HttpResponse> Sender::Send(const S3Request& request) {
                                      response.status) != request.also_ok.end();
     if (!answered) {
       error = NetworkError(response);
-    } else if (!status_ok) {
-      error = ErrorFromResponse(response);
-    } else if (request.error_in_200_body && ParseErrorBody(response.body)) {
+    } else if (!status_ok || (request.error_in_200_body && ParseErrorBody(response.body))) {
       error = ErrorFromResponse(response);
     } else {
       Report(request.op, "ok");

@@ -63,7 +63,7 @@ std::optional<ListPage> ParseListObjectsV2(std::string_view xml) {
   const pugi::xml_node root = doc.child("ListBucketResult");
   if (!root) return std::nullopt;
   const bool url_encoded = Text(root, "EncodingType") == "url";
-  auto decode = [url_encoded](std::string s) { return url_encoded ? UrlDecode(s) : s; };
+  auto decode = [url_encoded](const std::string& s) { return url_encoded ? UrlDecode(s) : s; };
 
   ListPage page;
   page.truncated = Text(root, "IsTruncated") == "true";
@@ -151,7 +151,7 @@ std::string BuildCompleteMultipartUpload(const std::vector<std::string>& etags) 
   root.append_attribute("xmlns") = kS3Namespace;
   for (size_t i = 0; i < etags.size(); ++i) {
     pugi::xml_node part = root.append_child("Part");
-    part.append_child("PartNumber").text() = static_cast<unsigned long long>(i + 1);
+    part.append_child("PartNumber").text() = static_cast<unsigned long long>(i) + 1;
     part.append_child("ETag").text() = etags[i].c_str();
   }
   return Save(doc);

@@ -329,6 +329,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   LogSkipped(skipped);
   AddMissingButThere(dir, &found, start);
   std::vector<DetailedEntry> out;
+  out.reserve(found.size());
   for (auto& [name, node] : found)
     out.push_back(DetailedEntry{name, StatOf(JoinPath(dir, name), node)});
   const bool gone = found.empty() && !marker && !dir.empty();

@@ -86,6 +86,8 @@ void Listing::AddTree(std::vector<store::Store::DetailedEntry> entries) {
   }
 }
 
+// By value: the caller moves a whole listing in, and it is freed when this returns.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 void Listing::AddDir(std::string_view dir, std::vector<store::Store::DetailedEntry> entries) {
   uint32_t g = GroupOf(dir);
   uint32_t begin = uint32_t(items_.size());

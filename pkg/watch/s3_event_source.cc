@@ -38,7 +38,7 @@ std::string S3EventSource::Start() {
     if (metrics) metrics->EventRequestRejected(RejectReasonName(reason));
   };
   server_ = std::make_unique<WebhookServer>(
-      settings, [this](std::vector<S3Event> events) { Enqueue(std::move(events)); });
+      settings, [this](const std::vector<S3Event>& events) { Enqueue(events); });
   std::string error = server_->Start();
   if (!error.empty()) return "--events-address " + Quoted(settings_.address) + ": " + error;
   spdlog::info("accepting S3 event notifications at http://{}:{}/",
@@ -60,12 +60,12 @@ void S3EventSource::Stop() {
   if (worker_.joinable()) worker_.join();
 }
 
-void S3EventSource::Enqueue(std::vector<S3Event> events) {
+void S3EventSource::Enqueue(const std::vector<S3Event>& events) {
   uint64_t applied = 0, collapsed = 0, dropped = 0, ignored = 0;
   bool overflowed = false, warn = false;
   {
     std::lock_guard lock(mu_);
-    for (S3Event& e : events) {
+    for (const S3Event& e : events) {
       auto path = PathOfKey(e.key, settings_.prefix);
       if (!path) {
         ++ignored;

@@ -60,7 +60,7 @@ class S3EventSource {
  private:
   using Clock = std::chrono::steady_clock;
 
-  void Enqueue(std::vector<S3Event> events);
+  void Enqueue(const std::vector<S3Event>& events);
   void Work();
   void Rescan(const RescanQueue::Item& item);
 

@@ -738,6 +738,8 @@ Snapshot Watcher::CopySnapshot() const {
   return snapshot_;
 }
 
+// By value: the callers move their changes in, and they are freed when this returns.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 void Watcher::Deliver(std::vector<Change> changes, Clock::time_point detected) {
   if (spdlog::should_log(spdlog::level::debug)) {
     for (const Change& c : changes)
