@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <map>
 
@@ -13,7 +14,7 @@
 
 namespace csi = freshfs::csi;
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   // It holds every volume's S3 credentials: no core dumps, and only root may
   // read its memory or /proc files.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   }
   const std::map<std::string, Mode> modes{
       {"node", Mode::kNode}, {"controller", Mode::kController}, {"all", Mode::kAll}};
-  options.mode = modes.find(mode)->second;  // --mode is checked against these
+  options.mode = modes.at(mode);
 
   if (options.mount_binary.empty()) options.mount_binary = csi::DefaultMountBinary();
   using ManagerResult = csi::Result<std::unique_ptr<csi::VolumeManager>>;
@@ -80,4 +81,8 @@ int main(int argc, char** argv) {
                     if (!supervisor) return supervisor.error();
                     return std::unique_ptr<csi::VolumeManager>(std::move(*supervisor));
                   });
+} catch (const std::exception& e) {
+  // A message and a non-zero exit instead of std::terminate().
+  std::cerr << "freshfs-csi: " << e.what() << "\n";
+  return 1;
 }

@@ -88,7 +88,8 @@ ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& response) {
 }  // namespace
 
 struct Client::Impl {
-  Impl(ClientConfig c, const std::string& b) : config(std::move(c)), bucket(b), sender(config, b) {}
+  Impl(ClientConfig c, std::string b)
+      : config(std::move(c)), bucket(std::move(b)), sender(config, bucket) {}
 
   Outcome<std::string> PutSingle(std::string_view key, const HttpBody& body,
                                  const Condition& condition);

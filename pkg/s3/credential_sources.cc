@@ -226,8 +226,8 @@ class ImdsSource final : public HttpSource<ImdsSettings> {
 
 class ProcessSource final : public CredentialSource {
  public:
-  ProcessSource(std::string command, const std::string& origin)
-      : command_(std::move(command)), name_("credential_process (" + origin + ")") {}
+  ProcessSource(std::string command, std::string origin)
+      : command_(std::move(command)), name_("credential_process (" + std::move(origin) + ")") {}
 
   const std::string& name() const override { return name_; }
 
