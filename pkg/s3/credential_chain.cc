@@ -169,7 +169,7 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
     web.role_arn = s.role_arn;
     web.token_file = s.web_identity_token_file;
     web.origin = "--s3-role-arn";
-    return Fetched(MakeWebIdentitySource(std::move(web)));
+    return Fetched(MakeWebIdentitySource(web));
   }
   const std::string role_arn = env("AWS_ROLE_ARN");
   const std::string token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
@@ -177,7 +177,7 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
     web.role_arn = role_arn;
     web.token_file = token_file;
     web.origin = "AWS_ROLE_ARN";
-    return Fetched(MakeWebIdentitySource(std::move(web)));
+    return Fetched(MakeWebIdentitySource(web));
   }
   if (!role_arn.empty() || !token_file.empty()) {
     return Fail(std::string(role_arn.empty() ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN") +
@@ -232,7 +232,7 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
         !name.empty() && web.session_name.empty())
       web.session_name = name;
     web.origin = profile_origin;
-    return Fetched(MakeWebIdentitySource(std::move(web)));
+    return Fetched(MakeWebIdentitySource(web));
   }
 
   // 4. Keys in the credentials file.
@@ -275,7 +275,7 @@ ResolvedCredentials ResolveCredentials(const CredentialChainSettings& s) {
     }
     container.authorization = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     container.authorization_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    return Fetched(MakeContainerSource(std::move(container)));
+    return Fetched(MakeContainerSource(container));
   }
 
   // 8. IMDS: the last resort, so its failure says what else was tried.

@@ -383,14 +383,14 @@ std::vector<std::string> SplitCommand(std::string_view command) {
   return words;
 }
 
-std::unique_ptr<CredentialSource> MakeWebIdentitySource(WebIdentitySettings settings) {
-  return std::make_unique<WebIdentitySource>(std::move(settings));
+std::unique_ptr<CredentialSource> MakeWebIdentitySource(const WebIdentitySettings& settings) {
+  return std::make_unique<WebIdentitySource>(settings);
 }
-std::unique_ptr<CredentialSource> MakeContainerSource(ContainerSettings settings) {
-  return std::make_unique<ContainerSource>(std::move(settings));
+std::unique_ptr<CredentialSource> MakeContainerSource(const ContainerSettings& settings) {
+  return std::make_unique<ContainerSource>(settings);
 }
-std::unique_ptr<CredentialSource> MakeImdsSource(ImdsSettings settings) {
-  return std::make_unique<ImdsSource>(std::move(settings));
+std::unique_ptr<CredentialSource> MakeImdsSource(const ImdsSettings& settings) {
+  return std::make_unique<ImdsSource>(settings);
 }
 std::unique_ptr<CredentialSource> MakeProcessSource(std::string command, std::string origin) {
   return std::make_unique<ProcessSource>(std::move(command), std::move(origin));

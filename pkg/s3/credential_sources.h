@@ -43,7 +43,7 @@ struct WebIdentitySettings {
   std::string ca_file;       // extra CA bundle for an https endpoint
   std::string origin;        // where the settings came from, for messages
 };
-std::unique_ptr<CredentialSource> MakeWebIdentitySource(WebIdentitySettings settings);
+std::unique_ptr<CredentialSource> MakeWebIdentitySource(const WebIdentitySettings& settings);
 
 struct ContainerSettings {
   std::string url;                 // full URI (relative ones already joined)
@@ -51,7 +51,7 @@ struct ContainerSettings {
   std::string authorization_file;  // _TOKEN_FILE, read at every fetch; wins
   std::string origin;
 };
-std::unique_ptr<CredentialSource> MakeContainerSource(ContainerSettings settings);
+std::unique_ptr<CredentialSource> MakeContainerSource(const ContainerSettings& settings);
 // Whether the SDKs allow sending the container token to `url`: https, or
 // http to a loopback address or the ECS/EKS link-local hosts. Empty: ok,
 // else why not.
@@ -64,7 +64,7 @@ struct ImdsSettings {
   int attempts = 1;
   bool v1_disabled = false;  // AWS_EC2_METADATA_V1_DISABLED: no fallback without a token
 };
-std::unique_ptr<CredentialSource> MakeImdsSource(ImdsSettings settings);
+std::unique_ptr<CredentialSource> MakeImdsSource(const ImdsSettings& settings);
 
 std::unique_ptr<CredentialSource> MakeProcessSource(std::string command, std::string origin);
 
