@@ -22,14 +22,17 @@ def configure(build=BUILD):
             "-DFRESHFS_BUILD_TESTS=OFF"], stdout=subprocess.DEVNULL)
 
 
+def freshfs_mount():
+    """Builds freshfs-mount (Release) in BUILD; its path."""
+    configure()
+    sh(["cmake", "--build", BUILD, "--target", "freshfs-mount", "-j2"], stdout=subprocess.DEVNULL)
+    return os.path.join(BUILD, "cmd", "freshfs-mount", "freshfs-mount")
+
+
 def build(freshfs=None):
     """(freshfs-mount, passthrough_ll, fsbench): freshfs built unless given."""
     deps("ninja-build", "gcc", "util-linux")
-    if not freshfs:
-        configure()
-        sh(["cmake", "--build", BUILD, "--target", "freshfs-mount", "-j2"],
-           stdout=subprocess.DEVNULL)
-        freshfs = os.path.join(BUILD, "cmd", "freshfs-mount", "freshfs-mount")
+    freshfs = freshfs or freshfs_mount()
     os.makedirs(BUILD, exist_ok=True)
 
     src = [l for l in out(["dpkg", "-L", "libfuse3-dev"]).splitlines()

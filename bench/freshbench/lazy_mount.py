@@ -34,7 +34,7 @@ import tempfile
 import time
 
 from . import RESULTS, metrics, server
-from .build import BUILD
+from .build import freshfs_mount
 from .mount import Daemon, Guard
 from .proc import logger, rss_bytes
 from .server import S3rver
@@ -117,7 +117,7 @@ def timed(endpoint, fn):
             "head_requests": after["head"] - before["head"]}
 
 
-def run_size(work, objects, poll, hold):
+def run_size(binary, work, objects, poll, hold):
     data = os.path.join(work, f"data-{objects}")
     os.makedirs(os.path.join(data, BUCKET))
     t = time.time()
@@ -128,7 +128,6 @@ def run_size(work, objects, poll, hold):
     try:
         s3.start()
         mnt = os.path.join(work, f"mnt-{objects}")
-        binary = os.path.join(BUILD, "cmd", "freshfs-mount", "freshfs-mount")
         env = server.credentials_env()
         argv = [binary, "-f", f"s3://{BUCKET}", mnt, "--s3-endpoint", s3.url,
                 "--s3-path-style", "--poll-interval", f"{poll}s", "--full-sync-interval", "0",
@@ -178,12 +177,13 @@ def main():
     ap.add_argument("--poll", type=float, default=10.0)
     ap.add_argument("--hold", type=int, default=10_000)
     args = ap.parse_args()
+    binary = freshfs_mount()
     work = tempfile.mkdtemp(prefix="freshfs-lazy-", dir=os.environ.get("BENCH_DIR", "/tmp"))
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join(sys.argv), "poll_seconds": args.poll, "sizes": []}
     try:
         for size in (int(s) for s in args.sizes.split(",")):
-            entry = run_size(work, size, args.poll, args.hold)
+            entry = run_size(binary, work, size, args.poll, args.hold)
             log(json.dumps(entry))
             result["sizes"].append(entry)
     finally:

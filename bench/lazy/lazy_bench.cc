@@ -13,7 +13,12 @@
 //               (each freed in turn: the watcher, then the inode table);
 //   eager       (--eager) the same store started the old way, with a full
 //               scan, for comparison: seconds and RSS growth.
-// Usage: freshfs_bench_lazy [--entries N] [--hold N] [--eager]
+// With --s3 the store is the real S3Store on an in-memory bucket
+// (tests/fakes/fake_object_client.h) of N objects laid out as bench/lazy-mount
+// lays out s3rver's: 100 directories of 10 subdirectories of N/1,000 objects,
+// so "other" in the heap split is mostly the S3 metadata cache (the bucket
+// itself is filled before the mount and not counted).
+// Usage: freshfs_bench_lazy [--entries N] [--hold N] [--eager] [--s3]
 #include <malloc.h>
 #include <unistd.h>
 
@@ -25,11 +30,13 @@
 #include <string>
 #include <vector>
 
+#include "fakes/fake_object_client.h"
 #include "fakes/synthetic_store.h"
 #include "scale/rss.h"
 #include "fs/filesystem.h"
 #include "metrics/metrics.h"
 #include "store/instrumented_store.h"
+#include "store/s3_store.h"
 #include "watch/watcher.h"
 
 namespace freshfs {
@@ -90,13 +97,41 @@ size_t ListPlus(fs::FileSystem& fs, fuse_ino_t ino,
   return n;
 }
 
-int Run(size_t entries, size_t hold, bool eager) {
-  const size_t rss0 = RssBytes();
+// An S3Store on an in-memory bucket of `objects` objects (see the top).
+std::unique_ptr<store::Store> S3Bucket(size_t objects, const std::string& staging) {
+  auto bucket = std::make_unique<testing::FakeObjectClient>();
+  char name[64];
+  for (int d = 0; d < 100; ++d) {
+    std::snprintf(name, sizeof name, "d%03d/x", d);
+    bucket->SetObject(name, "lazy object\n");
+    for (int s = 0; s < 10; ++s)
+      for (size_t i = 0; i < objects / 1000; ++i) {
+        std::snprintf(name, sizeof name, "d%03d/s%02d/f%06zu", d, s, i);
+        bucket->SetObject(name, "lazy object\n");
+      }
+  }
+  store::S3StoreSettings settings;
+  settings.staging_dir = staging;
+  settings.metadata_ttl = std::chrono::seconds(30);  // freshfs-mount's with --poll-interval 0
+  std::string error;
+  auto s3 = store::S3Store::Open(std::move(bucket), settings, &error);
+  if (!s3) {
+    std::fprintf(stderr, "S3Store: %s\n", error.c_str());
+    std::exit(1);
+  }
+  return std::move(*s3);
+}
+
+int Run(size_t entries, size_t hold, bool eager, bool s3) {
+  char staging[] = "/tmp/freshfs-bench-lazy-XXXXXX";
+  if (s3 && !mkdtemp(staging)) return 1;
   auto owned = std::make_unique<SyntheticStore>(SyntheticStore::Layout::kDeep, entries,
                                                 /*tree_listing=*/false);
   SyntheticStore* synthetic = owned.get();
+  std::unique_ptr<store::Store> source = s3 ? S3Bucket(entries, staging) : std::move(owned);
+  const size_t rss0 = RssBytes();
   metrics::Metrics m("bench", "bench");
-  fs::FileSystem fs(store::Instrument(std::move(owned), &m), fs::FsSettings{});
+  fs::FileSystem fs(store::Instrument(std::move(source), &m), fs::FsSettings{});
   watch::Watcher::Settings ws;
   ws.poll_interval = std::chrono::milliseconds(0);  // syncs when asked
   ws.lazy = !eager;
@@ -127,7 +162,8 @@ int Run(size_t entries, size_t hold, bool eager) {
   // Down to the first leaf by lookups (the names come from the store
   // itself, uncounted), then its listing.
   std::vector<std::string> chain;
-  for (std::string dir;;) {
+  if (s3) chain = {"d099", "s09"};
+  for (std::string dir; !s3;) {
     auto list = synthetic->List(dir);
     if (!list || list->empty() || !S_ISDIR((*list)[0].type)) break;
     chain.push_back((*list)[0].name);
@@ -185,6 +221,7 @@ int Run(size_t entries, size_t hold, bool eager) {
             per(heap_held - heap_mount) + ", \"watcher\": " + per(heap_held - heap_no_watcher) +
             ", \"inode_table\": " + per(heap_no_watcher - heap_no_table) +
             ", \"other\": " + per(heap_no_table > heap_mount ? heap_no_table - heap_mount : 0));
+  if (s3) rmdir(staging);
   return 0;
 }
 
@@ -193,16 +230,17 @@ int Run(size_t entries, size_t hold, bool eager) {
 
 int main(int argc, char** argv) {
   size_t entries = 10'000'000, hold = 10'000;
-  bool eager = false;
+  bool eager = false, s3 = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--entries" && i + 1 < argc) entries = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--hold" && i + 1 < argc) hold = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--eager") eager = true;
+    else if (a == "--s3") s3 = true;
     else {
-      std::fprintf(stderr, "usage: %s [--entries N] [--hold N] [--eager]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--entries N] [--hold N] [--eager] [--s3]\n", argv[0]);
       return 2;
     }
   }
-  return freshfs::Run(entries, hold, eager);
+  return freshfs::Run(entries, hold, eager, s3);
 }

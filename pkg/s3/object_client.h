@@ -1,7 +1,7 @@
 // ObjectClient: the object operations of one bucket that the S3 store
 // (store/s3_store.h, store/s3_file.h) uses, as an interface. s3::Client
 // (s3/client.h) speaks them over HTTP; unit tests give the store an
-// in-memory bucket instead (tests/unit/store/fake_object_client.h).
+// in-memory bucket instead (tests/fakes/fake_object_client.h).
 //
 // Contract, for every implementation: every method may be called from any
 // thread concurrently, and blocks until it has an answer. Errors are

@@ -1,6 +1,6 @@
 // The in-memory bucket the S3 store tests run against answers as S3 does,
 // and misbehaves only when told to.
-#include "fake_object_client.h"
+#include "fakes/fake_object_client.h"
 
 #include <gtest/gtest.h>
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "fake_object_client.h"
+#include "fakes/fake_object_client.h"
 #include "support/temp_dir.h"
 
 namespace freshfs::store {
