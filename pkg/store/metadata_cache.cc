@@ -5,9 +5,19 @@
 namespace freshfs::store {
 namespace {
 
-std::string ParentOf(std::string_view path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
+// (directory, name) of `path`: ("", path) at the top.
+std::pair<std::string_view, std::string_view> Split(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {std::string_view(), path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string Join(std::string_view dir, std::string_view name) {
+  std::string path;
+  path.reserve(dir.size() + 1 + name.size());
+  if (!dir.empty()) path.append(dir).push_back('/');
+  path.append(name);
+  return path;
 }
 
 int HexDigit(char c) {
@@ -49,44 +59,103 @@ s3tree::Node MetadataCache::Record::node() const {
   return n;
 }
 
+auto MetadataCache::Dir::Seek(std::string_view name) -> std::vector<Entry>::iterator {
+  return std::lower_bound(entries.begin(), entries.end(), name,
+                          [](const Entry& e, std::string_view n) { return e.name.view() < n; });
+}
+
+auto MetadataCache::Dir::Seek(std::string_view name) const -> std::vector<Entry>::const_iterator {
+  return std::lower_bound(entries.begin(), entries.end(), name,
+                          [](const Entry& e, std::string_view n) { return e.name.view() < n; });
+}
+
+std::pair<MetadataCache::Entry*, bool> MetadataCache::Dir::Insert(std::string_view name,
+                                                                  const Record& record) {
+  // Listings come in name order: appending is the common case.
+  auto at = !entries.empty() && entries.back().name.view() < name ? entries.end() : Seek(name);
+  if (at != entries.end() && at->name == name) return {&*at, false};
+  return {&*entries.insert(at, Entry{SmallString(name), record}), true};
+}
+
 MetadataCache::MetadataCache(Clock::duration metadata_ttl, Clock::duration complete_listing_ttl)
     : metadata_ttl_(metadata_ttl), complete_listing_ttl_(complete_listing_ttl) {}
 
+const MetadataCache::Entry* MetadataCache::FindEntry(std::string_view path) const {
+  auto [dir, name] = Split(path);
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) return nullptr;
+  auto it = d->second.Seek(name);
+  return it != d->second.entries.end() && it->name == name ? &*it : nullptr;
+}
+
+std::pair<MetadataCache::Dirs::iterator, MetadataCache::Dirs::iterator> MetadataCache::Below(
+    std::string_view dir) {
+  if (dir.empty()) {  // every directory but the root, which sorts first
+    auto first = dirs_.begin();
+    if (first != dirs_.end() && first->first.empty()) ++first;
+    return {first, dirs_.end()};
+  }
+  // "dir/..." sorts between "dir/" and "dir0" ('0' follows '/').
+  std::string lo = std::string(dir) + "/", hi = std::string(dir) + "0";
+  return {dirs_.lower_bound(lo), dirs_.lower_bound(hi)};
+}
+
+size_t MetadataCache::size() const {
+  size_t n = 0;
+  for (const auto& [path, dir] : dirs_) n += dir.entries.size();
+  return n;
+}
+
 void MetadataCache::Remember(const std::string& path, const s3tree::Node& node,
                              Clock::time_point as_of) {
-  auto [it, inserted] = known_.try_emplace(path, Record{node, as_of});
-  if (!inserted && it->second.as_of <= as_of) it->second = Record{node, as_of};
+  auto [dir, name] = Split(path);
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) d = dirs_.emplace(std::string(dir), Dir{}).first;
+  Record record{node, as_of};
+  auto [entry, inserted] = d->second.Insert(name, record);
+  if (!inserted && entry->record.as_of <= as_of) entry->record = std::move(record);
 }
 
 void MetadataCache::Forget(const std::string& path) {
-  known_.erase(path);
-  listed_.erase(path);
-  std::string lo = path + "/", hi = path + "0";
-  known_.erase(known_.lower_bound(lo), known_.lower_bound(hi));
-  listed_.erase(listed_.lower_bound(lo), listed_.lower_bound(hi));
+  auto [dir, name] = Split(path);
+  if (auto d = dirs_.find(dir); d != dirs_.end()) {
+    auto it = d->second.Seek(name);
+    if (it != d->second.entries.end() && it->name == name) d->second.entries.erase(it);
+    if (d->second.empty()) dirs_.erase(d);
+  }
+  if (path.empty()) {  // the root's own record: its listing goes, its entries stay
+    if (auto root = dirs_.find(path); root != dirs_.end()) root->second.listed.reset();
+    return;
+  }
+  dirs_.erase(path);
+  auto [first, last] = Below(path);
+  dirs_.erase(first, last);
 }
 
 void MetadataCache::ForgetUnlessNewer(std::string_view path, Clock::time_point start) {
-  auto it = known_.find(path);
-  if (it != known_.end() && it->second.as_of <= start) known_.erase(it);
+  auto [dir, name] = Split(path);
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) return;
+  auto it = d->second.Seek(name);
+  if (it != d->second.entries.end() && it->name == name && it->record.as_of <= start)
+    d->second.entries.erase(it);
+  if (d->second.empty()) dirs_.erase(d);
 }
 
 std::optional<MetadataCache::Known> MetadataCache::Find(std::string_view path) const {
-  auto it = known_.find(path);
-  if (it == known_.end()) return std::nullopt;
-  return Known{it->second.node(), it->second.as_of};
+  const Entry* e = FindEntry(path);
+  if (!e) return std::nullopt;
+  return Known{e->record.node(), e->record.as_of};
 }
 
-bool MetadataCache::Contains(std::string_view path) const {
-  return known_.find(path) != known_.end();
-}
+bool MetadataCache::Contains(std::string_view path) const { return FindEntry(path) != nullptr; }
 
 MetadataCache::Answer MetadataCache::Lookup(std::string_view path, Clock::time_point now) const {
-  auto it = known_.find(path);
-  const bool listed = Listed(ParentOf(path), now);
-  if (it != known_.end() && (listed || now - it->second.as_of < CompleteTtl()))
-    return Answer{Answer::kFound, it->second.node()};
-  if (it == known_.end() && listed) return Answer{Answer::kMissing, {}};
+  const Entry* e = FindEntry(path);
+  const bool listed = Listed(Split(path).first, now);
+  if (e && (listed || now - e->record.as_of < CompleteTtl()))
+    return Answer{Answer::kFound, e->record.node()};
+  if (!e && listed) return Answer{Answer::kMissing, {}};
   return Answer{};
 }
 
@@ -98,13 +167,15 @@ MetadataCache::Clock::duration MetadataCache::CompleteTtl() const {
 
 bool MetadataCache::Listed(std::string_view dir, Clock::time_point now) const {
   if (now - complete_as_of_ < CompleteTtl()) return true;
-  auto it = listed_.find(dir);
-  return it != listed_.end() && now - it->second < metadata_ttl_;
+  auto d = dirs_.find(dir);
+  return d != dirs_.end() && d->second.listed && now - *d->second.listed < metadata_ttl_;
 }
 
 void MetadataCache::MarkListed(const std::string& dir, Clock::time_point start) {
-  auto [it, inserted] = listed_.try_emplace(dir, start);
-  if (!inserted && it->second < start) it->second = start;
+  Dir& d = dirs_[dir];
+  if (!d.listed || *d.listed < start) d.listed = start;
+  // Listed whole: it grows no further for now, so no spare room is kept.
+  if (d.entries.capacity() > d.entries.size() + d.entries.size() / 8) d.entries.shrink_to_fit();
 }
 
 bool MetadataCache::ListKnown(
@@ -112,23 +183,13 @@ bool MetadataCache::ListKnown(
     const std::function<void(const std::string& path, std::string_view name,
                              const s3tree::Node& node)>& each) const {
   if (!Listed(dir, now)) return false;
-  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
   if (!dir.empty()) {
-    auto self = known_.find(dir);
-    if (self == known_.end() || !self->second.dir) return true;  // caller says ENOENT
+    const Entry* self = FindEntry(dir);
+    if (!self || !self->record.dir) return true;  // caller says ENOENT
   }
-  auto it = known_.lower_bound(base);
-  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-    std::string_view rel = std::string_view(it->first).substr(base.size());
-    size_t slash = rel.find('/');
-    if (slash == std::string_view::npos) {
-      each(it->first, rel, it->second.node());
-      ++it;
-    } else {
-      // Below a child directory: skip that whole subtree ('0' follows '/').
-      it = known_.lower_bound(base + std::string(rel.substr(0, slash)) + "0");
-    }
-  }
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) return true;
+  for (const Entry& e : d->second.entries) each(Join(dir, e.name), e.name, e.record.node());
   return true;
 }
 
@@ -136,19 +197,12 @@ std::vector<std::pair<std::string, s3tree::Node>> MetadataCache::DirectoriesNotI
     std::string_view dir, const std::map<std::string, s3tree::Node>& listed,
     Clock::time_point start) const {
   std::vector<std::pair<std::string, s3tree::Node>> missing;
-  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
-  auto it = known_.lower_bound(base);
-  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-    std::string_view rel = std::string_view(it->first).substr(base.size());
-    size_t slash = rel.find('/');
-    std::string name(rel.substr(0, slash));
-    if (slash != std::string_view::npos) {
-      it = known_.lower_bound(base + name + "0");  // past the child's subtree
-      continue;
-    }
-    if (it->second.dir && it->second.as_of <= start && !listed.count(name))
-      missing.emplace_back(name, it->second.node());
-    ++it;
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) return missing;
+  for (const Entry& e : d->second.entries) {
+    std::string name(e.name.view());
+    if (e.record.dir && e.record.as_of <= start && !listed.count(name))
+      missing.emplace_back(std::move(name), e.record.node());
   }
   return missing;
 }
@@ -156,48 +210,51 @@ std::vector<std::pair<std::string, s3tree::Node>> MetadataCache::DirectoriesNotI
 void MetadataCache::ForgetUnlisted(std::string_view dir,
                                    const std::map<std::string, s3tree::Node>& listed,
                                    Clock::time_point start) {
-  const std::string base = dir.empty() ? "" : std::string(dir) + "/";
-  auto listed_dir = [&](std::string_view name) {
-    auto it = listed.find(std::string(name));
-    return it != listed.end() && it->second.dir;
-  };
-  auto it = known_.lower_bound(base);
-  while (it != known_.end() && it->first.compare(0, base.size(), base) == 0) {
-    std::string_view rel = std::string_view(it->first).substr(base.size());
-    size_t slash = rel.find('/');
-    std::string_view name = rel.substr(0, slash);
-    bool keep =
-        slash == std::string_view::npos ? listed.count(std::string(name)) > 0 : listed_dir(name);
-    if (keep && slash != std::string_view::npos) {
-      it = known_.lower_bound(base + std::string(name) + "0");  // a listed directory's subtree
-    } else if (!keep && it->second.as_of <= start) {
-      it = known_.erase(it);  // gone (the mount's own newer changes stay)
-    } else {
-      ++it;
-    }
+  auto gone = [&](const Entry& e) { return e.record.as_of <= start; };  // else the mount's own
+  if (auto d = dirs_.find(dir); d != dirs_.end()) {
+    std::erase_if(d->second.entries,
+                  [&](const Entry& e) { return !listed.count(std::string(e.name)) && gone(e); });
   }
-  for (auto l = listed_.lower_bound(base);
-       l != listed_.end() && l->first.compare(0, base.size(), base) == 0;) {
-    std::string_view rel = std::string_view(l->first).substr(base.size());
-    if (!rel.empty() && !listed_dir(rel.substr(0, rel.find('/')))) {
-      l = listed_.erase(l);
-    } else {
-      ++l;
+  // Below a child the listing does not show as a directory: nothing stays
+  // listed, and only the mount's own newer changes stay at all.
+  auto [first, last] = Below(dir);
+  const size_t skip = dir.empty() ? 0 : dir.size() + 1;
+  for (auto it = first; it != last;) {
+    std::string_view rel = std::string_view(it->first).substr(skip);
+    auto child = listed.find(std::string(rel.substr(0, rel.find('/'))));
+    if (child == listed.end() || !child->second.dir) {
+      std::erase_if(it->second.entries, gone);
+      it->second.listed.reset();
     }
+    it = it->second.empty() ? dirs_.erase(it) : std::next(it);
   }
+  if (auto d = dirs_.find(dir); d != dirs_.end() && d->second.empty()) dirs_.erase(d);
 }
 
 void MetadataCache::Complete::Add(const std::string& path, const s3tree::Node& node) {
-  entries_.emplace_hint(entries_.end(), path, Record{node, start_});
+  auto [dir, name] = Split(path);
+  auto d = dirs_.find(dir);
+  if (d == dirs_.end()) d = dirs_.emplace(std::string(dir), Dir{}).first;
+  d->second.Insert(name, Record{node, start_});
 }
 
 void MetadataCache::ReplaceAll(Complete& fresh, Clock::time_point now) {
-  for (auto& [path, record] : known_)
-    if (record.as_of > fresh.start_) fresh.entries_.insert_or_assign(path, record);
-  known_.swap(fresh.entries_);
+  for (auto& [path, dir] : dirs_) {
+    Dir* into = nullptr;
+    auto target = [&]() -> Dir& {
+      if (!into) into = &fresh.dirs_[path];
+      return *into;
+    };
+    for (const Entry& e : dir.entries) {
+      if (e.record.as_of <= fresh.start_) continue;  // the mount's own, after the start
+      auto [entry, inserted] = target().Insert(e.name, e.record);
+      if (!inserted) entry->record = e.record;
+    }
+    if (dir.listed && *dir.listed > fresh.start_) target().listed = dir.listed;
+  }
+  dirs_.swap(fresh.dirs_);
   complete_as_of_ = fresh.start_;
   complete_took_ = now - fresh.start_;
-  std::erase_if(listed_, [&](const auto& l) { return l.second <= fresh.start_; });
 }
 
 void MetadataCache::Trim(Clock::time_point now) {
@@ -208,8 +265,13 @@ void MetadataCache::Trim(Clock::time_point now) {
   if (now - last_trim_ < ttl) return;
   last_trim_ = now;
   const Clock::time_point old = now - ttl;
-  std::erase_if(known_, [&](const auto& k) { return k.second.as_of < old; });
-  std::erase_if(listed_, [&](const auto& l) { return l.second < old; });
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    Dir& d = it->second;
+    std::erase_if(d.entries, [&](const Entry& e) { return e.record.as_of < old; });
+    if (d.listed && *d.listed < old) d.listed.reset();
+    if (d.entries.capacity() > 2 * d.entries.size()) d.entries.shrink_to_fit();
+    it = d.empty() ? dirs_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace freshfs::store

@@ -11,8 +11,11 @@
 // of the two.
 //
 // One entry per path the kernel holds: it is kept compact (docs/scale.md,
-// "Memory per entry held"). An ETag of a single-part upload (a quoted MD5
-// in lower-case hex) is kept as its 16 bytes, any other in a SmallString.
+// "Memory per entry held"). Entries are grouped by directory: one map node
+// per directory, keyed by its path, holding its entries as a sorted array
+// of 64-byte (name, record) pairs, so a path is never stored whole and an
+// entry costs no node of its own. An ETag of a single-part upload (a quoted
+// MD5 in lower-case hex) is kept as its 16 bytes, any other in a SmallString.
 //
 // Not thread-safe: the store calls it under its own lock. Times are passed
 // in (steady clock), so tests need no sleeping.
@@ -51,8 +54,29 @@ class MetadataCache {
     std::variant<std::array<uint8_t, 16>, SmallString> etag;
     bool dir = false;
   };
-  // 48 bytes (plus the path and the map node); issue 20 measures it.
+  // 48 bytes; with its name, 64 (docs/scale.md measures it).
   static_assert(sizeof(Record) <= 48, "the per-entry record must not grow");
+
+  // One entry of a directory.
+  struct Entry {
+    SmallString name;
+    Record record;
+  };
+  static_assert(sizeof(Entry) <= 64, "the per-entry cost must not grow");
+  // The entries remembered of one directory, and when a listing last
+  // covered it whole.
+  struct Dir {
+    std::vector<Entry> entries;  // sorted by name
+    std::optional<Clock::time_point> listed;
+    bool empty() const { return entries.empty() && !listed; }
+    // The entry `name`, or where it would go.
+    std::vector<Entry>::iterator Seek(std::string_view name);
+    std::vector<Entry>::const_iterator Seek(std::string_view name) const;
+    // Adds `name` with `record` unless it is there; its entry, and
+    // whether it was added.
+    std::pair<Entry*, bool> Insert(std::string_view name, const Record& record);
+  };
+  using Dirs = std::map<std::string, Dir, std::less<>>;
 
  public:
   // complete_listing_ttl 0: metadata_ttl (see S3StoreSettings).
@@ -117,7 +141,7 @@ class MetadataCache {
    private:
     friend class MetadataCache;
     Clock::time_point start_;
-    std::map<std::string, Record, std::less<>> entries_;
+    Dirs dirs_;
   };
   // Makes `fresh` what is known (what the mount itself remembered after its
   // start stays), as of its start; `now`: when it was gathered. `fresh` is
@@ -127,16 +151,19 @@ class MetadataCache {
   // At most once per TTL: forgets what no listing or request renewed within it.
   void Trim(Clock::time_point now);
 
-  size_t size() const { return known_.size(); }
+  // Entries remembered.
+  size_t size() const;
 
  private:
+  const Entry* FindEntry(std::string_view path) const;
+  // The directories strictly below `dir` ("" the root: all but the root).
+  std::pair<Dirs::iterator, Dirs::iterator> Below(std::string_view dir);
+
   const Clock::duration metadata_ttl_;
   const Clock::duration complete_listing_ttl_;
-  std::map<std::string, Record, std::less<>> known_;
+  Dirs dirs_;                           // keyed by directory path, "" the root
   Clock::time_point complete_as_of_{};  // start of the last complete listing
   Clock::duration complete_took_{};     // and how long it took
-  // Directories listed whole since, each with the start of its last listing.
-  std::map<std::string, Clock::time_point, std::less<>> listed_;
   Clock::time_point last_trim_{};
 };
 
