@@ -221,11 +221,15 @@ void MetadataCache::ForgetUnlisted(std::string_view dir,
   const size_t skip = dir.empty() ? 0 : dir.size() + 1;
   for (auto it = first; it != last;) {
     std::string_view rel = std::string_view(it->first).substr(skip);
-    auto child = listed.find(std::string(rel.substr(0, rel.find('/'))));
-    if (child == listed.end() || !child->second.dir) {
-      std::erase_if(it->second.entries, gone);
-      it->second.listed.reset();
+    const std::string name(rel.substr(0, rel.find('/')));
+    auto child = listed.find(name);
+    if (child != listed.end() && child->second.dir) {
+      // Still there: its subtree stays as it is ('0' follows '/').
+      it = dirs_.lower_bound(it->first.substr(0, skip) + name + "0");
+      continue;
     }
+    std::erase_if(it->second.entries, gone);
+    it->second.listed.reset();
     it = it->second.empty() ? dirs_.erase(it) : std::next(it);
   }
   if (auto d = dirs_.find(dir); d != dirs_.end() && d->second.empty()) dirs_.erase(d);

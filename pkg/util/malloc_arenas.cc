@@ -10,7 +10,8 @@ namespace freshfs {
 bool LimitMallocArenas() {
   if (std::getenv("MALLOC_ARENA_MAX")) return false;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables && std::string_view(tunables).find("glibc.malloc.arena_max") != std::string_view::npos)
+  if (tunables &&
+      std::string_view(tunables).find("glibc.malloc.arena_max") != std::string_view::npos)
     return false;
   return mallopt(M_ARENA_MAX, kMallocArenas) == 1;
 }
