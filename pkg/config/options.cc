@@ -522,7 +522,8 @@ std::string DirSourcePath(const std::string& source) {
   std::string out;
   for (const auto& part : absolute.relative_path()) {
     if (part.empty() || part == ".") continue;
-    out += "/" + part.string();
+    out += '/';
+    out += part.string();
   }
   return out.empty() ? "/" : out;
 }

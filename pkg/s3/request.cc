@@ -33,7 +33,7 @@ std::string QueryString(const std::vector<std::pair<std::string, std::string>>& 
   for (const auto& [name, value] : query) {
     out += out.empty() ? "?" : "&";
     out += UriEncode(name, false);
-    if (!value.empty()) out += "=" + UriEncode(value, false);
+    if (!value.empty()) out.append("=").append(UriEncode(value, false));
   }
   return out;
 }
@@ -200,11 +200,12 @@ Sender::Target Sender::TargetFor(const S3Request& request) const {
   std::string path = endpoint_.base_path;
   if (config_.path_style) {
     target.host = endpoint_.authority;
-    path += "/" + bucket_;
-    if (request.key) path += "/" + UriEncode(*request.key, true);
+    path.append("/").append(bucket_);
+    if (request.key) path.append("/").append(UriEncode(*request.key, true));
   } else {
     target.host = bucket_ + "." + endpoint_.authority;
-    path += "/" + (request.key ? UriEncode(*request.key, true) : std::string());
+    path += '/';
+    if (request.key) path += UriEncode(*request.key, true);
   }
   target.encoded_path = path;
   target.url = endpoint_.scheme + "://" + target.host + path + QueryString(request.query);

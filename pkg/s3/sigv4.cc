@@ -164,7 +164,7 @@ SignedHeaders Sign(const SigningRequest& request, const Credentials& credentials
   std::map<std::string, std::string> canonical;
   auto add = [&canonical](std::string lower_name, std::string_view value) {
     auto [it, inserted] = canonical.try_emplace(std::move(lower_name), TrimAll(value));
-    if (!inserted) it->second += "," + TrimAll(value);
+    if (!inserted) it->second.append(",").append(TrimAll(value));
   };
   add("host", request.host);
   add("x-amz-content-sha256", request.payload_hash);

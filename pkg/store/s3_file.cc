@@ -570,7 +570,15 @@ Status S3File::UploadLocked() {
   }
   std::string etag;
   if (!conflict) {
-    auto put = client.PutFile(key, staging_.get(), uint64_t(local.st_size), cond);
+    const uint64_t size = uint64_t(local.st_size);
+    auto put = store_->PutFileAsAllowed(key, staging_.get(), size, cond);
+    if (!put && put.error().http_status == 404 && put.error().code != "NoSuchBucket" &&
+        !cond.if_match.empty()) {
+      // Deleted by another writer since the HEAD: as if the HEAD had found
+      // it gone (above), this file creates it anew.
+      cond = s3::Condition{.if_none_match_any = true};
+      put = store_->PutFileAsAllowed(key, staging_.get(), size, cond);
+    }
     if (put) {
       etag = *put;
     } else if (put.error().http_status == 412) {
@@ -583,7 +591,7 @@ Status S3File::UploadLocked() {
     std::string other = ConflictKey(key);
     s3::Condition fresh;
     fresh.if_none_match_any = true;
-    auto put = client.PutFile(other, staging_.get(), uint64_t(local.st_size), fresh);
+    auto put = store_->PutFileAsAllowed(other, staging_.get(), uint64_t(local.st_size), fresh);
     if (!put) return SaveFailedLocked(other, "conflict copy: " + put.error().Describe());
     spdlog::warn(
         "{} was changed by another writer since it was opened here; their version "

@@ -103,6 +103,22 @@ size_t S3Store::skipped_keys() const {
   return skipped_;
 }
 
+s3::Outcome<std::string> S3Store::PutFileAsAllowed(std::string_view key, int fd, uint64_t size,
+                                                   const s3::Condition& condition) {
+  const bool conditional = condition.if_none_match_any || !condition.if_match.empty();
+  if (!conditional || conditional_writes_refused_) return client_->PutFile(key, fd, size, {});
+  auto put = client_->PutFile(key, fd, size, condition);
+  if (put || put.error().http_status != 501) return put;
+  if (!conditional_writes_refused_.exchange(true)) {
+    spdlog::warn(
+        "{}: the server refuses conditional writes ({}); uploads go without them from now on, "
+        "checked by a HEAD just before each (another writer's change in the moment between "
+        "the two can be overwritten)",
+        Describe(), put.error().Describe());
+  }
+  return client_->PutFile(key, fd, size, {});
+}
+
 void S3Store::Remember(const std::string& path, const s3tree::Node& node) {
   std::lock_guard lock(mu_);
   metadata_.Remember(path, node, Clock::now());

@@ -19,6 +19,7 @@
 // Thread-safe, as every Store. Calls block on the network.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -117,6 +118,12 @@ class S3Store final : public Store {
   const S3StoreSettings& settings() const { return settings_; }
   TaskPool& readahead_pool() { return pool_; }
   cache::MemoryBlocks& memory_blocks() { return memory_blocks_; }
+  // PutFile under `condition` as the server allows: a server that refuses
+  // conditional writes (501 to If-Match or If-None-Match: *) gets the PUT
+  // without them, then and from then on (logged once). Callers check with
+  // a HEAD first, as for servers that ignore the headers (docs/s3.md).
+  s3::Outcome<std::string> PutFileAsAllowed(std::string_view key, int fd, uint64_t size,
+                                            const s3::Condition& condition);
   std::string KeyOf(std::string_view path) const;
   // Records what the mount itself just did to `path`.
   void Remember(const std::string& path, const s3tree::Node& node);
@@ -164,6 +171,7 @@ class S3Store final : public Store {
 
   std::unique_ptr<s3::ObjectClient> client_;
   const S3StoreSettings settings_;
+  std::atomic<bool> conditional_writes_refused_{false};
   cache::MemoryBlocks memory_blocks_{settings_.memory_blocks_bytes};
   // After what read-ahead uses (the client, the settings, the shared
   // blocks): the pool's destructor runs the tasks still queued and joins

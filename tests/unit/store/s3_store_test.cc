@@ -256,16 +256,49 @@ TEST_F(S3StoreTest, AServerIgnoringConditionsStillGetsTheCheckBeforeUpload) {
   ExpectBothKept();
 }
 
-// A server that refuses If-None-Match with 501 (some do): a new file cannot
-// be uploaded under keep-both, but its data is not lost.
-TEST_F(S3StoreTest, AServerRefusingIfNoneMatchFailsTheCloseAndKeepsTheData) {
+// A server that refuses conditional writes with 501 (some do): the upload
+// goes without them, checked by the HEAD before it, and later uploads do
+// not ask again.
+TEST_F(S3StoreTest, AServerRefusingConditionalWritesGetsThemWithoutAndOnlyOnce) {
   quirks_.if_none_match_on_put = FakeObjectClient::Conditional::kNotImplemented;
+  quirks_.if_match_on_put = FakeObjectClient::Conditional::kNotImplemented;
   OpenStore(Settings());
   auto f = CreateWritten("dir/new.txt", "data");
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->Flush().error, EIO);
-  EXPECT_FALSE(s3_->GetObject("vol/dir/new.txt"));
-  OneSaved("data");
+  EXPECT_TRUE(f->Flush().ok());
+  EXPECT_EQ(Data("vol/dir/new.txt"), "data");
+  EXPECT_EQ(s3_->Requests(S3Op::kPut, "vol/dir/new.txt"), 2u);  // refused, then without
+  EXPECT_TRUE(Saved().empty());
+
+  auto g = WriteReport();  // an existing object: If-Match, refused too
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(g->Flush().ok());
+  EXPECT_EQ(Data("vol/dir/report.csv"), "mine");
+  EXPECT_EQ(s3_->Requests(S3Op::kPut, "vol/dir/report.csv"), 1u);
+
+  // The check before the upload still catches another writer.
+  Write(*g, "mine 2");
+  s3_->SetObject("vol/dir/report.csv", "theirs");
+  EXPECT_EQ(g->Flush().error, ESTALE);
+  EXPECT_EQ(Data("vol/dir/report.csv"), "theirs");
+  auto copies = KeysMatching(kConflictName);
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(Data(copies[0]), "mine 2");
+}
+
+// Another writer deletes the object between the HEAD before the upload
+// and the PUT (If-Match answers 404): as when the HEAD finds it gone, the
+// file is created anew, not reported as a failed upload.
+TEST_F(S3StoreTest, AnObjectDeletedBetweenTheCheckAndTheUploadIsCreatedAnew) {
+  auto f = WriteReport();
+  ASSERT_TRUE(f);
+  s3_->Inject({.op = S3Op::kPut, .key = "vol/dir/report.csv", .before = [this] {
+                 s3_->RemoveObject("vol/dir/report.csv");
+               }});
+  EXPECT_TRUE(f->Flush().ok());
+  EXPECT_EQ(Data("vol/dir/report.csv"), "mine");
+  EXPECT_TRUE(Saved().empty());
+  EXPECT_TRUE(KeysMatching(kConflictName).empty());
 }
 
 // --- failed uploads ----------------------------------------------------------
