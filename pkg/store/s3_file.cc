@@ -1,7 +1,9 @@
 #include "store/s3_file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,36 @@
 
 namespace freshfs::store {
 namespace {
+
+// Copies all of `from` into `to` (both at offset 0): a reflink where the
+// filesystem shares blocks (btrfs, XFS), else in-kernel copies, else reads
+// and writes. False with errno set when it fails.
+bool CopyWhole(int from, int to) {
+  if (::ioctl(to, FICLONE, from) == 0) return true;
+  off_t in = 0, out = 0;
+  bool by_kernel = true;
+  for (;;) {
+    ssize_t n;
+    if (by_kernel) {
+      n = ::copy_file_range(from, &in, to, &out, 1 << 30, 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) &&
+          in == 0) {
+        by_kernel = false;  // not between these two: read and write
+        continue;
+      }
+    } else {
+      char buffer[65536];
+      n = ::pread(from, buffer, sizeof buffer, in);
+      if (n > 0) {
+        if (::pwrite(to, buffer, size_t(n), out) != n) return false;
+        in += n;
+        out += n;
+      }
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0;
+  }
+}
 
 constexpr size_t kDownloadChunk = 8 << 20;
 
@@ -472,7 +504,6 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
   std::string encoded = key;
   std::replace(encoded.begin(), encoded.end(), '/', '%');
   const std::string stamp = UtcStamp();
-  const std::string proc = "/proc/self/fd/" + std::to_string(staging_.get());
   std::string dest, problem;
   bool cut = false;
   for (int n = 0; n < 10000 && dest.empty(); ++n) {
@@ -480,33 +511,15 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     cut = name.size() > kMaxName;
     if (cut) name.resize(kMaxName);
     const std::string candidate = dir + "/" + name;
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, candidate.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      dest = candidate;
-      break;
-    }
-    if (errno == EEXIST) continue;
-    // Another filesystem, or not linkable: a copy, never over another file.
+    // A copy, never over another file, and never a link: what the file
+    // holds later must not change what failed.
     UniqueFd out(::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out.valid()) {
       if (errno == EEXIST) continue;
       problem = std::strerror(errno);
       break;
     }
-    off_t offset = 0;
-    for (;;) {
-      char buffer[65536];
-      const ssize_t got = ::pread(staging_.get(), buffer, sizeof buffer, offset);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        if (got < 0) problem = std::strerror(errno);
-        break;
-      }
-      if (::write(out.get(), buffer, size_t(got)) != got) {
-        problem = std::strerror(errno);
-        break;
-      }
-      offset += got;
-    }
+    if (!CopyWhole(staging_.get(), out.get())) problem = std::strerror(errno);
     if (!problem.empty()) {
       ::unlink(candidate.c_str());
       break;

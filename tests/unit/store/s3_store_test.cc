@@ -303,6 +303,22 @@ TEST_F(S3StoreTest, AnObjectDeletedBetweenTheCheckAndTheUploadIsCreatedAnew) {
 
 // --- failed uploads ----------------------------------------------------------
 
+// The saved copy is what failed: writing on, and a later upload that
+// succeeds, leave it as it was.
+TEST_F(S3StoreTest, TheSavedCopyOfAFailedUploadStaysWhatFailed) {
+  s3_->Inject({.op = S3Op::kPut,
+               .key = "vol/a/b.txt",
+               .error = FakeObjectClient::HttpError(500, "InternalError")});
+  auto f = CreateWritten("a/b.txt", "first");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->Flush().error, EIO);
+  const std::string saved = OneSaved("first");
+  Write(*f, "second");
+  EXPECT_TRUE(f->Flush().ok());
+  EXPECT_EQ(Data("vol/a/b.txt"), "second");
+  EXPECT_EQ(Saved(), (std::map<std::string, std::string>{{saved, "first"}}));
+}
+
 TEST_F(S3StoreTest, AFailedUploadKeepsTheDataAndALaterCloseRetries) {
   s3_->Inject({.op = S3Op::kPut,
                .key = "vol/a/b.txt",
