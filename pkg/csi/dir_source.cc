@@ -52,8 +52,8 @@ bool PassesSymlink(const std::string& lexical, const std::vector<std::string>& r
       while (start < rest.size() && rest[start] == '/') ++start;
       if (start >= rest.size()) break;
       const size_t end = rest.find('/', start);
-      walked +=
-          "/" + rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      walked += '/';
+      walked.append(rest, start, end == std::string::npos ? std::string::npos : end - start);
       struct stat st;
       if (::lstat(walked.c_str(), &st) != 0) return false;
       if (S_ISLNK(st.st_mode)) return true;
@@ -134,7 +134,7 @@ Result<UniqueFd> OpenDirSource(const std::string& path, const std::vector<std::s
     if (!root_fd.valid()) continue;
     std::string relative = lexical.substr(real_root == "/" ? 1 : real_root.size());
     while (!relative.empty() && relative.front() == '/') relative.erase(0, 1);
-    if (relative.empty()) relative = ".";
+    if (relative.empty()) relative.assign(1, '.');
     open_how how{};
     how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;

@@ -2,7 +2,11 @@
 
 namespace freshfs {
 
-std::string Quoted(std::string_view value) { return "\"" + Escaped(value) + "\""; }
+std::string Quoted(std::string_view value) {
+  std::string quoted(1, '"');
+  quoted.append(Escaped(value)).push_back('"');
+  return quoted;
+}
 
 std::string Escaped(std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -76,7 +76,9 @@ std::string FakeObjectClient::ETagOf(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(data.data(), data.size(), digest, &n, EVP_md5(), nullptr);
-  return "\"" + Hex(digest, n) + "\"";
+  std::string etag(1, '"');
+  etag.append(Hex(digest, n)).push_back('"');
+  return etag;
 }
 
 std::optional<s3::Error> FakeObjectClient::Begin(S3Op op, std::string_view key) {
