@@ -243,7 +243,9 @@ void MetadataCache::Complete::Add(const std::string& path, const s3tree::Node& n
 }
 
 void MetadataCache::ReplaceAll(Complete& fresh, Clock::time_point now) {
-  for (auto& [path, dir] : dirs_) {
+  for (const auto& kept : dirs_) {
+    const std::string& path = kept.first;
+    const Dir& dir = kept.second;
     Dir* into = nullptr;
     auto target = [&]() -> Dir& {
       if (!into) into = &fresh.dirs_[path];
