@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/expected.h"
+
 namespace freshfs::s3 {
 
 // What went wrong with a request, after retries.
@@ -39,24 +41,9 @@ struct Error {
   std::string Describe() const;
 };
 
-// A value or an Error.
+// A value or an Error (util/expected.h).
 template <typename T>
-class Outcome {
- public:
-  Outcome(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
-  Outcome(Error error) : error_(std::move(error)) {}  // NOLINT
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  T& operator*() { return *value_; }
-  const T& operator*() const { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  const Error& error() const { return error_; }
-
- private:
-  std::optional<T> value_;
-  Error error_;
-};
+using Outcome = Expected<T, Error>;
 struct Done {};  // value of operations that return nothing
 
 struct ObjectInfo {
