@@ -122,7 +122,7 @@ Result<std::unique_ptr<S3File>> S3File::Open(S3Store* store, std::string path,
   if (!writable) return file;
   file->is_new_ = create;
   Status s = file->Stage(create || (flags & O_TRUNC));
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   store->Register(file->path_, file.get());
   return file;
 }
@@ -144,7 +144,7 @@ Status S3File::Stage(bool truncate) {
     int e = errno;
     spdlog::error("cannot create a staging file in {}: {}", store_->settings().staging_dir,
                   std::strerror(e));
-    return Status::FromErrno(EIO);
+    return Error(EIO);
   }
   if (truncate) {
     dirty_ = !is_new_;  // O_TRUNC empties the object even if nothing is written
@@ -162,19 +162,19 @@ Status S3File::Stage(bool truncate) {
     if (!got) {
       spdlog::warn("opening s3 object {} for writing: download failed: {}", Quoted(key),
                    got.error().Describe());
-      return Status::FromErrno(got.error().http_status == 412 ? ESTALE : EIO);
+      return Error(got.error().http_status == 412 ? ESTALE : EIO);
     }
     if (::pwrite(staging_.get(), chunk.data(), *got, off_t(off)) != ssize_t(*got))
-      return Status::FromErrno(EIO);
+      return Error(EIO);
   }
   return Status::Ok();
 }
 
 Result<size_t> S3File::Read(char* buf, size_t size, off_t offset) {
-  if (offset < 0) return Errno{EINVAL};
+  if (offset < 0) return Error{EINVAL};
   if (writable_) {
     ssize_t n = ::pread(staging_.get(), buf, size, offset);
-    if (n < 0) return Errno{errno};
+    if (n < 0) return Error{errno};
     return size_t(n);
   }
   return ReadRemote(buf, size, offset);
@@ -262,7 +262,7 @@ Status S3File::Pin() {
   auto got = store_->client().GetRange(key, 0, bs, data.data(), s3::Condition{}, &info);
   if (!got) {
     spdlog::warn("opening s3 object {}: {}", Quoted(key), got.error().Describe());
-    return Status::FromErrno(got.error().ToErrno());
+    return Error(got.error().ToErrno());
   }
   data.resize(*got);
   auto block = std::make_shared<Block>();
@@ -291,7 +291,7 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
   // buckets), so a range not fetched before the object changed is gone:
   // that read fails, and a new open reads the new version.
   auto r = ReadRemoteOnce(buf, size, offset);
-  if (r.error() == ESTALE) {
+  if (!r && r.error().code == ESTALE) {
     std::string path;
     {
       std::lock_guard lock(state_mu_);
@@ -300,7 +300,7 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
     spdlog::warn("s3 object {} changed while open; reopen it to read the new version",
                  store_->KeyOf(path));
     (void)store_->StatFresh(path);  // the next open finds the new version
-    return Errno{EIO};
+    return Error{EIO};
   }
   return r;
 }
@@ -349,18 +349,18 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
     auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond, &info);
     if ((got && !info.etag.empty() && info.etag != cond.if_match) ||
         (!got && got.error().http_status == 412))
-      return Errno{ESTALE};
+      return Error{ESTALE};
     if (!got) {
       spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, Quoted(key),
                    got.error().Describe());
-      return Errno{EIO};
+      return Error{EIO};
     }
     return *got;
   }
   size_t copied = 0;
   for (uint64_t index = first; index <= last; ++index) {
     auto block = FetchBlock(index, /*wait=*/true);
-    if (block->error) return Errno{block->error};
+    if (block->error) return Error{block->error};
     uint64_t block_start = index * bs;
     uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
     if (from >= block->data->size()) break;
@@ -383,10 +383,10 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
 }
 
 Result<size_t> S3File::Write(const char* buf, size_t size, off_t offset) {
-  if (!writable_) return Errno{EBADF};
+  if (!writable_) return Error{EBADF};
   std::lock_guard io(io_mu_);
   ssize_t n = ::pwrite(staging_.get(), buf, size, offset);
-  if (n < 0) return Errno{errno};
+  if (n < 0) return Error{errno};
   std::lock_guard lock(state_mu_);
   dirty_ = true;
   ++changes_;
@@ -419,11 +419,11 @@ void S3File::Renamed(const std::string& path, const std::string& etag) {
 }
 
 Status S3File::SetAttr(const AttrChange& change) {
-  if (change.mode || change.uid || change.gid) return Status::FromErrno(EPERM);
+  if (change.mode || change.uid || change.gid) return Error(EPERM);
   if (change.size) {
-    if (!writable_) return Status::FromErrno(EBADF);
+    if (!writable_) return Error(EBADF);
     std::lock_guard io(io_mu_);
-    if (::ftruncate(staging_.get(), *change.size) != 0) return Status::FromErrno(errno);
+    if (::ftruncate(staging_.get(), *change.size) != 0) return Error(errno);
     std::lock_guard lock(state_mu_);
     dirty_ = true;
     ++changes_;
@@ -439,15 +439,15 @@ Status S3File::Flush() {
 
 Status S3File::Fsync(bool) { return Flush(); }
 
-Status S3File::Allocate(int, off_t, off_t) { return Status::FromErrno(EOPNOTSUPP); }
+Status S3File::Allocate(int, off_t, off_t) { return Error(EOPNOTSUPP); }
 
 Result<off_t> S3File::Seek(off_t offset, int whence) {
   auto st = Stat();
-  if (!st) return Errno{st.error()};
-  if (offset < 0 || offset >= st->st_size) return Errno{ENXIO};
+  if (!st) return st.error();
+  if (offset < 0 || offset >= st->st_size) return Error{ENXIO};
   if (whence == SEEK_DATA) return offset;
   if (whence == SEEK_HOLE) return off_t(st->st_size);
-  return Errno{EINVAL};
+  return Error{EINVAL};
 }
 
 // The data of a failed upload goes to <staging>/failed/STAMP-N-KEY, KEY with
@@ -464,7 +464,7 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
   if (!saved_as_.empty() && saved_at_change_ == changes) {
     spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key), why,
                   Quoted(saved_as_));
-    return Status::FromErrno(EIO);
+    return Error(EIO);
   }
   const std::string dir = store_->settings().staging_dir + "/failed";
   std::error_code ec;
@@ -518,7 +518,7 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
         "upload of {} failed ({}), and its data could not be saved in {}: {}; "
         "it is kept by this mount until the file is closed",
         Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
-    return Status::FromErrno(EIO);
+    return Error(EIO);
   }
   saved_as_ = dest;
   saved_at_change_ = changes;
@@ -528,7 +528,7 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
   }
   spdlog::error("upload of {} failed ({}); the data is kept in {}{}", Quoted(key), why,
                 Quoted(dest), cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : "");
-  return Status::FromErrno(EIO);
+  return Error(EIO);
 }
 
 void S3File::Unlinked() {
@@ -548,7 +548,7 @@ Status S3File::UploadLocked() {
     is_new = is_new_;
   }
   struct stat local {};
-  if (::fstat(staging_.get(), &local) != 0) return Status::FromErrno(errno);
+  if (::fstat(staging_.get(), &local) != 0) return Error(errno);
   const std::string key = store_->KeyOf(path);
   s3::ObjectClient& client = store_->client();
   s3::Condition cond;
@@ -592,7 +592,7 @@ Status S3File::UploadLocked() {
     std::lock_guard lock(state_mu_);
     dirty_ = false;
     is_new_ = false;
-    return Status::FromErrno(ESTALE);
+    return Error(ESTALE);
   }
   // What S3 now holds (LastModified is not in the PUT response).
   s3tree::Node node;

@@ -30,7 +30,7 @@ class [[nodiscard]] Expected {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  // Only when !ok().
+  // Only when !ok() (else it throws std::bad_variant_access).
   const E& error() const& {
     assert(!ok());
     return std::get<1>(v_);
@@ -62,14 +62,14 @@ class [[nodiscard]] Expected<void, E> {
   bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
 
-  // Only when !ok().
+  // Only when !ok() (else it throws, as the valued form does).
   const E& error() const& {
     assert(!ok());
-    return *error_;
+    return error_.value();
   }
   E&& error() && {
     assert(!ok());
-    return *std::move(error_);
+    return std::move(error_).value();
   }
 
  private:
