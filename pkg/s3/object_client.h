@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "util/expected.h"
+#include "util/result.h"
 
 namespace freshfs::s3 {
 
@@ -39,6 +40,11 @@ struct Error {
   // One line for logs, never with credentials, e.g.
   // "HTTP 403 AccessDenied: Access Denied (GET s3://bucket/key)".
   std::string Describe() const;
+  // For the filesystem layers: ToErrno() with Describe() as the message.
+  // A missing object (404) is an answer; anything else a failure that the
+  // FUSE boundary logs as a warning (an EACCES here is the bucket refusing
+  // these credentials, not a permission check).
+  freshfs::Error ToError() const;
 };
 
 // A value or an Error (util/expected.h).

@@ -59,6 +59,7 @@ struct S3File::Block {
   std::condition_variable cv;
   bool done = false;
   int error = 0;
+  std::string why;                  // with an error: what the fetch met
   cache::MemoryBlocks::Block data;  // set once done without error
 };
 
@@ -78,6 +79,7 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
   }
   std::string data(length, '\0');
   int error = 0;
+  std::string why;
   cache::DiskCache* disk = store->settings().disk_cache;
   std::optional<size_t> cached;
   if (disk) cached = disk->Get(key, etag, index, data.data(), data.size());
@@ -90,11 +92,15 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
     auto got = store->client().GetRange(key, offset, length, data.data(), cond, &info);
     if (got && !info.etag.empty() && info.etag != etag) {
       error = ESTALE;  // a server that ignores If-Match sent another version
+      why = "the object changed while it was read";
     } else if (!got) {
       error = got.error().http_status == 412 ? ESTALE : got.error().ToErrno();
       if (error == ENOENT) error = ESTALE;
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, Quoted(key),
-                   got.error().Describe());
+      why = "reading " + std::to_string(length) + " bytes at " + std::to_string(offset) + ": " +
+            got.error().Describe();
+      // A read-ahead nobody waits for fails quietly: the read that needs
+      // the block fetches it again and answers with the error (logged there).
+      spdlog::debug("s3 block fetch failed: {}", why);
     } else {
       data.resize(*got);
       if (disk && *got == length) disk->Put(key, etag, index, data);
@@ -108,6 +114,7 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
   std::lock_guard lock(block->mu);
   block->data = std::move(shared);
   block->error = error;
+  block->why = std::move(why);
   block->done = true;
   block->cv.notify_all();
 }
@@ -131,9 +138,10 @@ S3File::~S3File() {
   if (!writable_) return;
   {
     // Written through mmap after the last close, or a failed upload: one
-    // more try; the data is kept locally if it fails.
+    // more try; the data is kept locally if it fails. No request gets this
+    // error, so it is logged here (a flush's is logged where it is answered).
     std::lock_guard io(io_mu_);
-    (void)UploadLocked();
+    if (Status s = UploadLocked(); !s.ok()) spdlog::error("{}", s.error().message);
   }
   store_->Unregister(path_, this);
 }
@@ -141,10 +149,8 @@ S3File::~S3File() {
 Status S3File::Stage(bool truncate) {
   staging_ = StagingFile(store_->settings().staging_dir);
   if (!staging_.valid()) {
-    int e = errno;
-    spdlog::error("cannot create a staging file in {}: {}", store_->settings().staging_dir,
-                  std::strerror(e));
-    return Error(EIO);
+    return Error(EIO, "cannot create a staging file in " + store_->settings().staging_dir + ": " +
+                          std::strerror(errno));
   }
   if (truncate) {
     dirty_ = !is_new_;  // O_TRUNC empties the object even if nothing is written
@@ -160,9 +166,8 @@ Status S3File::Stage(bool truncate) {
     chunk.resize(len);
     auto got = store_->client().GetRange(key, off, len, chunk.data(), cond);
     if (!got) {
-      spdlog::warn("opening s3 object {} for writing: download failed: {}", Quoted(key),
-                   got.error().Describe());
-      return Error(got.error().http_status == 412 ? ESTALE : EIO);
+      return Error(got.error().http_status == 412 ? ESTALE : EIO,
+                   "opening for writing: download failed: " + got.error().Describe());
     }
     if (::pwrite(staging_.get(), chunk.data(), *got, off_t(off)) != ssize_t(*got))
       return Error(EIO);
@@ -260,10 +265,7 @@ Status S3File::Pin() {
   std::string data(bs, '\0');
   s3::ObjectInfo info;
   auto got = store_->client().GetRange(key, 0, bs, data.data(), s3::Condition{}, &info);
-  if (!got) {
-    spdlog::warn("opening s3 object {}: {}", Quoted(key), got.error().Describe());
-    return Error(got.error().ToErrno());
-  }
+  if (!got) return got.error().ToError();
   data.resize(*got);
   auto block = std::make_shared<Block>();
   std::lock_guard lock(state_mu_);
@@ -297,10 +299,9 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
       std::lock_guard lock(state_mu_);
       path = path_;
     }
-    spdlog::warn("s3 object {} changed while open; reopen it to read the new version",
-                 store_->KeyOf(path));
     (void)store_->StatFresh(path);  // the next open finds the new version
-    return Error{EIO};
+    return Error{EIO, "s3 object " + Quoted(store_->KeyOf(path)) +
+                          " changed while open; reopen it to read the new version"};
   }
   return r;
 }
@@ -351,16 +352,15 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
         (!got && got.error().http_status == 412))
       return Error{ESTALE};
     if (!got) {
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, Quoted(key),
-                   got.error().Describe());
-      return Error{EIO};
+      return Error{EIO, "reading " + std::to_string(size) + " bytes at " + std::to_string(offset) +
+                            ": " + got.error().Describe()};
     }
     return *got;
   }
   size_t copied = 0;
   for (uint64_t index = first; index <= last; ++index) {
     auto block = FetchBlock(index, /*wait=*/true);
-    if (block->error) return Error{block->error};
+    if (block->error) return Error{block->error, block->why};
     uint64_t block_start = index * bs;
     uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
     if (from >= block->data->size()) break;
@@ -454,6 +454,12 @@ Result<off_t> S3File::Seek(off_t offset, int whence) {
 // '/' as '%': N makes the name unique (two failures in one second whose keys
 // read the same), and a name that would pass NAME_MAX is cut, with the whole
 // key in NAME.key beside it. The log names the file.
+namespace {
+// The message names where the data went: it must reach the log, from the
+// request that gets it or, without one, from ~S3File.
+Error SaveFailedError(std::string what) { return Error(EIO, std::move(what)); }
+}  // namespace
+
 Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) {
   constexpr size_t kMaxName = 250;  // NAME_MAX less room for ".key"
   uint64_t changes;
@@ -462,9 +468,8 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     changes = changes_;
   }
   if (!saved_as_.empty() && saved_at_change_ == changes) {
-    spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key), why,
-                  Quoted(saved_as_));
-    return Error(EIO);
+    return SaveFailedError("upload of " + Quoted(key) + " failed again (" + why +
+                           "); the data is still kept in " + Quoted(saved_as_));
   }
   const std::string dir = store_->settings().staging_dir + "/failed";
   std::error_code ec;
@@ -514,11 +519,10 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     dest = candidate;
   }
   if (dest.empty()) {
-    spdlog::error(
-        "upload of {} failed ({}), and its data could not be saved in {}: {}; "
-        "it is kept by this mount until the file is closed",
-        Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
-    return Error(EIO);
+    return SaveFailedError("upload of " + Quoted(key) + " failed (" + why +
+                           "), and its data could not be saved in " + Quoted(dir) + ": " +
+                           (problem.empty() ? "no free name" : problem) +
+                           "; it is kept by this mount until the file is closed");
   }
   saved_as_ = dest;
   saved_at_change_ = changes;
@@ -526,9 +530,9 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     UniqueFd note(::open((dest + ".key").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (note.valid()) (void)!::write(note.get(), (key + "\n").data(), key.size() + 1);
   }
-  spdlog::error("upload of {} failed ({}); the data is kept in {}{}", Quoted(key), why,
-                Quoted(dest), cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : "");
-  return Error(EIO);
+  return SaveFailedError("upload of " + Quoted(key) + " failed (" + why +
+                         "); the data is kept in " + Quoted(dest) +
+                         (cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : ""));
 }
 
 void S3File::Unlinked() {
@@ -585,14 +589,14 @@ Status S3File::UploadLocked() {
     fresh.if_none_match_any = true;
     auto put = client.PutFile(other, staging_.get(), uint64_t(local.st_size), fresh);
     if (!put) return SaveFailedLocked(other, "conflict copy: " + put.error().Describe());
-    spdlog::warn(
-        "{} was changed by another writer since it was opened here; their version "
-        "stays, this one was saved as {}",
-        key, other);
+    std::string what = key +
+                       " was changed by another writer since it was opened here; their version "
+                       "stays, this one was saved as " +
+                       other;
     std::lock_guard lock(state_mu_);
     dirty_ = false;
     is_new_ = false;
-    return Error(ESTALE);
+    return Error(ESTALE, std::move(what));
   }
   // What S3 now holds (LastModified is not in the PUT response).
   s3tree::Node node;

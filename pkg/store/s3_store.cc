@@ -75,7 +75,7 @@ Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::ObjectClient>
   auto checked = client->CheckBucket(settings.prefix);
   if (!checked) {
     *error = BucketAdvice(*client, checked.error());
-    return Error{checked.error().ToErrno()};
+    return checked.error().ToError();
   }
   return std::unique_ptr<S3Store>(new S3Store(std::move(client), std::move(settings)));
 }
@@ -182,7 +182,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
       node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
       return node;
     }
-    if (head.error().http_status != 404) return Error{head.error().ToErrno()};
+    if (head.error().http_status != 404) return head.error().ToError();
   }
   // A name not known as a file: one listing without a delimiter, from the
   // key itself (a lookup in a directory not listed yet). Keys sort
@@ -197,7 +197,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   // not show the object either).
   const std::string dir_prefix = key + "/";
   auto probe = client_->List(key, "", kProbeKeys);
-  if (!probe) return Error{probe.error().ToErrno()};
+  if (!probe) return probe.error().ToError();
   const s3::ObjectInfo* object = nullptr;
   const s3::ObjectInfo* below = nullptr;
   for (const s3::ObjectInfo& o : probe->objects) {
@@ -211,7 +211,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   std::optional<s3::ObjectInfo> headed;
   if (!below && probe->objects.size() >= kProbeKeys) {
     auto more = client_->List(dir_prefix, "", 1);
-    if (!more) return Error{more.error().ToErrno()};
+    if (!more) return more.error().ToError();
     second = std::move(*more);
     if (!second->objects.empty()) below = &second->objects.front();
     if (!below && !object) {
@@ -223,7 +223,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
         headed = std::move(*head);
         object = &*headed;
       } else if (head.error().http_status != 404) {
-        return Error{head.error().ToErrno()};
+        return head.error().ToError();
       }
     }
   }
@@ -290,7 +290,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
   auto listing = client_->List(base, "/");
-  if (!listing) return Error{listing.error().ToErrno()};
+  if (!listing) return listing.error().ToError();
   std::map<std::string, s3tree::Node> found;
   std::vector<s3tree::Skipped> skipped;
   bool marker = false;
@@ -399,7 +399,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTreeUpTo(std::string_view
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
   auto listing = client_->List(base, "", max_keys > 0 ? max_keys + 1 : 0);
-  if (!listing) return Error{listing.error().ToErrno()};
+  if (!listing) return listing.error().ToError();
   if (max_keys > 0 && listing->objects.size() > max_keys) return Error{E2BIG};
   s3tree::Tree tree = s3tree::BuildTree(listing->objects, base);
   // A big bucket's listing is held three ways at once at most: free each
@@ -470,7 +470,7 @@ Result<Store::Usage> S3Store::ScanUsage(const std::atomic<bool>& stop) {
     }
     return !stop.load();
   });
-  if (!done) return Error{done.error().ToErrno()};
+  if (!done) return done.error().ToError();
   if (stop) return Error{ECANCELED};
   std::lock_guard lock(mu_);
   listed_bytes_ = usage.bytes;
@@ -543,7 +543,7 @@ Status S3Store::MakeDir(std::string_view path, mode_t, const Caller&) {
   if (existing) return Error(EEXIST);
   if (existing.error().code != ENOENT) return existing.error();
   auto put = client_->Put(KeyOf(path) + "/", "");
-  if (!put) return Error(put.error().ToErrno());
+  if (!put) return put.error().ToError();
   s3tree::Node node{.dir = true};
   node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
   std::lock_guard lock(mu_);
@@ -575,7 +575,7 @@ Status S3Store::Unlink(std::string_view path) {
     for (auto it = first; it != last; ++it) it->second->Unlinked();
   }
   auto del = client_->Delete(KeyOf(path));
-  if (!del) return Error(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(std::string(path));
   KeepDirectory(ParentOf(path));
   return Status::Ok();
@@ -584,7 +584,7 @@ Status S3Store::Unlink(std::string_view path) {
 Status S3Store::RemoveDir(std::string_view path) {
   const std::string marker = KeyOf(path) + "/";
   auto below = client_->List(marker, "", 2);
-  if (!below) return Error(below.error().ToErrno());
+  if (!below) return below.error().ToError();
   {
     std::lock_guard lock(mu_);
     for (auto& [writer_path, file] : writers_)
@@ -597,7 +597,7 @@ Status S3Store::RemoveDir(std::string_view path) {
   for (const auto& o : below->objects)
     if (o.key != marker) return Error(ENOTEMPTY);
   auto del = client_->Delete(marker);
-  if (!del) return Error(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(std::string(path));
   KeepDirectory(ParentOf(path));
   return Status::Ok();
@@ -613,7 +613,7 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
   }
   auto head = client_->Head(KeyOf(from));
   if (!head) {
-    if (head.error().http_status != 404 || files.empty()) return Error(head.error().ToErrno());
+    if (head.error().http_status != 404 || files.empty()) return head.error().ToError();
     only_local = true;  // created here and not uploaded yet: nothing to move in S3
   }
   std::string etag;
@@ -621,10 +621,10 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
     s3::Condition same;
     same.if_match = head->etag;
     auto copied = client_->Copy(KeyOf(from), KeyOf(to), same);
-    if (!copied) return Error(copied.error().ToErrno());
+    if (!copied) return copied.error().ToError();
     etag = *copied;
     auto del = client_->Delete(KeyOf(from));
-    if (!del) return Error(del.error().ToErrno());
+    if (!del) return del.error().ToError();
   }
   {
     std::lock_guard lock(mu_);
@@ -646,13 +646,12 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
 Status S3Store::RenameDir(const std::string& from, const std::string& to) {
   const std::string old_base = KeyOf(from) + "/", new_base = KeyOf(to) + "/";
   auto listing = client_->List(old_base, "", settings_.max_dir_rename_objects + 1);
-  if (!listing) return Error(listing.error().ToErrno());
+  if (!listing) return listing.error().ToError();
   if (listing->objects.size() > settings_.max_dir_rename_objects) {
-    spdlog::warn(
-        "rename of directory {} refused: S3 has no directory rename, and it holds more "
-        "than {} objects to copy one by one (EXDEV: mv copies and deletes instead)",
-        from, settings_.max_dir_rename_objects);
-    return Error(EXDEV);
+    return Error(EXDEV, "rename of directory " + Quoted(from) +
+                            " refused: S3 has no directory rename, and it holds more than " +
+                            std::to_string(settings_.max_dir_rename_objects) +
+                            " objects to copy one by one (mv copies and deletes instead)");
   }
   {
     std::lock_guard lock(mu_);
@@ -662,14 +661,14 @@ Status S3Store::RenameDir(const std::string& from, const std::string& to) {
   std::vector<std::string> old_keys;
   for (const auto& o : listing->objects) {
     auto copied = client_->Copy(o.key, new_base + o.key.substr(old_base.size()));
-    if (!copied) return Error(copied.error().ToErrno());
+    if (!copied) return copied.error().ToError();
     old_keys.push_back(o.key);
   }
   if (old_keys.empty()) {
-    if (auto put = client_->Put(new_base, ""); !put) return Error(put.error().ToErrno());
+    if (auto put = client_->Put(new_base, ""); !put) return put.error().ToError();
   }
   auto del = client_->DeleteMany(old_keys);
-  if (!del) return Error(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(from);
   Forget(to);
   return Status::Ok();
