@@ -11,6 +11,8 @@
 #include "util/quote.h"
 
 namespace freshfs::fs {
+
+Error ReadOnlyMount() { return Error{EROFS, "read-only mount", Error::Kind::kAnswer}; }
 namespace {
 
 // Names the kernel sends are single components; anything else is refused.
@@ -147,7 +149,7 @@ Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
 
 Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange& change,
                                         store::FileHandle* fh) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   if (!fh) {
     if (auto path = inodes_.PathOf(ino)) {
       OwnChange own(observer_, *path);
@@ -177,7 +179,7 @@ Result<std::string> FileSystem::ReadLink(fuse_ino_t ino) {
 
 Result<Entry> FileSystem::MakeNode(fuse_ino_t parent, std::string_view name, mode_t mode,
                                    dev_t rdev, const store::Caller& caller) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -188,7 +190,7 @@ Result<Entry> FileSystem::MakeNode(fuse_ino_t parent, std::string_view name, mod
 
 Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode_t mode,
                                   const store::Caller& caller) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -199,7 +201,7 @@ Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode
 
 Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent, std::string_view name,
                                   const store::Caller& caller) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -209,7 +211,7 @@ Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent, st
 }
 
 Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent, std::string_view new_name) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto existing = PathOf(ino);
   if (!existing) return existing.error();
   auto path = ChildPathOf(new_parent, new_name);
@@ -229,7 +231,7 @@ Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent, std::strin
 }
 
 Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
-  if (settings_.read_only) return Error(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -239,7 +241,7 @@ Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
 }
 
 Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
-  if (settings_.read_only) return Error(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -253,7 +255,7 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Error(EINVAL);
   if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
     return Error(EINVAL);
-  if (settings_.read_only) return Error(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto from = ChildPathOf(parent, name);
   if (!from) return from.error();
   auto to = ChildPathOf(new_parent, new_name);
@@ -274,7 +276,7 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
 }
 
 Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
-  if (settings_.read_only && Writes(flags)) return Error{EROFS};
+  if (settings_.read_only && Writes(flags)) return ReadOnlyMount();
   auto path = PathOf(ino);
   // The kernel found the inode by a name that now leads to a newer version
   // of the object (replaced while the open was under way): open that, past
@@ -335,7 +337,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
 Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_view name,
                                                mode_t mode, int flags,
                                                const store::Caller& caller) {
-  if (settings_.read_only) return Error{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
   if (!path) return path.error();
   auto file = std::make_unique<OpenFile>();
@@ -652,7 +654,7 @@ Result<std::string> FileSystem::ListXattr(fuse_ino_t ino) {
 
 Status FileSystem::SetXattr(fuse_ino_t ino, const std::string& name, std::string_view value,
                             int flags) {
-  if (settings_.read_only) return Error(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = PathOf(ino);
   if (!path) return path.error();
   OwnChange own(observer_, *path);
@@ -660,7 +662,7 @@ Status FileSystem::SetXattr(fuse_ino_t ino, const std::string& name, std::string
 }
 
 Status FileSystem::RemoveXattr(fuse_ino_t ino, const std::string& name) {
-  if (settings_.read_only) return Error(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = PathOf(ino);
   if (!path) return path.error();
   OwnChange own(observer_, *path);

@@ -33,6 +33,10 @@
 
 namespace freshfs::fs {
 
+// A change asked of a read-only mount: EROFS, an answer (logged at debug),
+// not a failure of the source.
+Error ReadOnlyMount();
+
 // What the mount reports and allows, independent of how the kernel caches.
 struct FsSettings {
   bool read_only = false;

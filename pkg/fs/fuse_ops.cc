@@ -147,8 +147,6 @@ void ReplyStatus(fuse_req_t req, const Status& s) {
 
 // A descriptor a successor daemon could not restore.
 Error Lost() { return Error{EIO, "file descriptor not restored after a daemon take-over"}; }
-// Writes to a read-only mount: an answer, not a failure.
-Error ReadOnly() { return Error{EROFS, "read-only mount", Error::Kind::kAnswer}; }
 
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
   if (!r) return (void)ReplyError(req, r.error());
@@ -364,7 +362,7 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
-  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnly());
+  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnlyMount());
   FileUse use(req, fi);
   if (use.lost()) return (void)ReplyError(req, Lost());
   if (!use.handle()) return (void)ReplyError(req, Error{EBADF});
@@ -421,7 +419,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   Timed timed(req, Op::kFallocate);
-  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnly());
+  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnlyMount());
   Status s;
   {
     FileUse use(req, fi);

@@ -266,6 +266,8 @@ TEST_F(FileSystemTest, ReadOnlyRefusesEveryChange) {
   store_->Put("f", S_IFREG | 0644);
   auto e = fs_->Lookup(kRoot, "f");
   EXPECT_EQ(fs_->MakeDir(kRoot, "d", 0755, {}).error().code, EROFS);
+  // Asked of the mount, not a failure of the source: not a warning in the log.
+  EXPECT_EQ(fs_->MakeDir(kRoot, "d", 0755, {}).error().kind, Error::Kind::kAnswer);
   EXPECT_EQ(fs_->Unlink(kRoot, "f").error().code, EROFS);
   EXPECT_EQ(fs_->Rename(kRoot, "f", kRoot, "g", 0, {}).error().code, EROFS);
   EXPECT_EQ(fs_->Open(e->ino, O_WRONLY).error().code, EROFS);

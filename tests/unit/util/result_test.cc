@@ -20,7 +20,8 @@ TEST(Error, KeepsItsErrnoAndMessageAcrossLayers) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, EIO);
   EXPECT_EQ(s.error().message, "read of \"k\": HTTP 503 SlowDown (GET s3://b/k)");
-  EXPECT_EQ(s.error().Describe(), "Input/output error: read of \"k\": HTTP 503 SlowDown (GET s3://b/k)");
+  EXPECT_EQ(s.error().Describe(),
+            "Input/output error: read of \"k\": HTTP 503 SlowDown (GET s3://b/k)");
 }
 
 TEST(Error, WithoutAMessageTheContextIsTheMessage) {
