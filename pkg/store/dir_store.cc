@@ -29,7 +29,16 @@ int OpenAt2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
   return int(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
 
-Status StatusOf(int rc) { return rc == 0 ? Status::Ok() : Error(errno); }
+// The error of the call that just failed on `path` (relative to the
+// source): its errno, and the path for the log.
+Error SourceError(std::string_view path) {
+  const int err = errno;
+  return Error(err, "source path " + Quoted(path.empty() ? "." : path));
+}
+
+Status StatusOf(int rc, std::string_view path) {
+  return rc == 0 ? Status::Ok() : SourceError(path);
+}
 
 // Whether new entries in the directory open as `dir` take their permissions
 // from its default ACL instead of the umask (acl(5)).
@@ -159,7 +168,7 @@ Result<struct stat> DirStore::Stat(std::string_view path) {
   if (!parent) return parent.error();
   struct stat st;
   if (SourceStatAt(parent->fd, parent->leaf.c_str(), AT_SYMLINK_NOFOLLOW, &st) != 0)
-    return Error{errno};
+    return SourceError(path);
   return st;
 }
 
@@ -169,7 +178,7 @@ Status DirStore::ReadDirectory(std::string_view path, Each each) const {
   if (!parent) return parent.error();
   int fd =
       ::openat(parent->fd, parent->leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Error(errno);
+  if (fd < 0) return SourceError(path);
   DIR* dir = ::fdopendir(fd);
   if (!dir) {
     int err = errno;
@@ -215,7 +224,7 @@ Result<std::string> DirStore::ReadLink(std::string_view path) {
   if (!parent) return parent.error();
   std::string target(PATH_MAX, '\0');
   ssize_t n = ::readlinkat(parent->fd, parent->leaf.c_str(), target.data(), target.size());
-  if (n < 0) return Error{errno};
+  if (n < 0) return SourceError(path);
   target.resize(size_t(n));
   return target;
 }
@@ -231,7 +240,7 @@ Result<std::unique_ptr<FileHandle>> DirStore::Open(std::string_view path, int fl
   if (!parent) return parent.error();
   flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
   int fd = ::openat(parent->fd, parent->leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Error{errno};
+  if (fd < 0) return SourceError(path);
   return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
 }
 
@@ -243,7 +252,7 @@ Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int 
   UniqueFd fd(::openat(parent->fd, parent->leaf.c_str(),
                        (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        m.create_with));
-  if (!fd.valid()) return Error{errno};
+  if (!fd.valid()) return SourceError(path);
   struct stat made;
   if (::fstat(fd.get(), &made) == 0) GiveToCaller(fd.get(), made, *parent, caller, m);
   return std::unique_ptr<FileHandle>(new DirFile(std::move(fd)));
@@ -253,7 +262,7 @@ Status DirStore::MakeDir(std::string_view path, mode_t mode, const Caller& calle
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
   const NewMode m = ModeFor(*parent, mode, caller);
-  if (::mkdirat(parent->fd, parent->leaf.c_str(), m.create_with) != 0) return Error(errno);
+  if (::mkdirat(parent->fd, parent->leaf.c_str(), m.create_with) != 0) return SourceError(path);
   GiveToCallerByName(*parent, S_IFDIR, caller, m);
   return Status::Ok();
 }
@@ -262,7 +271,8 @@ Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev, const 
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
   const NewMode m = ModeFor(*parent, mode, caller);
-  if (::mknodat(parent->fd, parent->leaf.c_str(), m.create_with, rdev) != 0) return Error(errno);
+  if (::mknodat(parent->fd, parent->leaf.c_str(), m.create_with, rdev) != 0)
+    return SourceError(path);
   const mode_t type = (mode & S_IFMT) ? (mode & S_IFMT) : S_IFREG;
   GiveToCallerByName(*parent, type, caller, m);
   return Status::Ok();
@@ -272,7 +282,7 @@ Status DirStore::Symlink(std::string_view target, std::string_view path, const C
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
   if (::symlinkat(std::string(target).c_str(), parent->fd, parent->leaf.c_str()) != 0)
-    return Error(errno);
+    return SourceError(path);
   GiveToCallerByName(*parent, S_IFLNK, caller, std::nullopt);
   return Status::Ok();
 }
@@ -282,19 +292,19 @@ Status DirStore::Link(std::string_view existing, std::string_view path) {
   if (!from) return from.error();
   auto to = OpenParent(path);
   if (!to) return to.error();
-  return StatusOf(::linkat(from->fd, from->leaf.c_str(), to->fd, to->leaf.c_str(), 0));
+  return StatusOf(::linkat(from->fd, from->leaf.c_str(), to->fd, to->leaf.c_str(), 0), path);
 }
 
 Status DirStore::Unlink(std::string_view path) {
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
-  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), 0));
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), 0), path);
 }
 
 Status DirStore::RemoveDir(std::string_view path) {
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
-  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR));
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR), path);
 }
 
 Status DirStore::Rename(std::string_view from, std::string_view to, unsigned flags,
@@ -304,7 +314,7 @@ Status DirStore::Rename(std::string_view from, std::string_view to, unsigned fla
   auto dst = OpenParent(to);
   if (!dst) return dst.error();
   if (::renameat2(src->fd, src->leaf.c_str(), dst->fd, dst->leaf.c_str(), flags) != 0)
-    return Error(errno);
+    return SourceError(from);
   // A whiteout (a 0/0 character device) now stands at `from`, made anew.
   if (flags & RENAME_WHITEOUT) GiveToCallerByName(*src, S_IFCHR, caller, std::nullopt);
   return Status::Ok();
@@ -318,20 +328,20 @@ Status DirStore::SetAttr(std::string_view path, const AttrChange& change) {
     // chmod and truncate have no "don't follow" form: pin the entry with an
     // O_PATH descriptor and act on exactly that inode through /proc.
     UniqueFd pinned(::openat(parent->fd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!pinned.valid()) return Error(errno);
+    if (!pinned.valid()) return SourceError(path);
     std::string proc = ProcFdPath(pinned.get());
-    if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0) return Error(errno);
-    if (change.size && ::truncate(proc.c_str(), *change.size) != 0) return Error(errno);
+    if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0) return SourceError(path);
+    if (change.size && ::truncate(proc.c_str(), *change.size) != 0) return SourceError(path);
   }
   if (change.uid || change.gid) {
     if (::fchownat(parent->fd, leaf, change.uid.value_or(uid_t(-1)), change.gid.value_or(gid_t(-1)),
                    AT_SYMLINK_NOFOLLOW) != 0)
-      return Error(errno);
+      return SourceError(path);
   }
   if (change.atime || change.mtime) {
     timespec times[2] = {change.atime.value_or(timespec{0, UTIME_OMIT}),
                          change.mtime.value_or(timespec{0, UTIME_OMIT})};
-    if (::utimensat(parent->fd, leaf, times, AT_SYMLINK_NOFOLLOW) != 0) return Error(errno);
+    if (::utimensat(parent->fd, leaf, times, AT_SYMLINK_NOFOLLOW) != 0) return SourceError(path);
   }
   return Status::Ok();
 }
@@ -342,11 +352,11 @@ Result<std::string> DirStore::GetXattr(std::string_view path, const std::string&
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
   for (;;) {
     ssize_t size = ::lgetxattr(proc.c_str(), name.c_str(), nullptr, 0);
-    if (size < 0) return Error{errno};
+    if (size < 0) return SourceError(path);
     std::string value(size_t(size), '\0');
     ssize_t n = ::lgetxattr(proc.c_str(), name.c_str(), value.data(), value.size());
     if (n < 0 && errno == ERANGE) continue;  // grew in between
-    if (n < 0) return Error{errno};
+    if (n < 0) return SourceError(path);
     value.resize(size_t(n));
     return value;
   }
@@ -358,11 +368,11 @@ Result<std::string> DirStore::ListXattr(std::string_view path) {
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
   for (;;) {
     ssize_t size = ::llistxattr(proc.c_str(), nullptr, 0);
-    if (size < 0) return Error{errno};
+    if (size < 0) return SourceError(path);
     std::string names(size_t(size), '\0');
     ssize_t n = ::llistxattr(proc.c_str(), names.data(), names.size());
     if (n < 0 && errno == ERANGE) continue;
-    if (n < 0) return Error{errno};
+    if (n < 0) return SourceError(path);
     names.resize(size_t(n));
     return names;
   }
@@ -373,14 +383,14 @@ Status DirStore::SetXattr(std::string_view path, const std::string& name, std::s
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
-  return StatusOf(::lsetxattr(proc.c_str(), name.c_str(), value.data(), value.size(), flags));
+  return StatusOf(::lsetxattr(proc.c_str(), name.c_str(), value.data(), value.size(), flags), path);
 }
 
 Status DirStore::RemoveXattr(std::string_view path, const std::string& name) {
   auto parent = OpenParent(path);
   if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
-  return StatusOf(::lremovexattr(proc.c_str(), name.c_str()));
+  return StatusOf(::lremovexattr(proc.c_str(), name.c_str()), path);
 }
 
 }  // namespace freshfs::store

@@ -45,6 +45,8 @@ TEST_F(DirStoreTest, StatsRootAndChildren) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->st_size, 5);
   EXPECT_EQ(store_->Stat("nope").error().code, ENOENT);
+  // The path goes up with the errno, for the one log line at the FUSE boundary.
+  EXPECT_EQ(store_->Stat("nope").error().message, "source path \"nope\"");
 }
 
 // A writer that renames new files over one name: the filesystem may hand
