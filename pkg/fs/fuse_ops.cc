@@ -44,6 +44,7 @@ class FileUse {
 void LogFailure(const char* op, const Error& error) {
   const auto level =
       error.kind == Error::Kind::kAnswer ? spdlog::level::debug : spdlog::level::warn;
+  if (!spdlog::should_log(level)) return;  // the common case: ENOENT without --debug
   const char* name = strerrorname_np(error.code);
   const std::string errno_name = name ? name : std::to_string(error.code);
   if (error.message.empty()) {

@@ -131,7 +131,7 @@ bool Watcher::ScanNow() {
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   if (!usage) {
     if (usage.error().code != ECANCELED)
-      spdlog::warn("background scan of the source failed: {}", std::strerror(usage.error().code));
+      spdlog::warn("background scan of the source failed: {}", usage.error().Describe());
     if (metrics_ && usage.error().code != ECANCELED) metrics_->SourceScanDone(took, false, 0, 0);
     return false;
   }
