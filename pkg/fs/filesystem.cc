@@ -50,17 +50,17 @@ void FileSystem::Report(struct stat* st) const {
 
 Result<std::string> FileSystem::PathOf(fuse_ino_t ino) const {
   auto path = inodes_.PathOf(ino);
-  if (!path) return Error{NoPathError(ino)};
+  if (!path) return NoPathError(ino);
   return std::move(*path);
 }
 
-int FileSystem::NoPathError(fuse_ino_t ino) const {
+Error FileSystem::NoPathError(fuse_ino_t ino) const {
   // An inode whose name now leads to another object (replaced while a path
   // walk that found it was under way): ESTALE makes the kernel walk the
   // path again with its names revalidated (as for NFS), so stat(2) of a
   // name that was replaced reaches the new object instead of failing. A
-  // deleted name is simply gone.
-  return inodes_.FormerPath(ino) ? ESTALE : ENOENT;
+  // deleted name is simply gone. Either is an answer, not a failure.
+  return Error(inodes_.FormerPath(ino) ? ESTALE : ENOENT, {}, Error::Kind::kAnswer);
 }
 
 Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view name) const {
@@ -141,7 +141,7 @@ Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
   } else if (store::FileHandle* open = AnyOpenHandle(ino)) {
     st = open->Stat();  // unlinked but still open
   } else {
-    st = Error{NoPathError(ino)};
+    st = NoPathError(ino);
   }
   if (st) Report(&*st);
   return st;
@@ -348,7 +348,8 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   // is older than the entry): an O_CREAT open of an existing file is an
   // ordinary open, whose permission checks, O_TRUNC and O_EXCL the kernel
   // makes itself. On ESTALE it looks the name up again and does that.
-  if (!handle && handle.error().code == EEXIST) return Error{ESTALE};
+  if (!handle && handle.error().code == EEXIST)
+    return Error(ESTALE, "created meanwhile: looked up again", Error::Kind::kAnswer);
   if (!handle) return handle.error();
   auto st = (*handle)->Stat();
   if (!st) return st.error();
@@ -438,7 +439,7 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size, 
     // inode; a new open of the name finds the new object.
     if (!SameVersion(ino, *handle)) {
       if (observer_) observer_->Recheck(*path);
-      return Error{ESTALE};
+      return Error{ESTALE, "replaced in the source since the kernel cached it: " + Quoted(*path)};
     }
     inodes_.Confirm(ino);
     std::lock_guard lock(unopened_mu_);
