@@ -32,12 +32,12 @@ UniqueFd OpenDirAt(int parent, const char* name) {
 // The names in a directory, without "." and "..".
 Result<std::vector<std::string>> ListDir(int dirfd) {
   const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno{errno};
+  if (fd < 0) return Error{errno};
   DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) {
     const int err = errno;
     ::close(fd);
-    return Errno{err};
+    return Error{err};
   }
   std::vector<std::string> names;
   while (const dirent* entry = ::readdir(dir)) {
@@ -63,18 +63,18 @@ uint64_t DiskCache::BlockFileSize(std::string_view key, std::string_view etag, s
 Result<std::unique_ptr<DiskCache>> DiskCache::Open(const std::string& dir, uint64_t max_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Errno{ec.value() > 0 ? ec.value() : EIO};
+  if (ec) return Error{ec.value() > 0 ? ec.value() : EIO};
   UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Errno{errno};
+  if (!root.valid()) return Error{errno};
   UniqueFd lock(::openat(root.get(), kLockFile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!lock.valid()) return Errno{errno};
+  if (!lock.valid()) return Error{errno};
   // flock locks belong to the open file description, so this also refuses a
   // second DiskCache in the same process.
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return Errno{errno == EWOULDBLOCK ? EBUSY : errno};
+    return Error{errno == EWOULDBLOCK ? EBUSY : errno};
   }
   std::unique_ptr<DiskCache> cache(new DiskCache(dir, max_bytes, std::move(root), std::move(lock)));
-  if (const Status loaded = cache->Load(); !loaded.ok()) return Errno{loaded.error};
+  if (const Status loaded = cache->Load(); !loaded.ok()) return loaded.error();
   return cache;
 }
 
@@ -82,26 +82,26 @@ DiskCache::~DiskCache() = default;
 
 Status DiskCache::Load() {
   for (const char* sub : {kBlocksDir, kTmpDir}) {
-    if (::mkdirat(root_.get(), sub, 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno);
+    if (::mkdirat(root_.get(), sub, 0700) != 0 && errno != EEXIST) return Error(errno);
   }
   uint64_t removed = 0;
 
   // tmp/ holds what an earlier run did not finish writing.
   UniqueFd tmp = OpenDirAt(root_.get(), kTmpDir);
-  if (!tmp.valid()) return Status::FromErrno(errno);
+  if (!tmp.valid()) return Error(errno);
   Result<std::vector<std::string>> leftovers = ListDir(tmp.get());
-  if (!leftovers.ok()) return Status::FromErrno(leftovers.error());
+  if (!leftovers.ok()) return leftovers.error();
   for (const std::string& name : *leftovers) RemoveEntry(tmp.get(), name, "tmp/");
   // Fail here, where the caller reports errors, rather than on every Put.
   const char* probe = "write-probe";
   UniqueFd probe_fd(::openat(tmp.get(), probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!probe_fd.valid()) return Status::FromErrno(errno);
+  if (!probe_fd.valid()) return Error(errno);
   ::unlinkat(tmp.get(), probe, 0);
 
   UniqueFd blocks = OpenDirAt(root_.get(), kBlocksDir);
-  if (!blocks.valid()) return Status::FromErrno(errno);
+  if (!blocks.valid()) return Error(errno);
   Result<std::vector<std::string>> fanouts = ListDir(blocks.get());
-  if (!fanouts.ok()) return Status::FromErrno(fanouts.error());
+  if (!fanouts.ok()) return fanouts.error();
   std::vector<BlockFileInfo> found;
   for (const std::string& name : *fanouts) {
     struct stat st;
@@ -156,9 +156,9 @@ void DiskCache::ScanFanout(int blocks_fd, const std::string& fanout,
                            std::vector<BlockFileInfo>& found, uint64_t& removed) {
   UniqueFd dir = OpenDirAt(blocks_fd, fanout.c_str());
   Result<std::vector<std::string>> names =
-      dir.valid() ? ListDir(dir.get()) : Result<std::vector<std::string>>(Errno{errno});
+      dir.valid() ? ListDir(dir.get()) : Result<std::vector<std::string>>(Error{errno});
   if (!names.ok()) {
-    LogIoError("list", std::string(kBlocksDir) + "/" + fanout, names.error());
+    LogIoError("list", std::string(kBlocksDir) + "/" + fanout, names.error().code);
     return;
   }
   for (const std::string& name : *names) {

@@ -258,7 +258,7 @@ Status ControllerService::Validate(const pb::ValidateVolumeCapabilitiesRequest& 
   for (int i = 0; i < request.volume_capabilities_size(); ++i) {
     const std::string field = "volume_capabilities[" + std::to_string(i) + "]";
     if (Status s = CheckVolumeCapability(request.volume_capabilities(i), field); !s.ok()) {
-      response->set_message(s.message());
+      response->set_message(s.error().message);
       return Status::Ok();
     }
   }

@@ -96,7 +96,7 @@ Status WriteText(const std::string& path, const std::string& text) {
   if (written.ok() && ::rename(temp.c_str(), path.c_str()) != 0) written = Internal(Errno(errno));
   if (!written.ok()) {
     ::unlink(temp.c_str());
-    return Internal(failed + written.message());
+    return Internal(failed + written.error().message);
   }
   return Status::Ok();
 }

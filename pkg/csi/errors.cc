@@ -49,7 +49,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
 
 grpc::Status ToGrpcStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(GrpcCode(status.code()), status.message());
+  return grpc::Status(GrpcCode(status.error().code), status.error().message);
 }
 
 }  // namespace freshfs::csi

@@ -6,12 +6,11 @@
 // Plain values, thread-compatible.
 #pragma once
 
-#include <cassert>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+
+#include "util/expected.h"
 
 namespace grpc {
 class Status;
@@ -53,49 +52,10 @@ inline Error Unavailable(std::string message) {
 }
 inline Error Internal(std::string message) { return {ErrorCode::kInternal, std::move(message)}; }
 
-// Success, or an Error.
-class [[nodiscard]] Status {
- public:
-  Status() = default;
-  Status(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
-  static Status Ok() { return {}; }
-
-  bool ok() const { return !error_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  // Only when !ok().
-  const Error& error() const {
-    assert(error_);
-    return *error_;
-  }
-  ErrorCode code() const { return error().code; }
-  const std::string& message() const { return error().message; }
-
- private:
-  std::optional<Error> error_;
-};
-
-// A value, or an Error.
+// Success, or an Error; a value, or an Error (util/expected.h).
+using Status = Expected<void, Error>;
 template <typename T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  // Only when !ok().
-  const Error& error() const { return std::get<1>(v_); }
-  Status status() const { return ok() ? Status::Ok() : Status(error()); }
-
-  T& operator*() & { return std::get<0>(v_); }
-  const T& operator*() const& { return std::get<0>(v_); }
-  T&& operator*() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = Expected<T, Error>;
 
 // The one mapping from the CSI layer's errors to gRPC status codes; the
 // message travels unchanged. Ok maps to grpc::Status::OK.

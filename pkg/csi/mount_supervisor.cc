@@ -192,7 +192,7 @@ void MountSupervisor::Save(const Volume& v) const {
   state.start_time = v.process->start_time();
   state.port = v.process->port();
   state.restarts = v.restarts;
-  if (Status s = store_.Save(state); !s.ok()) spdlog::error("{}", s.message());
+  if (Status s = store_.Save(state); !s.ok()) spdlog::error("{}", s.error().message);
 }
 
 void MountSupervisor::UpdatePublished() {
@@ -209,7 +209,7 @@ void MountSupervisor::UpgradeToOurBinary(Volume& v) {
   if (upgrades_) upgrades_->Add({{"result", s.ok() ? "ok" : "failed"}}).Increment();
   if (!s.ok()) {
     spdlog::warn("volume {}: not upgraded, freshfs-mount pid {} serves on: {}", v.spec().volume_id,
-                 old, s.message());
+                 old, s.error().message);
     return;
   }
   v.port = v.process->port();
@@ -233,7 +233,7 @@ void MountSupervisor::Restore() {
       UpgradeToOurBinary(*v);
     } else {
       spdlog::info("volume {} at {}: cannot adopt freshfs-mount (pid {}): {}; mounting it again",
-                   state.spec.volume_id, target, state.pid, adopted.message());
+                   state.spec.volume_id, target, state.pid, adopted.error().message);
       if (state.start_time == 0) {
         StopLegacyChild(state);
       } else if (ProcessStartTime(state.pid) == state.start_time) {
@@ -492,7 +492,7 @@ void MountSupervisor::CheckOne(const std::string& target) {
     spdlog::warn(
         "volume {}: freshfs-mount (pid {}) died and cannot be resumed ({}); mounting "
         "it again at {}",
-        v->spec().volume_id, v->process->pid(), resumed.message(), target);
+        v->spec().volume_id, v->process->pid(), resumed.error().message, target);
     v->process->Clear();
     start = true;
   } else {
@@ -507,10 +507,10 @@ void MountSupervisor::CheckOne(const std::string& target) {
     v->started = Clock::now();
     Save(*v);
   } else if (start) {
-    spdlog::error("volume {}: {}; next try in {}", v->spec().volume_id, s.message(),
+    spdlog::error("volume {}: {}; next try in {}", v->spec().volume_id, s.error().message,
                   FormatDuration(v->backoff));
     v->running = false;
-    v->last_error = s.message();
+    v->last_error = s.error().message;
     v->next_try = Clock::now() + v->backoff;
     v->backoff = std::min<std::chrono::milliseconds>(v->backoff * 2, kMaxBackoff);
   }

@@ -11,6 +11,8 @@
 #include "util/quote.h"
 
 namespace freshfs::fs {
+
+Error ReadOnlyMount() { return Error{EROFS, "read-only mount", Error::Kind::kAnswer}; }
 namespace {
 
 // Names the kernel sends are single components; anything else is refused.
@@ -48,23 +50,23 @@ void FileSystem::Report(struct stat* st) const {
 
 Result<std::string> FileSystem::PathOf(fuse_ino_t ino) const {
   auto path = inodes_.PathOf(ino);
-  if (!path) return Errno{NoPathError(ino)};
+  if (!path) return NoPathError(ino);
   return std::move(*path);
 }
 
-int FileSystem::NoPathError(fuse_ino_t ino) const {
+Error FileSystem::NoPathError(fuse_ino_t ino) const {
   // An inode whose name now leads to another object (replaced while a path
   // walk that found it was under way): ESTALE makes the kernel walk the
   // path again with its names revalidated (as for NFS), so stat(2) of a
   // name that was replaced reaches the new object instead of failing. A
-  // deleted name is simply gone.
-  return inodes_.FormerPath(ino) ? ESTALE : ENOENT;
+  // deleted name is simply gone. Either is an answer, not a failure.
+  return Error(inodes_.FormerPath(ino) ? ESTALE : ENOENT, {}, Error::Kind::kAnswer);
 }
 
 Result<std::string> FileSystem::ChildPathOf(fuse_ino_t parent, std::string_view name) const {
-  if (!ValidName(name)) return Errno{name.size() > NAME_MAX ? ENAMETOOLONG : EINVAL};
+  if (!ValidName(name)) return Error{name.size() > NAME_MAX ? ENAMETOOLONG : EINVAL};
   auto path = inodes_.ChildPath(parent, name);
-  if (!path) return Errno{ENOENT};
+  if (!path) return Error{ENOENT};
   return std::move(*path);
 }
 
@@ -79,12 +81,12 @@ fuse_ino_t FileSystem::Enter(fuse_ino_t parent, std::string_view name, const std
 Result<Entry> FileSystem::EnterNew(fuse_ino_t parent, std::string_view name,
                                    const std::string& path) {
   auto st = store_->Stat(path);
-  if (!st) return Errno{st.error()};
+  if (!st) return st.error();
   Entry entry;
   entry.attr = *st;
   Report(&entry.attr);
   entry.ino = Enter(parent, name, path, *st);
-  if (entry.ino == 0) return Errno{ENOENT};
+  if (entry.ino == 0) return Error{ENOENT};
   return entry;
 }
 
@@ -103,14 +105,14 @@ bool FileSystem::SameVersion(fuse_ino_t ino, store::FileHandle& handle) {
 }
 
 Result<Entry> FileSystem::Lookup(fuse_ino_t parent, std::string_view name) {
-  if (name.size() > NAME_MAX) return Errno{ENAMETOOLONG};
-  if (!ValidName(name)) return Errno{ENOENT};
+  if (name.size() > NAME_MAX) return Error{ENAMETOOLONG};
+  if (!ValidName(name)) return Error{ENOENT};
   auto path = ChildPathOf(parent, name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   auto entry = EnterNew(parent, name, *path);
   // The kernel may cache the "no such file" (a lazily built watcher lists
   // the directory later and must then report the name if it exists).
-  if (!entry && entry.error() == ENOENT && observer_) observer_->Missed(*path);
+  if (!entry && entry.error().code == ENOENT && observer_) observer_->Missed(*path);
   return entry;
 }
 
@@ -131,7 +133,7 @@ void FileSystem::Track(OpenFile* file) {
 }
 
 Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
-  Result<struct stat> st = Errno{ENOENT};
+  Result<struct stat> st = Error{ENOENT};
   if (fh) {
     st = fh->Stat();
   } else if (auto path = inodes_.PathOf(ino)) {
@@ -139,7 +141,7 @@ Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
   } else if (store::FileHandle* open = AnyOpenHandle(ino)) {
     st = open->Stat();  // unlinked but still open
   } else {
-    st = Errno{NoPathError(ino)};
+    st = NoPathError(ino);
   }
   if (st) Report(&*st);
   return st;
@@ -147,23 +149,23 @@ Result<struct stat> FileSystem::GetAttr(fuse_ino_t ino, store::FileHandle* fh) {
 
 Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange& change,
                                         store::FileHandle* fh) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   if (!fh) {
     if (auto path = inodes_.PathOf(ino)) {
       OwnChange own(observer_, *path);
       Status s = store_->SetAttr(*path, change);
-      if (!s.ok()) return Errno{s.error};
+      if (!s.ok()) return s.error();
       auto st = GetAttr(ino, nullptr);
       if (st) FollowOwnChange(ino, *st);
       return st;
     }
     fh = AnyOpenHandle(ino);
-    if (!fh) return Errno{ENOENT};
+    if (!fh) return Error{ENOENT};
   }
   std::optional<OwnChange> own;
   if (auto path = inodes_.PathOf(ino)) own.emplace(observer_, *path);
   Status s = fh->SetAttr(change);
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   auto st = GetAttr(ino, fh);
   if (st && own) FollowOwnChange(ino, *st);
   return st;
@@ -171,67 +173,67 @@ Result<struct stat> FileSystem::SetAttr(fuse_ino_t ino, const store::AttrChange&
 
 Result<std::string> FileSystem::ReadLink(fuse_ino_t ino) {
   auto path = PathOf(ino);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   return store_->ReadLink(*path);
 }
 
 Result<Entry> FileSystem::MakeNode(fuse_ino_t parent, std::string_view name, mode_t mode,
                                    dev_t rdev, const store::Caller& caller) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->MakeNode(*path, mode, rdev, caller);
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   return EnterNew(parent, name, *path);
 }
 
 Result<Entry> FileSystem::MakeDir(fuse_ino_t parent, std::string_view name, mode_t mode,
                                   const store::Caller& caller) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->MakeDir(*path, mode, caller);
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   return EnterNew(parent, name, *path);
 }
 
 Result<Entry> FileSystem::Symlink(std::string_view target, fuse_ino_t parent, std::string_view name,
                                   const store::Caller& caller) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->Symlink(target, *path, caller);
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   return EnterNew(parent, name, *path);
 }
 
 Result<Entry> FileSystem::Link(fuse_ino_t ino, fuse_ino_t new_parent, std::string_view new_name) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto existing = PathOf(ino);
-  if (!existing) return Errno{existing.error()};
+  if (!existing) return existing.error();
   auto path = ChildPathOf(new_parent, new_name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->Link(*existing, *path);
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   auto st = store_->Stat(*path);
-  if (!st) return Errno{st.error()};
+  if (!st) return st.error();
   Entry entry;
   entry.attr = *st;
   Report(&entry.attr);
   // The new name shares the inode (and its page cache) with the old one.
   entry.ino = inodes_.AddLink(ino, new_parent, new_name, IdentityOf(*st));  // count +1
-  if (entry.ino == 0) return Errno{ENOENT};
+  if (entry.ino == 0) return Error{ENOENT};
   return entry;
 }
 
 Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
-  if (settings_.read_only) return Status::FromErrno(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Status::FromErrno(path.error());
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->Unlink(*path);
   if (s.ok()) inodes_.Detach(parent, name);
@@ -239,9 +241,9 @@ Status FileSystem::Unlink(fuse_ino_t parent, std::string_view name) {
 }
 
 Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
-  if (settings_.read_only) return Status::FromErrno(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Status::FromErrno(path.error());
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   Status s = store_->RemoveDir(*path);
   if (s.ok()) inodes_.Detach(parent, name);
@@ -250,15 +252,14 @@ Status FileSystem::RemoveDir(fuse_ino_t parent, std::string_view name) {
 
 Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t new_parent,
                           std::string_view new_name, unsigned flags, const store::Caller& caller) {
-  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
-    return Status::FromErrno(EINVAL);
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Error(EINVAL);
   if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
-    return Status::FromErrno(EINVAL);
-  if (settings_.read_only) return Status::FromErrno(EROFS);
+    return Error(EINVAL);
+  if (settings_.read_only) return ReadOnlyMount();
   auto from = ChildPathOf(parent, name);
-  if (!from) return Status::FromErrno(from.error());
+  if (!from) return from.error();
   auto to = ChildPathOf(new_parent, new_name);
-  if (!to) return Status::FromErrno(to.error());
+  if (!to) return to.error();
   OwnChange own(observer_, *from, *to);
   Status s = store_->Rename(*from, *to, flags, caller);
   if (!s.ok()) return s;
@@ -275,7 +276,7 @@ Status FileSystem::Rename(fuse_ino_t parent, std::string_view name, fuse_ino_t n
 }
 
 Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
-  if (settings_.read_only && Writes(flags)) return Errno{EROFS};
+  if (settings_.read_only && Writes(flags)) return ReadOnlyMount();
   auto path = PathOf(ino);
   // The kernel found the inode by a name that now leads to a newer version
   // of the object (replaced while the open was under way): open that, past
@@ -287,7 +288,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
       retired = true;
     }
   }
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   auto file = std::make_unique<OpenFile>();
   file->ino = ino;
   file->writable = Writes(flags);
@@ -298,7 +299,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
   std::optional<OwnChange> own;
   if (flags & O_TRUNC) own.emplace(observer_, *path);
   auto handle = store_->Open(*path, flags);
-  if (!handle) return Errno{handle.error()};
+  if (!handle) return handle.error();
   file->handle = std::move(*handle);
   if (own) {
     if (auto st = file->handle->Stat(); st && !retired) FollowOwnChange(ino, *st);
@@ -311,7 +312,7 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
     if (!file->writable &&
         (retired || !inodes_.Confirmed(ino) || !SameVersion(ino, *file->handle))) {
       Status pinned = file->handle->Pin();
-      if (!pinned.ok()) return Errno{pinned.error};
+      if (!pinned.ok()) return pinned.error();
     }
     if (retired) {
       file->direct_io = true;
@@ -336,9 +337,9 @@ Result<OpenFile*> FileSystem::Open(fuse_ino_t ino, int flags) {
 Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_view name,
                                                mode_t mode, int flags,
                                                const store::Caller& caller) {
-  if (settings_.read_only) return Errno{EROFS};
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = ChildPathOf(parent, name);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   auto file = std::make_unique<OpenFile>();
   file->writable = true;
   OwnChange own(observer_, *path);
@@ -347,15 +348,16 @@ Result<FileSystem::Created> FileSystem::Create(fuse_ino_t parent, std::string_vi
   // is older than the entry): an O_CREAT open of an existing file is an
   // ordinary open, whose permission checks, O_TRUNC and O_EXCL the kernel
   // makes itself. On ESTALE it looks the name up again and does that.
-  if (!handle && handle.error() == EEXIST) return Errno{ESTALE};
-  if (!handle) return Errno{handle.error()};
+  if (!handle && handle.error().code == EEXIST)
+    return Error(ESTALE, "created meanwhile: looked up again", Error::Kind::kAnswer);
+  if (!handle) return handle.error();
   auto st = (*handle)->Stat();
-  if (!st) return Errno{st.error()};
+  if (!st) return st.error();
   Created created;
   created.entry.attr = *st;
   Report(&created.entry.attr);
   created.entry.ino = Enter(parent, name, *path, *st);  // count +1
-  if (created.entry.ino == 0) return Errno{ENOENT};
+  if (created.entry.ino == 0) return Error{ENOENT};
   file->ino = created.entry.ino;
   file->handle = std::move(*handle);
   Track(file.get());
@@ -423,13 +425,13 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size, 
   }
   if (!handle) {
     auto path = PathOf(ino);
-    if (!path) return Errno{path.error()};
+    if (!path) return path.error();
     auto opened = store_->Open(*path, O_RDONLY);
-    if (!opened) return Errno{opened.error()};
+    if (!opened) return opened.error();
     handle = std::move(*opened);
     if (!inodes_.Confirmed(ino) || !SameVersion(ino, *handle)) {
       Status pinned = handle->Pin();
-      if (!pinned.ok()) return Errno{pinned.error};
+      if (!pinned.ok()) return pinned.error();
     }
     // Without an open there is no descriptor to read past the page cache:
     // the object the inode stands for was replaced and cannot be reached
@@ -437,7 +439,7 @@ Result<size_t> FileSystem::ReadUnopened(fuse_ino_t ino, char* buf, size_t size, 
     // inode; a new open of the name finds the new object.
     if (!SameVersion(ino, *handle)) {
       if (observer_) observer_->Recheck(*path);
-      return Errno{ESTALE};
+      return Error{ESTALE, "replaced in the source since the kernel cached it: " + Quoted(*path)};
     }
     inodes_.Confirm(ino);
     std::lock_guard lock(unopened_mu_);
@@ -479,11 +481,11 @@ void FileSystem::DropUnopened(fuse_ino_t ino) {
 
 Status FileSystem::LoadDir(DirHandle* dir) {
   auto path = PathOf(dir->ino);
-  if (!path) return Status::FromErrno(path.error());
+  if (!path) return path.error();
   if (observer_) observer_->WillList(*path);  // a lazy watcher lists it first
   dir->listed = invalidations_.Begin();
   auto listing = store_->List(*path);
-  if (!listing) return Status::FromErrno(listing.error());
+  if (!listing) return listing.error();
   // "." and ".." need non-zero inode numbers: readdir(3) skips entries with 0.
   auto self = store_->Stat(*path);
   ino_t self_ino = self ? self->st_ino : 1;
@@ -506,7 +508,7 @@ Result<DirHandle*> FileSystem::OpenDir(fuse_ino_t ino) {
   auto dir = std::make_unique<DirHandle>();
   dir->ino = ino;
   Status s = LoadDir(dir.get());
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   std::lock_guard lock(open_mu_);
   open_dirs_.insert(dir.get());
   dir->fh = handles_.AddDir(dir.get(), ino);
@@ -525,7 +527,7 @@ Status FileSystem::ReadDir(DirHandle* dir, off_t offset, bool plus,
   std::optional<std::string> dir_path;
   if (plus) {
     dir_path = inodes_.PathOf(dir->ino);
-    if (!dir_path) return Status::FromErrno(ENOENT);
+    if (!dir_path) return Error(ENOENT);
   }
   for (size_t i = size_t(std::max<off_t>(offset, 0)); i < dir->entries.size(); ++i) {
     const store::DirEntry& e = dir->entries[i];
@@ -641,29 +643,29 @@ Result<struct statvfs> FileSystem::StatFs() { return store_->StatFs(); }
 
 Result<std::string> FileSystem::GetXattr(fuse_ino_t ino, const std::string& name) {
   auto path = PathOf(ino);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   return store_->GetXattr(*path, name);
 }
 
 Result<std::string> FileSystem::ListXattr(fuse_ino_t ino) {
   auto path = PathOf(ino);
-  if (!path) return Errno{path.error()};
+  if (!path) return path.error();
   return store_->ListXattr(*path);
 }
 
 Status FileSystem::SetXattr(fuse_ino_t ino, const std::string& name, std::string_view value,
                             int flags) {
-  if (settings_.read_only) return Status::FromErrno(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = PathOf(ino);
-  if (!path) return Status::FromErrno(path.error());
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   return store_->SetXattr(*path, name, value, flags);
 }
 
 Status FileSystem::RemoveXattr(fuse_ino_t ino, const std::string& name) {
-  if (settings_.read_only) return Status::FromErrno(EROFS);
+  if (settings_.read_only) return ReadOnlyMount();
   auto path = PathOf(ino);
-  if (!path) return Status::FromErrno(path.error());
+  if (!path) return path.error();
   OwnChange own(observer_, *path);
   return store_->RemoveXattr(*path, name);
 }

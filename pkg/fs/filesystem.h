@@ -33,6 +33,10 @@
 
 namespace freshfs::fs {
 
+// A change asked of a read-only mount: EROFS, an answer (logged at debug),
+// not a failure of the source.
+Error ReadOnlyMount();
+
 // What the mount reports and allows, independent of how the kernel caches.
 struct FsSettings {
   bool read_only = false;
@@ -223,7 +227,7 @@ class FileSystem {
   Result<std::string> PathOf(fuse_ino_t ino) const;
   // Why `ino` has no path: ESTALE for an inode whose name went away, ENOENT
   // for one the kernel does not hold.
-  int NoPathError(fuse_ino_t ino) const;
+  Error NoPathError(fuse_ino_t ino) const;
   Result<std::string> ChildPathOf(fuse_ino_t parent, std::string_view name) const;
   // Stats the new (parent, name) and hands it to the kernel (count +1).
   Result<Entry> EnterNew(fuse_ino_t parent, std::string_view name, const std::string& path);

@@ -36,11 +36,29 @@ class FileUse {
   std::shared_lock<std::shared_mutex> lock_;
 };
 
+// The one log line of a failed request. Answers applications meet in normal
+// use (ENOENT and the like, see KindOf) go to debug, so an application
+// asking again and again for a missing name does not fill the log; failures
+// of the mount (EIO, ESTALE, ENOSPC, a store refusing) go to warning, with
+// what the layer below said (messages hold no credentials).
+void LogFailure(const char* op, const Error& error) {
+  const auto level =
+      error.kind == Error::Kind::kAnswer ? spdlog::level::debug : spdlog::level::warn;
+  if (!spdlog::should_log(level)) return;  // the common case: ENOENT without --debug
+  const char* name = strerrorname_np(error.code);
+  const std::string errno_name = name ? name : std::to_string(error.code);
+  if (error.message.empty()) {
+    spdlog::log(level, "fuse {} failed: {}", op, errno_name);
+  } else {
+    spdlog::log(level, "fuse {} failed: {}: {}", op, errno_name, error.message);
+  }
+}
+
 // Counts one request and its duration (freshfs_fuse_requests_total and
 // freshfs_fuse_request_duration_seconds).
-// Errors the request is answered with are counted by errno
-// (freshfs_fuse_request_errors_total): ReplyErr() finds the request being
-// answered on its thread.
+// The error a request is answered with is logged here, once, and counted by
+// errno (freshfs_fuse_request_errors_total): ReplyError() finds the request
+// being answered on its thread.
 class Timed {
  public:
   Timed(fuse_req_t req, metrics::FuseOp op)
@@ -55,9 +73,10 @@ class Timed {
   Timed(const Timed&) = delete;
   Timed& operator=(const Timed&) = delete;
 
-  static void Failed(int err) {
-    if (current_ && current_->metrics_ && err != 0)
-      current_->metrics_->FuseRequestFailed(current_->op_, err);
+  static void Failed(const Error& error) {
+    Timed* t = current_;
+    LogFailure(t ? metrics::FuseOpName(t->op_) : "request", error);
+    if (t && t->metrics_) t->metrics_->FuseRequestFailed(t->op_, error.code);
   }
 
  private:
@@ -114,29 +133,37 @@ fuse_entry_param EntryParam(fuse_req_t req, const Entry& entry) {
   return e;
 }
 
-// Every reply with an error (or 0: success without data) goes through here.
-int ReplyErr(fuse_req_t req, int err) {
-  Timed::Failed(err);
-  return fuse_reply_err(req, err);
+// Every reply with an error goes through here.
+int ReplyError(fuse_req_t req, const Error& error) {
+  Timed::Failed(error);
+  return fuse_reply_err(req, error.code);
+}
+// Success without data.
+int ReplyOk(fuse_req_t req) { return fuse_reply_err(req, 0); }
+
+void ReplyStatus(fuse_req_t req, const Status& s) {
+  if (!s.ok()) return (void)ReplyError(req, s.error());
+  ReplyOk(req);
 }
 
-void ReplyStatus(fuse_req_t req, const Status& s) { ReplyErr(req, s.error); }
+// A descriptor a successor daemon could not restore.
+Error Lost() { return Error{EIO, "file descriptor not restored after a daemon take-over"}; }
 
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_entry_param e = EntryParam(req, *r);
   if (fuse_reply_entry(req, &e) != 0) Fs(req).Forget(r->ino, 1);  // request was interrupted
 }
 
 void ReplyAttr(fuse_req_t req, const Result<struct stat>& r) {
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_attr(req, &*r, AttrTimeout(req));
 }
 
 void ReplyXattr(fuse_req_t req, const Result<std::string>& r, size_t size) {
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   if (size == 0) return (void)fuse_reply_xattr(req, r->size());
-  if (r->size() > size) return (void)ReplyErr(req, ERANGE);
+  if (r->size() > size) return (void)ReplyError(req, Error{ERANGE});
   fuse_reply_buf(req, r->data(), r->size());
 }
 
@@ -160,11 +187,11 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Timed timed(req, Op::kLookup);
   auto r = Fs(req).Lookup(parent, name);
   const KernelCacheSettings& cache = Ctx(req).cache;
-  if (!r && r.error() == ENOENT && cache.negative_timeout > 0 && !Degraded(req)) {
+  if (!r && r.error().code == ENOENT && cache.negative_timeout > 0 && !Degraded(req)) {
     // A negative entry: the kernel remembers "no such name" for a while
     // (the watcher drops it with inval_entry when the name appears). The
     // caller gets ENOENT all the same: counted as one.
-    Timed::Failed(ENOENT);
+    Timed::Failed(r.error());
     fuse_entry_param e{};
     e.entry_timeout = cache.negative_timeout;
     fuse_reply_entry(req, &e);
@@ -188,7 +215,7 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kGetattr);
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   ReplyAttr(req, Fs(req).GetAttr(ino, use.handle()));
 }
 
@@ -204,7 +231,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime = timespec{0, UTIME_NOW};
   else if (to_set & FUSE_SET_ATTR_MTIME) change.mtime = attr->st_mtim;
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   auto r = Fs(req).SetAttr(ino, change, use.handle());
   if (r && use.file() && change.size) Fs(req).NoteWritten(use.file());
   ReplyAttr(req, r);
@@ -213,7 +240,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
   Timed timed(req, Op::kReadlink);
   auto r = Fs(req).ReadLink(ino);
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_readlink(req, r->c_str());
 }
 
@@ -270,10 +297,10 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (Ctx(req).cache.no_open) {
     // With FUSE_CAP_NO_OPEN_SUPPORT, ENOSYS tells the kernel to stop sending
     // open (and release) for this mount: it keeps pages and reads with fh 0.
-    return (void)ReplyErr(req, ENOSYS);
+    return (void)ReplyError(req, Error{ENOSYS});
   }
   auto r = Fs(req).Open(ino, fi->flags);
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fi->fh = (*r)->fh;
   SetOpenFlags(req, fi, **r);
   if (fuse_reply_open(req, fi) != 0) Fs(req).Release(*r);
@@ -283,7 +310,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
   Timed timed(req, Op::kCreate);
   auto r = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fi->fh = r->file->fh;
   SetOpenFlags(req, fi, *r->file);
   fuse_entry_param e = EntryParam(req, r->entry);
@@ -298,13 +325,13 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   if (Ctx(req).cache.push_small_files) Fs(req).NoteRead(ino);
   CachedReply cached(req, ino);
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   store::FileHandle* fh = use.handle();
   std::vector<char> data(size);
   // Without a handle no open was sent (FUSE_CAP_NO_OPEN_SUPPORT).
   auto r =
       fh ? fh->Read(data.data(), size, off) : Fs(req).ReadUnopened(ino, data.data(), size, off);
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_buf(req, data.data(), *r);
   cached.Done();
 }
@@ -316,7 +343,7 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
   FileSystem::OwnWrite own(fs, file);  // not a remote change
   store::FileHandle* fh = file->handle.get();
   size_t size = fuse_buf_size(in);
-  Result<size_t> written = Errno{EIO};
+  Result<size_t> written = Error{EIO};
   if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
     written = fh->Write(static_cast<const char*>(in->buf[0].mem), size, off);  // no copy
   } else {
@@ -324,7 +351,7 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
     fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
     flat.buf[0].mem = data.data();
     ssize_t copied = fuse_buf_copy(&flat, in, fuse_buf_copy_flags(0));
-    if (copied < 0) return Errno{int(-copied)};
+    if (copied < 0) return Error{int(-copied), "reading the data to write from the kernel"};
     written = fh->Write(data.data(), size_t(copied), off);
   }
   if (written) {
@@ -336,12 +363,12 @@ Result<size_t> WriteBuf(FileSystem& fs, OpenFile* file, fuse_bufvec* in, off_t o
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   Timed timed(req, Op::kWrite);
-  if (Fs(req).settings().read_only) return (void)ReplyErr(req, EROFS);
+  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnlyMount());
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
-  if (!use.handle()) return (void)ReplyErr(req, EBADF);
+  if (use.lost()) return (void)ReplyError(req, Lost());
+  if (!use.handle()) return (void)ReplyError(req, Error{EBADF});
   auto r = WriteBuf(Fs(req), use.file(), in, off, CallerOf(req));
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_write(req, *r);
 }
 
@@ -366,26 +393,26 @@ Status FlushAsOwnChange(FileSystem& fs, OpenFile* file, F flush) {
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kFlush);
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   store::FileHandle* fh = use.handle();
   // Nothing to flush on a read-only mount: ENOSYS makes the kernel stop
   // sending flush on every close().
-  if (fh == nullptr || Fs(req).settings().read_only) return (void)ReplyErr(req, ENOSYS);
+  if (fh == nullptr || Fs(req).settings().read_only) return (void)ReplyError(req, Error{ENOSYS});
   ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(), [fh] { return fh->Flush(); }));
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kRelease);
   if (OpenFile* file = FileOf(req, fi)) Fs(req).Release(file);
-  ReplyErr(req, 0);
+  ReplyOk(req);
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   Timed timed(req, Op::kFsync);
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   store::FileHandle* fh = use.handle();
-  if (fh == nullptr) return (void)ReplyErr(req, 0);  // read-only, never opened
+  if (fh == nullptr) return (void)ReplyOk(req);  // read-only, never opened
   ReplyStatus(req, FlushAsOwnChange(Fs(req), use.file(),
                                     [fh, datasync] { return fh->Fsync(datasync != 0); }));
 }
@@ -393,12 +420,12 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   Timed timed(req, Op::kFallocate);
-  if (Fs(req).settings().read_only) return (void)ReplyErr(req, EROFS);
+  if (Fs(req).settings().read_only) return (void)ReplyError(req, ReadOnlyMount());
   Status s;
   {
     FileUse use(req, fi);
-    if (use.lost()) return (void)ReplyErr(req, EIO);
-    if (!use.handle()) return (void)ReplyErr(req, EBADF);
+    if (use.lost()) return (void)ReplyError(req, Lost());
+    if (!use.handle()) return (void)ReplyError(req, Error{EBADF});
     FileSystem::OwnWrite own(Fs(req), use.file());  // ends before the reply, as for writes
     s = use.handle()->Allocate(mode, offset, length);
     if (s.ok()) Fs(req).NoteWritten(use.file());
@@ -409,18 +436,18 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
   Timed timed(req, Op::kLseek);
   FileUse use(req, fi);
-  if (use.lost()) return (void)ReplyErr(req, EIO);
+  if (use.lost()) return (void)ReplyError(req, Lost());
   store::FileHandle* fh = use.handle();
-  if (fh == nullptr) return (void)ReplyErr(req, ENOSYS);  // the kernel's generic lseek
+  if (fh == nullptr) return (void)ReplyError(req, Error{ENOSYS});  // the kernel's generic lseek
   auto r = fh->Seek(off, whence);
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_lseek(req, *r);
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed timed(req, Op::kOpendir);
   auto r = Fs(req).OpenDir(ino);
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fi->fh = (*r)->fh;
   bool cache = Ctx(req).cache.cache_readdir && !Degraded(req);
   fi->cache_readdir = cache;
@@ -430,7 +457,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   DirHandle* dir = DirOf(req, fi);
-  if (!dir) return (void)ReplyErr(req, EBADF);
+  if (!dir) return (void)ReplyError(req, Error{EBADF});
   std::vector<char> buf(size);
   size_t used = 0;
   auto emit = [&](const DirItem& item) {
@@ -450,7 +477,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
     return true;
   };
   Status s = Fs(req).ReadDir(dir, off, plus, emit);
-  if (!s.ok() && used == 0) return (void)ReplyErr(req, s.error);
+  if (!s.ok() && used == 0) return (void)ReplyError(req, s.error());
   // Once replied to, the request is freed and the directory may be
   // released: take what is needed after the reply now.
   InvalidationLog& log = Fs(req).invalidations();
@@ -475,15 +502,15 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Timed timed(req, Op::kReleasedir);
   if (DirHandle* dir = DirOf(req, fi)) Fs(req).ReleaseDir(dir);
-  ReplyErr(req, 0);
+  ReplyOk(req);
 }
 
-void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { ReplyErr(req, 0); }
+void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { ReplyOk(req); }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
   Timed timed(req, Op::kStatfs);
   auto r = Fs(req).StatFs();
-  if (!r) return (void)ReplyErr(req, r.error());
+  if (!r) return (void)ReplyError(req, r.error());
   fuse_reply_statfs(req, &*r);
 }
 

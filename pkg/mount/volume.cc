@@ -171,7 +171,7 @@ struct Volume::Parts {
     if (s3) return OpenS3Store(out, error);
     auto dir = store::DirStore::Open(source, source_name);
     if (!dir) {
-      *error = "source \"" + source_name + "\": " + std::strerror(dir.error());
+      *error = "source \"" + source_name + "\": " + std::strerror(dir.error().code);
       return false;
     }
     *out = std::move(*dir);
@@ -219,7 +219,8 @@ struct Volume::Parts {
     if (options.cache_dir) {
       auto opened = cache::DiskCache::Open(*options.cache_dir, options.cache_size);
       if (!opened) {
-        *error = "--cache-dir \"" + *options.cache_dir + "\": " + std::strerror(opened.error());
+        *error =
+            "--cache-dir \"" + *options.cache_dir + "\": " + std::strerror(opened.error().code);
         return false;
       }
       disk_cache = std::move(*opened);
@@ -363,7 +364,7 @@ struct Volume::Parts {
           [in](const std::unordered_set<std::string>& held) { in->Retain(held); });
     }
     if (Status s = watcher->Start(); !s.ok()) {
-      *error = "source \"" + source_name + "\": " + std::strerror(s.error);
+      *error = "source \"" + source_name + "\": " + std::strerror(s.error().code);
       return false;
     }
     watch::Watcher* w = watcher.get();
@@ -502,7 +503,7 @@ struct Volume::Parts {
     // what the kernel was handed meanwhile: later ones come by the hook).
     Status s = inotify_source->Start(watch::Snapshot{});
     if (!s.ok()) {
-      spdlog::warn("inotify unavailable ({}); relying on periodic sync", std::strerror(s.error));
+      spdlog::warn("inotify unavailable ({}); relying on periodic sync", s.error().Describe());
       return;  // its Watch()/Retain() do nothing now
     }
     watcher->CopySnapshot().ForEach([this](const std::string& path, const watch::EntryState& st) {

@@ -35,6 +35,13 @@ int Error::ToErrno() const {
   return EIO;
 }
 
+freshfs::Error Error::ToError() const {
+  const int err = ToErrno();
+  return freshfs::Error(
+      err, Describe(),
+      err == ENOENT ? freshfs::Error::Kind::kAnswer : freshfs::Error::Kind::kFailure);
+}
+
 std::string Error::Describe() const {
   std::string out = http_status != 0 ? "HTTP " + std::to_string(http_status) + " " + code
                                      : "network error " + code;

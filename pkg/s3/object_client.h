@@ -16,6 +16,9 @@
 #include <string_view>
 #include <vector>
 
+#include "util/expected.h"
+#include "util/result.h"
+
 namespace freshfs::s3 {
 
 // What went wrong with a request, after retries.
@@ -37,26 +40,16 @@ struct Error {
   // One line for logs, never with credentials, e.g.
   // "HTTP 403 AccessDenied: Access Denied (GET s3://bucket/key)".
   std::string Describe() const;
+  // For the filesystem layers: ToErrno() with Describe() as the message.
+  // A missing object (404) is an answer; anything else a failure that the
+  // FUSE boundary logs as a warning (an EACCES here is the bucket refusing
+  // these credentials, not a permission check).
+  freshfs::Error ToError() const;
 };
 
-// A value or an Error.
+// A value or an Error (util/expected.h).
 template <typename T>
-class Outcome {
- public:
-  Outcome(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
-  Outcome(Error error) : error_(std::move(error)) {}  // NOLINT
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  T& operator*() { return *value_; }
-  const T& operator*() const { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  const Error& error() const { return error_; }
-
- private:
-  std::optional<T> value_;
-  Error error_;
-};
+using Outcome = Expected<T, Error>;
 struct Done {};  // value of operations that return nothing
 
 struct ObjectInfo {

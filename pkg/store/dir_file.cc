@@ -17,7 +17,7 @@ Result<size_t> DirFile::Read(char* buf, size_t size, off_t offset) {
     ssize_t n = ::pread(fd_.get(), buf + done, size - done, offset + off_t(done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Errno{errno};
+      return Error{errno};
     }
     if (n == 0) break;  // end of file
     done += size_t(n);
@@ -32,7 +32,7 @@ Result<size_t> DirFile::Write(const char* buf, size_t size, off_t offset) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (done > 0) break;  // report the partial write
-      return Errno{errno};
+      return Error{errno};
     }
     done += size_t(n);
   }
@@ -41,7 +41,7 @@ Result<size_t> DirFile::Write(const char* buf, size_t size, off_t offset) {
 
 Result<struct stat> DirFile::Stat() {
   struct stat st;
-  if (SourceStatAt(fd_.get(), "", AT_EMPTY_PATH, &st) != 0) return Errno{errno};
+  if (SourceStatAt(fd_.get(), "", AT_EMPTY_PATH, &st) != 0) return Error{errno};
   return st;
 }
 
@@ -51,24 +51,23 @@ Status DirFile::Flush() {
   // close() of a duplicate tells the source filesystem about the close (NFS
   // close-to-open flushes and writes back here) without losing our descriptor.
   int dup = ::dup(fd_.get());
-  if (dup < 0) return Status::FromErrno(errno);
-  if (::close(dup) != 0 && errno != EINTR) return Status::FromErrno(errno);
+  if (dup < 0) return Error(errno);
+  if (::close(dup) != 0 && errno != EINTR) return Error(errno);
   return Status::Ok();
 }
 
 Status DirFile::Fsync(bool datasync) {
   int rc = datasync ? ::fdatasync(fd_.get()) : ::fsync(fd_.get());
-  return rc == 0 ? Status::Ok() : Status::FromErrno(errno);
+  return rc == 0 ? Status::Ok() : Error(errno);
 }
 
 Status DirFile::Allocate(int mode, off_t offset, off_t length) {
-  return ::fallocate(fd_.get(), mode, offset, length) == 0 ? Status::Ok()
-                                                           : Status::FromErrno(errno);
+  return ::fallocate(fd_.get(), mode, offset, length) == 0 ? Status::Ok() : Error(errno);
 }
 
 Result<off_t> DirFile::Seek(off_t offset, int whence) {
   off_t r = ::lseek(fd_.get(), offset, whence);
-  if (r < 0) return Errno{errno};
+  if (r < 0) return Error{errno};
   return r;
 }
 

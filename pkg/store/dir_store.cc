@@ -17,6 +17,7 @@
 
 #include "store/dir_file.h"
 #include "store/source_stat.h"
+#include "util/quote.h"
 
 namespace freshfs::store {
 namespace {
@@ -28,7 +29,16 @@ int OpenAt2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
   return int(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
 
-Status StatusOf(int rc) { return rc == 0 ? Status::Ok() : Status::FromErrno(errno); }
+// The error of the call that just failed on `path` (relative to the
+// source): its errno, and the path for the log.
+Error SourceError(std::string_view path) {
+  const int err = errno;
+  return Error(err, "source path " + Quoted(path.empty() ? "." : path));
+}
+
+Status StatusOf(int rc, std::string_view path) {
+  return rc == 0 ? Status::Ok() : SourceError(path);
+}
 
 // Whether new entries in the directory open as `dir` take their permissions
 // from its default ACL instead of the umask (acl(5)).
@@ -60,23 +70,23 @@ std::string ProcFdPath(int fd, std::string_view leaf) {
 }
 
 Status ApplyAttrChange(int fd, const AttrChange& change) {
-  if (change.mode && ::fchmod(fd, *change.mode & 07777) != 0) return Status::FromErrno(errno);
+  if (change.mode && ::fchmod(fd, *change.mode & 07777) != 0) return Error(errno);
   if (change.uid || change.gid) {
     if (::fchown(fd, change.uid.value_or(uid_t(-1)), change.gid.value_or(gid_t(-1))) != 0)
-      return Status::FromErrno(errno);
+      return Error(errno);
   }
-  if (change.size && ::ftruncate(fd, *change.size) != 0) return Status::FromErrno(errno);
+  if (change.size && ::ftruncate(fd, *change.size) != 0) return Error(errno);
   if (change.atime || change.mtime) {
     timespec times[2] = {change.atime.value_or(timespec{0, UTIME_OMIT}),
                          change.mtime.value_or(timespec{0, UTIME_OMIT})};
-    if (::futimens(fd, times) != 0) return Status::FromErrno(errno);
+    if (::futimens(fd, times) != 0) return Error(errno);
   }
   return Status::Ok();
 }
 
 Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& root, std::string name) {
   int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno{errno};
+  if (fd < 0) return Error{errno};
   if (name.empty()) name = root;
   return std::unique_ptr<DirStore>(new DirStore(UniqueFd(fd), root, std::move(name)));
 }
@@ -100,7 +110,7 @@ Result<DirStore::Parent> DirStore::OpenParent(std::string_view path) const {
   if (fd < 0) {
     // A parent that became a symlink or escapes the root is, for us, gone.
     int err = (errno == ELOOP || errno == EXDEV) ? ENOENT : errno;
-    return Errno{err};
+    return Error{err};
   }
   parent.owned.reset(fd);
   parent.fd = fd;
@@ -145,36 +155,35 @@ void DirStore::GiveToCallerByName(const Parent& parent, mode_t type, const Calle
 
 Status DirStore::CheckRoot() {
   struct stat by_path, by_fd;
-  if (::stat(root_path_.c_str(), &by_path) != 0) return Status::FromErrno(errno);
-  if (::fstat(root_.get(), &by_fd) != 0) return Status::FromErrno(errno);
-  if (by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino)
-    return Status::FromErrno(ESTALE);
+  if (::stat(root_path_.c_str(), &by_path) != 0) return Error(errno);
+  if (::fstat(root_.get(), &by_fd) != 0) return Error(errno);
+  if (by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino) return Error(ESTALE);
   // Removed, yet still reachable through /proc/self/fd/N: no links left.
-  if (by_fd.st_nlink == 0) return Status::FromErrno(ENOENT);
+  if (by_fd.st_nlink == 0) return Error(ENOENT);
   return Status::Ok();
 }
 
 Result<struct stat> DirStore::Stat(std::string_view path) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   struct stat st;
   if (SourceStatAt(parent->fd, parent->leaf.c_str(), AT_SYMLINK_NOFOLLOW, &st) != 0)
-    return Errno{errno};
+    return SourceError(path);
   return st;
 }
 
 template <typename Each>
 Status DirStore::ReadDirectory(std::string_view path, Each each) const {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   int fd =
       ::openat(parent->fd, parent->leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno);
+  if (fd < 0) return SourceError(path);
   DIR* dir = ::fdopendir(fd);
   if (!dir) {
     int err = errno;
     ::close(fd);
-    return Status::FromErrno(err);
+    return Error(err);
   }
   errno = 0;
   while (struct dirent* d = ::readdir(dir)) {
@@ -184,7 +193,8 @@ Status DirStore::ReadDirectory(std::string_view path, Each each) const {
   }
   int err = errno;
   ::closedir(dir);
-  return Status::FromErrno(err);
+  if (err != 0) return Error(err, "reading source directory " + Quoted(path));
+  return {};
 }
 
 Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
@@ -193,7 +203,7 @@ Result<std::vector<DirEntry>> DirStore::List(std::string_view path) {
     entries.push_back(
         DirEntry{d.d_name, d.d_type == DT_UNKNOWN ? mode_t(0) : mode_t(DTTOIF(d.d_type)), d.d_ino});
   });
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   return entries;
 }
 
@@ -205,44 +215,44 @@ Result<std::vector<Store::DetailedEntry>> DirStore::ListDetailed(std::string_vie
     e.name = d.d_name;
     entries.push_back(std::move(e));
   });
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   return entries;
 }
 
 Result<std::string> DirStore::ReadLink(std::string_view path) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   std::string target(PATH_MAX, '\0');
   ssize_t n = ::readlinkat(parent->fd, parent->leaf.c_str(), target.data(), target.size());
-  if (n < 0) return Errno{errno};
+  if (n < 0) return SourceError(path);
   target.resize(size_t(n));
   return target;
 }
 
 Result<struct statvfs> DirStore::StatFs() {
   struct statvfs st;
-  if (::fstatvfs(root_.get(), &st) != 0) return Errno{errno};
+  if (::fstatvfs(root_.get(), &st) != 0) return Error{errno};
   return st;
 }
 
 Result<std::unique_ptr<FileHandle>> DirStore::Open(std::string_view path, int flags) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
   int fd = ::openat(parent->fd, parent->leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Errno{errno};
+  if (fd < 0) return SourceError(path);
   return std::unique_ptr<FileHandle>(new DirFile(UniqueFd(fd)));
 }
 
 Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int flags, mode_t mode,
                                                      const Caller& caller) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   const NewMode m = ModeFor(*parent, mode, caller);
   UniqueFd fd(::openat(parent->fd, parent->leaf.c_str(),
                        (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        m.create_with));
-  if (!fd.valid()) return Errno{errno};
+  if (!fd.valid()) return SourceError(path);
   struct stat made;
   if (::fstat(fd.get(), &made) == 0) GiveToCaller(fd.get(), made, *parent, caller, m);
   return std::unique_ptr<FileHandle>(new DirFile(std::move(fd)));
@@ -250,20 +260,19 @@ Result<std::unique_ptr<FileHandle>> DirStore::Create(std::string_view path, int 
 
 Status DirStore::MakeDir(std::string_view path, mode_t mode, const Caller& caller) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   const NewMode m = ModeFor(*parent, mode, caller);
-  if (::mkdirat(parent->fd, parent->leaf.c_str(), m.create_with) != 0)
-    return Status::FromErrno(errno);
+  if (::mkdirat(parent->fd, parent->leaf.c_str(), m.create_with) != 0) return SourceError(path);
   GiveToCallerByName(*parent, S_IFDIR, caller, m);
   return Status::Ok();
 }
 
 Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev, const Caller& caller) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   const NewMode m = ModeFor(*parent, mode, caller);
   if (::mknodat(parent->fd, parent->leaf.c_str(), m.create_with, rdev) != 0)
-    return Status::FromErrno(errno);
+    return SourceError(path);
   const mode_t type = (mode & S_IFMT) ? (mode & S_IFMT) : S_IFREG;
   GiveToCallerByName(*parent, type, caller, m);
   return Status::Ok();
@@ -271,41 +280,41 @@ Status DirStore::MakeNode(std::string_view path, mode_t mode, dev_t rdev, const 
 
 Status DirStore::Symlink(std::string_view target, std::string_view path, const Caller& caller) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   if (::symlinkat(std::string(target).c_str(), parent->fd, parent->leaf.c_str()) != 0)
-    return Status::FromErrno(errno);
+    return SourceError(path);
   GiveToCallerByName(*parent, S_IFLNK, caller, std::nullopt);
   return Status::Ok();
 }
 
 Status DirStore::Link(std::string_view existing, std::string_view path) {
   auto from = OpenParent(existing);
-  if (!from) return Status::FromErrno(from.error());
+  if (!from) return from.error();
   auto to = OpenParent(path);
-  if (!to) return Status::FromErrno(to.error());
-  return StatusOf(::linkat(from->fd, from->leaf.c_str(), to->fd, to->leaf.c_str(), 0));
+  if (!to) return to.error();
+  return StatusOf(::linkat(from->fd, from->leaf.c_str(), to->fd, to->leaf.c_str(), 0), path);
 }
 
 Status DirStore::Unlink(std::string_view path) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
-  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), 0));
+  if (!parent) return parent.error();
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), 0), path);
 }
 
 Status DirStore::RemoveDir(std::string_view path) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
-  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR));
+  if (!parent) return parent.error();
+  return StatusOf(::unlinkat(parent->fd, parent->leaf.c_str(), AT_REMOVEDIR), path);
 }
 
 Status DirStore::Rename(std::string_view from, std::string_view to, unsigned flags,
                         const Caller& caller) {
   auto src = OpenParent(from);
-  if (!src) return Status::FromErrno(src.error());
+  if (!src) return src.error();
   auto dst = OpenParent(to);
-  if (!dst) return Status::FromErrno(dst.error());
+  if (!dst) return dst.error();
   if (::renameat2(src->fd, src->leaf.c_str(), dst->fd, dst->leaf.c_str(), flags) != 0)
-    return Status::FromErrno(errno);
+    return SourceError(from);
   // A whiteout (a 0/0 character device) now stands at `from`, made anew.
   if (flags & RENAME_WHITEOUT) GiveToCallerByName(*src, S_IFCHR, caller, std::nullopt);
   return Status::Ok();
@@ -313,43 +322,41 @@ Status DirStore::Rename(std::string_view from, std::string_view to, unsigned fla
 
 Status DirStore::SetAttr(std::string_view path, const AttrChange& change) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   const char* leaf = parent->leaf.c_str();
   if (change.mode || change.size) {
     // chmod and truncate have no "don't follow" form: pin the entry with an
     // O_PATH descriptor and act on exactly that inode through /proc.
     UniqueFd pinned(::openat(parent->fd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!pinned.valid()) return Status::FromErrno(errno);
+    if (!pinned.valid()) return SourceError(path);
     std::string proc = ProcFdPath(pinned.get());
-    if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0)
-      return Status::FromErrno(errno);
-    if (change.size && ::truncate(proc.c_str(), *change.size) != 0) return Status::FromErrno(errno);
+    if (change.mode && ::chmod(proc.c_str(), *change.mode & 07777) != 0) return SourceError(path);
+    if (change.size && ::truncate(proc.c_str(), *change.size) != 0) return SourceError(path);
   }
   if (change.uid || change.gid) {
     if (::fchownat(parent->fd, leaf, change.uid.value_or(uid_t(-1)), change.gid.value_or(gid_t(-1)),
                    AT_SYMLINK_NOFOLLOW) != 0)
-      return Status::FromErrno(errno);
+      return SourceError(path);
   }
   if (change.atime || change.mtime) {
     timespec times[2] = {change.atime.value_or(timespec{0, UTIME_OMIT}),
                          change.mtime.value_or(timespec{0, UTIME_OMIT})};
-    if (::utimensat(parent->fd, leaf, times, AT_SYMLINK_NOFOLLOW) != 0)
-      return Status::FromErrno(errno);
+    if (::utimensat(parent->fd, leaf, times, AT_SYMLINK_NOFOLLOW) != 0) return SourceError(path);
   }
   return Status::Ok();
 }
 
 Result<std::string> DirStore::GetXattr(std::string_view path, const std::string& name) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
   for (;;) {
     ssize_t size = ::lgetxattr(proc.c_str(), name.c_str(), nullptr, 0);
-    if (size < 0) return Errno{errno};
+    if (size < 0) return SourceError(path);
     std::string value(size_t(size), '\0');
     ssize_t n = ::lgetxattr(proc.c_str(), name.c_str(), value.data(), value.size());
     if (n < 0 && errno == ERANGE) continue;  // grew in between
-    if (n < 0) return Errno{errno};
+    if (n < 0) return SourceError(path);
     value.resize(size_t(n));
     return value;
   }
@@ -357,15 +364,15 @@ Result<std::string> DirStore::GetXattr(std::string_view path, const std::string&
 
 Result<std::string> DirStore::ListXattr(std::string_view path) {
   auto parent = OpenParent(path);
-  if (!parent) return Errno{parent.error()};
+  if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
   for (;;) {
     ssize_t size = ::llistxattr(proc.c_str(), nullptr, 0);
-    if (size < 0) return Errno{errno};
+    if (size < 0) return SourceError(path);
     std::string names(size_t(size), '\0');
     ssize_t n = ::llistxattr(proc.c_str(), names.data(), names.size());
     if (n < 0 && errno == ERANGE) continue;
-    if (n < 0) return Errno{errno};
+    if (n < 0) return SourceError(path);
     names.resize(size_t(n));
     return names;
   }
@@ -374,16 +381,16 @@ Result<std::string> DirStore::ListXattr(std::string_view path) {
 Status DirStore::SetXattr(std::string_view path, const std::string& name, std::string_view value,
                           int flags) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
-  return StatusOf(::lsetxattr(proc.c_str(), name.c_str(), value.data(), value.size(), flags));
+  return StatusOf(::lsetxattr(proc.c_str(), name.c_str(), value.data(), value.size(), flags), path);
 }
 
 Status DirStore::RemoveXattr(std::string_view path, const std::string& name) {
   auto parent = OpenParent(path);
-  if (!parent) return Status::FromErrno(parent.error());
+  if (!parent) return parent.error();
   std::string proc = ProcFdPath(parent->fd, parent->leaf);
-  return StatusOf(::lremovexattr(proc.c_str(), name.c_str()));
+  return StatusOf(::lremovexattr(proc.c_str(), name.c_str()), path);
 }
 
 }  // namespace freshfs::store

@@ -9,10 +9,9 @@ namespace {
 using metrics::StoreOp;
 
 template <typename T>
-int ErrorOf(const Result<T>& r) {
-  return r.error();
+int ErrorOf(const Expected<T, Error>& r) {
+  return r.ok() ? 0 : r.error().code;
 }
-int ErrorOf(const Status& s) { return s.error; }
 
 // Runs one store call, counting it with its result and duration.
 template <typename F>
@@ -97,8 +96,8 @@ class InstrumentedStore final : public Store {
   Result<std::vector<DetailedEntry>> Tree(F&& list) {
     const auto start = std::chrono::steady_clock::now();
     auto r = list();
-    if (r.error() == ENOSYS) return r;  // not offered: nothing was asked of the source
-    m_->StoreRequest(StoreOp::kList, r.error(), std::chrono::steady_clock::now() - start);
+    if (!r && r.error().code == ENOSYS) return r;  // not offered: nothing was asked of the source
+    m_->StoreRequest(StoreOp::kList, ErrorOf(r), std::chrono::steady_clock::now() - start);
     return r;
   }
   Result<Usage> ScanUsage(const std::atomic<bool>& stop) override {

@@ -16,7 +16,7 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
 
 Result<std::vector<Store::DetailedEntry>> Store::ListDetailed(std::string_view dir) {
   auto names = List(dir);
-  if (!names) return Errno{names.error()};
+  if (!names) return names.error();
   std::vector<DetailedEntry> out;
   out.reserve(names->size());
   for (auto& e : *names) {
@@ -28,7 +28,7 @@ Result<std::vector<Store::DetailedEntry>> Store::ListDetailed(std::string_view d
 }
 
 Result<std::vector<Store::DetailedEntry>> Store::ListTree(std::string_view) {
-  return Errno{ENOSYS};
+  return Error{ENOSYS};
 }
 
 Result<Store::Usage> Store::ScanUsage(const std::atomic<bool>& stop) {
@@ -36,12 +36,12 @@ Result<Store::Usage> Store::ScanUsage(const std::atomic<bool>& stop) {
   Usage usage;
   std::vector<std::string> pending{""};
   while (!pending.empty()) {
-    if (stop) return Errno{ECANCELED};
+    if (stop) return Error{ECANCELED};
     std::string dir = std::move(pending.back());
     pending.pop_back();
     auto entries = ListFresh(dir);
     if (!entries) {
-      if (dir.empty()) return Errno{entries.error()};
+      if (dir.empty()) return entries.error();
       continue;  // gone or unreadable meanwhile: counted as empty
     }
     for (auto& e : *entries) {

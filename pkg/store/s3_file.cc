@@ -91,6 +91,7 @@ struct S3File::Block {
   std::condition_variable cv;
   bool done = false;
   int error = 0;
+  std::string why;                  // with an error: what the fetch met
   cache::MemoryBlocks::Block data;  // set once done without error
 };
 
@@ -110,6 +111,7 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
   }
   std::string data(length, '\0');
   int error = 0;
+  std::string why;
   cache::DiskCache* disk = store->settings().disk_cache;
   std::optional<size_t> cached;
   if (disk) cached = disk->Get(key, etag, index, data.data(), data.size());
@@ -122,11 +124,15 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
     auto got = store->client().GetRange(key, offset, length, data.data(), cond, &info);
     if (got && !info.etag.empty() && info.etag != etag) {
       error = ESTALE;  // a server that ignores If-Match sent another version
+      why = "the object changed while it was read";
     } else if (!got) {
       error = got.error().http_status == 412 ? ESTALE : got.error().ToErrno();
       if (error == ENOENT) error = ESTALE;
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", length, offset, Quoted(key),
-                   got.error().Describe());
+      why = "reading " + std::to_string(length) + " bytes at " + std::to_string(offset) + ": " +
+            got.error().Describe();
+      // A read-ahead nobody waits for fails quietly: the read that needs
+      // the block fetches it again and answers with the error (logged there).
+      spdlog::debug("s3 block fetch failed: {}", why);
     } else {
       data.resize(*got);
       if (disk && *got == length) disk->Put(key, etag, index, data);
@@ -140,6 +146,7 @@ void S3File::LoadBlock(S3Store* store, const std::string& key, const std::string
   std::lock_guard lock(block->mu);
   block->data = std::move(shared);
   block->error = error;
+  block->why = std::move(why);
   block->done = true;
   block->cv.notify_all();
 }
@@ -154,7 +161,7 @@ Result<std::unique_ptr<S3File>> S3File::Open(S3Store* store, std::string path,
   if (!writable) return file;
   file->is_new_ = create;
   Status s = file->Stage(create || (flags & O_TRUNC));
-  if (!s.ok()) return Errno{s.error};
+  if (!s.ok()) return s.error();
   store->Register(file->path_, file.get());
   return file;
 }
@@ -163,9 +170,10 @@ S3File::~S3File() {
   if (!writable_) return;
   {
     // Written through mmap after the last close, or a failed upload: one
-    // more try; the data is kept locally if it fails.
+    // more try; the data is kept locally if it fails. No request gets this
+    // error, so it is logged here (a flush's is logged where it is answered).
     std::lock_guard io(io_mu_);
-    (void)UploadLocked();
+    if (Status s = UploadLocked(); !s.ok()) spdlog::error("{}", s.error().message);
   }
   store_->Unregister(path_, this);
 }
@@ -173,10 +181,8 @@ S3File::~S3File() {
 Status S3File::Stage(bool truncate) {
   staging_ = StagingFile(store_->settings().staging_dir);
   if (!staging_.valid()) {
-    int e = errno;
-    spdlog::error("cannot create a staging file in {}: {}", store_->settings().staging_dir,
-                  std::strerror(e));
-    return Status::FromErrno(EIO);
+    return Error(EIO, "cannot create a staging file in " + store_->settings().staging_dir + ": " +
+                          std::strerror(errno));
   }
   if (truncate) {
     dirty_ = !is_new_;  // O_TRUNC empties the object even if nothing is written
@@ -192,21 +198,20 @@ Status S3File::Stage(bool truncate) {
     chunk.resize(len);
     auto got = store_->client().GetRange(key, off, len, chunk.data(), cond);
     if (!got) {
-      spdlog::warn("opening s3 object {} for writing: download failed: {}", Quoted(key),
-                   got.error().Describe());
-      return Status::FromErrno(got.error().http_status == 412 ? ESTALE : EIO);
+      return Error(got.error().http_status == 412 ? ESTALE : EIO,
+                   "opening for writing: download failed: " + got.error().Describe());
     }
     if (::pwrite(staging_.get(), chunk.data(), *got, off_t(off)) != ssize_t(*got))
-      return Status::FromErrno(EIO);
+      return Error(EIO);
   }
   return Status::Ok();
 }
 
 Result<size_t> S3File::Read(char* buf, size_t size, off_t offset) {
-  if (offset < 0) return Errno{EINVAL};
+  if (offset < 0) return Error{EINVAL};
   if (writable_) {
     ssize_t n = ::pread(staging_.get(), buf, size, offset);
-    if (n < 0) return Errno{errno};
+    if (n < 0) return Error{errno};
     return size_t(n);
   }
   return ReadRemote(buf, size, offset);
@@ -292,10 +297,7 @@ Status S3File::Pin() {
   std::string data(bs, '\0');
   s3::ObjectInfo info;
   auto got = store_->client().GetRange(key, 0, bs, data.data(), s3::Condition{}, &info);
-  if (!got) {
-    spdlog::warn("opening s3 object {}: {}", Quoted(key), got.error().Describe());
-    return Status::FromErrno(got.error().ToErrno());
-  }
+  if (!got) return got.error().ToError();
   data.resize(*got);
   auto block = std::make_shared<Block>();
   std::lock_guard lock(state_mu_);
@@ -323,16 +325,15 @@ Result<size_t> S3File::ReadRemote(char* buf, size_t size, off_t offset) {
   // buckets), so a range not fetched before the object changed is gone:
   // that read fails, and a new open reads the new version.
   auto r = ReadRemoteOnce(buf, size, offset);
-  if (r.error() == ESTALE) {
+  if (!r && r.error().code == ESTALE) {
     std::string path;
     {
       std::lock_guard lock(state_mu_);
       path = path_;
     }
-    spdlog::warn("s3 object {} changed while open; reopen it to read the new version",
-                 store_->KeyOf(path));
     (void)store_->StatFresh(path);  // the next open finds the new version
-    return Errno{EIO};
+    return Error{EIO, "s3 object " + Quoted(store_->KeyOf(path)) +
+                          " changed while open; reopen it to read the new version"};
   }
   return r;
 }
@@ -381,18 +382,17 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
     auto got = store_->client().GetRange(key, uint64_t(offset), size, buf, cond, &info);
     if ((got && !info.etag.empty() && info.etag != cond.if_match) ||
         (!got && got.error().http_status == 412))
-      return Errno{ESTALE};
+      return Error{ESTALE};
     if (!got) {
-      spdlog::warn("reading {} bytes at {} of s3 object {}: {}", size, offset, Quoted(key),
-                   got.error().Describe());
-      return Errno{EIO};
+      return Error{EIO, "reading " + std::to_string(size) + " bytes at " + std::to_string(offset) +
+                            ": " + got.error().Describe()};
     }
     return *got;
   }
   size_t copied = 0;
   for (uint64_t index = first; index <= last; ++index) {
     auto block = FetchBlock(index, /*wait=*/true);
-    if (block->error) return Errno{block->error};
+    if (block->error) return Error{block->error, block->why};
     uint64_t block_start = index * bs;
     uint64_t from = std::max<uint64_t>(uint64_t(offset), block_start) - block_start;
     if (from >= block->data->size()) break;
@@ -415,10 +415,10 @@ Result<size_t> S3File::ReadRemoteOnce(char* buf, size_t size, off_t offset) {
 }
 
 Result<size_t> S3File::Write(const char* buf, size_t size, off_t offset) {
-  if (!writable_) return Errno{EBADF};
+  if (!writable_) return Error{EBADF};
   std::lock_guard io(io_mu_);
   ssize_t n = ::pwrite(staging_.get(), buf, size, offset);
-  if (n < 0) return Errno{errno};
+  if (n < 0) return Error{errno};
   std::lock_guard lock(state_mu_);
   dirty_ = true;
   ++changes_;
@@ -451,11 +451,11 @@ void S3File::Renamed(const std::string& path, const std::string& etag) {
 }
 
 Status S3File::SetAttr(const AttrChange& change) {
-  if (change.mode || change.uid || change.gid) return Status::FromErrno(EPERM);
+  if (change.mode || change.uid || change.gid) return Error(EPERM);
   if (change.size) {
-    if (!writable_) return Status::FromErrno(EBADF);
+    if (!writable_) return Error(EBADF);
     std::lock_guard io(io_mu_);
-    if (::ftruncate(staging_.get(), *change.size) != 0) return Status::FromErrno(errno);
+    if (::ftruncate(staging_.get(), *change.size) != 0) return Error(errno);
     std::lock_guard lock(state_mu_);
     dirty_ = true;
     ++changes_;
@@ -471,21 +471,27 @@ Status S3File::Flush() {
 
 Status S3File::Fsync(bool) { return Flush(); }
 
-Status S3File::Allocate(int, off_t, off_t) { return Status::FromErrno(EOPNOTSUPP); }
+Status S3File::Allocate(int, off_t, off_t) { return Error(EOPNOTSUPP); }
 
 Result<off_t> S3File::Seek(off_t offset, int whence) {
   auto st = Stat();
-  if (!st) return Errno{st.error()};
-  if (offset < 0 || offset >= st->st_size) return Errno{ENXIO};
+  if (!st) return st.error();
+  if (offset < 0 || offset >= st->st_size) return Error{ENXIO};
   if (whence == SEEK_DATA) return offset;
   if (whence == SEEK_HOLE) return off_t(st->st_size);
-  return Errno{EINVAL};
+  return Error{EINVAL};
 }
 
 // The data of a failed upload goes to <staging>/failed/STAMP-N-KEY, KEY with
 // '/' as '%': N makes the name unique (two failures in one second whose keys
 // read the same), and a name that would pass NAME_MAX is cut, with the whole
 // key in NAME.key beside it. The log names the file.
+namespace {
+// The message names where the data went: it must reach the log, from the
+// request that gets it or, without one, from ~S3File.
+Error SaveFailedError(std::string what) { return Error(EIO, std::move(what)); }
+}  // namespace
+
 Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) {
   constexpr size_t kMaxName = 250;  // NAME_MAX less room for ".key"
   uint64_t changes;
@@ -494,9 +500,8 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     changes = changes_;
   }
   if (!saved_as_.empty() && saved_at_change_ == changes) {
-    spdlog::error("upload of {} failed again ({}); the data is still kept in {}", Quoted(key), why,
-                  Quoted(saved_as_));
-    return Status::FromErrno(EIO);
+    return SaveFailedError("upload of " + Quoted(key) + " failed again (" + why +
+                           "); the data is still kept in " + Quoted(saved_as_));
   }
   const std::string dir = store_->settings().staging_dir + "/failed";
   std::error_code ec;
@@ -527,11 +532,10 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     dest = candidate;
   }
   if (dest.empty()) {
-    spdlog::error(
-        "upload of {} failed ({}), and its data could not be saved in {}: {}; "
-        "it is kept by this mount until the file is closed",
-        Quoted(key), why, Quoted(dir), problem.empty() ? "no free name" : problem);
-    return Status::FromErrno(EIO);
+    return SaveFailedError("upload of " + Quoted(key) + " failed (" + why +
+                           "), and its data could not be saved in " + Quoted(dir) + ": " +
+                           (problem.empty() ? "no free name" : problem) +
+                           "; it is kept by this mount until the file is closed");
   }
   saved_as_ = dest;
   saved_at_change_ = changes;
@@ -539,9 +543,9 @@ Status S3File::SaveFailedLocked(const std::string& key, const std::string& why) 
     UniqueFd note(::open((dest + ".key").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (note.valid()) (void)!::write(note.get(), (key + "\n").data(), key.size() + 1);
   }
-  spdlog::error("upload of {} failed ({}); the data is kept in {}{}", Quoted(key), why,
-                Quoted(dest), cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : "");
-  return Status::FromErrno(EIO);
+  return SaveFailedError("upload of " + Quoted(key) + " failed (" + why +
+                         "); the data is kept in " + Quoted(dest) +
+                         (cut ? " (the whole key in " + Quoted(dest + ".key") + ")" : ""));
 }
 
 void S3File::Unlinked() {
@@ -561,7 +565,7 @@ Status S3File::UploadLocked() {
     is_new = is_new_;
   }
   struct stat local {};
-  if (::fstat(staging_.get(), &local) != 0) return Status::FromErrno(errno);
+  if (::fstat(staging_.get(), &local) != 0) return Error(errno);
   const std::string key = store_->KeyOf(path);
   s3::ObjectClient& client = store_->client();
   s3::Condition cond;
@@ -606,14 +610,14 @@ Status S3File::UploadLocked() {
     fresh.if_none_match_any = true;
     auto put = store_->PutFileAsAllowed(other, staging_.get(), uint64_t(local.st_size), fresh);
     if (!put) return SaveFailedLocked(other, "conflict copy: " + put.error().Describe());
-    spdlog::warn(
-        "{} was changed by another writer since it was opened here; their version "
-        "stays, this one was saved as {}",
-        key, other);
+    std::string what = key +
+                       " was changed by another writer since it was opened here; their version "
+                       "stays, this one was saved as " +
+                       other;
     std::lock_guard lock(state_mu_);
     dirty_ = false;
     is_new_ = false;
-    return Status::FromErrno(ESTALE);
+    return Error(ESTALE, std::move(what));
   }
   // What S3 now holds (LastModified is not in the PUT response).
   s3tree::Node node;

@@ -75,7 +75,7 @@ Result<std::unique_ptr<S3Store>> S3Store::Open(std::unique_ptr<s3::ObjectClient>
   auto checked = client->CheckBucket(settings.prefix);
   if (!checked) {
     *error = BucketAdvice(*client, checked.error());
-    return Errno{checked.error().ToErrno()};
+    return checked.error().ToError();
   }
   return std::unique_ptr<S3Store>(new S3Store(std::move(client), std::move(settings)));
 }
@@ -198,7 +198,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
       node.mtime_ns = s3tree::WholeSeconds(head->mtime_ns);
       return node;
     }
-    if (head.error().http_status != 404) return Errno{head.error().ToErrno()};
+    if (head.error().http_status != 404) return head.error().ToError();
   }
   // A name not known as a file: one listing without a delimiter, from the
   // key itself (a lookup in a directory not listed yet). Keys sort
@@ -213,7 +213,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   // not show the object either).
   const std::string dir_prefix = key + "/";
   auto probe = client_->List(key, "", kProbeKeys);
-  if (!probe) return Errno{probe.error().ToErrno()};
+  if (!probe) return probe.error().ToError();
   const s3::ObjectInfo* object = nullptr;
   const s3::ObjectInfo* below = nullptr;
   for (const s3::ObjectInfo& o : probe->objects) {
@@ -227,7 +227,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
   std::optional<s3::ObjectInfo> headed;
   if (!below && probe->objects.size() >= kProbeKeys) {
     auto more = client_->List(dir_prefix, "", 1);
-    if (!more) return Errno{more.error().ToErrno()};
+    if (!more) return more.error().ToError();
     second = std::move(*more);
     if (!second->objects.empty()) below = &second->objects.front();
     if (!below && !object) {
@@ -239,7 +239,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
         headed = std::move(*head);
         object = &*headed;
       } else if (head.error().http_status != 404) {
-        return Errno{head.error().ToErrno()};
+        return head.error().ToError();
       }
     }
   }
@@ -248,7 +248,7 @@ Result<s3tree::Node> S3Store::FetchNode(std::string_view path) {
     if (below->key == dir_prefix) node.mtime_ns = s3tree::WholeSeconds(below->mtime_ns);
     return node;
   }
-  if (!object) return Errno{ENOENT};
+  if (!object) return Error{ENOENT};
   node.size = object->size;
   node.etag = object->etag;
   node.mtime_ns = s3tree::WholeSeconds(object->mtime_ns);
@@ -263,7 +263,7 @@ Result<struct stat> S3Store::Stat(std::string_view path) {
     MetadataCache::Answer known = metadata_.Lookup(path, Clock::now());
     if (known.kind == MetadataCache::Answer::kFound) return StatOf(path, known.node);
     if (known.kind == MetadataCache::Answer::kMissing)
-      return Errno{ENOENT};  // a recent listing of its directory has no such name
+      return Error{ENOENT};  // a recent listing of its directory has no such name
   }
   return StatFresh(path);
 }
@@ -274,8 +274,8 @@ Result<struct stat> S3Store::StatFresh(std::string_view path) {
   auto node = FetchNode(path);
   std::lock_guard lock(mu_);
   if (!node) {
-    if (node.error() == ENOENT) metadata_.ForgetUnlessNewer(path, start);
-    return Errno{node.error()};
+    if (node.error().code == ENOENT) metadata_.ForgetUnlessNewer(path, start);
+    return node.error();
   }
   if (!path.empty()) metadata_.Remember(std::string(path), *node, start);
   return StatOf(path, *node);
@@ -299,14 +299,14 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
     if (auto known = ListKnownLocked(dir)) {
       bool exists = dir.empty() || metadata_.Contains(dir);
       AddWritersLocked(dir, &*known);
-      if (!exists && known->empty()) return Errno{ENOENT};
+      if (!exists && known->empty()) return Error{ENOENT};
       return std::move(*known);
     }
   }
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
   auto listing = client_->List(base, "/");
-  if (!listing) return Errno{listing.error().ToErrno()};
+  if (!listing) return listing.error().ToError();
   std::map<std::string, s3tree::Node> found;
   std::vector<s3tree::Skipped> skipped;
   bool marker = false;
@@ -359,7 +359,7 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListDir(std::string_view dir,
   }
   if (gone && out.empty()) {
     // Nothing under the prefix: the directory is gone (or never was).
-    return Errno{ENOENT};
+    return Error{ENOENT};
   }
   return out;
 }
@@ -390,7 +390,7 @@ void S3Store::AddWritersLocked(std::string_view dir, std::vector<DetailedEntry>*
 
 Result<std::vector<DirEntry>> S3Store::List(std::string_view dir) {
   auto detailed = ListDir(dir, /*fresh=*/false);
-  if (!detailed) return Errno{detailed.error()};
+  if (!detailed) return detailed.error();
   std::vector<DirEntry> out;
   out.reserve(detailed->size());
   for (auto& e : *detailed)
@@ -415,8 +415,8 @@ Result<std::vector<Store::DetailedEntry>> S3Store::ListTreeUpTo(std::string_view
   const std::string base = dir.empty() ? settings_.prefix : KeyOf(dir) + "/";
   const auto start = Clock::now();
   auto listing = client_->List(base, "", max_keys > 0 ? max_keys + 1 : 0);
-  if (!listing) return Errno{listing.error().ToErrno()};
-  if (max_keys > 0 && listing->objects.size() > max_keys) return Errno{E2BIG};
+  if (!listing) return listing.error().ToError();
+  if (max_keys > 0 && listing->objects.size() > max_keys) return Error{E2BIG};
   s3tree::Tree tree = s3tree::BuildTree(listing->objects, base);
   // A big bucket's listing is held three ways at once at most: free each
   // as soon as it is used (the keys here, the tree below).
@@ -486,15 +486,15 @@ Result<Store::Usage> S3Store::ScanUsage(const std::atomic<bool>& stop) {
     }
     return !stop.load();
   });
-  if (!done) return Errno{done.error().ToErrno()};
-  if (stop) return Errno{ECANCELED};
+  if (!done) return done.error().ToError();
+  if (stop) return Error{ECANCELED};
   std::lock_guard lock(mu_);
   listed_bytes_ = usage.bytes;
   listed_entries_ = usage.entries;
   return usage;
 }
 
-Result<std::string> S3Store::ReadLink(std::string_view) { return Errno{EINVAL}; }
+Result<std::string> S3Store::ReadLink(std::string_view) { return Error{EINVAL}; }
 
 // Used: the bytes and entries (files and directories) the last complete
 // listing held, 0 before there was one. Free: a bucket has no size limit to
@@ -525,7 +525,7 @@ Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int fla
   if (writes) {
     // Writing starts from what S3 holds now, not from what was listed.
     auto fetched = FetchNode(path);
-    if (!fetched) return Errno{fetched.error()};
+    if (!fetched) return fetched.error();
     node = *fetched;
   } else {
     std::lock_guard lock(mu_);
@@ -533,12 +533,12 @@ Result<std::unique_ptr<FileHandle>> S3Store::Open(std::string_view path, int fla
   }
   if (!writes && node.etag.empty() && !node.dir) {
     auto fetched = FetchNode(path);
-    if (!fetched) return Errno{fetched.error()};
+    if (!fetched) return fetched.error();
     node = *fetched;
   }
-  if (node.dir) return Errno{EISDIR};
+  if (node.dir) return Error{EISDIR};
   auto file = S3File::Open(this, std::string(path), node, flags, /*create=*/false);
-  if (!file) return Errno{file.error()};
+  if (!file) return file.error();
   return std::unique_ptr<FileHandle>(std::move(*file));
 }
 
@@ -547,19 +547,19 @@ Result<std::unique_ptr<FileHandle>> S3Store::Create(std::string_view path, int f
   // What a recent listing says is as good as asking (a name that appears
   // meanwhile is caught by the upload, which checks again).
   auto existing = Stat(path);
-  if (existing) return Errno{EEXIST};  // an open, not a creation (see Store::Create)
-  if (existing.error() != ENOENT) return Errno{existing.error()};
+  if (existing) return Error{EEXIST};  // an open, not a creation (see Store::Create)
+  if (existing.error().code != ENOENT) return existing.error();
   auto file = S3File::Open(this, std::string(path), s3tree::Node{}, flags, /*create=*/true);
-  if (!file) return Errno{file.error()};
+  if (!file) return file.error();
   return std::unique_ptr<FileHandle>(std::move(*file));
 }
 
 Status S3Store::MakeDir(std::string_view path, mode_t, const Caller&) {
   auto existing = StatFresh(path);
-  if (existing) return Status::FromErrno(EEXIST);
-  if (existing.error() != ENOENT) return Status::FromErrno(existing.error());
+  if (existing) return Error(EEXIST);
+  if (existing.error().code != ENOENT) return existing.error();
   auto put = client_->Put(KeyOf(path) + "/", "");
-  if (!put) return Status::FromErrno(put.error().ToErrno());
+  if (!put) return put.error().ToError();
   s3tree::Node node{.dir = true};
   node.mtime_ns = int64_t(std::time(nullptr)) * 1'000'000'000;
   std::lock_guard lock(mu_);
@@ -583,15 +583,15 @@ void S3Store::KeepDirectory(std::string_view dir) {
 
 Status S3Store::Unlink(std::string_view path) {
   auto st = StatFresh(path);
-  if (!st) return Status::FromErrno(st.error());
-  if (S_ISDIR(st->st_mode)) return Status::FromErrno(EISDIR);
+  if (!st) return st.error();
+  if (S_ISDIR(st->st_mode)) return Error(EISDIR);
   {
     std::lock_guard lock(mu_);
     auto [first, last] = writers_.equal_range(path);
     for (auto it = first; it != last; ++it) it->second->Unlinked();
   }
   auto del = client_->Delete(KeyOf(path));
-  if (!del) return Status::FromErrno(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(std::string(path));
   KeepDirectory(ParentOf(path));
   return Status::Ok();
@@ -600,20 +600,20 @@ Status S3Store::Unlink(std::string_view path) {
 Status S3Store::RemoveDir(std::string_view path) {
   const std::string marker = KeyOf(path) + "/";
   auto below = client_->List(marker, "", 2);
-  if (!below) return Status::FromErrno(below.error().ToErrno());
+  if (!below) return below.error().ToError();
   {
     std::lock_guard lock(mu_);
     for (auto& [writer_path, file] : writers_)
-      if (ParentOf(writer_path) == path) return Status::FromErrno(ENOTEMPTY);
+      if (ParentOf(writer_path) == path) return Error(ENOTEMPTY);
   }
   if (below->objects.empty()) {
     auto head = client_->Head(KeyOf(path));
-    return Status::FromErrno(head ? ENOTDIR : ENOENT);
+    return Error(head ? ENOTDIR : ENOENT);
   }
   for (const auto& o : below->objects)
-    if (o.key != marker) return Status::FromErrno(ENOTEMPTY);
+    if (o.key != marker) return Error(ENOTEMPTY);
   auto del = client_->Delete(marker);
-  if (!del) return Status::FromErrno(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(std::string(path));
   KeepDirectory(ParentOf(path));
   return Status::Ok();
@@ -629,8 +629,7 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
   }
   auto head = client_->Head(KeyOf(from));
   if (!head) {
-    if (head.error().http_status != 404 || files.empty())
-      return Status::FromErrno(head.error().ToErrno());
+    if (head.error().http_status != 404 || files.empty()) return head.error().ToError();
     only_local = true;  // created here and not uploaded yet: nothing to move in S3
   }
   std::string etag;
@@ -638,10 +637,10 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
     s3::Condition same;
     same.if_match = head->etag;
     auto copied = client_->Copy(KeyOf(from), KeyOf(to), same);
-    if (!copied) return Status::FromErrno(copied.error().ToErrno());
+    if (!copied) return copied.error().ToError();
     etag = *copied;
     auto del = client_->Delete(KeyOf(from));
-    if (!del) return Status::FromErrno(del.error().ToErrno());
+    if (!del) return del.error().ToError();
   }
   {
     std::lock_guard lock(mu_);
@@ -663,31 +662,29 @@ Status S3Store::RenameFile(const std::string& from, const std::string& to) {
 Status S3Store::RenameDir(const std::string& from, const std::string& to) {
   const std::string old_base = KeyOf(from) + "/", new_base = KeyOf(to) + "/";
   auto listing = client_->List(old_base, "", settings_.max_dir_rename_objects + 1);
-  if (!listing) return Status::FromErrno(listing.error().ToErrno());
+  if (!listing) return listing.error().ToError();
   if (listing->objects.size() > settings_.max_dir_rename_objects) {
-    spdlog::warn(
-        "rename of directory {} refused: S3 has no directory rename, and it holds more "
-        "than {} objects to copy one by one (EXDEV: mv copies and deletes instead)",
-        from, settings_.max_dir_rename_objects);
-    return Status::FromErrno(EXDEV);
+    return Error(EXDEV, "rename of directory " + Quoted(from) +
+                            " refused: S3 has no directory rename, and it holds more than " +
+                            std::to_string(settings_.max_dir_rename_objects) +
+                            " objects to copy one by one (mv copies and deletes instead)");
   }
   {
     std::lock_guard lock(mu_);
     for (auto& [path, file] : writers_)
-      if (path.compare(0, from.size() + 1, from + "/") == 0) return Status::FromErrno(EBUSY);
+      if (path.compare(0, from.size() + 1, from + "/") == 0) return Error(EBUSY);
   }
   std::vector<std::string> old_keys;
   for (const auto& o : listing->objects) {
     auto copied = client_->Copy(o.key, new_base + o.key.substr(old_base.size()));
-    if (!copied) return Status::FromErrno(copied.error().ToErrno());
+    if (!copied) return copied.error().ToError();
     old_keys.push_back(o.key);
   }
   if (old_keys.empty()) {
-    if (auto put = client_->Put(new_base, ""); !put)
-      return Status::FromErrno(put.error().ToErrno());
+    if (auto put = client_->Put(new_base, ""); !put) return put.error().ToError();
   }
   auto del = client_->DeleteMany(old_keys);
-  if (!del) return Status::FromErrno(del.error().ToErrno());
+  if (!del) return del.error().ToError();
   Forget(from);
   Forget(to);
   return Status::Ok();
@@ -696,23 +693,23 @@ Status S3Store::RenameDir(const std::string& from, const std::string& to) {
 Status S3Store::Rename(std::string_view from_view, std::string_view to_view, unsigned flags,
                        const Caller&) {
   // No atomic swap in S3, and no whiteouts (character devices).
-  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Status::FromErrno(EINVAL);
+  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Error(EINVAL);
   const std::string from(from_view), to(to_view);
   auto src = StatFresh(from);
-  if (!src) return Status::FromErrno(src.error());
+  if (!src) return src.error();
   bool dir = S_ISDIR(src->st_mode);
-  if (dir && (to.compare(0, from.size() + 1, from + "/") == 0)) return Status::FromErrno(EINVAL);
+  if (dir && (to.compare(0, from.size() + 1, from + "/") == 0)) return Error(EINVAL);
   auto dst = StatFresh(to);
   if (dst) {
-    if (flags & RENAME_NOREPLACE) return Status::FromErrno(EEXIST);
-    if (dir && !S_ISDIR(dst->st_mode)) return Status::FromErrno(ENOTDIR);
-    if (!dir && S_ISDIR(dst->st_mode)) return Status::FromErrno(EISDIR);
+    if (flags & RENAME_NOREPLACE) return Error(EEXIST);
+    if (dir && !S_ISDIR(dst->st_mode)) return Error(ENOTDIR);
+    if (!dir && S_ISDIR(dst->st_mode)) return Error(EISDIR);
     if (dir) {
       Status s = RemoveDir(to);  // must be empty, as rename(2) wants
       if (!s.ok()) return s;
     }
-  } else if (dst.error() != ENOENT) {
-    return Status::FromErrno(dst.error());
+  } else if (dst.error().code != ENOENT) {
+    return dst.error();
   }
   Status s = dir ? RenameDir(from, to) : RenameFile(from, to);
   if (s.ok()) KeepDirectory(ParentOf(from));
@@ -720,32 +717,28 @@ Status S3Store::Rename(std::string_view from_view, std::string_view to_view, uns
 }
 
 Status S3Store::SetAttr(std::string_view path, const AttrChange& change) {
-  if (change.mode || change.uid || change.gid) return Status::FromErrno(EPERM);
+  if (change.mode || change.uid || change.gid) return Error(EPERM);
   if (!change.size) return Status::Ok();  // times: S3 keeps its own LastModified
   auto file = Open(path, *change.size == 0 ? (O_WRONLY | O_TRUNC) : O_RDWR);
-  if (!file) return Status::FromErrno(file.error());
+  if (!file) return file.error();
   Status s = (*file)->SetAttr(change);
   if (!s.ok()) return s;
   return (*file)->Flush();
 }
 
 Status S3Store::MakeNode(std::string_view, mode_t, dev_t, const Caller&) {
-  return Status::FromErrno(EPERM);  // S3 holds only files and directories
+  return Error(EPERM);  // S3 holds only files and directories
 }
-Status S3Store::Symlink(std::string_view, std::string_view, const Caller&) {
-  return Status::FromErrno(EPERM);
-}
-Status S3Store::Link(std::string_view, std::string_view) { return Status::FromErrno(EPERM); }
+Status S3Store::Symlink(std::string_view, std::string_view, const Caller&) { return Error(EPERM); }
+Status S3Store::Link(std::string_view, std::string_view) { return Error(EPERM); }
 
 Result<std::string> S3Store::GetXattr(std::string_view, const std::string&) {
-  return Errno{ENOTSUP};
+  return Error{ENOTSUP};
 }
 Result<std::string> S3Store::ListXattr(std::string_view) { return std::string(); }
 Status S3Store::SetXattr(std::string_view, const std::string&, std::string_view, int) {
-  return Status::FromErrno(ENOTSUP);
+  return Error(ENOTSUP);
 }
-Status S3Store::RemoveXattr(std::string_view, const std::string&) {
-  return Status::FromErrno(ENOTSUP);
-}
+Status S3Store::RemoveXattr(std::string_view, const std::string&) { return Error(ENOTSUP); }
 
 }  // namespace freshfs::store

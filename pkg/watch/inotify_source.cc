@@ -117,9 +117,9 @@ void InotifySource::AddWatches(const std::string& rel, bool recursive) {
 
 Status InotifySource::Start(const Snapshot& snapshot) {
   fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd_.valid()) return Status::FromErrno(errno);
+  if (!fd_.valid()) return Error(errno);
   stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_.valid()) return Status::FromErrno(errno);
+  if (!stop_.valid()) return Error(errno);
   started_ = true;
   snapshot.ForEach([this](const std::string& path, const EntryState& state) {
     if (state.is_dir()) AddWatch(path);

@@ -125,8 +125,8 @@ std::span<const Listing::Item> Listing::ChildrenOf(std::string_view dir) const {
 }
 
 Status ReadTree(store::Store& store, const std::string& path, Listing* out) {
-  if (auto tree = store.ListTree(path); tree.error() != ENOSYS) {
-    if (!tree) return Status::FromErrno(tree.error());
+  if (auto tree = store.ListTree(path); tree || tree.error().code != ENOSYS) {
+    if (!tree) return tree.error();
     out->AddTree(std::move(*tree));
     out->Finish();
     return Status::Ok();
@@ -139,9 +139,9 @@ Status ReadTree(store::Store& store, const std::string& path, Listing* out) {
     dirs.pop_front();
     auto entries = store.ListDetailed(dir.empty() ? path : store::JoinPath(path, dir));
     if (!entries) {
-      if (first) return Status::FromErrno(entries.error());
+      if (first) return entries.error();
       // Gone since its parent was listed: it and its contents are gone.
-      if (entries.error() != ENOENT) out->MarkUnreadable(std::move(dir));
+      if (entries.error().code != ENOENT) out->MarkUnreadable(std::move(dir));
       continue;
     }
     first = false;

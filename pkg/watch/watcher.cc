@@ -40,8 +40,8 @@ Status Watcher::Start() {
     Status s = store_->CheckRoot();
     if (!s.ok()) return s;
     auto st = store_->StatFresh("");
-    if (!st) return Status::FromErrno(st.error());
-    if (!S_ISDIR(st->st_mode)) return Status::FromErrno(ENOTDIR);
+    if (!st) return st.error();
+    if (!S_ISDIR(st->st_mode)) return Error(ENOTDIR);
     const EntryState root = EntryState::From(*st);
     {
       std::lock_guard lock(mu_);
@@ -54,7 +54,7 @@ Status Watcher::Start() {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     if (settings_.scan_interval.count() > 0) scan_thread_ = std::thread([this] { ScanLoop(); });
   } else if (!FullSync(/*report=*/false)) {
-    return Status::FromErrno(EIO);
+    return Error(EIO);
   }
   poll_thread_ = std::thread([this] { PollLoop(); });
   return Status::Ok();
@@ -130,9 +130,9 @@ bool Watcher::ScanNow() {
   auto usage = store_->ScanUsage(stop_);
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   if (!usage) {
-    if (usage.error() != ECANCELED)
-      spdlog::warn("background scan of the source failed: {}", std::strerror(usage.error()));
-    if (metrics_ && usage.error() != ECANCELED) metrics_->SourceScanDone(took, false, 0, 0);
+    if (usage.error().code != ECANCELED)
+      spdlog::warn("background scan of the source failed: {}", usage.error().Describe());
+    if (metrics_ && usage.error().code != ECANCELED) metrics_->SourceScanDone(took, false, 0, 0);
     return false;
   }
   spdlog::debug("background scan: {} entries, {} bytes in {:.2f}s", usage->entries, usage->bytes,
@@ -149,7 +149,7 @@ void Watcher::SyncFinished(Status s, metrics::SyncKind kind, Clock::time_point s
   if (!s.ok()) {
     if (!sync_failing_.exchange(true))
       spdlog::warn("sync of the source failed: {}; serving what was last seen",
-                   std::strerror(s.error));
+                   s.error().Describe());
     return;
   }
   last_sync_start_ns_ = Ns(start);
@@ -210,8 +210,8 @@ bool Watcher::CachedSync() {
   if (s.ok()) {
     // The root's own state (its parent's listing would say for the others).
     auto st = store_->StatFresh("");
-    if (!st) s = Status::FromErrno(st.error());
-    if (st && !S_ISDIR(st->st_mode)) s = Status::FromErrno(ENOTDIR);
+    if (!st) s = st.error();
+    if (st && !S_ISDIR(st->st_mode)) s = Error(ENOTDIR);
   }
   for (size_t i = 0; s.ok() && i < dirs.size(); ++i) {
     if (stop_) return false;  // unmounting: what is left does not matter
@@ -221,9 +221,9 @@ bool Watcher::CachedSync() {
       // A directory that went away or became a file: its parent's listing
       // says so. One that cannot be read keeps what was known of it, as in
       // a full sync. Anything else (the network) fails the sync.
-      const int e = entries.error();
+      const int e = entries.error().code;
       bool gone = !dir.empty() && (e == ENOENT || e == ENOTDIR);
-      if (dir.empty() || (!gone && e != EACCES && e != EPERM)) s = Status::FromErrno(e);
+      if (dir.empty() || (!gone && e != EACCES && e != EPERM)) s = entries.error();
       continue;
     }
     Listing listing;
@@ -265,7 +265,7 @@ bool Watcher::SyncFromTree(const std::vector<std::string>& dirs, Clock::time_poi
   if (!tree) {
     // Bigger than that (known now, until a scan says otherwise), or a
     // failure the directory listings then meet and report.
-    if (tree.error() == E2BIG) source_estimate_ = budget + 1;
+    if (tree.error().code == E2BIG) source_estimate_ = budget + 1;
     return false;
   }
   source_estimate_ = tree->size();
@@ -369,7 +369,7 @@ bool Watcher::FullSync(bool report) {
   if (s.ok()) {
     auto st = store_->StatFresh("");
     if (!st) {
-      s = Status::FromErrno(st.error());
+      s = st.error();
     } else {
       root = EntryState::From(*st);
       if (root.is_dir()) s = ReadTree(*store_, "", &listing);
@@ -551,7 +551,7 @@ void Watcher::EndOwnChange(const std::string& path, const struct stat* known_sta
   lock.unlock();
   // A descriptor's attributes stand for the path only while the path still
   // names that file (it may have been renamed away since).
-  Result<struct stat> st = Errno{ENOENT};
+  Result<struct stat> st = Error{ENOENT};
   if (known_stat && known_stat->st_ino == known_ino && !S_ISDIR(known_stat->st_mode)) {
     st = *known_stat;
   } else {

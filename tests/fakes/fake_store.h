@@ -60,7 +60,7 @@ class FakeStore : public StubStore {
     std::lock_guard lock(mu_);
     ++stat_calls_;
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Errno{ENOENT};
+    if (it == entries_.end()) return Error{ENOENT};
     struct stat st {};
     st.st_mode = it->second.mode;
     st.st_ino = it->second.ino;
@@ -74,8 +74,8 @@ class FakeStore : public StubStore {
     ++list_calls_;
     std::string d(dir);
     auto it = entries_.find(d);
-    if (it == entries_.end()) return Errno{ENOENT};
-    if (!S_ISDIR(it->second.mode)) return Errno{ENOTDIR};
+    if (it == entries_.end()) return Error{ENOENT};
+    if (!S_ISDIR(it->second.mode)) return Error{ENOTDIR};
     std::vector<store::DirEntry> out;
     std::string prefix = d.empty() ? "" : d + "/";
     for (auto& [path, node] : entries_) {
@@ -90,8 +90,8 @@ class FakeStore : public StubStore {
   Result<std::string> ReadLink(std::string_view path) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Errno{ENOENT};
-    if (!S_ISLNK(it->second.mode)) return Errno{EINVAL};
+    if (it == entries_.end()) return Error{ENOENT};
+    if (!S_ISLNK(it->second.mode)) return Error{EINVAL};
     return it->second.data;
   }
 
@@ -106,7 +106,7 @@ class FakeStore : public StubStore {
       std::memcpy(buf, node_.data.data() + offset, n);
       return n;
     }
-    Result<size_t> Write(const char*, size_t, off_t) override { return Errno{EBADF}; }
+    Result<size_t> Write(const char*, size_t, off_t) override { return Error{EBADF}; }
     Result<struct stat> Stat() override {
       struct stat st {};
       st.st_mode = node_.mode;
@@ -115,21 +115,21 @@ class FakeStore : public StubStore {
       st.st_nlink = 1;
       return st;
     }
-    Status SetAttr(const store::AttrChange&) override { return Status::FromErrno(EBADF); }
+    Status SetAttr(const store::AttrChange&) override { return Error(EBADF); }
     Status Flush() override { return Status::Ok(); }
     Status Fsync(bool) override { return Status::Ok(); }
-    Status Allocate(int, off_t, off_t) override { return Status::FromErrno(EOPNOTSUPP); }
-    Result<off_t> Seek(off_t, int) override { return Errno{ENXIO}; }
+    Status Allocate(int, off_t, off_t) override { return Error(EOPNOTSUPP); }
+    Result<off_t> Seek(off_t, int) override { return Error{ENXIO}; }
 
    private:
     Node node_;
   };
   Result<std::unique_ptr<store::FileHandle>> Open(std::string_view path, int flags) override {
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EROFS};
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Error{EROFS};
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Errno{ENOENT};
-    if (S_ISDIR(it->second.mode)) return Errno{EISDIR};
+    if (it == entries_.end()) return Error{ENOENT};
+    if (S_ISDIR(it->second.mode)) return Error{EISDIR};
     return std::unique_ptr<store::FileHandle>(new File(it->second));
   }
   // Only creates (EEXIST for a taken name, as every Store); the file is
@@ -137,7 +137,7 @@ class FakeStore : public StubStore {
   Result<std::unique_ptr<store::FileHandle>> Create(std::string_view path, int, mode_t mode,
                                                     const store::Caller&) override {
     Status added = Add(path, S_IFREG | (mode & 07777), "");
-    if (!added.ok()) return Errno{added.error};
+    if (!added.ok()) return added.error();
     std::lock_guard lock(mu_);
     return std::unique_ptr<store::FileHandle>(new File(entries_.at(std::string(path))));
   }
@@ -150,19 +150,19 @@ class FakeStore : public StubStore {
   Status Symlink(std::string_view target, std::string_view path, const store::Caller&) override {
     return Add(path, S_IFLNK | 0777, std::string(target));
   }
-  Status Link(std::string_view, std::string_view) override { return Status::FromErrno(EPERM); }
+  Status Link(std::string_view, std::string_view) override { return Error(EPERM); }
   Status Unlink(std::string_view path) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Status::FromErrno(ENOENT);
-    if (S_ISDIR(it->second.mode)) return Status::FromErrno(EISDIR);
+    if (it == entries_.end()) return Error(ENOENT);
+    if (S_ISDIR(it->second.mode)) return Error(EISDIR);
     entries_.erase(it);
     return Status::Ok();
   }
   Status RemoveDir(std::string_view path) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    if (it == entries_.end()) return Error(ENOENT);
     entries_.erase(it);
     return Status::Ok();
   }
@@ -170,12 +170,11 @@ class FakeStore : public StubStore {
                 const store::Caller&) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(from));
-    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    if (it == entries_.end()) return Error(ENOENT);
     auto target = entries_.find(std::string(to));
-    if (flags != 0 && target != entries_.end() && flags == 1 /*NOREPLACE*/)
-      return Status::FromErrno(EEXIST);
+    if (flags != 0 && target != entries_.end() && flags == 1 /*NOREPLACE*/) return Error(EEXIST);
     if (flags == 2 /*EXCHANGE*/) {
-      if (target == entries_.end()) return Status::FromErrno(ENOENT);
+      if (target == entries_.end()) return Error(ENOENT);
       std::swap(it->second, target->second);
       return Status::Ok();
     }
@@ -189,7 +188,7 @@ class FakeStore : public StubStore {
   Status SetAttr(std::string_view path, const store::AttrChange& change) override {
     std::lock_guard lock(mu_);
     auto it = entries_.find(std::string(path));
-    if (it == entries_.end()) return Status::FromErrno(ENOENT);
+    if (it == entries_.end()) return Error(ENOENT);
     if (change.mode) it->second.mode = (it->second.mode & S_IFMT) | (*change.mode & 07777);
     if (change.size) it->second.data.resize(size_t(*change.size));
     return Status::Ok();
@@ -199,7 +198,7 @@ class FakeStore : public StubStore {
   Status Add(std::string_view path, mode_t mode, std::string data) {
     std::lock_guard lock(mu_);
     auto [it, inserted] = entries_.try_emplace(std::string(path), Node{mode, data, NextIno()});
-    return inserted ? Status::Ok() : Status::FromErrno(EEXIST);
+    return inserted ? Status::Ok() : Error(EEXIST);
   }
   ino_t NextIno() { return next_ino_++; }
 

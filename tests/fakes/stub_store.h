@@ -18,15 +18,13 @@ class StubStore : public store::Store {
  public:
   Result<struct statvfs> StatFs() override { return (struct statvfs){}; }
   Result<std::string> GetXattr(std::string_view, const std::string&) override {
-    return Errno{ENOTSUP};
+    return Error{ENOTSUP};
   }
-  Result<std::string> ListXattr(std::string_view) override { return Errno{ENOTSUP}; }
+  Result<std::string> ListXattr(std::string_view) override { return Error{ENOTSUP}; }
   Status SetXattr(std::string_view, const std::string&, std::string_view, int) override {
-    return Status::FromErrno(ENOTSUP);
+    return Error(ENOTSUP);
   }
-  Status RemoveXattr(std::string_view, const std::string&) override {
-    return Status::FromErrno(ENOTSUP);
-  }
+  Status RemoveXattr(std::string_view, const std::string&) override { return Error(ENOTSUP); }
 };
 
 }  // namespace freshfs::testing

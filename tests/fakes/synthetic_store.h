@@ -114,7 +114,7 @@ class SyntheticStore : public StubStore {
     Timed timed(this);
     ++stat_calls_;
     Where w = Parse(path);
-    if (w.kind == Where::kNone) return Errno{ENOENT};
+    if (w.kind == Where::kNone) return Error{ENOENT};
     return AttrOf(w);
   }
 
@@ -123,8 +123,8 @@ class SyntheticStore : public StubStore {
     Timed timed(this);
     ++list_calls_;
     Where w = Parse(dir);
-    if (w.kind == Where::kNone) return Errno{ENOENT};
-    if (w.kind != Where::kDir) return Errno{ENOTDIR};
+    if (w.kind == Where::kNone) return Error{ENOENT};
+    if (w.kind != Where::kDir) return Error{ENOTDIR};
     std::vector<DetailedEntry> out;
     Children(w, [&](std::string_view name, const Where& child) {
       out.push_back(DetailedEntry{std::string(name), AttrOf(child)});
@@ -134,7 +134,7 @@ class SyntheticStore : public StubStore {
 
   Result<std::vector<store::DirEntry>> List(std::string_view dir) override {
     auto detailed = ListDetailed(dir);
-    if (!detailed) return Errno{detailed.error()};
+    if (!detailed) return detailed.error();
     std::vector<store::DirEntry> out;
     for (auto& e : *detailed)
       out.push_back(
@@ -143,13 +143,13 @@ class SyntheticStore : public StubStore {
   }
 
   Result<std::vector<DetailedEntry>> ListTree(std::string_view dir) override {
-    if (!tree_listing_) return Errno{ENOSYS};
+    if (!tree_listing_) return Error{ENOSYS};
     std::lock_guard lock(mu_);
     Timed timed(this);
     ++list_tree_calls_;
     Where w = Parse(dir);
-    if (w.kind == Where::kNone) return Errno{ENOENT};
-    if (w.kind != Where::kDir) return Errno{ENOTDIR};
+    if (w.kind == Where::kNone) return Error{ENOENT};
+    if (w.kind != Where::kDir) return Error{ENOTDIR};
     std::vector<DetailedEntry> out;
     std::string prefix;
     auto walk = [&](auto& self, const Where& d) -> void {
@@ -166,13 +166,13 @@ class SyntheticStore : public StubStore {
     return out;
   }
 
-  Result<std::string> ReadLink(std::string_view) override { return Errno{EINVAL}; }
+  Result<std::string> ReadLink(std::string_view) override { return Error{EINVAL}; }
   Result<std::unique_ptr<store::FileHandle>> Open(std::string_view, int) override {
-    return Errno{ENOSYS};
+    return Error{ENOSYS};
   }
   Result<std::unique_ptr<store::FileHandle>> Create(std::string_view, int, mode_t,
                                                     const store::Caller&) override {
-    return Errno{EROFS};
+    return Error{EROFS};
   }
   Status MakeDir(std::string_view, mode_t, const store::Caller&) override { return Rofs(); }
   Status MakeNode(std::string_view, mode_t, dev_t, const store::Caller&) override { return Rofs(); }
@@ -217,7 +217,7 @@ class SyntheticStore : public StubStore {
     while (n--) p *= 10;
     return p;
   }
-  static Status Rofs() { return Status::FromErrno(EROFS); }
+  static Status Rofs() { return Error(EROFS); }
 
   std::string Name(char kind, uint32_t number) const {
     char buf[32];

@@ -12,9 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <linux/fs.h>
 #include <thread>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -350,6 +352,33 @@ TEST_F(S3MountTest, OutageServesCachedDataFailsUncachedReadsAndRecovers) {
       Ms(15000), Ms(200)))
       << "staleness did not recover after S3 came back\n"
       << m_.LogTail();
+}
+
+// A request the mount cannot answer is logged once, at the boundary, with
+// what the layer below said; a missing name (an application asking again
+// and again) is not logged at the default level.
+TEST_F(S3MountTest, AFailedRequestIsLoggedOnceWithItsCause) {
+  Put("unreachable.txt", "never read before the outage");
+  ASSERT_TRUE(StartMount());
+  ASSERT_TRUE(Stat(m_.Mnt("unreachable.txt")));
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(Stat(m_.Mnt("missing-" + std::to_string(i))));
+
+  s3_.Stop();
+  errno = 0;
+  EXPECT_FALSE(ReadFile(m_.Mnt("unreachable.txt")));
+  EXPECT_EQ(errno, EIO);
+
+  std::vector<std::string> failures;
+  std::istringstream log(m_.Log());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("unreachable.txt") != std::string::npos) failures.push_back(line);
+    EXPECT_EQ(line.find("missing-"), std::string::npos) << "an ENOENT was logged: " << line;
+  }
+  ASSERT_EQ(failures.size(), 1u) << m_.LogTail();
+  const std::string& line = failures[0];
+  EXPECT_NE(line.find(" warning fuse open failed: EIO: network error "), std::string::npos) << line;
+  EXPECT_NE(line.find("(GET s3://test/unreachable.txt)"), std::string::npos) << line;
+  ASSERT_TRUE(s3_.Start());
 }
 
 // s3rver keeps objects as files, so it cannot hold keys with empty, "." or

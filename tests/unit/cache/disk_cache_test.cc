@@ -35,6 +35,11 @@ void SetMtime(const stdfs::path& path, time_t sec) {
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
 }
 
+// The errno DiskCache::Open failed with, 0 when it opened.
+int ErrnoOf(const Result<std::unique_ptr<DiskCache>>& opened) {
+  return opened ? 0 : opened.error().code;
+}
+
 // Runs `body` in a child process; returns its exit code.
 template <typename Body>
 int InChild(Body body) {
@@ -53,7 +58,7 @@ class DiskCacheTest : public ::testing::Test {
   void OpenCache(uint64_t max_bytes) {
     cache_.reset();
     auto opened = DiskCache::Open(dir_, max_bytes);
-    ASSERT_TRUE(opened.ok()) << std::strerror(opened.error());
+    ASSERT_TRUE(opened.ok()) << std::strerror(opened.error().code);
     cache_ = std::move(*opened);
   }
 
@@ -444,9 +449,9 @@ TEST_F(DiskCacheTest, ConcurrentPutGetForgetNeverServeWrongData) {
 
 TEST_F(DiskCacheTest, SecondOpenOfTheSameDirIsBusy) {
   OpenCache(1 << 20);
-  EXPECT_EQ(DiskCache::Open(dir_, 1 << 20).error(), EBUSY);
+  EXPECT_EQ(DiskCache::Open(dir_, 1 << 20).error().code, EBUSY);
   // Another process, too.
-  EXPECT_EQ(InChild([&] { return DiskCache::Open(dir_, 1 << 20).error(); }), EBUSY);
+  EXPECT_EQ(InChild([&] { return ErrnoOf(DiskCache::Open(dir_, 1 << 20)); }), EBUSY);
   cache_->Put("key", "e", 0, "data");  // the refused Opens touched nothing
   EXPECT_EQ(Get("key", "e", 0), "data");
 
@@ -458,7 +463,7 @@ TEST_F(DiskCacheTest, SecondOpenOfTheSameDirIsBusy) {
 TEST_F(DiskCacheTest, DirThatCannotBeCreatedIsAnError) {
   WriteWholeFile(base_ / "file", "x");
   EXPECT_FALSE(DiskCache::Open(base_ / "file", 1 << 20).ok());
-  EXPECT_EQ(DiskCache::Open(base_ / "file" / "cache", 1 << 20).error(), ENOTDIR);
+  EXPECT_EQ(DiskCache::Open(base_ / "file" / "cache", 1 << 20).error().code, ENOTDIR);
 }
 
 TEST_F(DiskCacheTest, UnwritableDirIsAnError) {
@@ -474,7 +479,7 @@ TEST_F(DiskCacheTest, UnwritableDirIsAnError) {
   auto open_as_nobody = [](const stdfs::path& dir) {
     return InChild([&] {
       if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 100;
-      return DiskCache::Open(dir, 1 << 20).error();
+      return ErrnoOf(DiskCache::Open(dir, 1 << 20));
     });
   };
   EXPECT_EQ(open_as_nobody(dir_), EACCES);

@@ -34,10 +34,9 @@ TEST(ErrorsTest, ResultCarriesValueOrError) {
   Result<int> value(7);
   ASSERT_TRUE(value.ok());
   EXPECT_EQ(*value, 7);
-  EXPECT_TRUE(value.status().ok());
   Result<int> error(NotFound("x"));
   ASSERT_FALSE(error.ok());
-  EXPECT_EQ(error.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(error.error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -226,9 +226,9 @@ TEST(StateKeeperTest, OpenFilesComeBackUnderTheirNumbersAndUnsavedOnesAreLost) {
   auto reading = fs.Open(kept->ino, O_RDONLY);
   auto writing = fs.Open(written->ino, O_RDONLY);  // (the fake store takes no writes)
   auto listing = fs.OpenDir(dir->ino);
-  ASSERT_TRUE(reading) << reading.error();
-  ASSERT_TRUE(writing) << writing.error();
-  ASSERT_TRUE(listing) << listing.error();
+  ASSERT_TRUE(reading) << reading.error().Describe();
+  ASSERT_TRUE(writing) << writing.error().Describe();
+  ASSERT_TRUE(listing) << listing.error().Describe();
   // Data the source does not hold yet (as S3 stages it until the upload).
   fs.handles().MarkUnsaved((*writing)->fh, true);
   const uint64_t reading_fh = (*reading)->fh, writing_fh = (*writing)->fh;

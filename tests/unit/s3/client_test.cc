@@ -404,6 +404,20 @@ TEST_F(ClientTest, UnknownAccessKeyIsAccessDenied) {
   EXPECT_EQ(listed.error().Describe().find(S3Server::kSecretAccessKey), std::string::npos);
 }
 
+// What the filesystem layers get: the errno, S3's own words as the message
+// (no secret), and a refused request is a failure to warn about, where a
+// missing object is an ordinary answer.
+TEST(S3Error, ToErrorCarriesTheErrnoAndTheDescription) {
+  s3::Error denied{403, "AccessDenied", "Access Denied", "GET s3://b/k", 1};
+  const freshfs::Error e = denied.ToError();
+  EXPECT_EQ(e.code, EACCES);
+  EXPECT_EQ(e.message, denied.Describe());
+  EXPECT_EQ(e.kind, freshfs::Error::Kind::kFailure);
+  s3::Error missing{404, "NoSuchKey", "gone", "HEAD s3://b/k", 1};
+  EXPECT_EQ(missing.ToError().code, ENOENT);
+  EXPECT_EQ(missing.ToError().kind, freshfs::Error::Kind::kAnswer);
+}
+
 // s3rver 3.7.1 ignores If-Match / If-None-Match on PUT and If-Match on GET
 // (it only honours If-None-Match and If-Modified-Since on GET). The client
 // sends them (client_wire_test.cc); this pins down what s3rver does so tests

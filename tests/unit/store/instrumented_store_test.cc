@@ -25,7 +25,7 @@ TEST(InstrumentedStore, CountsRequestsByResultAndBytesByDirection) {
   auto store = Instrument(std::move(*dir), &m);
 
   EXPECT_TRUE(store->Stat("f").ok());
-  EXPECT_EQ(store->Stat("missing").error(), ENOENT);
+  EXPECT_EQ(store->Stat("missing").error().code, ENOENT);
   EXPECT_EQ(m.StoreRequestCount(StoreOp::kStat, StoreResult::kOk), 1u);
   EXPECT_EQ(m.StoreRequestCount(StoreOp::kStat, StoreResult::kNotFound), 1u);
 

@@ -67,24 +67,24 @@ class S3StoreTest : public ::testing::Test {
 
   std::unique_ptr<FileHandle> OpenFile(const std::string& path, int flags) {
     auto f = store_->Open(path, flags);
-    EXPECT_TRUE(f.ok()) << path << ": " << f.error();
+    EXPECT_TRUE(f.ok()) << path << ": " << f.error().Describe();
     return f.ok() ? std::move(*f) : nullptr;
   }
   std::unique_ptr<FileHandle> CreateFile(const std::string& path) {
     auto f = store_->Create(path, O_WRONLY | O_CREAT, 0644, Caller{});
-    EXPECT_TRUE(f.ok()) << path << ": " << f.error();
+    EXPECT_TRUE(f.ok()) << path << ": " << f.error().Describe();
     return f.ok() ? std::move(*f) : nullptr;
   }
   static void Write(FileHandle& f, std::string_view data, off_t offset = 0) {
     auto n = f.Write(data.data(), data.size(), offset);
-    ASSERT_TRUE(n.ok()) << n.error();
+    ASSERT_TRUE(n.ok()) << n.error().Describe();
     ASSERT_EQ(*n, data.size());
   }
   // Read() as the kernel calls it: the result, or "errno N".
   static std::string Read(FileHandle& f, size_t size, off_t offset) {
     std::string buf(size, '\0');
     auto n = f.Read(buf.data(), size, offset);
-    if (!n) return "errno " + std::to_string(n.error());
+    if (!n) return "errno " + std::to_string(n.error().code);
     buf.resize(*n);
     return buf;
   }
@@ -114,7 +114,7 @@ class S3StoreTest : public ::testing::Test {
   }
   std::vector<std::string> Names(std::string_view dir) {
     auto listed = store_->List(dir);
-    EXPECT_TRUE(listed.ok()) << listed.error();
+    EXPECT_TRUE(listed.ok()) << listed.error().Describe();
     std::vector<std::string> names;
     if (listed)
       for (const auto& e : *listed) names.push_back(e.name + (e.type == S_IFDIR ? "/" : ""));
@@ -191,7 +191,7 @@ TEST_F(S3StoreTest, KeepBothLeavesTheirVersionAndUploadsOursBesideIt) {
   EXPECT_EQ(Read(*f, 10, 0), "v1");  // downloaded when opened for writing
   Write(*f, "mine");
   s3_->SetObject("vol/dir/report.csv", "theirs");
-  EXPECT_EQ(f->Flush().error, ESTALE);
+  EXPECT_EQ(f->Flush().error().code, ESTALE);
   ExpectBothKept();
   // Reported once: the next close has nothing new to upload.
   EXPECT_TRUE(f->Flush().ok());
@@ -205,7 +205,7 @@ TEST_F(S3StoreTest, KeepBothCatchesAWriterBetweenTheCheckAndTheUpload) {
   s3_->Inject({.op = S3Op::kPut, .key = "vol/dir/report.csv", .before = [this] {
                  s3_->SetObject("vol/dir/report.csv", "theirs");
                }});
-  EXPECT_EQ(f->Flush().error, ESTALE);
+  EXPECT_EQ(f->Flush().error().code, ESTALE);
   ExpectBothKept();
 }
 
@@ -213,7 +213,7 @@ TEST_F(S3StoreTest, ANewFileSomeoneElseCreatedMeanwhileIsAConflict) {
   auto f = WriteReport(/*create=*/true);
   ASSERT_TRUE(f);
   s3_->SetObject("vol/dir/report.csv", "theirs");
-  EXPECT_EQ(f->Flush().error, ESTALE);
+  EXPECT_EQ(f->Flush().error().code, ESTALE);
   ExpectBothKept();
 }
 
@@ -225,7 +225,7 @@ TEST_F(S3StoreTest, ConflictCopiesOfDotFilesAndNamesWithoutExtensionKeepTheWhole
     ASSERT_TRUE(f);
     Write(*f, "mine");
     s3_->SetObject(std::string("vol/") + path, "theirs");
-    EXPECT_EQ(f->Flush().error, ESTALE) << path;
+    EXPECT_EQ(f->Flush().error().code, ESTALE) << path;
   }
   EXPECT_EQ(KeysMatching(R"(vol/\.env\.conflict-\d{8}T\d{6}Z)").size(), 1u);
   EXPECT_EQ(KeysMatching(R"(vol/dir/Makefile\.conflict-\d{8}T\d{6}Z)").size(), 1u);
@@ -252,7 +252,7 @@ TEST_F(S3StoreTest, AServerIgnoringConditionsStillGetsTheCheckBeforeUpload) {
   auto f = WriteReport();
   ASSERT_TRUE(f);
   s3_->SetObject("vol/dir/report.csv", "theirs");
-  EXPECT_EQ(f->Flush().error, ESTALE);
+  EXPECT_EQ(f->Flush().error().code, ESTALE);
   ExpectBothKept();
 }
 
@@ -279,7 +279,7 @@ TEST_F(S3StoreTest, AServerRefusingConditionalWritesGetsThemWithoutAndOnlyOnce) 
   // The check before the upload still catches another writer.
   Write(*g, "mine 2");
   s3_->SetObject("vol/dir/report.csv", "theirs");
-  EXPECT_EQ(g->Flush().error, ESTALE);
+  EXPECT_EQ(g->Flush().error().code, ESTALE);
   EXPECT_EQ(Data("vol/dir/report.csv"), "theirs");
   auto copies = KeysMatching(kConflictName);
   ASSERT_EQ(copies.size(), 1u);
@@ -311,7 +311,7 @@ TEST_F(S3StoreTest, TheSavedCopyOfAFailedUploadStaysWhatFailed) {
                .error = FakeObjectClient::HttpError(500, "InternalError")});
   auto f = CreateWritten("a/b.txt", "first");
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->Flush().error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
   const std::string saved = OneSaved("first");
   Write(*f, "second");
   EXPECT_TRUE(f->Flush().ok());
@@ -325,7 +325,7 @@ TEST_F(S3StoreTest, AFailedUploadKeepsTheDataAndALaterCloseRetries) {
                .error = FakeObjectClient::HttpError(500, "InternalError")});
   auto f = CreateWritten("a/b.txt", "data");
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->Flush().error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
   EXPECT_FALSE(s3_->GetObject("vol/a/b.txt"));
   // <staging>/failed/<UTC time>-<n>-<key with / as %> (docs/s3.md, "Writes").
   const std::string saved = OneSaved("data");
@@ -340,11 +340,11 @@ TEST_F(S3StoreTest, TheSameDataFailingAgainIsNotSavedTwice) {
   s3_->Inject({.op = S3Op::kPut, .times = -1, .error = FakeObjectClient::NetworkError()});
   auto f = CreateWritten("f.txt", "one");
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->Flush().error, EIO);
-  EXPECT_EQ(f->Fsync(false).error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
+  EXPECT_EQ(f->Fsync(false).error().code, EIO);
   EXPECT_EQ(Saved().size(), 1u);
   Write(*f, "two", 3);
-  EXPECT_EQ(f->Flush().error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
   // Changed data failing is kept again; the newest name holds the newest
   // data. (The earlier name is a hard link to the staging file where the
   // filesystem allows one, so it shows the newest data too; else a copy.)
@@ -361,7 +361,7 @@ TEST_F(S3StoreTest, AFailedCheckBeforeTheUploadIsAFailedUpload) {
   s3_->Inject({.op = S3Op::kHead,
                .key = "vol/f.txt",
                .error = FakeObjectClient::HttpError(403, "AccessDenied")});
-  EXPECT_EQ(f->Flush().error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
   EXPECT_EQ(Data("vol/f.txt"), "v1");
   OneSaved("mine");
 }
@@ -373,7 +373,7 @@ TEST_F(S3StoreTest, AFailedMultipartUploadIsSavedToo) {
   const std::string big = Pattern(300, 'a');
   auto f = CreateWritten("big.bin", big);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->Flush().error, EIO);
+  EXPECT_EQ(f->Flush().error().code, EIO);
   OneSaved(big);
   EXPECT_TRUE(f->Flush().ok());
   f.reset();
@@ -484,7 +484,7 @@ TEST_F(S3StoreTest, AListedDirectoryAnswersLookupsUntilItIsListedAgain) {
   EXPECT_EQ(Names("d"), (std::vector<std::string>{"a", "b"}));
   const size_t lists = s3_->Requests(S3Op::kList), heads = s3_->Requests(S3Op::kHead);
   EXPECT_EQ(store_->Stat("d/b")->st_size, 2);
-  EXPECT_EQ(store_->Stat("d/missing").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("d/missing").error().code, ENOENT);
   EXPECT_EQ(s3_->Requests(S3Op::kList), lists);  // answered from the listing
   EXPECT_EQ(s3_->Requests(S3Op::kHead), heads);
   // Another writer: seen once the directory is listed again (a sync), or
@@ -492,14 +492,14 @@ TEST_F(S3StoreTest, AListedDirectoryAnswersLookupsUntilItIsListedAgain) {
   s3_->SetObject("vol/d/b", "333");
   s3_->SetObject("vol/d/c", "c");
   EXPECT_EQ(store_->Stat("d/b")->st_size, 2);
-  EXPECT_EQ(store_->Stat("d/c").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("d/c").error().code, ENOENT);
   EXPECT_EQ(store_->StatFresh("d/b")->st_size, 3);
   EXPECT_EQ(store_->Stat("d/b")->st_size, 3);
   ASSERT_TRUE(store_->ListFresh("d").ok());
   EXPECT_EQ(store_->Stat("d/c")->st_size, 1);
   s3_->RemoveObject("vol/d/a");
   ASSERT_TRUE(store_->ListFresh("d").ok());
-  EXPECT_EQ(store_->Stat("d/a").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("d/a").error().code, ENOENT);
   EXPECT_EQ(Names("d"), (std::vector<std::string>{"b", "c"}));
 }
 
@@ -510,10 +510,10 @@ TEST_F(S3StoreTest, WhatAListingSaidRunsOutWithTheTtl) {
   s3_->SetObject("vol/d/a", "1");
   EXPECT_EQ(Names("d"), (std::vector<std::string>{"a"}));
   s3_->SetObject("vol/d/new", "n");
-  EXPECT_EQ(store_->Stat("d/new").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("d/new").error().code, ENOENT);
   std::this_thread::sleep_for(700ms);
   auto st = store_->Stat("d/new");
-  ASSERT_TRUE(st.ok()) << st.error();
+  ASSERT_TRUE(st.ok()) << st.error().Describe();
   EXPECT_EQ(st->st_size, 1);
 }
 
@@ -527,7 +527,7 @@ TEST_F(S3StoreTest, AKeyThatIsAlsoAPrefixIsADirectory) {
   EXPECT_EQ(Names("a"), (std::vector<std::string>{"b"}));
   EXPECT_EQ(store_->skipped_keys(), 1u);  // the object "a", hidden
   auto f = store_->Open("a", O_RDONLY);
-  EXPECT_EQ(f.error(), EISDIR);
+  EXPECT_EQ(f.error().code, EISDIR);
 }
 
 TEST_F(S3StoreTest, ListingsOfManyPagesAreWhole) {
@@ -565,17 +565,17 @@ TEST_F(S3StoreTest, ALookupFindsTheObjectOnAServerThatListsOutOfOrder) {
   s3_->SetObject("vol/f", "object");
   for (int i = 0; i < 20; ++i) s3_->SetObject("vol/f-" + std::to_string(100 + i), "sibling");
   auto st = store_->Stat("f");
-  ASSERT_TRUE(st.ok()) << st.error();
+  ASSERT_TRUE(st.ok()) << st.error().Describe();
   EXPECT_TRUE(S_ISREG(st->st_mode));
   EXPECT_EQ(st->st_size, 6);
-  EXPECT_EQ(store_->Stat("f-1").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("f-1").error().code, ENOENT);
 }
 
 TEST_F(S3StoreTest, AFailingServerFailsLookupsWithEioAndRecovers) {
   s3_->SetObject("vol/f", "x");
   s3_->Inject({.op = S3Op::kList, .times = 2, .error = FakeObjectClient::NetworkError()});
-  EXPECT_EQ(store_->Stat("f").error(), EIO);
-  EXPECT_EQ(store_->List("").error(), EIO);
+  EXPECT_EQ(store_->Stat("f").error().code, EIO);
+  EXPECT_EQ(store_->List("").error().code, EIO);
   EXPECT_EQ(store_->Stat("f")->st_size, 1);
 }
 
@@ -595,7 +595,7 @@ TEST_F(S3StoreTest, RenameCopiesThenDeletes) {
   ASSERT_TRUE(store_->Rename("a.txt", "b.txt", 0, Caller{}).ok());
   EXPECT_EQ(Data("vol/b.txt"), "abc");
   EXPECT_FALSE(s3_->GetObject("vol/a.txt"));
-  EXPECT_EQ(store_->Stat("a.txt").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("a.txt").error().code, ENOENT);
   EXPECT_EQ(store_->Stat("b.txt")->st_size, 3);
   EXPECT_EQ(s3_->Requests(S3Op::kCopy), 1u);
 }
@@ -605,7 +605,7 @@ TEST_F(S3StoreTest, RenameOfAnObjectChangedDuringItFailsAndMovesNothing) {
   s3_->Inject({.op = S3Op::kCopy, .key = "vol/a.txt", .before = [this] {
                  s3_->SetObject("vol/a.txt", "changed");
                }});
-  EXPECT_EQ(store_->Rename("a.txt", "b.txt", 0, Caller{}).error, ESTALE);
+  EXPECT_EQ(store_->Rename("a.txt", "b.txt", 0, Caller{}).error().code, ESTALE);
   EXPECT_EQ(Data("vol/a.txt"), "changed");
   EXPECT_FALSE(s3_->GetObject("vol/b.txt"));
 }
@@ -613,7 +613,7 @@ TEST_F(S3StoreTest, RenameOfAnObjectChangedDuringItFailsAndMovesNothing) {
 TEST_F(S3StoreTest, AFailedCopyLeavesTheSource) {
   s3_->SetObject("vol/a.txt", "abc");
   s3_->Inject({.op = S3Op::kCopy, .error = FakeObjectClient::HttpError(500, "InternalError")});
-  EXPECT_EQ(store_->Rename("a.txt", "b.txt", 0, Caller{}).error, EIO);
+  EXPECT_EQ(store_->Rename("a.txt", "b.txt", 0, Caller{}).error().code, EIO);
   EXPECT_EQ(Data("vol/a.txt"), "abc");
   EXPECT_FALSE(s3_->GetObject("vol/b.txt"));
 }
@@ -634,7 +634,7 @@ TEST_F(S3StoreTest, ADirectoryIsRenamedObjectByObject) {
   ASSERT_TRUE(store_->Rename("d", "e", 0, Caller{}).ok());
   EXPECT_EQ(s3_->Keys(), (std::vector<std::string>{"vol/e/a", "vol/e/s/b"}));
   EXPECT_EQ(Data("vol/e/s/b"), "2");
-  EXPECT_EQ(store_->Stat("d").error(), ENOENT);
+  EXPECT_EQ(store_->Stat("d").error().code, ENOENT);
   EXPECT_EQ(Names("e"), (std::vector<std::string>{"a", "s/"}));
 }
 
@@ -643,7 +643,7 @@ TEST_F(S3StoreTest, ADirectoryWithTooManyObjectsIsNotRenamed) {
   s.max_dir_rename_objects = 2;
   OpenStore(s);
   for (const char* k : {"vol/d/a", "vol/d/b", "vol/d/c"}) s3_->SetObject(k, "x");
-  EXPECT_EQ(store_->Rename("d", "e", 0, Caller{}).error, EXDEV);
+  EXPECT_EQ(store_->Rename("d", "e", 0, Caller{}).error().code, EXDEV);
   EXPECT_EQ(s3_->Keys(), (std::vector<std::string>{"vol/d/a", "vol/d/b", "vol/d/c"}));
   EXPECT_EQ(s3_->Requests(S3Op::kCopy), 0u);
 }
