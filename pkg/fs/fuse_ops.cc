@@ -152,7 +152,8 @@ Error Lost() { return Error{EIO, "file descriptor not restored after a daemon ta
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
   if (!r) return (void)ReplyError(req, r.error());
   fuse_entry_param e = EntryParam(req, *r);
-  if (fuse_reply_entry(req, &e) != 0) Fs(req).Forget(r->ino, 1);  // request was interrupted
+  FileSystem& fs = Fs(req);  // a reply frees `req`, failed or not
+  if (fuse_reply_entry(req, &e) != 0) fs.Forget(r->ino, 1);  // request was interrupted
 }
 
 void ReplyAttr(fuse_req_t req, const Result<struct stat>& r) {
@@ -303,7 +304,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!r) return (void)ReplyError(req, r.error());
   fi->fh = (*r)->fh;
   SetOpenFlags(req, fi, **r);
-  if (fuse_reply_open(req, fi) != 0) Fs(req).Release(*r);
+  FileSystem& fs = Fs(req);  // a reply frees `req`, failed or not
+  if (fuse_reply_open(req, fi) != 0) fs.Release(*r);
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
@@ -314,9 +316,10 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   fi->fh = r->file->fh;
   SetOpenFlags(req, fi, *r->file);
   fuse_entry_param e = EntryParam(req, r->entry);
+  FileSystem& fs = Fs(req);  // a reply frees `req`, failed or not
   if (fuse_reply_create(req, &e, fi) != 0) {
-    Fs(req).Release(r->file);
-    Fs(req).Forget(r->entry.ino, 1);
+    fs.Release(r->file);
+    fs.Forget(r->entry.ino, 1);
   }
 }
 
@@ -452,7 +455,8 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool cache = Ctx(req).cache.cache_readdir && !Degraded(req);
   fi->cache_readdir = cache;
   fi->keep_cache = cache;
-  if (fuse_reply_open(req, fi) != 0) Fs(req).ReleaseDir(*r);
+  FileSystem& fs = Fs(req);  // a reply frees `req`, failed or not
+  if (fuse_reply_open(req, fi) != 0) fs.ReleaseDir(*r);
 }
 
 void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
