@@ -152,7 +152,7 @@ Error Lost() { return Error{EIO, "file descriptor not restored after a daemon ta
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
   if (!r) return (void)ReplyError(req, r.error());
   fuse_entry_param e = EntryParam(req, *r);
-  FileSystem& fs = Fs(req);  // a reply frees `req`, failed or not
+  FileSystem& fs = Fs(req);                                  // a reply frees `req`, failed or not
   if (fuse_reply_entry(req, &e) != 0) fs.Forget(r->ino, 1);  // request was interrupted
 }
 
