@@ -203,8 +203,13 @@ TEST_F(TakeOverTest, AnotherBuildTakesOverUnderReadersAndAWriterAndKeepsThePageC
   // is not simply dead.)
   const double reads_before = Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}});
   ASSERT_GE(reads_before, 0);
+  const double dropped_before =
+      Metric(m_, "freshfs_invalidations_total", {{"type", "inode_data"}, {"result", "ok"}});
   EXPECT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
-  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
+  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before)
+      << "pages dropped by the daemon since the take-over (all files): "
+      << Metric(m_, "freshfs_invalidations_total", {{"type", "inode_data"}, {"result", "ok"}})
+      << ", before this read: " << dropped_before;
   EXPECT_EQ(ReadFile(m_.Mnt("uncached.txt")), "not read before\n");
   EXPECT_GT(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
 
@@ -302,8 +307,13 @@ TEST_F(S3TakeOverTest, AnotherBuildTakesOverAnS3VolumeUnderReadersAndAWriter) {
   EXPECT_EQ(Exe(m_.pid()), NextMountBinary());
   const double reads_before = Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}});
   ASSERT_GE(reads_before, 0);
+  const double dropped_before =
+      Metric(m_, "freshfs_invalidations_total", {{"type", "inode_data"}, {"result", "ok"}});
   EXPECT_EQ(ReadFile(m_.Mnt("cached.txt")), std::string(256 * 1024, 'c'));
-  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before);
+  EXPECT_EQ(Metric(m_, "freshfs_fuse_requests_total", {{"op", "read"}}), reads_before)
+      << "pages dropped by the daemon since the take-over (all files): "
+      << Metric(m_, "freshfs_invalidations_total", {{"type", "inode_data"}, {"result", "ok"}})
+      << ", before this read: " << dropped_before;
   // Another writer changes the bucket: the new daemon's poll (1 s) finds it.
   Put("f0", "changed after the take-over\n");
   EXPECT_TRUE(
