@@ -20,6 +20,15 @@ std::string Join(std::string_view dir, std::string_view name) {
   return path;
 }
 
+// The directory `dir` of `dirs`, added if missing (no key is built when it
+// is there).
+template <typename Dirs>
+auto& DirIn(Dirs& dirs, std::string_view dir) {
+  auto d = dirs.find(dir);
+  if (d == dirs.end()) d = dirs.emplace(std::string(dir), typename Dirs::mapped_type{}).first;
+  return d->second;
+}
+
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -109,10 +118,8 @@ size_t MetadataCache::size() const {
 void MetadataCache::Remember(const std::string& path, const s3tree::Node& node,
                              Clock::time_point as_of) {
   auto [dir, name] = Split(path);
-  auto d = dirs_.find(dir);
-  if (d == dirs_.end()) d = dirs_.emplace(std::string(dir), Dir{}).first;
   Record record{node, as_of};
-  auto [entry, inserted] = d->second.Insert(name, record);
+  auto [entry, inserted] = DirIn(dirs_, dir).Insert(name, record);
   if (!inserted && entry->record.as_of <= as_of) entry->record = std::move(record);
 }
 
@@ -237,9 +244,7 @@ void MetadataCache::ForgetUnlisted(std::string_view dir,
 
 void MetadataCache::Complete::Add(const std::string& path, const s3tree::Node& node) {
   auto [dir, name] = Split(path);
-  auto d = dirs_.find(dir);
-  if (d == dirs_.end()) d = dirs_.emplace(std::string(dir), Dir{}).first;
-  d->second.Insert(name, Record{node, start_});
+  DirIn(dirs_, dir).Insert(name, Record{node, start_});
 }
 
 void MetadataCache::ReplaceAll(Complete& fresh, Clock::time_point now) {
